@@ -1,0 +1,31 @@
+# Glassy training dynamics of small neural networks: aging and subaging of SGD
+# (Herrera Segura, Montoya, Tapias 2022; Baity-Jesi et al. 2018). See README.md.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/aging.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),
+
+
+rule ljat19:
+    input:
+        ljat19_targets(),
+
+
+onsuccess:
+    print(completion_message())

@@ -1,0 +1,44 @@
+"""A cell is one (experiment, N, architecture) of the study: its seeds' runs and their tables.
+
+Training writes one snapshots and one metrics file per block of seeds; the aging step merges the
+blocks into the cell's table folder ``results/tables/<experiment>/N<n>/<arch>/``, which is
+everything figures and the scorecard read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from . import storage
+
+TABLES = ("metrics", "msd", "tstar", "mu")
+
+
+@dataclass
+class CellTables:
+    """The analysed tables of one cell; ``meta`` is the training provenance (spec, P, N, ...)."""
+
+    meta: dict
+    metrics: pd.DataFrame
+    msd: pd.DataFrame
+    tstar: pd.DataFrame
+    mu: pd.DataFrame
+
+    @property
+    def label(self) -> str:
+        return f"{self.meta['arch']} (P = {self.meta['n_params']})"
+
+
+def load(folder: str | Path) -> CellTables:
+    """Read a cell's table folder (files named as in :data:`TABLES`), checking every schema."""
+    folder = Path(folder)
+    frames = {name: storage.read_frame(folder / f"{name}.parquet", name) for name in TABLES}
+    return CellTables(meta=storage.metadata(folder / "msd.parquet"), **frames)
+
+
+def seed_blocks(n_seeds: int, per_job: int) -> list[tuple[int, int]]:
+    """Inclusive (first, last) seed ranges covering 0..n_seeds-1 in blocks of ``per_job``."""
+    return [(lo, min(lo + per_job, n_seeds) - 1) for lo in range(0, n_seeds, per_job)]

@@ -1,0 +1,302 @@
+"""Command line of the pipeline: one subcommand per workflow step (``glassynets <step> --help``).
+
+Snakemake rules call these; every hyperparameter arrives as an option so that the rule's shell
+command (which Snakemake tracks) changes whenever a setting does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def _seed_range(text: str) -> tuple[int, ...]:
+    first, _, last = text.partition("-")
+    return tuple(range(int(first), int(last or first) + 1))
+
+
+# --- LJAT19 data -------------------------------------------------------------------------------
+
+
+def cmd_ljat19_dataset(args: argparse.Namespace) -> None:
+    """Write an LJAT19 table: regenerated from the physics, or the first n rows of a verified file."""
+    from . import data, ljat19, storage
+
+    if args.from_file:
+        frame = data.read_ljat19_published(args.from_file)
+        if args.n > len(frame):
+            raise data.DataError(f"{args.from_file}: holds {len(frame)} samples, {args.n} requested")
+        frame = frame.iloc[: args.n] if args.n > 0 else frame
+        meta = {"source": "published", "file": str(args.from_file)}
+    else:
+        start = time.perf_counter()
+        frame = ljat19.generate(args.n, args.seed, low=args.low, high=args.high)
+        meta = {"source": "regenerated", **ljat19.generator_params(seed=args.seed, low=args.low, high=args.high)}
+        failed = int((frame["label"] < 0).sum())
+        _log(f"LJAT19: {args.n} samples in {time.perf_counter() - start:.1f} s, {failed} failed minimisations")
+        if failed:
+            raise data.DataError(f"{failed} of {args.n} minimisations failed to reach a classified minimum (seed {args.seed})")
+    counts = np.bincount(frame["label"].to_numpy(), minlength=4)
+    _log(f"label counts (triangle, chain centred on 1, 2, 3): {counts.tolist()}")
+    storage.write(args.out, "ljat19", {c: frame[c].to_numpy() for c in storage.SCHEMAS["ljat19"].names}, {**meta, "n": len(frame)})
+
+
+def cmd_ljat19_fetch(args: argparse.Namespace) -> None:
+    """Copy or download a published LJAT19 file and keep it only if its sha256 matches."""
+    from . import data
+
+    data.fetch_verified(args.source, args.sha256, args.out)
+    _log(f"verified {args.source} -> {args.out}")
+
+
+def cmd_ljat19_limits(args: argparse.Namespace) -> None:
+    """Bayes accuracy ceiling and conditional-entropy floor of the label given the input features."""
+    from . import ljat19, storage
+
+    frame = storage.read_frame(args.sample, "ljat19")
+    frame = frame[frame["label"] >= 0]
+    limits = ljat19.bayes_limits(frame[args.features].to_numpy(), frame["label"].to_numpy())
+    limits = {**limits, "features": args.features, "sample": str(args.sample)}
+    _log(f"LJAT19 limits from {len(frame)} samples: {limits}")
+    storage.atomic_write_text(args.out, json.dumps(limits, indent=2) + "\n")
+
+
+# --- training -----------------------------------------------------------------------------------
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    """Train one block of seeds of one cell and write its snapshots and metrics."""
+    import torch
+
+    from . import data, storage, training
+    from .nets import Architecture
+    from .schedule import log_steps
+
+    torch.set_num_threads(args.threads)
+    _log(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s) "
+         f"(OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}); one thread per job avoids oversubscription")
+    dtype = getattr(torch, args.dtype)
+    x_train, y_train = data.ljat19_tensors(args.train, args.features, limit=args.n_train, dtype=dtype)
+    x_test, y_test = data.ljat19_tensors(args.test, args.features, dtype=dtype)
+    arch = Architecture.from_name(args.arch, x_train.shape[1], args.n_out)
+    spec = training.TrainSpec(
+        arch=arch, lr=args.lr, batch_size=args.batch_size, weight_decay=args.weight_decay, steps=args.steps,
+        seeds=_seed_range(args.seeds), snapshot_steps=log_steps(args.steps, args.snapshots_per_decade),
+        metric_steps=log_steps(args.steps, args.metrics_per_decade), dtype=args.dtype,
+        data_order=args.data_order, activation=args.activation,
+    )
+    n_train = len(y_train)
+    _log(f"cell {args.experiment}/N{n_train}/{arch.name}: P = {arch.n_params}, α = P/N = {arch.n_params / n_train:.4g}, "
+         f"seeds {args.seeds}, {args.steps} steps, {len(spec.snapshot_steps)} snapshots, {len(spec.metric_steps)} metric points")
+    result = training.train_ensemble(
+        spec, x_train, y_train, x_test, y_test,
+        checkpoint=Path(args.checkpoint) if args.checkpoint else None,
+        checkpoint_every_s=args.checkpoint_every_s, log=_log,
+    )
+    meta = {
+        "experiment": args.experiment, "arch": arch.name, "widths": list(arch.widths), "n_params": arch.n_params,
+        "n_train": n_train, "lr": args.lr, "batch_size": args.batch_size, "weight_decay": args.weight_decay,
+        "steps": args.steps, "dtype": args.dtype, "data_order": args.data_order, "activation": args.activation,
+        "features": args.features, "train_file": str(args.train), "test_file": str(args.test),
+    }
+    seeds = np.asarray(spec.seeds)
+    storage.write_snapshots(args.out_snapshots, result.snapshot_steps, seeds, result.snapshots, meta)
+    n_metric = len(result.metric_steps)
+    columns = {"seed": np.tile(seeds, n_metric), "step": np.repeat(result.metric_steps, len(seeds))}
+    columns.update({name: values.reshape(-1) for name, values in result.metrics.items()})
+    storage.write(args.out_metrics, "metrics", columns, meta)
+    if args.checkpoint:
+        Path(args.checkpoint).unlink(missing_ok=True)
+    _log(f"wrote {args.out_snapshots} and {args.out_metrics}")
+
+
+# --- aging analysis -----------------------------------------------------------------------------
+
+
+def cmd_aging(args: argparse.Namespace) -> None:
+    """Merge a cell's seed blocks and compute Δ, D, Y, t*(t_w) and μ (with bootstrap and Δ* scan)."""
+    import pandas as pd
+
+    from . import aging, storage
+
+    blocks = [storage.read_snapshots(p) for p in args.snapshots]
+    steps = blocks[0][0]
+    if any(not np.array_equal(b[0], steps) for b in blocks):
+        raise ValueError("seed blocks of one cell have different snapshot steps; retrain them with one config")
+    seeds = np.concatenate([b[1] for b in blocks])
+    if len(np.unique(seeds)) != len(seeds):
+        raise ValueError(f"seed blocks overlap: seeds {sorted(seeds)}")
+    snapshots = np.concatenate([b[2] for b in blocks], axis=1)
+    meta = {**storage.metadata(args.snapshots[0]), "seeds": seeds.tolist()}
+    n_steps, n_runs, n_params = snapshots.shape
+    _log(f"{n_runs} runs, {n_steps} snapshots, P = {n_params}: {n_steps * (n_steps - 1) // 2} (t_w, t) pairs")
+
+    delta, fourth = aging.displacements(snapshots)
+    i, j = aging.pair_indices(n_steps)
+    t_w, t = steps[i], steps[j] - steps[i]
+    out = Path(args.out)
+    storage.write(out / "msd_runs.parquet", "msd_runs", {
+        "seed": np.repeat(seeds, len(i)), "t_w": np.tile(t_w, n_runs), "t": np.tile(t, n_runs),
+        "delta": delta.reshape(-1), "fourth": fourth.reshape(-1)}, meta)
+    mean, fourth_mean = delta.mean(axis=0), fourth.mean(axis=0)
+    std = delta.std(axis=0, ddof=1) if n_runs > 1 else np.full_like(mean, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = fourth_mean / mean**2
+    storage.write(out / "msd.parquet", "msd", {
+        "t_w": t_w, "t": t, "delta_mean": mean, "delta_std": std, "delta_sem": std / np.sqrt(n_runs),
+        "fourth_mean": fourth_mean, "y": y, "n_runs": np.full(len(i), n_runs)}, meta)
+
+    curves = aging.t_star_curves(steps, np.vstack([mean, delta]), args.delta_star)  # row 0: ensemble mean
+    storage.write(out / "tstar.parquet", "tstar", {
+        "seed": np.repeat(np.concatenate([[-1], seeds]), n_steps), "t_w": np.tile(steps, n_runs + 1),
+        "delta_star": np.full(curves.size, args.delta_star), "t_star": curves.reshape(-1)}, meta)
+
+    window = tuple(args.fit_tw)
+    scan = np.geomspace(args.delta_star_scan[0], args.delta_star_scan[1], args.scan_points)
+    rows = []
+    for k, d_star in enumerate(np.concatenate([[args.delta_star], scan])):
+        curve = curves[0] if k == 0 else aging.t_star_curves(steps, mean[None], d_star)[0]
+        mu, intercept, n_points = aging.fit_power_law(steps, curve, window)
+        lo, hi = aging.bootstrap_mu(steps, delta, d_star, window, args.n_boot if k == 0 else args.n_boot // 4, seed=k)
+        rows.append({"delta_star": d_star, "mu": mu, "ci_low": lo, "ci_high": hi, "intercept": intercept,
+                     "tw_min": window[0], "tw_max": window[1], "n_points": n_points,
+                     "n_boot": args.n_boot if k == 0 else args.n_boot // 4, "primary": k == 0})
+    mu_table = pd.DataFrame(rows)
+    storage.write(out / "mu.parquet", "mu", {c: mu_table[c].to_numpy() for c in mu_table}, meta)
+    _log(f"Δ* = {args.delta_star:g}: μ = {rows[0]['mu']:.3f} [{rows[0]['ci_low']:.3f}, {rows[0]['ci_high']:.3f}] "
+         f"from {rows[0]['n_points']} t_w in {window}")
+
+    metrics = pd.concat([storage.read_frame(p, "metrics") for p in args.metrics], ignore_index=True)
+    storage.write(out / "metrics.parquet", "metrics", {c: metrics[c].to_numpy() for c in metrics}, meta)
+
+
+# --- figures and scorecard ----------------------------------------------------------------------
+
+
+def cmd_figure(args: argparse.Namespace) -> None:
+    """Draw one figure of the paper from cell table folders."""
+    from . import cells, plots
+
+    tables = [cells.load(folder) for folder in args.cells]
+    plots.FIGURES[args.name](tables, args.out, plot_tw=args.plot_tw)
+    _log(f"wrote {args.out} and its .png")
+
+
+def cmd_scorecard(args: argparse.Namespace) -> None:
+    """Write the paper-vs-reproduction scorecard (Markdown and CSV)."""
+    from . import cells, scorecard
+
+    limits = json.loads(Path(args.limits).read_text())
+    groups = {}
+    for spec in args.cells:
+        experiment, _, folder = spec.partition("=")
+        groups.setdefault(experiment, []).append(cells.load(folder))
+    table = scorecard.build(limits, groups, loss_within=args.loss_within, grad_rms_after=args.grad_rms_after)
+    scorecard.write(table, args.out_md, args.out_csv)
+    _log(f"wrote {args.out_md} and {args.out_csv} ({len(table)} rows)")
+
+
+# --- parser -------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="glassynets", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ljat19-dataset", help=cmd_ljat19_dataset.__doc__)
+    p.add_argument("--n", type=int, required=True, help="number of samples (0 with --from-file: all of them)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the sample stream (regenerated data)")
+    p.add_argument("--low", type=float, default=1.0, help="smallest starting distance (σ)")
+    p.add_argument("--high", type=float, default=1.85, help="largest starting distance (σ)")
+    p.add_argument("--from-file", help="take the samples from this verified published-format file instead")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_ljat19_dataset)
+
+    p = sub.add_parser("ljat19-fetch", help=cmd_ljat19_fetch.__doc__)
+    p.add_argument("--source", required=True, help="path or URL")
+    p.add_argument("--sha256", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_ljat19_fetch)
+
+    p = sub.add_parser("ljat19-limits", help=cmd_ljat19_limits.__doc__)
+    p.add_argument("--sample", required=True, help="LJAT19 table to estimate from")
+    p.add_argument("--features", nargs="+", default=["r12", "r13"])
+    p.add_argument("--out", required=True, help="JSON file")
+    p.set_defaults(func=cmd_ljat19_limits)
+
+    p = sub.add_parser("train", help=cmd_train.__doc__)
+    p.add_argument("--experiment", required=True)
+    p.add_argument("--train", required=True, help="training table")
+    p.add_argument("--test", required=True, help="test table")
+    p.add_argument("--features", nargs="+", default=["r12", "r13"])
+    p.add_argument("--n-train", type=int, required=True)
+    p.add_argument("--n-out", type=int, default=4, help="number of classes")
+    p.add_argument("--arch", required=True, help="hidden layers, e.g. h5-5")
+    p.add_argument("--activation", default="tanh")
+    p.add_argument("--lr", type=float, required=True)
+    p.add_argument("--batch-size", type=int, required=True)
+    p.add_argument("--weight-decay", type=float, required=True, help="λ in λ‖θ‖²")
+    p.add_argument("--steps", type=int, required=True)
+    p.add_argument("--seeds", required=True, help="inclusive range, e.g. 0-49")
+    p.add_argument("--snapshots-per-decade", type=int, default=20)
+    p.add_argument("--metrics-per-decade", type=int, default=20)
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("--data-order", choices=["independent", "shared"], default="independent")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--checkpoint", help="resume file (not a workflow output); deleted after success")
+    p.add_argument("--checkpoint-every-s", type=float, default=60.0)
+    p.add_argument("--out-snapshots", required=True)
+    p.add_argument("--out-metrics", required=True)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("aging", help=cmd_aging.__doc__)
+    p.add_argument("--snapshots", nargs="+", required=True)
+    p.add_argument("--metrics", nargs="+", required=True)
+    p.add_argument("--delta-star", type=float, required=True)
+    p.add_argument("--fit-tw", type=float, nargs=2, required=True, metavar=("MIN", "MAX"))
+    p.add_argument("--delta-star-scan", type=float, nargs=2, required=True, metavar=("MIN", "MAX"))
+    p.add_argument("--scan-points", type=int, default=9)
+    p.add_argument("--n-boot", type=int, default=1000)
+    p.add_argument("--out", required=True, help="cell table folder")
+    p.set_defaults(func=cmd_aging)
+
+    p = sub.add_parser("figure", help=cmd_figure.__doc__)
+    p.add_argument("name")
+    p.add_argument("--cells", nargs="+", required=True, help="cell table folders")
+    p.add_argument("--plot-tw", type=float, nargs="+", default=[1e3, 1e4])
+    p.add_argument("--out", required=True, help="PDF path; a PNG is written beside it")
+    p.set_defaults(func=cmd_figure)
+
+    p = sub.add_parser("scorecard", help=cmd_scorecard.__doc__)
+    p.add_argument("--limits", required=True, help="LJAT19 limits JSON")
+    p.add_argument("--cells", nargs="+", required=True, help="EXPERIMENT=FOLDER for every cell")
+    p.add_argument("--loss-within", type=float, default=0.1)
+    p.add_argument("--grad-rms-after", type=float, default=1e4)
+    p.add_argument("--out-md", required=True)
+    p.add_argument("--out-csv", required=True)
+    p.set_defaults(func=cmd_scorecard)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
+        print(f"glassynets {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Validation of the workflow configuration against its JSON schema, with defaults filled in.
+
+Errors are one line naming the key, the value and what is allowed, so that a typo in
+config.yaml stops the workflow before any job starts.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+
+class ConfigError(ValueError):
+    """The configuration violates its schema or a cross-field rule."""
+
+
+def _with_defaults(validator_class):
+    """A validator class that also fills in ``default`` values while validating (jsonschema FAQ)."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    key = ".".join(str(p) for p in error.absolute_path) or "<top level>"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        where = f"under '{key}'" if error.absolute_path else "at the top level"
+        return f"unknown key {', '.join(map(repr, extra))} {where}; allowed keys: {', '.join(allowed)}"
+    if error.validator == "required":
+        return f"'{key}' is missing a required key: {error.message}"
+    if error.validator == "enum":
+        return f"'{key}' = {error.instance!r} is not allowed; choose one of {error.validator_value}"
+    if "propertyNames" in error.schema_path:
+        return f"name {error.instance!r} under '{key}' must match {error.validator_value} (letters, digits, _)"
+    hint = ""
+    if error.validator == "type" and isinstance(error.instance, str) and _looks_numeric(error.instance):
+        hint = " (YAML reads numbers like 1.0e4 as text: write 1.0e+4 or 10000)"
+    return f"'{key}' = {error.instance!r}: {error.message}{hint}"
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_cross_fields(config: dict[str, Any]) -> None:
+    lj = config["ljat19"]
+    if lj["start_low"] >= lj["start_high"]:
+        raise ConfigError(
+            f"'ljat19.start_low' = {lj['start_low']} must be below 'ljat19.start_high' = {lj['start_high']}"
+        )
+    if lj["source"] == "published":
+        for key in ("train", "train_sha256", "test", "test_sha256"):
+            if not lj["published"].get(key):
+                raise ConfigError(
+                    f"'ljat19.published.{key}' is empty but 'ljat19.source' is 'published'; "
+                    "give the file's path or URL and its sha256, or set source: regenerate"
+                )
+    for name, exp in config["experiments"].items():
+        analysis = exp["analysis"]
+        for key in ("fit_tw", "delta_star_scan"):
+            lo, hi = analysis[key]
+            if lo >= hi:
+                raise ConfigError(f"'experiments.{name}.analysis.{key}' = {[lo, hi]}: need min < max")
+        for n in exp["n_train"]:
+            if exp["batch_size"] > n:
+                raise ConfigError(
+                    f"'experiments.{name}.batch_size' = {exp['batch_size']} exceeds n_train = {n}"
+                )
+
+
+def validate(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
+    """Return a validated copy of ``config`` with defaults filled in; raise ConfigError otherwise."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    config = copy.deepcopy(dict(config))
+    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    if errors:
+        raise ConfigError(_describe(errors[0]))
+    _check_cross_fields(config)
+    return config

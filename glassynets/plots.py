@@ -1,0 +1,154 @@
+"""The paper's figures, drawn from cell tables (:mod:`glassynets.cells`).
+
+Each figure function takes the cells it shows and an output PDF path, and writes the PDF and a
+PNG beside it. Times are SGD steps on log axes (step 0, the initialisation, is left out).
+Bands are the 16th–84th percentiles over runs; lines are ensemble means.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .cells import CellTables  # noqa: E402
+
+plt.rcParams.update({"font.size": 9, "axes.titlesize": 9, "legend.fontsize": 7, "figure.dpi": 150})
+COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+
+
+def _save(fig: plt.Figure, out: str | Path) -> None:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    for path in (out, out.with_suffix(".png")):
+        tmp = path.with_name(f".tmp-{path.name}")
+        fig.savefig(tmp, format=path.suffix[1:])
+        tmp.replace(path)
+    plt.close(fig)
+
+
+def ensemble(metrics: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Mean and 16/50/84th percentiles of a metric over seeds, per step (step > 0)."""
+    grouped = metrics[metrics["step"] > 0].groupby("step")[column]
+    return pd.DataFrame({"mean": grouped.mean(), "lo": grouped.quantile(0.16), "hi": grouped.quantile(0.84)})
+
+
+def _metric_panel(ax: plt.Axes, cells: list[CellTables], column: str, ylabel: str, test_column: str | None = None,
+                  logy: bool = False, names: tuple[str, str] = ("train", "test")) -> None:
+    for color, cell in zip(COLORS, cells):
+        curve = ensemble(cell.metrics, column)
+        ax.plot(curve.index, curve["mean"], color=color, label=f"{cell.label} {names[0]}" if test_column else cell.label)
+        ax.fill_between(curve.index, curve["lo"], curve["hi"], color=color, alpha=0.2, lw=0)
+        if test_column:
+            test = ensemble(cell.metrics, test_column)
+            ax.plot(test.index, test["mean"], color=color, ls="--", label=f"{cell.label} {names[1]}")
+    ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("step t")
+    ax.set_ylabel(ylabel)
+    ax.legend()
+
+
+def nearest_tw(available: np.ndarray, wanted: list[float]) -> list[int]:
+    """Snapshot steps closest in log to each wanted t_w (unique, in order; t_w = 0 maps to 0)."""
+    available = np.asarray(available)
+    chosen = []
+    for w in wanted:
+        if w <= 0:
+            pick = 0
+        else:
+            positive = available[available > 0]
+            pick = int(positive[np.argmin(np.abs(np.log(positive) - np.log(w)))])
+        if pick not in chosen:
+            chosen.append(pick)
+    return chosen
+
+
+def _msd_panel(ax: plt.Axes, cell: CellTables, plot_tw: list[float]) -> None:
+    msd = cell.msd
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(plot_tw)))
+    for color, tw in zip(colors, nearest_tw(msd["t_w"].unique(), plot_tw)):
+        rows = msd[msd["t_w"] == tw]
+        ax.plot(rows["t"], rows["delta_mean"], color=color, label=f"$t_w$ = {tw:g}")
+    d_star = float(cell.tstar["delta_star"].iloc[0])
+    ax.axhline(d_star, color="grey", ls=":", lw=1, label=f"Δ* = {d_star:g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("t (steps after $t_w$)")
+    ax.set_ylabel(r"$\Delta(t_w, t_w + t)$")
+    ax.set_title(cell.label)
+    ax.legend()
+
+
+def _tstar_panel(ax: plt.Axes, cells: list[CellTables]) -> None:
+    for color, cell in zip(COLORS, cells):
+        curve = cell.tstar[(cell.tstar["seed"] == -1) & (cell.tstar["t_w"] > 0)].dropna()
+        ax.plot(curve["t_w"], curve["t_star"], "o", ms=2.5, color=color)
+        fit = cell.mu[cell.mu["primary"]].iloc[0]
+        if np.isfinite(fit["mu"]):
+            inside = curve[(curve["t_w"] >= fit["tw_min"]) & (curve["t_w"] <= fit["tw_max"])]["t_w"]
+            if len(inside):
+                tw = np.geomspace(inside.min(), inside.max(), 50)
+                ax.plot(tw, 10 ** fit["intercept"] * tw ** fit["mu"], color=color, lw=1,
+                        label=f"{cell.label}: μ = {fit['mu']:.2f} [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]")
+    d_star = float(cells[0].tstar["delta_star"].iloc[0])
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("$t_w$ (steps)")
+    ax.set_ylabel(f"t* (steps), Δ* = {d_star:g}")
+    ax.legend()
+
+
+def fig1(cells: list[CellTables], out: str | Path, **_) -> None:
+    """Loss and accuracy vs step (LJAT19, three architectures): the paper's Fig 1."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(7.5, 3.2))
+    _metric_panel(a, cells, "train_loss", "cross-entropy loss (nats)", "test_loss")
+    _metric_panel(b, cells, "train_acc", "accuracy", "test_acc")
+    a.set_title("(a) loss")
+    b.set_title("(b) accuracy")
+    _save(fig, out)
+
+
+def fig2(cells: list[CellTables], out: str | Path, plot_tw: list[float], **_) -> None:
+    """(a–c) Δ(t_w, t_w + t) vs t per architecture; (d) t*(t_w) with power-law fits: Fig 2."""
+    fig, axes = plt.subplots(2, 2, figsize=(7.5, 6.2))
+    for ax, cell, letter in zip(axes.flat, cells, "abc"):
+        _msd_panel(ax, cell, plot_tw)
+        ax.set_title(f"({letter}) {cell.label}")
+    _tstar_panel(axes.flat[3], cells)
+    axes.flat[3].set_title("(d) t*($t_w$), ensemble mean")
+    _save(fig, out)
+
+
+def fig3(cells: list[CellTables], out: str | Path, plot_tw: list[float], **_) -> None:
+    """The chain of one unit per layer: loss, accuracy, Δ per depth and t*(t_w): Fig 3."""
+    fig, axes = plt.subplots(2, 3, figsize=(10, 6.2))
+    _metric_panel(axes[0, 0], cells, "train_loss", "cross-entropy loss (nats)", "test_loss")
+    _metric_panel(axes[0, 1], cells, "train_acc", "accuracy", "test_acc")
+    axes[0, 0].set_title("(a) loss")
+    axes[0, 1].set_title("(b) accuracy")
+    for ax, cell, letter in zip([axes[0, 2], axes[1, 0], axes[1, 1]], cells, "cde"):
+        _msd_panel(ax, cell, plot_tw)
+        ax.set_title(f"({letter}) {cell.label}")
+    _tstar_panel(axes[1, 2], cells)
+    axes[1, 2].set_title("(f) t*($t_w$), ensemble mean")
+    _save(fig, out)
+
+
+def figA3(cells: list[CellTables], out: str | Path, **_) -> None:
+    """Gradient norm vs step: full-batch (solid) and minibatch (dashed): Fig A.3."""
+    fig, ax = plt.subplots(figsize=(4.5, 3.4))
+    _metric_panel(ax, cells, "grad_norm", "gradient norm ‖∇L‖", "batch_grad_norm", logy=True,
+                  names=("full batch", "minibatch"))
+    _save(fig, out)
+
+
+FIGURES: dict[str, Callable[..., None]] = {"fig1": fig1, "fig2": fig2, "fig3": fig3, "figA3": figA3}

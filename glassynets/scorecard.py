@@ -1,0 +1,109 @@
+"""The scorecard: every number the paper states for this part next to the reproduced value.
+
+Reproduced values are means over runs with their standard deviation across runs, unless the
+row says otherwise (μ: bootstrap-over-seeds 95% interval; data limits: estimator on a large
+independent sample).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import aging, storage
+from .cells import CellTables
+
+#: The paper's statements (Herrera Segura et al. 2022, text and Figs 1–3, A.3).
+PAPER = {
+    "bayes_accuracy": "≈ 0.8 (two of three distances)",
+    "loss_floor": "≈ 0.5",
+    "accuracy": "≈ 0.8 max",
+    "loss_reached_step": "L ≈ 0.5 near t ≈ 10³",
+    "grad_rms": {1: 0.02, 2: 0.07, 3: 0.12},  # gradient-norm RMS after t = 10⁴, by hidden layers
+    "mu": "< 1 (subaging)",
+    "crossover": "t_w ≈ 10^3.6",
+}
+
+COLUMNS = ["experiment", "cell", "quantity", "paper", "reproduced", "uncertainty", "note"]
+
+
+def _row(experiment: str, cell: str, quantity: str, paper: str, value: float, uncertainty: str = "", note: str = "") -> dict:
+    return dict(zip(COLUMNS, [experiment, cell, quantity, paper, f"{value:.4g}", uncertainty, note]))
+
+
+def _final(metrics: pd.DataFrame, column: str) -> tuple[float, float]:
+    last = metrics[metrics["step"] == metrics["step"].max()][column]
+    return float(last.mean()), float(last.std(ddof=1)) if len(last) > 1 else float("nan")
+
+
+def loss_reached_step(metrics: pd.DataFrame, within: float) -> float:
+    """First step at which the ensemble-mean train loss is within ``within`` (fraction) of its final value."""
+    mean = metrics.groupby("step")["train_loss"].mean()
+    reached = mean.index[mean <= mean.iloc[-1] * (1 + within)]
+    return float(reached[0]) if len(reached) else float("nan")
+
+
+def grad_rms(metrics: pd.DataFrame, column: str, after: float) -> tuple[float, float]:
+    """RMS of a gradient-norm column over steps >= ``after``: over all runs, and its spread across runs."""
+    late = metrics[metrics["step"] >= after]
+    per_run = late.groupby("seed")[column].apply(lambda g: float(np.sqrt(np.mean(g**2))))
+    return float(np.sqrt(np.mean(late[column] ** 2))), float(per_run.std(ddof=1)) if len(per_run) > 1 else float("nan")
+
+
+def cell_rows(experiment: str, cell: CellTables, loss_within: float, grad_rms_after: float) -> list[dict]:
+    name = f"N{cell.meta['n_train']}/{cell.meta['arch']}"
+    depth = len(cell.meta["widths"]) - 2
+    rows = []
+    loss, loss_sd = _final(cell.metrics, "train_loss")
+    rows.append(_row(experiment, name, "final train loss (nats)", PAPER["loss_floor"], loss, f"± {loss_sd:.2g} (sd)"))
+    acc, acc_sd = _final(cell.metrics, "train_acc")
+    rows.append(_row(experiment, name, "final train accuracy", PAPER["accuracy"], acc, f"± {acc_sd:.2g} (sd)"))
+    test_acc, test_sd = _final(cell.metrics, "test_acc")
+    rows.append(_row(experiment, name, "final test accuracy", "", test_acc, f"± {test_sd:.2g} (sd)"))
+    reached = loss_reached_step(cell.metrics, loss_within)
+    rows.append(_row(experiment, name, f"step where mean loss is within {loss_within:.0%} of final", PAPER["loss_reached_step"],
+                     reached, note="log10 = %.2f" % np.log10(reached) if reached > 0 else ""))
+    paper_grad = PAPER["grad_rms"].get(depth, "")
+    for column, what in (("grad_norm", "full-batch"), ("batch_grad_norm", "minibatch")):
+        rms, sd = grad_rms(cell.metrics, column, grad_rms_after)
+        rows.append(_row(experiment, name, f"{what} gradient-norm RMS, t ≥ {grad_rms_after:g}", str(paper_grad), rms,
+                         f"± {sd:.2g} (sd of per-run RMS)"))
+    fit = cell.mu[cell.mu["primary"]].iloc[0]
+    rows.append(_row(experiment, name, f"μ at Δ* = {fit['delta_star']:g}", PAPER["mu"], fit["mu"],
+                     f"[{fit['ci_low']:.3f}, {fit['ci_high']:.3f}] (95% bootstrap)",
+                     f"fit over t_w in [{fit['tw_min']:g}, {fit['tw_max']:g}], {fit['n_points']} points"))
+    scan = cell.mu[~cell.mu["primary"]]
+    if len(scan):
+        rows.append(_row(experiment, name, f"μ range over Δ* in [{scan['delta_star'].min():.2g}, {scan['delta_star'].max():.2g}]",
+                         "barely depends on Δ*", float(scan["mu"].max() - scan["mu"].min()),
+                         note=f"μ from {scan['mu'].min():.3f} to {scan['mu'].max():.3f}"))
+    curve = cell.tstar[(cell.tstar["seed"] == -1) & (cell.tstar["t_w"] > 0)]
+    cross = aging.crossover(curve["t_w"].to_numpy(), curve["t_star"].to_numpy())
+    rows.append(_row(experiment, name, "crossover in t*(t_w), log10 t_w", PAPER["crossover"], cross["log10_tw"],
+                     note=f"slopes {cross['slope_before']:.2f} before, {cross['slope_after']:.2f} after"))
+    return rows
+
+
+def build(limits: dict, experiments: dict[str, list[CellTables]], loss_within: float, grad_rms_after: float) -> pd.DataFrame:
+    """All rows: the data's limits first, then every cell of every experiment."""
+    rows = [
+        _row("data", "LJAT19", "Bayes accuracy ceiling", PAPER["bayes_accuracy"], limits["accuracy_ceiling"],
+             note=f"estimated on {limits['n']} samples, features {', '.join(limits['features'])}"),
+        _row("data", "LJAT19", "conditional-entropy floor (nats)", PAPER["loss_floor"], limits["entropy_floor_nats"],
+             note="lowest cross-entropy any classifier of these features can reach"),
+    ]
+    for experiment, cells in experiments.items():
+        for cell in cells:
+            rows.extend(cell_rows(experiment, cell, loss_within, grad_rms_after))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def write(table: pd.DataFrame, md_path: str | Path, csv_path: str | Path) -> None:
+    """Write the scorecard as a Markdown table and as CSV (atomically)."""
+    lines = ["# Scorecard: the paper's numbers next to this reproduction", "",
+             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    storage.atomic_write_text(md_path, "\n".join(lines) + "\n")
+    storage.atomic_write_text(csv_path, table.to_csv(index=False))

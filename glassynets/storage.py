@@ -1,0 +1,165 @@
+"""Parquet tables of the pipeline: their schemas (the one place they are written down), atomic
+writes and checked reads.
+
+Every table is a flat Parquet file. Parameter snapshots keep θ as a fixed-size list column so
+that one row is one (seed, step) and the whole file reads back as an array [rows, P].
+Free-form provenance (config values, generator parameters) travels in the file's key-value
+metadata under ``glassynets`` as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+F64, I64, I32, I8 = pa.float64(), pa.int64(), pa.int32(), pa.int8()
+
+#: Column schemas by table kind. ``theta``'s list size (P) and float width vary per cell and are
+#: checked separately (see :func:`read_snapshots`).
+SCHEMAS: dict[str, pa.Schema] = {
+    # LJAT19 samples: starting interatomic distances (σ units), basin label 0..3 (−1 = failed),
+    # energy of the minimum reached (ε units).
+    "ljat19": pa.schema([("r12", F64), ("r13", F64), ("r23", F64), ("label", I8), ("final_energy", F64)]),
+    # θ(step) of network `seed`, before that step's update (step 0 = initialisation).
+    "snapshots": pa.schema([("seed", I32), ("step", I64)]),
+    # Per network and step: full-batch train/test cross-entropy (nats, without the L2 term) and
+    # accuracy; L2 norm of the full-batch gradient of CE + λ‖θ‖²; the minibatch's CE and the
+    # norm of its gradient (incl. the L2 term) at that step.
+    "metrics": pa.schema(
+        [("seed", I32), ("step", I64), ("train_loss", F64), ("train_acc", F64), ("test_loss", F64),
+         ("test_acc", F64), ("grad_norm", F64), ("batch_loss", F64), ("batch_grad_norm", F64)]
+    ),
+    # Per run: Δ(t_w, t_w + t) = (1/P) Σ (θ_i(t_w) − θ_i(t_w + t))² and D = (1/P) Σ Δθ_i⁴.
+    "msd_runs": pa.schema([("seed", I32), ("t_w", I64), ("t", I64), ("delta", F64), ("fourth", F64)]),
+    # Ensemble over runs: mean, standard deviation and standard error of Δ; mean of D;
+    # Y = mean(D) / mean(Δ)²; number of runs.
+    "msd": pa.schema(
+        [("t_w", I64), ("t", I64), ("delta_mean", F64), ("delta_std", F64), ("delta_sem", F64),
+         ("fourth_mean", F64), ("y", F64), ("n_runs", I32)]
+    ),
+    # t*(t_w) at Δ*: seed −1 is the ensemble-mean curve, others single runs (NaN: never reached).
+    "tstar": pa.schema([("seed", I32), ("t_w", I64), ("delta_star", F64), ("t_star", F64)]),
+    # μ from log10 t* = μ log10 t_w + c over [tw_min, tw_max], with a bootstrap-over-seeds CI.
+    "mu": pa.schema(
+        [("delta_star", F64), ("mu", F64), ("ci_low", F64), ("ci_high", F64), ("intercept", F64),
+         ("tw_min", F64), ("tw_max", F64), ("n_points", I32), ("n_boot", I32), ("primary", pa.bool_())]
+    ),
+}
+
+
+class SchemaError(ValueError):
+    """A table on disk does not have the columns and types this code expects."""
+
+
+def atomic_write(path: str | os.PathLike, table: pa.Table, metadata: dict[str, Any] | None = None) -> Path:
+    """Write ``table`` to ``path`` via a temporary file and rename, so readers never see a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if metadata is not None:
+        table = table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), b"glassynets": json.dumps(metadata, default=_jsonable).encode()}
+        )
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write text to ``path`` via a temporary file and rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__} in Parquet metadata")
+
+
+def write(path: str | os.PathLike, kind: str, columns: dict[str, Any], metadata: dict | None = None) -> Path:
+    """Write columns (name -> array) as a table of ``kind``, cast to its schema, atomically."""
+    schema = SCHEMAS[kind]
+    missing = set(schema.names) - set(columns)
+    if missing:
+        raise SchemaError(f"{kind} table is missing columns {sorted(missing)}")
+    arrays = [pa.array(np.asarray(columns[f.name]), type=f.type) for f in schema]
+    return atomic_write(path, pa.Table.from_arrays(arrays, schema=schema), metadata)
+
+
+def read(path: str | os.PathLike, kind: str) -> pa.Table:
+    """Read a table of ``kind`` and check that its leading columns match the schema exactly."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file (expected a '{kind}' table)")
+    table = pq.read_table(path)
+    expected = SCHEMAS[kind]
+    got = table.schema
+    for i, field in enumerate(expected):
+        if i >= len(got) or got.field(i).name != field.name or got.field(i).type != field.type:
+            have = ", ".join(f"{f.name}:{f.type}" for f in got)
+            want = ", ".join(f"{f.name}:{f.type}" for f in expected)
+            raise SchemaError(f"{path}: not a '{kind}' table; columns are [{have}], expected [{want}]")
+    return table
+
+
+def read_frame(path: str | os.PathLike, kind: str):
+    """:func:`read` as a pandas DataFrame."""
+    return read(path, kind).to_pandas()
+
+
+def metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The JSON provenance stored beside a table (empty if none)."""
+    raw = (pq.read_schema(path).metadata or {}).get(b"glassynets")
+    return json.loads(raw) if raw else {}
+
+
+def write_snapshots(
+    path: str | os.PathLike, steps: np.ndarray, seeds: np.ndarray, snapshots: np.ndarray, metadata: dict
+) -> Path:
+    """Store θ for every (step, seed): ``snapshots`` [S, E, P] at ``steps`` [S] for ``seeds`` [E]."""
+    n_steps, n_seeds, n_params = snapshots.shape
+    float_type = pa.from_numpy_dtype(snapshots.dtype)
+    values = pa.array(np.ascontiguousarray(snapshots).reshape(-1), type=float_type)
+    theta = pa.FixedSizeListArray.from_arrays(values, n_params)
+    table = pa.table(
+        {
+            "seed": pa.array(np.tile(np.asarray(seeds, dtype=np.int32), n_steps), type=I32),
+            "step": pa.array(np.repeat(np.asarray(steps, dtype=np.int64), n_seeds), type=I64),
+            "theta": theta,
+        }
+    )
+    return atomic_write(path, table, {**metadata, "n_params": n_params})
+
+
+def read_snapshots(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read θ back as (steps [S], seeds [E], snapshots [S, E, P]); checks shape and completeness."""
+    table = read(path, "snapshots")
+    n_params = metadata(path).get("n_params")
+    theta_type = table.schema.field("theta").type if "theta" in table.schema.names else None
+    if not isinstance(theta_type, pa.FixedSizeListType) or theta_type.list_size != n_params:
+        raise SchemaError(f"{path}: column 'theta' must be a fixed-size list of n_params={n_params} floats")
+    seed = table["seed"].to_numpy()
+    step = table["step"].to_numpy()
+    steps, seeds = np.unique(step), np.unique(seed)
+    if len(step) != len(steps) * len(seeds):
+        raise SchemaError(f"{path}: {len(step)} rows is not one per (step, seed) for {len(steps)} steps × {len(seeds)} seeds")
+    values = table["theta"].combine_chunks().flatten().to_numpy()
+    theta = values.reshape(len(step), n_params)
+    order = np.lexsort((seed, step))  # rows sorted by step, then seed
+    return steps, seeds, theta[order].reshape(len(steps), len(seeds), n_params)

@@ -1,0 +1,52 @@
+"""Configuration validation: defaults, and one-line errors naming key, value and what is allowed."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from glassynets.config import ConfigError, validate
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT / "workflow/schemas/config.schema.yaml"
+
+
+def paper():
+    return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def test_paper_config_is_valid_and_has_the_papers_settings():
+    config = validate(paper(), SCHEMA)
+    arch = config["experiments"]["ljat_arch"]
+    assert arch["architectures"] == ["h10", "h5-5", "h4-4-4"]
+    assert (arch["lr"], arch["batch_size"], arch["weight_decay"], arch["steps"], arch["seeds"]) == (0.05, 100, 1e-4, 150000, 100)
+    assert config["experiments"]["ljat_chain"]["architectures"] == ["h1", "h1-1", "h1-1-1"]
+    assert arch["analysis"]["delta_star"] == 1e-2
+
+
+def test_defaults_are_filled_in():
+    config = validate({"experiments": {"e": {"dataset": "ljat19", "n_train": [100], "architectures": ["h3"]}}}, SCHEMA)
+    assert config["dtype"] == "float32" and config["ljat19"]["source"] == "regenerate"
+    assert config["experiments"]["e"]["analysis"]["n_boot"] == 1000
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda c: c.update(epochs=3), "unknown key 'epochs' at the top level; allowed keys: checkpoint_every_s"),
+        (lambda c: c["experiments"]["ljat_arch"].update(lrate=1), "unknown key 'lrate' under 'experiments.ljat_arch'"),
+        (lambda c: c["experiments"]["ljat_arch"].update(lr=0), "'experiments.ljat_arch.lr' = 0"),
+        (lambda c: c.update(dtype="half"), "'dtype' = 'half' is not allowed; choose one of ['float32', 'float64']"),
+        (lambda c: c["scorecard"].update(grad_rms_after="1.0e4"), "write 1.0e+4"),
+        (lambda c: c["ljat19"].update(start_low=2.0), "'ljat19.start_low' = 2.0 must be below"),
+        (lambda c: c["ljat19"].update(source="published"), "'ljat19.published.train' is empty"),
+        (lambda c: c["experiments"].update({"bad-name": {}}), "name 'bad-name' under 'experiments' must match"),
+    ],
+)
+def test_invalid_config_gives_one_line_naming_the_key(change, message):
+    config = paper()
+    change(config)
+    with pytest.raises(ConfigError) as err:
+        validate(config, SCHEMA)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)

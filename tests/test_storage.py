@@ -1,0 +1,34 @@
+"""Parquet tables: round trips, schema checks and atomic writes."""
+
+import numpy as np
+import pytest
+
+from glassynets import storage
+
+
+def test_snapshots_round_trip_bit_exact(tmp_path):
+    rng = np.random.default_rng(0)
+    snaps = rng.normal(size=(4, 3, 9)).astype(np.float32)
+    path = storage.write_snapshots(tmp_path / "s.parquet", np.array([0, 1, 3, 10]), np.array([5, 6, 7]), snaps, {"arch": "h2"})
+    steps, seeds, back = storage.read_snapshots(path)
+    assert steps.tolist() == [0, 1, 3, 10] and seeds.tolist() == [5, 6, 7]
+    assert back.dtype == np.float32 and np.array_equal(back, snaps)
+    assert storage.metadata(path) == {"arch": "h2", "n_params": 9}
+
+
+def test_reading_the_wrong_kind_names_file_and_columns(tmp_path):
+    path = storage.write(tmp_path / "m.parquet", "tstar", {"seed": [1], "t_w": [2], "delta_star": [0.1], "t_star": [3.0]})
+    with pytest.raises(storage.SchemaError, match=r"m.parquet: not a 'msd' table"):
+        storage.read(path, "msd")
+
+
+def test_missing_columns_are_refused_before_writing(tmp_path):
+    with pytest.raises(storage.SchemaError, match="missing columns"):
+        storage.write(tmp_path / "x.parquet", "tstar", {"seed": [1]})
+    assert not list(tmp_path.iterdir())
+
+
+def test_failed_write_leaves_no_file(tmp_path):
+    with pytest.raises(Exception):
+        storage.write(tmp_path / "x.parquet", "tstar", {"seed": ["not a number"], "t_w": [1], "delta_star": [1.0], "t_star": [1.0]})
+    assert not list(tmp_path.iterdir())

@@ -1,0 +1,78 @@
+# LJAT19: regenerated from its physics (default, offline) or the published files, verified.
+
+
+rule ljat19_fetch_published:
+    output:
+        "resources/ljat19/published/{split}.verified",
+    log:
+        "results/logs/ljat19_fetch_published/{split}.log",
+    localrule: True
+    conda:
+        "../../envs/glassynets.yaml"
+    params:
+        source=published_source,
+        sha256=published_sha256,
+    shell:
+        "glassynets ljat19-fetch --source {params.source} --sha256 {params.sha256} --out {output} > {log} 2>&1"
+
+
+rule ljat19_train_set:
+    input:
+        published_file("train"),
+    output:
+        "resources/ljat19/train_N{n}.parquet",
+    log:
+        "results/logs/ljat19_train_set/N{n}.log",
+    conda:
+        "../../envs/glassynets.yaml"
+    params:
+        source=dataset_source("train", LJAT["train_seed"]),
+    shell:
+        "glassynets ljat19-dataset --n {wildcards.n} {params.source} --out {output} > {log} 2>&1"
+
+
+rule ljat19_test_set:
+    input:
+        published_file("test"),
+    output:
+        "resources/ljat19/test.parquet",
+    log:
+        "results/logs/ljat19_test_set.log",
+    conda:
+        "../../envs/glassynets.yaml"
+    params:
+        n=LJAT["test_size"],
+        source=dataset_source("test", LJAT["test_seed"]),
+    shell:
+        "glassynets ljat19-dataset --n {params.n} {params.source} --out {output} > {log} 2>&1"
+
+
+rule ljat19_limits_sample:
+    input:
+        published_file("test"),
+    output:
+        "resources/ljat19/limits_sample.parquet",
+    log:
+        "results/logs/ljat19_limits_sample.log",
+    conda:
+        "../../envs/glassynets.yaml"
+    params:
+        n=0 if PUBLISHED else LJAT["limits_size"],  # 0: the whole published test file
+        source=dataset_source("test", LJAT["limits_seed"]),
+    shell:
+        "glassynets ljat19-dataset --n {params.n} {params.source} --out {output} > {log} 2>&1"
+
+
+rule ljat19_limits:
+    input:
+        "resources/ljat19/limits_sample.parquet",
+    output:
+        "results/tables/ljat19_limits.json",
+    log:
+        "results/logs/ljat19_limits.log",
+    conda:
+        "../../envs/glassynets.yaml"
+    params:
+        features=" ".join(LJAT["features"]),
+    shell:
+        "glassynets ljat19-limits --sample {input} --features {params.features} --out {output} > {log} 2>&1"

@@ -1,0 +1,28 @@
+# Training: one job per block of seeds of one (experiment, N, architecture) cell.
+
+
+rule train:
+    input:
+        unpack(train_inputs),
+    output:
+        snapshots="results/runs/{experiment}/N{n}/{arch}/seeds{first}-{last}/snapshots.parquet",
+        metrics="results/runs/{experiment}/N{n}/{arch}/seeds{first}-{last}/metrics.parquet",
+    log:
+        "results/logs/train/{experiment}/N{n}/{arch}/seeds{first}-{last}.log",
+    conda:
+        "../../envs/glassynets.yaml"
+    threads: 1
+    resources:
+        mem_mb=train_mem_mb,
+        runtime=train_runtime_min,
+    params:
+        options=train_options,
+        # Not an output: Snakemake deletes outputs of failed jobs, and a resume needs this file.
+        checkpoint="results/checkpoints/{experiment}/N{n}/{arch}/seeds{first}-{last}.pt",
+        checkpoint_every_s=config["checkpoint_every_s"],
+    shell:
+        "glassynets train --experiment {wildcards.experiment} --train {input.train} --test {input.test} "
+        "--n-train {wildcards.n} --arch {wildcards.arch} --seeds {wildcards.first}-{wildcards.last} "
+        "{params.options} --threads {threads} "
+        "--checkpoint {params.checkpoint} --checkpoint-every-s {params.checkpoint_every_s} "
+        "--out-snapshots {output.snapshots} --out-metrics {output.metrics} > {log} 2>&1"
