@@ -1,0 +1,228 @@
+"""Tests of the stacked ensemble trainer against autograd, a plain SGD loop, and its own bits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from glassynets import training
+from glassynets.nets import Architecture, flatten, unflatten, xavier_init
+from glassynets.schedule import log_steps
+from glassynets.training import (
+    DivergenceError,
+    TrainSpec,
+    loss_and_grad,
+    network_generator,
+    train_ensemble,
+)
+
+LAM = 1e-4
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The trainer is meant for one thread per process; more threads on 2 busy cores stall badly."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def arch_of(widths: list[int]) -> Architecture:
+    return Architecture(widths[0], tuple(widths[1:-1]), widths[-1])
+
+
+def data(n: int, d: int, c: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, d, generator=g), torch.randint(0, c, (n,), generator=g)
+
+
+def ref_loss(theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, arch: Architecture, act: str = "tanh"):
+    """Objective CE + λ‖θ‖² of each network, written the plain way (autograd-able), [E]."""
+    f = torch.tanh if act == "tanh" else torch.relu
+    out = []
+    for th in theta:
+        h = x.to(theta.dtype)
+        layers = unflatten(th[None], arch)
+        for i, w in enumerate(layers):
+            h = h @ w[0, :, :-1].T + w[0, :, -1]
+            if i < len(layers) - 1:
+                h = f(h)
+        out.append(F.cross_entropy(h, y) + LAM * (th * th).sum())
+    return torch.stack(out)
+
+
+def spec_for(widths, steps, seeds, n_snap=None, **kw) -> TrainSpec:
+    sched = log_steps(steps, 10) if n_snap is None else np.arange(steps + 1)
+    kw = {"lr": 0.05, "batch_size": 20, "weight_decay": LAM, **kw}
+    return TrainSpec(arch=arch_of(widths), steps=steps, seeds=tuple(seeds), snapshot_steps=sched, metric_steps=sched, **kw)
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu"])
+@pytest.mark.parametrize("widths", [[2, 10, 4], [2, 5, 5, 4], [2, 4, 4, 4, 4], [2, 1, 1, 1, 4], [784, 5, 5, 10]])
+def test_loss_and_grad_matches_autograd(widths, act, monkeypatch):
+    monkeypatch.setattr(training, "EVAL_CHUNK", 16)  # exercise the chunked accumulation
+    arch = arch_of(widths)
+    x, y = data(37 if widths[0] < 100 else 23, widths[0], widths[-1])
+    g = torch.Generator().manual_seed(1)
+    theta = torch.randn(3, arch.n_params, generator=g, dtype=torch.float64) * 0.7
+    loss, grad = loss_and_grad(theta, x, y, arch, LAM, act)
+    th = theta.clone().requires_grad_(True)
+    ref = ref_loss(th, x, y, arch, act)
+    (ref_grad,) = torch.autograd.grad(ref.sum(), th)
+    assert loss.shape == (3,) and grad.shape == (3, arch.n_params)
+    torch.testing.assert_close(loss, ref.detach(), rtol=0, atol=1e-10)
+    torch.testing.assert_close(grad, ref_grad, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("order", ["independent", "shared"])
+def test_sgd_matches_plain_loop(order):
+    """7 steps, N=30, B=8 (3 batches per epoch, 6 points dropped): same init, same indices, autograd."""
+    widths, n, b, steps, seeds = [2, 5, 5, 4], 30, 8, 7, (4, 11, 2)
+    arch = arch_of(widths)
+    x, y = data(n, 2, 4)
+    xt, yt = data(13, 2, 4, seed=5)
+    spec = spec_for(widths, steps, seeds, n_snap=True, batch_size=b, lr=0.3, dtype="float64", data_order=order)
+    res = train_ensemble(spec, x, y, xt, yt, log=lambda m: None)
+
+    gens = [network_generator(s) for s in seeds]
+    theta = torch.stack([flatten([w[None] for w in xavier_init(arch, g, torch.float64)])[0] for g in gens])
+    order_gens = gens[:1] * len(seeds) if order == "shared" else gens
+    perms: list[list[torch.Tensor]] = [[] for _ in seeds]
+    batch_loss, batch_gn = [], []
+    for s in range(steps + 1):
+        np.testing.assert_allclose(res.snapshots[s], theta.numpy(), rtol=0, atol=1e-12)
+        idx = []
+        for e, g in enumerate(order_gens):
+            if order == "shared" and e > 0:
+                idx.append(idx[0])
+                continue
+            epoch, j = divmod(s, n // b)
+            while len(perms[e]) <= epoch:
+                perms[e].append(torch.randperm(n, generator=g))
+            idx.append(perms[e][epoch][j * b : (j + 1) * b])
+        th = theta.clone().requires_grad_(True)
+        losses = [ref_loss(th[e : e + 1], x[i], y[i], arch)[0] for e, i in enumerate(idx)]
+        (grad,) = torch.autograd.grad(torch.stack(losses).sum(), th)
+        batch_loss.append([l.item() - LAM * float((t * t).sum()) for l, t in zip(losses, theta)])
+        batch_gn.append(grad.norm(dim=1).numpy())
+        theta = theta - spec.lr * grad
+    np.testing.assert_allclose(res.metrics["batch_loss"], np.array(batch_loss), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(res.metrics["batch_grad_norm"], np.array(batch_gn), rtol=0, atol=1e-12)
+    # full-batch metrics agree with loss_and_grad / autograd on the snapshots
+    last = torch.from_numpy(res.snapshots[-1])
+    loss, grad = loss_and_grad(last, x, y, arch, LAM)
+    np.testing.assert_allclose(res.metrics["grad_norm"][-1], grad.norm(dim=1).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(
+        res.metrics["train_loss"][-1], (loss - LAM * (last * last).sum(1)).numpy(), rtol=1e-12
+    )
+    test_ce = ref_loss(last, xt, yt, arch) - LAM * (last * last).sum(1)
+    np.testing.assert_allclose(res.metrics["test_loss"][-1], test_ce.numpy(), rtol=1e-12)
+    layers = unflatten(last, arch)
+    h = x.double()
+    for i, w in enumerate(layers):
+        h = torch.einsum("nj,eoj->eno", h, w[:, :, :-1]) + w[:, None, :, -1] if i == 0 else torch.einsum("enj,eoj->eno", h, w[:, :, :-1]) + w[:, None, :, -1]
+        h = torch.tanh(h) if i < len(layers) - 1 else h
+    acc = (h.argmax(-1) == y).double().mean(1).numpy()
+    np.testing.assert_array_equal(res.metrics["train_acc"][-1], acc)
+
+
+def assert_same_bits(a: training.TrainResult, b: training.TrainResult, cols=slice(None)) -> None:
+    assert np.array_equal(a.snapshots[:, cols], b.snapshots)
+    for k in training.METRICS:
+        assert np.array_equal(a.metrics[k][:, cols], b.metrics[k]), k
+
+
+def test_network_bits_do_not_depend_on_ensemble():
+    x, y = data(200, 2, 4)
+    xt, yt = data(50, 2, 4, seed=3)
+    big = train_ensemble(spec_for([2, 5, 5, 4], 400, range(10)), x, y, xt, yt, log=lambda m: None)
+    small = train_ensemble(spec_for([2, 5, 5, 4], 400, (3, 7)), x, y, xt, yt, log=lambda m: None)
+    assert_same_bits(big, small, cols=[3, 7])
+    again = train_ensemble(spec_for([2, 5, 5, 4], 400, (3, 7)), x, y, xt, yt, log=lambda m: None)
+    assert_same_bits(small, again)
+    assert small.snapshots.dtype == np.float32 and small.snapshots.shape == (len(log_steps(400, 10)), 2, 69)
+    assert not np.array_equal(small.snapshots[-1, 0], small.snapshots[-1, 1])
+
+
+def test_mnist_shape_bits_and_shared_order():
+    x, y = data(300, 784, 10)
+    xt, yt = data(40, 784, 10, seed=3)
+    big = train_ensemble(spec_for([784, 5, 5, 10], 60, range(6)), x, y, xt, yt, log=lambda m: None)
+    small = train_ensemble(spec_for([784, 5, 5, 10], 60, (1, 4)), x, y, xt, yt, log=lambda m: None)
+    assert_same_bits(big, small, cols=[1, 4])
+    shared = spec_for([784, 5, 5, 10], 60, range(6), data_order="shared")
+    a = train_ensemble(shared, x, y, xt, yt, log=lambda m: None)
+    b = train_ensemble(shared, x, y, xt, yt, log=lambda m: None)
+    assert_same_bits(a, b)
+    # network seeds[0] follows its own independent order: same path up to rounding in layer 1
+    np.testing.assert_allclose(a.snapshots[:, 0], big.snapshots[:, 0], atol=1e-5)
+
+
+def test_float64_close_to_float32():
+    x, y = data(200, 2, 4)
+    r32 = train_ensemble(spec_for([2, 10, 4], 300, (0, 1)), x, y, x, y, log=lambda m: None)
+    r64 = train_ensemble(spec_for([2, 10, 4], 300, (0, 1), dtype="float64"), x, y, x, y, log=lambda m: None)
+    assert r64.snapshots.dtype == np.float64
+    np.testing.assert_allclose(r32.snapshots, r64.snapshots, atol=1e-4)
+    np.testing.assert_array_equal(r32.snapshots[0], r64.snapshots[0].astype(np.float32))
+
+
+@pytest.mark.parametrize("stop", [1, 137, 300])
+def test_checkpoint_resume_is_bit_identical(tmp_path, stop):
+    x, y = data(100, 2, 4)
+    xt, yt = data(30, 2, 4, seed=3)
+    spec = spec_for([2, 4, 4, 4, 4], 300, (5, 6, 9), batch_size=15)  # 6 batches per epoch, 10 dropped
+    full = train_ensemble(spec, x, y, xt, yt, log=lambda m: None)
+    ck = tmp_path / "run.ckpt"
+    with pytest.raises(training._StopForTest):
+        train_ensemble(spec, x, y, xt, yt, checkpoint=ck, checkpoint_every_s=0.0, log=lambda m: None, _stop_at_step=stop)
+    assert ck.exists() and not (tmp_path / "run.ckpt.tmp").exists()
+    msgs: list[str] = []
+    resumed = train_ensemble(spec, x, y, xt, yt, checkpoint=ck, log=msgs.append)
+    assert any(f"resumed from {ck} at step {stop}" in m for m in msgs)
+    assert_same_bits(full, resumed)
+    # the final checkpoint holds the finished run: resuming it again returns the same result
+    assert_same_bits(full, train_ensemble(spec, x, y, xt, yt, checkpoint=ck, log=lambda m: None))
+
+
+def test_mismatching_checkpoint_is_refused(tmp_path):
+    x, y = data(100, 2, 4)
+    ck = tmp_path / "run.ckpt"
+    train_ensemble(spec_for([2, 10, 4], 20, (0,)), x, y, x, y, checkpoint=ck, log=lambda m: None)
+    with pytest.raises(ValueError, match="run.ckpt"):
+        train_ensemble(spec_for([2, 10, 4], 20, (1,)), x, y, x, y, checkpoint=ck, log=lambda m: None)
+    with pytest.raises(ValueError, match="run.ckpt"):  # same spec, other data
+        train_ensemble(spec_for([2, 10, 4], 20, (0,)), x + 1, y, x, y, checkpoint=ck, log=lambda m: None)
+
+
+def test_divergence_names_seed_and_step():
+    x, y = data(100, 2, 4)
+    with pytest.raises(DivergenceError, match=r"seeds? .*diverged: non-finite .* at step \d+ \(finite at step \d+\)"):
+        train_ensemble(spec_for([2, 5, 5, 4], 2000, (0, 1), lr=1e6), x, y, x, y, log=lambda m: None)
+
+
+def test_progress_log():
+    x, y = data(100, 2, 4)
+    msgs: list[str] = []
+    train_ensemble(spec_for([2, 5, 5, 4], 50, (0, 1)), x, y, x, y, log=msgs.append, log_every_s=0.0)
+    assert len(msgs) == 50
+    assert all(k in msgs[-1] for k in ("step 50/50", "steps/s", "net-steps/s", "ETA", "train loss"))
+
+
+def test_invalid_inputs():
+    x, y = data(10, 2, 4)
+    with pytest.raises(ValueError, match="batch_size"):
+        train_ensemble(spec_for([2, 5, 4], 5, (0,), batch_size=11), x, y, x, y, log=lambda m: None)
+    with pytest.raises(ValueError, match="snapshot_steps"):
+        TrainSpec(arch_of([2, 5, 4]), 0.05, 5, LAM, 5, (0,), np.array([0, 6]), np.array([0]))
+    with pytest.raises(ValueError, match="seeds"):
+        TrainSpec(arch_of([2, 5, 4]), 0.05, 5, LAM, 5, (0, 0), np.array([0]), np.array([0]))
+
+
+def test_network_generator_is_deterministic_and_distinct():
+    a, b, c = network_generator(3), network_generator(3), network_generator(4)
+    ra, rb, rc = (torch.rand(4, generator=g) for g in (a, b, c))
+    assert torch.equal(ra, rb) and not torch.equal(ra, rc)
