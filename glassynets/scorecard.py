@@ -15,15 +15,19 @@ import pandas as pd
 from . import aging, storage
 from .cells import CellTables
 
-#: The paper's statements (Herrera Segura et al. 2022, text and Figs 1–3, A.3).
+#: The paper's statements (Herrera Segura et al. 2022, text and Figs 1–3, A.3), by experiment.
+PAPER_DATA = {"bayes_accuracy": "≈ 0.8 (two of three distances)", "loss_floor": "≈ 0.5"}
 PAPER = {
-    "bayes_accuracy": "≈ 0.8 (two of three distances)",
-    "loss_floor": "≈ 0.5",
-    "accuracy": "≈ 0.8 max",
-    "loss_reached_step": "L ≈ 0.5 near t ≈ 10³",
-    "grad_rms": {1: 0.02, 2: 0.07, 3: 0.12},  # gradient-norm RMS after t = 10⁴, by hidden layers
-    "mu": "< 1 (subaging)",
-    "crossover": "t_w ≈ 10^3.6",
+    "ljat_arch": {
+        "loss": "≈ 0.5 (floor)",
+        "accuracy": "≈ 0.8 max",
+        "loss_reached_step": "L ≈ 0.5 near t ≈ 10³",
+        "grad_rms": {1: "0.02", 2: "0.07", 3: "0.12"},  # RMS of the gradient norm after t = 10⁴, by depth
+        "mu": "< 1 (subaging)",
+        "mu_scan": "barely depends on Δ*",
+        "crossover": "t_w ≈ 10^3.6",
+    },
+    "ljat_chain": {"loss": "plateau ≈ 0.8 for deeper nets", "accuracy": "≈ 0.8 max", "mu": "< 1 (subaging)"},
 }
 
 COLUMNS = ["experiment", "cell", "quantity", "paper", "reproduced", "uncertainty", "note"]
@@ -55,33 +59,34 @@ def grad_rms(metrics: pd.DataFrame, column: str, after: float) -> tuple[float, f
 def cell_rows(experiment: str, cell: CellTables, loss_within: float, grad_rms_after: float) -> list[dict]:
     name = f"N{cell.meta['n_train']}/{cell.meta['arch']}"
     depth = len(cell.meta["widths"]) - 2
+    paper = PAPER.get(experiment, {})
     rows = []
     loss, loss_sd = _final(cell.metrics, "train_loss")
-    rows.append(_row(experiment, name, "final train loss (nats)", PAPER["loss_floor"], loss, f"± {loss_sd:.2g} (sd)"))
+    rows.append(_row(experiment, name, "final train loss (nats)", paper.get("loss", ""), loss, f"± {loss_sd:.2g} (sd)"))
     acc, acc_sd = _final(cell.metrics, "train_acc")
-    rows.append(_row(experiment, name, "final train accuracy", PAPER["accuracy"], acc, f"± {acc_sd:.2g} (sd)"))
+    rows.append(_row(experiment, name, "final train accuracy", paper.get("accuracy", ""), acc, f"± {acc_sd:.2g} (sd)"))
     test_acc, test_sd = _final(cell.metrics, "test_acc")
     rows.append(_row(experiment, name, "final test accuracy", "", test_acc, f"± {test_sd:.2g} (sd)"))
     reached = loss_reached_step(cell.metrics, loss_within)
-    rows.append(_row(experiment, name, f"step where mean loss is within {loss_within:.0%} of final", PAPER["loss_reached_step"],
+    rows.append(_row(experiment, name, f"step where mean loss is within {loss_within:.0%} of final", paper.get("loss_reached_step", ""),
                      reached, note="log10 = %.2f" % np.log10(reached) if reached > 0 else ""))
-    paper_grad = PAPER["grad_rms"].get(depth, "")
+    paper_grad = paper.get("grad_rms", {}).get(depth, "")
     for column, what in (("grad_norm", "full-batch"), ("batch_grad_norm", "minibatch")):
         rms, sd = grad_rms(cell.metrics, column, grad_rms_after)
-        rows.append(_row(experiment, name, f"{what} gradient-norm RMS, t ≥ {grad_rms_after:g}", str(paper_grad), rms,
+        rows.append(_row(experiment, name, f"{what} gradient-norm RMS, t ≥ {grad_rms_after:g}", paper_grad, rms,
                          f"± {sd:.2g} (sd of per-run RMS)"))
     fit = cell.mu[cell.mu["primary"]].iloc[0]
-    rows.append(_row(experiment, name, f"μ at Δ* = {fit['delta_star']:g}", PAPER["mu"], fit["mu"],
+    rows.append(_row(experiment, name, f"μ at Δ* = {fit['delta_star']:g}", paper.get("mu", ""), fit["mu"],
                      f"[{fit['ci_low']:.3f}, {fit['ci_high']:.3f}] (95% bootstrap)",
                      f"fit over t_w in [{fit['tw_min']:g}, {fit['tw_max']:g}], {fit['n_points']} points"))
     scan = cell.mu[~cell.mu["primary"]]
     if len(scan):
         rows.append(_row(experiment, name, f"μ range over Δ* in [{scan['delta_star'].min():.2g}, {scan['delta_star'].max():.2g}]",
-                         "barely depends on Δ*", float(scan["mu"].max() - scan["mu"].min()),
+                         paper.get("mu_scan", ""), float(scan["mu"].max() - scan["mu"].min()),
                          note=f"μ from {scan['mu'].min():.3f} to {scan['mu'].max():.3f}"))
     curve = cell.tstar[(cell.tstar["seed"] == -1) & (cell.tstar["t_w"] > 0)]
     cross = aging.crossover(curve["t_w"].to_numpy(), curve["t_star"].to_numpy())
-    rows.append(_row(experiment, name, "crossover in t*(t_w), log10 t_w", PAPER["crossover"], cross["log10_tw"],
+    rows.append(_row(experiment, name, "crossover in t*(t_w), log10 t_w", paper.get("crossover", ""), cross["log10_tw"],
                      note=f"slopes {cross['slope_before']:.2f} before, {cross['slope_after']:.2f} after"))
     return rows
 
@@ -89,9 +94,9 @@ def cell_rows(experiment: str, cell: CellTables, loss_within: float, grad_rms_af
 def build(limits: dict, experiments: dict[str, list[CellTables]], loss_within: float, grad_rms_after: float) -> pd.DataFrame:
     """All rows: the data's limits first, then every cell of every experiment."""
     rows = [
-        _row("data", "LJAT19", "Bayes accuracy ceiling", PAPER["bayes_accuracy"], limits["accuracy_ceiling"],
+        _row("data", "LJAT19", "Bayes accuracy ceiling", PAPER_DATA["bayes_accuracy"], limits["accuracy_ceiling"],
              note=f"estimated on {limits['n']} samples, features {', '.join(limits['features'])}"),
-        _row("data", "LJAT19", "conditional-entropy floor (nats)", PAPER["loss_floor"], limits["entropy_floor_nats"],
+        _row("data", "LJAT19", "conditional-entropy floor (nats)", PAPER_DATA["loss_floor"], limits["entropy_floor_nats"],
              note="lowest cross-entropy any classifier of these features can reach"),
     ]
     for experiment, cells in experiments.items():

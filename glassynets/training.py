@@ -56,6 +56,10 @@ METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "grad_norm", "bat
 _CHECKPOINT_VERSION = 1
 
 
+class StaleCheckpointError(ValueError):
+    """A checkpoint file belongs to another run (its spec, data or format differ)."""
+
+
 class DivergenceError(RuntimeError):
     """Some network's parameters or loss became non-finite; the message names seeds and step."""
 
@@ -363,7 +367,7 @@ def train_ensemble(
     checkpoint: if given, the full state is written there atomically every checkpoint_every_s
     seconds of wall time and once at the end; if it exists at start and matches this spec and
     data, training resumes from it and ends in the same bits as an uninterrupted run. A checkpoint
-    of another run raises ValueError. The caller deletes it once the outputs are safely written.
+    of another run raises StaleCheckpointError. The caller deletes it once the outputs are safely written.
     Raises DivergenceError (naming seeds and step) if any network is non-finite at a recorded step.
     Does not set torch's thread count: call torch.set_num_threads(1) (one process per core).
     """
@@ -403,7 +407,7 @@ def train_ensemble(
         if checkpoint.exists():
             ck = torch.load(checkpoint, weights_only=True)
             if ck.get("version") != _CHECKPOINT_VERSION or ck.get("spec") != spec.describe() or ck.get("data") != data_fp:
-                raise ValueError(
+                raise StaleCheckpointError(
                     f"checkpoint {checkpoint} belongs to a different run (spec, data or format differ); "
                     "delete it to start afresh"
                 )

@@ -12,6 +12,7 @@ from glassynets.nets import Architecture, flatten, unflatten, xavier_init
 from glassynets.schedule import log_steps
 from glassynets.training import (
     DivergenceError,
+    StaleCheckpointError,
     TrainSpec,
     loss_and_grad,
     network_generator,
@@ -192,9 +193,9 @@ def test_mismatching_checkpoint_is_refused(tmp_path):
     x, y = data(100, 2, 4)
     ck = tmp_path / "run.ckpt"
     train_ensemble(spec_for([2, 10, 4], 20, (0,)), x, y, x, y, checkpoint=ck, log=lambda m: None)
-    with pytest.raises(ValueError, match="run.ckpt"):
+    with pytest.raises(StaleCheckpointError, match="run.ckpt"):
         train_ensemble(spec_for([2, 10, 4], 20, (1,)), x, y, x, y, checkpoint=ck, log=lambda m: None)
-    with pytest.raises(ValueError, match="run.ckpt"):  # same spec, other data
+    with pytest.raises(StaleCheckpointError, match="run.ckpt"):  # same spec, other data
         train_ensemble(spec_for([2, 10, 4], 20, (0,)), x + 1, y, x, y, checkpoint=ck, log=lambda m: None)
 
 

@@ -1,0 +1,80 @@
+"""The command line as the workflow calls it: data files, verified fetches, and kill-and-resume."""
+
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from glassynets import cli, data, storage
+
+
+@pytest.fixture(scope="module")
+def ljat_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ljat")
+    assert cli.main(["ljat19-dataset", "--n", "300", "--seed", "1", "--out", str(folder / "train.parquet")]) == 0
+    assert cli.main(["ljat19-dataset", "--n", "200", "--seed", "2", "--out", str(folder / "test.parquet")]) == 0
+    return folder
+
+
+def test_regenerated_sets_are_nested_prefixes(ljat_files, tmp_path):
+    assert cli.main(["ljat19-dataset", "--n", "100", "--seed", "1", "--out", str(tmp_path / "small.parquet")]) == 0
+    small = storage.read_frame(tmp_path / "small.parquet", "ljat19")
+    big = storage.read_frame(ljat_files / "train.parquet", "ljat19")
+    assert small.equals(big.iloc[:100])
+    assert storage.metadata(tmp_path / "small.parquet")["seed"] == 1
+
+
+def test_fetch_verifies_the_checksum_for_paths_and_urls(ljat_files, tmp_path):
+    source = ljat_files / "train.parquet"
+    good = data.sha256sum(source)
+    out = data.fetch_verified(source.as_uri(), good, tmp_path / "a.verified")  # the download path, via file://
+    assert data.sha256sum(out) == good
+    with pytest.raises(data.DataError, match="sha256 is .* the config expects 0000"):
+        data.fetch_verified(str(source), "0" * 64, tmp_path / "b.verified")
+    with pytest.raises(data.DataError, match="could not download"):
+        data.fetch_verified((tmp_path / "missing.csv").as_uri(), good, tmp_path / "c.verified")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.verified"]  # nothing partial left behind
+
+
+def test_published_format_is_checked(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("r12,r13,label\n1.1,1.2,0\n")
+    with pytest.raises(data.DataError, match="missing columns \\['r23'\\]"):
+        data.read_ljat19_published(bad)
+    good = tmp_path / "good.csv"
+    good.write_text("r12,r13,r23,label\n1.1,1.2,1.3,0\n1.2,1.1,2.2,3\n")
+    assert cli.main(["ljat19-dataset", "--n", "0", "--from-file", str(good), "--out", str(tmp_path / "g.parquet")]) == 0
+    assert storage.read_frame(tmp_path / "g.parquet", "ljat19")["label"].tolist() == [0, 3]
+
+
+def _train_args(ljat_files, out, checkpoint):
+    return [sys.executable, "-m", "glassynets.cli", "train", "--experiment", "t",
+            "--train", str(ljat_files / "train.parquet"), "--test", str(ljat_files / "test.parquet"),
+            "--n-train", "300", "--arch", "h5-5", "--lr", "0.05", "--batch-size", "100", "--weight-decay", "1e-4",
+            "--steps", "40000", "--seeds", "0-3", "--checkpoint", str(checkpoint), "--checkpoint-every-s", "0.3",
+            "--out-snapshots", str(out / "s.parquet"), "--out-metrics", str(out / "m.parquet")]
+
+
+def test_a_killed_training_job_resumes_to_the_same_bits(ljat_files, tmp_path):
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    subprocess.run(_train_args(ljat_files, whole, tmp_path / "w.pt"), check=True, capture_output=True)
+    checkpoint = tmp_path / "k.pt"
+    job = subprocess.Popen(_train_args(ljat_files, killed, checkpoint), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while not checkpoint.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.4)
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+    assert job.returncode == -signal.SIGKILL, "the job finished before it could be killed; make it longer"
+    assert checkpoint.exists() and not (killed / "s.parquet").exists()
+    resumed = subprocess.run(_train_args(ljat_files, killed, checkpoint), check=True, capture_output=True, text=True)
+    assert "resumed from" in resumed.stdout
+    for name, kind in (("s.parquet", "snapshots"), ("m.parquet", "metrics")):
+        assert storage.read(whole / name, kind).equals(storage.read(killed / name, kind)), name
+    assert not checkpoint.exists()
+    steps, _, theta = storage.read_snapshots(killed / "s.parquet")
+    assert steps[-1] == 40000 and np.isfinite(theta).all()
