@@ -243,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, required=True, help="number of samples (0 with --from-file: all of them)")
     p.add_argument("--seed", type=int, default=1, help="seed of the sample stream (regenerated data)")
     p.add_argument("--low", type=float, default=1.0, help="smallest starting distance (σ)")
-    p.add_argument("--high", type=float, default=1.85, help="largest starting distance (σ)")
+    p.add_argument("--high", type=float, default=1.8, help="largest starting distance (σ)")
     p.add_argument("--from-file", help="take the samples from this verified published-format file instead")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_ljat19_dataset)

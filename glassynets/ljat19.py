@@ -25,7 +25,6 @@ Label convention (``LABELS[k]`` names label k):
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -92,7 +91,7 @@ def energy(r12: np.ndarray, r13: np.ndarray, r23: np.ndarray, z: float = Z_AT) -
 def energy_distance_gradient(
     r12: np.ndarray, r13: np.ndarray, r23: np.ndarray, z: float = Z_AT
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Partial derivatives (∂E/∂r12, ∂E/∂r13, ∂E/∂r23), each shaped like the broadcast inputs."""
+    """(∂E/∂r12, ∂E/∂r13, ∂E/∂r23), each shaped like the broadcast inputs."""
     a, b, c = (np.asarray(x, dtype=np.float64) for x in (r12, r13, r23))
     a2, b2, c2 = a * a, b * b, c * c
     u, v, w = a2 + b2 - c2, a2 + c2 - b2, b2 + c2 - a2
@@ -431,7 +430,9 @@ def generator_params(low: float = DEFAULT_LOW, high: float = DEFAULT_HIGH) -> di
 def generate(
     n: int, seed: int, start: int = 0, low: float = DEFAULT_LOW, high: float = DEFAULT_HIGH
 ) -> pd.DataFrame:
-    """Labelled samples start .. start+n-1: columns r12, r13, r23, final_energy (float64), label (int8).
+    """Labelled samples start .. start+n-1.
+
+    Columns r12, r13, r23 (float64, starting distances), label (int8), final_energy (float64).
 
     Failures are kept with label -1 (see `n_failures`); nothing is dropped, so row i is always
     sample start + i. The network inputs are the columns r12 and r13.

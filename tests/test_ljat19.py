@@ -56,7 +56,8 @@ def test_cartesian_gradient_matches_finite_differences() -> None:
             xp, xm = x.copy(), x.copy()
             xp[:, a, k] += eps
             xm[:, a, k] -= eps
-            fd[:, a, k] = (L.cartesian_energy_gradient(xp)[0] - L.cartesian_energy_gradient(xm)[0]) / (2 * eps)
+            ep, em = L.cartesian_energy_gradient(xp)[0], L.cartesian_energy_gradient(xm)[0]
+            fd[:, a, k] = (ep - em) / (2 * eps)
     assert np.allclose(g, fd, atol=1e-6, rtol=1e-6)
     # 3-D positions give the same energy and an in-plane gradient.
     x3 = np.concatenate([x, np.zeros((8, 3, 1))], axis=2)
