@@ -236,14 +236,16 @@ def cmd_scorecard(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import ljat19
+
     parser = argparse.ArgumentParser(prog="glassynets", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ljat19-dataset", help=cmd_ljat19_dataset.__doc__)
     p.add_argument("--n", type=int, required=True, help="number of samples (0 with --from-file: all of them)")
     p.add_argument("--seed", type=int, default=1, help="seed of the sample stream (regenerated data)")
-    p.add_argument("--low", type=float, default=1.0, help="smallest starting distance (σ)")
-    p.add_argument("--high", type=float, default=1.8, help="largest starting distance (σ)")
+    p.add_argument("--low", type=float, default=ljat19.DEFAULT_LOW, help="smallest starting distance (σ)")
+    p.add_argument("--high", type=float, default=ljat19.DEFAULT_HIGH, help="largest starting distance (σ)")
     p.add_argument("--from-file", help="take the samples from this verified published-format file instead")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_ljat19_dataset)

@@ -46,7 +46,7 @@ BOND_CHAIN: float = 1.108763
 # Calibrated starting distribution: each distance i.i.d. uniform in [LOW, HIGH], triangle
 # inequality enforced by rejection (never active when HIGH <= 2 LOW). See docs/ljat19.md.
 DEFAULT_LOW: float = 1.0
-DEFAULT_HIGH: float = 1.8
+DEFAULT_HIGH: float = 1.85
 CHUNK: int = 1024
 """Samples per independently seeded chunk: sample i depends only on (seed, i)."""
 

@@ -31,7 +31,7 @@ def test_lint_is_clean():
 
 
 def test_dry_run_of_the_paper_config_plans_every_cell():
-    result = snakemake("-n", "--cores", "2")
+    result = snakemake("-n", "-F", "--cores", "2")
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
     # 6 architectures × 100 seeds in blocks of 50, one aging job per cell, every figure.
@@ -41,10 +41,18 @@ def test_dry_run_of_the_paper_config_plans_every_cell():
 
 @pytest.mark.parametrize("target", ["results/figures/fig2.pdf", "fig2"])
 def test_dry_run_of_a_single_figure(target):
-    result = snakemake("-n", "--cores", "2", target)
+    result = snakemake("-n", "-F", "--cores", "2", target)
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
     assert counts["fig2"] == 1 and "fig1" not in counts and "scorecard" not in counts
+
+
+@pytest.mark.parametrize("target", [[], ["fig2"]])
+def test_dry_run_with_the_slurm_profile(target):
+    pytest.importorskip("snakemake_executor_plugin_slurm", reason="pip install -e '.[slurm]' to check the profile")
+    result = snakemake("-n", "-F", "--profile", "slurm", *target)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert job_counts(result.stdout)["train"] == 12
 
 
 def test_invalid_config_stops_with_one_line_naming_the_key(tmp_path):
