@@ -47,12 +47,12 @@ def test_dry_run_of_a_single_figure(target):
     assert counts["fig2"] == 1 and "fig1" not in counts and "scorecard" not in counts
 
 
-@pytest.mark.parametrize("target", [[], ["fig2"]])
-def test_dry_run_with_the_slurm_profile(target):
+@pytest.mark.parametrize("target, train_jobs", [([], 12), (["fig2"], 6)])
+def test_dry_run_with_the_slurm_profile(target, train_jobs):
     pytest.importorskip("snakemake_executor_plugin_slurm", reason="pip install -e '.[slurm]' to check the profile")
     result = snakemake("-n", "-F", "--profile", "slurm", *target)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert job_counts(result.stdout)["train"] == 12
+    assert job_counts(result.stdout)["train"] == train_jobs
 
 
 def test_invalid_config_stops_with_one_line_naming_the_key(tmp_path):
