@@ -60,12 +60,11 @@ def _regenerate(n: int, seed: int, low: float, high: float):
 
     margin = max(16, n // 100)
     frame = ljat19.generate(n + margin, seed, low=low, high=high)
-    ok = frame["label"] >= 0
-    failed_in_prefix = int((~ok[: ok.to_numpy().nonzero()[0][n - 1] + 1]).sum()) if ok.sum() >= n else None
-    if failed_in_prefix is None:
-        raise data.DataError(f"{int((~ok).sum())} of {n + margin} LJAT19 minimisations failed (seed {seed}); "
+    kept = np.flatnonzero(frame["label"].to_numpy() >= 0)
+    if len(kept) < n:
+        raise data.DataError(f"{n + margin - len(kept)} of {n + margin} LJAT19 minimisations failed (seed {seed}); "
                              "check ljat19.start_low/start_high")
-    return frame[ok].iloc[:n].reset_index(drop=True), failed_in_prefix
+    return frame.iloc[kept[:n]].reset_index(drop=True), int(kept[n - 1] + 1 - n)
 
 
 def cmd_ljat19_fetch(args: argparse.Namespace) -> None:
