@@ -21,11 +21,15 @@ import pyarrow.parquet as pq
 F64, I64, I32, I8 = pa.float64(), pa.int64(), pa.int32(), pa.int8()
 
 #: Column schemas by table kind. ``theta``'s list size (P) and float width vary per cell and are
-#: checked separately (see :func:`read_snapshots`).
+#: checked separately (see :func:`read_snapshots`), as is ``pixels``' list size (see
+#: :func:`read_images`).
 SCHEMAS: dict[str, pa.Schema] = {
     # LJAT19 samples: starting interatomic distances (σ units), basin label 0..3 (−1 = failed),
     # energy of the minimum reached (ε units).
     "ljat19": pa.schema([("r12", F64), ("r13", F64), ("r23", F64), ("label", I8), ("final_energy", F64)]),
+    # Labelled images, one row each: class label (MNIST: digit 0..9), then column 'pixels', a
+    # fixed-size list of D uint8 intensities (MNIST: D = 784, 28×28 row-major, 0..255).
+    "images": pa.schema([("label", I8)]),
     # θ(step) of network `seed`, before that step's update (step 0 = initialisation).
     "snapshots": pa.schema([("seed", I32), ("step", I64)]),
     # Per network and step: full-batch train/test cross-entropy (nats, without the L2 term) and
@@ -163,3 +167,39 @@ def read_snapshots(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.
     theta = values.reshape(len(step), n_params)
     order = np.lexsort((seed, step))  # rows sorted by step, then seed
     return steps, seeds, theta[order].reshape(len(steps), len(seeds), n_params)
+
+
+def write_images(path: str | os.PathLike, labels: np.ndarray, pixels: np.ndarray, metadata: dict) -> Path:
+    """Store images ``pixels`` uint8 [n, D] with their ``labels`` [n] (integers in −128..127)."""
+    pixels, labels = np.asarray(pixels), np.asarray(labels)
+    if pixels.ndim != 2 or pixels.dtype != np.uint8:
+        raise ValueError(f"pixels must be a uint8 array [n, D], got {pixels.dtype} {pixels.shape}")
+    if labels.shape != (len(pixels),):
+        raise ValueError(f"labels must have shape [{len(pixels)}] like pixels' rows, got {labels.shape}")
+    if len(labels) and (labels.min() < -128 or labels.max() > 127):
+        raise ValueError(f"labels must fit int8, got values in {labels.min()}..{labels.max()}")
+    values = pa.array(np.ascontiguousarray(pixels).reshape(-1), type=pa.uint8())
+    table = pa.table(
+        {
+            "label": pa.array(labels.astype(np.int8), type=I8),
+            "pixels": pa.FixedSizeListArray.from_arrays(values, pixels.shape[1]),
+        }
+    )
+    return atomic_write(path, table, metadata)
+
+
+def read_images(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """Read images back as (pixels uint8 [n, D], labels int64 [n]).
+
+    ``pixels`` is a read-only view of Arrow's buffer (no copy); copy it before writing to it.
+    """
+    table = read(path, "images")
+    pixels_type = table.schema.field("pixels").type if "pixels" in table.schema.names else None
+    if not isinstance(pixels_type, pa.FixedSizeListType) or pixels_type.value_type != pa.uint8():
+        raise SchemaError(f"{path}: column 'pixels' must be a fixed-size list of uint8, got {pixels_type}")
+    column = table["pixels"].combine_chunks()
+    if column.null_count or column.flatten().null_count or table["label"].null_count:
+        raise SchemaError(f"{path}: 'images' table has missing values; write it again")
+    pixels = column.flatten().to_numpy().reshape(len(table), pixels_type.list_size)
+    labels = table["label"].to_numpy().astype(np.int64)
+    return pixels, labels
