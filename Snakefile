@@ -19,12 +19,17 @@ include: "workflow/rules/figures.smk"
 rule all:
     default_target: True
     input:
-        all_targets(),
+        targets(),
 
 
 rule ljat19:
     input:
-        ljat19_targets(),
+        targets("ljat19"),
+
+
+rule mnist:
+    input:
+        targets("mnist"),
 
 
 onsuccess:

@@ -31,6 +31,16 @@ class CellTables:
     def label(self) -> str:
         return f"{self.meta['arch']} (P = {self.meta['n_params']})"
 
+    @property
+    def alpha(self) -> float:
+        """α = P/N: parameters per training sample."""
+        return self.meta["n_params"] / self.meta["n_train"]
+
+    @property
+    def fit(self) -> pd.Series:
+        """The μ fit at the configured Δ* (mu, ci_low, ci_high, intercept, tw_min, tw_max, ...)."""
+        return self.mu[self.mu["primary"]].iloc[0]
+
 
 def load(folder: str | Path) -> CellTables:
     """Read a cell's table folder (files named as in :data:`TABLES`), checking every schema."""

@@ -87,6 +87,46 @@ def cmd_ljat19_limits(args: argparse.Namespace) -> None:
     storage.atomic_write_text(args.out, json.dumps(limits, indent=2) + "\n")
 
 
+# --- MNIST data ---------------------------------------------------------------------------------
+
+
+def cmd_mnist_fetch(args: argparse.Namespace) -> None:
+    """Copy one official MNIST file from a local folder, or download it from the mirrors; md5-verified."""
+    from . import mnist
+
+    out = Path(args.out)
+    if out.name not in mnist.MD5:
+        raise ValueError(f"--out {out}: the file name must be one of the official ones: {', '.join(sorted(mnist.MD5))}")
+    mnist.fetch(out.name, out.parent, source_dir=args.source_dir, mirrors=args.mirrors, log=_log)
+
+
+def cmd_mnist_convert(args: argparse.Namespace) -> None:
+    """Check one split's two IDX files (md5, magic numbers, sizes) and store it as an images table."""
+    from . import data, mnist, storage
+
+    for path in (args.images, args.labels):
+        expected = mnist.MD5[Path(path).name]
+        if (got := mnist.md5sum(path)) != expected:
+            raise data.DataError(f"{path}: md5 is {got}, the official file's is {expected}; delete it and run again to fetch it")
+    pixels, labels = mnist.read_split(args.images, args.labels)
+    _log(f"{args.images}: {len(labels)} images, label counts {np.bincount(labels, minlength=10).tolist()}")
+    storage.write_images(args.out, labels, pixels, {"source": [Path(args.images).name, Path(args.labels).name]})
+
+
+def cmd_mnist_subset(args: argparse.Namespace) -> None:
+    """Draw a deterministic training subset of N images from a converted split."""
+    from . import mnist, storage
+
+    pixels, labels = storage.read_images(args.split)
+    stratified = args.subset == "stratified"
+    idx = mnist.subset_indices(labels, args.n, args.seed, stratified=stratified)
+    meta = {**storage.metadata(args.split), "split_file": str(args.split), "n": args.n, "subset": args.subset,
+            "subset_seed": args.seed}
+    _log(f"{args.n} of {len(labels)} images ({args.subset}, seed {args.seed}); "
+         f"label counts {np.bincount(labels[idx], minlength=10).tolist()}")
+    storage.write_images(args.out, labels[idx], pixels[idx], meta)
+
+
 # --- training -----------------------------------------------------------------------------------
 
 
@@ -99,17 +139,24 @@ def cmd_train(args: argparse.Namespace) -> None:
     from .schedule import log_steps
 
     torch.set_num_threads(args.threads)
+    device = training.resolve_device(args.device)
     _log(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s) "
-         f"(OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}); one thread per job avoids oversubscription")
+         f"(OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}); one thread per job avoids oversubscription; "
+         f"device {device}" + (f" ({torch.cuda.get_device_name()})" if device == "cuda" else "")
+         + (f" (asked: {args.device})" if args.device != device else ""))
     dtype = getattr(torch, args.dtype)
-    x_train, y_train = data.ljat19_tensors(args.train, args.features, limit=args.n_train, dtype=dtype)
-    x_test, y_test = data.ljat19_tensors(args.test, args.features, dtype=dtype)
+    if args.dataset == "mnist":
+        x_train, y_train = data.mnist_tensors(args.train, args.preprocess, limit=args.n_train, dtype=dtype)
+        x_test, y_test = data.mnist_tensors(args.test, args.preprocess, dtype=dtype)
+    else:
+        x_train, y_train = data.ljat19_tensors(args.train, args.features, limit=args.n_train, dtype=dtype)
+        x_test, y_test = data.ljat19_tensors(args.test, args.features, dtype=dtype)
     arch = Architecture.from_name(args.arch, x_train.shape[1], args.n_out)
     spec = training.TrainSpec(
         arch=arch, lr=args.lr, batch_size=args.batch_size, weight_decay=args.weight_decay, steps=args.steps,
         seeds=_seed_range(args.seeds), snapshot_steps=log_steps(args.steps, args.snapshots_per_decade),
         metric_steps=log_steps(args.steps, args.metrics_per_decade), dtype=args.dtype,
-        data_order=args.data_order, activation=args.activation,
+        data_order=args.data_order, activation=args.activation, device=device,
     )
     n_train = len(y_train)
     _log(f"cell {args.experiment}/N{n_train}/{arch.name}: P = {arch.n_params}, α = P/N = {arch.n_params / n_train:.4g}, "
@@ -129,10 +176,11 @@ def cmd_train(args: argparse.Namespace) -> None:
         checkpoint.unlink()
         result = run()
     meta = {
-        "experiment": args.experiment, "arch": arch.name, "widths": list(arch.widths), "n_params": arch.n_params,
-        "n_train": n_train, "lr": args.lr, "batch_size": args.batch_size, "weight_decay": args.weight_decay,
+        "experiment": args.experiment, "dataset": args.dataset, "arch": arch.name, "widths": list(arch.widths),
+        "n_params": arch.n_params, "n_train": n_train, "alpha": arch.n_params / n_train, "lr": args.lr, "batch_size": args.batch_size, "weight_decay": args.weight_decay,
         "steps": args.steps, "dtype": args.dtype, "data_order": args.data_order, "activation": args.activation,
-        "features": args.features, "train_file": str(args.train), "test_file": str(args.test),
+        "features": args.features if args.dataset == "ljat19" else args.preprocess, "device": device,
+        "train_file": str(args.train), "test_file": str(args.test),
     }
     seeds = np.asarray(spec.seeds)
     storage.write_snapshots(args.out_snapshots, result.snapshot_steps, seeds, result.snapshots, meta)
@@ -221,12 +269,13 @@ def cmd_scorecard(args: argparse.Namespace) -> None:
     """Write the paper-vs-reproduction scorecard (Markdown and CSV)."""
     from . import cells, scorecard
 
-    limits = json.loads(Path(args.limits).read_text())
+    limits = json.loads(Path(args.limits).read_text()) if args.limits else None
     groups = {}
     for spec in args.cells:
         experiment, _, folder = spec.partition("=")
         groups.setdefault(experiment, []).append(cells.load(folder))
-    table = scorecard.build(limits, groups, loss_within=args.loss_within, grad_rms_after=args.grad_rms_after)
+    table = scorecard.build(limits, groups, loss_within=args.loss_within, grad_rms_after=args.grad_rms_after,
+                            alpha_max=args.underparametrized[0], accuracy_max=args.underparametrized[1])
     scorecard.write(table, args.out_md, args.out_csv)
     _log(f"wrote {args.out_md} and {args.out_csv} ({len(table)} rows)")
 
@@ -235,7 +284,7 @@ def cmd_scorecard(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import ljat19
+    from . import ljat19, mnist
 
     parser = argparse.ArgumentParser(prog="glassynets", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -261,11 +310,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="JSON file")
     p.set_defaults(func=cmd_ljat19_limits)
 
+    p = sub.add_parser("mnist-fetch", help=cmd_mnist_fetch.__doc__)
+    p.add_argument("--source-dir", help="folder that may already hold the file (nothing is downloaded then)")
+    p.add_argument("--mirrors", nargs="*", default=mnist.MIRRORS, help="base URLs, tried in turn")
+    p.add_argument("--out", required=True, help="destination; its name is the official file name")
+    p.set_defaults(func=cmd_mnist_fetch)
+
+    p = sub.add_parser("mnist-convert", help=cmd_mnist_convert.__doc__)
+    p.add_argument("--images", required=True, help="*-images-idx3-ubyte.gz")
+    p.add_argument("--labels", required=True, help="*-labels-idx1-ubyte.gz")
+    p.add_argument("--out", required=True, help="images table (Parquet)")
+    p.set_defaults(func=cmd_mnist_convert)
+
+    p = sub.add_parser("mnist-subset", help=cmd_mnist_subset.__doc__)
+    p.add_argument("--split", required=True, help="converted split (images table)")
+    p.add_argument("--n", type=int, required=True, help="subset size (the whole split: its size)")
+    p.add_argument("--subset", choices=["stratified", "random"], default="stratified")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_mnist_subset)
+
     p = sub.add_parser("train", help=cmd_train.__doc__)
     p.add_argument("--experiment", required=True)
+    p.add_argument("--dataset", choices=["ljat19", "mnist"], default="ljat19")
     p.add_argument("--train", required=True, help="training table")
     p.add_argument("--test", required=True, help="test table")
-    p.add_argument("--features", nargs="+", default=["r12", "r13"])
+    p.add_argument("--features", nargs="+", default=["r12", "r13"], help="LJAT19 input distances")
+    p.add_argument("--preprocess", default="unit", help="MNIST pixels: unit ([0, 1]) or standardize")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     p.add_argument("--n-train", type=int, required=True)
     p.add_argument("--n-out", type=int, default=4, help="number of classes")
     p.add_argument("--arch", required=True, help="hidden layers, e.g. h5-5")
@@ -305,10 +377,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_figure)
 
     p = sub.add_parser("scorecard", help=cmd_scorecard.__doc__)
-    p.add_argument("--limits", required=True, help="LJAT19 limits JSON")
+    p.add_argument("--limits", help="LJAT19 limits JSON (when LJAT19 cells are scored)")
     p.add_argument("--cells", nargs="+", required=True, help="EXPERIMENT=FOLDER for every cell")
     p.add_argument("--loss-within", type=float, default=0.1)
     p.add_argument("--grad-rms-after", type=float, default=1e4)
+    p.add_argument("--underparametrized", type=float, nargs=2, default=[0.3, 0.99], metavar=("ALPHA_MAX", "ACCURACY_MAX"),
+                   help="criterion of the underparametrized phase: α <= ALPHA_MAX and train accuracy < ACCURACY_MAX")
     p.add_argument("--out-md", required=True)
     p.add_argument("--out-csv", required=True)
     p.set_defaults(func=cmd_scorecard)

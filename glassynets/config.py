@@ -13,6 +13,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from .mnist import SPLIT_SIZES
+
 
 class ConfigError(ValueError):
     """The configuration violates its schema or a cross-field rule."""
@@ -79,6 +81,12 @@ def _check_cross_fields(config: dict[str, Any]) -> None:
             if lo >= hi:
                 raise ConfigError(f"'experiments.{name}.analysis.{key}' = {[lo, hi]}: need min < max")
         for n in exp["n_train"]:
+            split = config["mnist"]["train_split"]
+            if exp["dataset"] == "mnist" and n > SPLIT_SIZES[split]:
+                raise ConfigError(
+                    f"'experiments.{name}.n_train' holds {n}, more than the {SPLIT_SIZES[split]} images of "
+                    f"'mnist.train_split' = {split!r}"
+                )
             if exp["batch_size"] > n:
                 raise ConfigError(
                     f"'experiments.{name}.batch_size' = {exp['batch_size']} exceeds n_train = {n}"

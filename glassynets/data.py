@@ -1,7 +1,8 @@
 """Data sets as tensors, and verified copies of files the user provides or the workflow fetches.
 
 LJAT19 tables (schema ``ljat19`` in :mod:`glassynets.storage`) become features x [n, d] (the
-chosen starting distances, σ units, float) and labels y [n] (int64, 0..3).
+chosen starting distances, σ units, float) and labels y [n] (int64, 0..3); MNIST image tables
+(schema ``images``) become pixels x [n, 784] (preprocessed) and labels y [n] (int64, 0..9).
 """
 
 from __future__ import annotations
@@ -74,6 +75,21 @@ def read_ljat19_published(path: str | os.PathLike) -> pd.DataFrame:
         {"r12": frame["r12"].astype(float), "r13": frame["r13"].astype(float), "r23": frame["r23"].astype(float),
          "label": labels.astype(np.int8), "final_energy": np.nan}
     )
+
+
+def mnist_tensors(
+    path: str | os.PathLike, preprocess: str = "unit", limit: int | None = None, dtype: torch.dtype = torch.float32
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pixels [n, 784] (preprocessed, see :func:`glassynets.mnist.preprocess`) and labels [n] of an
+    MNIST images table; the first ``limit`` rows if given."""
+    from . import mnist
+
+    pixels, labels = storage.read_images(path)
+    if limit is not None:
+        if limit > len(labels):
+            raise DataError(f"{path}: holds {len(labels)} images, {limit} requested")
+        pixels, labels = pixels[:limit], labels[:limit]
+    return mnist.preprocess(pixels, preprocess, dtype), torch.from_numpy(labels.astype(np.int64))
 
 
 def ljat19_tensors(

@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import os
 import shutil
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -170,10 +171,13 @@ def _short(err: BaseException, limit: int = 120) -> str:
 
 
 def _permanent(err: BaseException) -> bool:
-    """True for errors that retrying the same URL will not cure (not found, forbidden)."""
+    """True for errors that retrying the same URL will not cure (not found, forbidden, a host name
+    that does not resolve: offline machines fail fast)."""
     if isinstance(err, urllib.error.HTTPError):
         return 400 <= err.code < 500 and err.code not in (408, 429)
-    return isinstance(err, urllib.error.URLError) and isinstance(err.reason, (FileNotFoundError, IsADirectoryError))
+    return isinstance(err, urllib.error.URLError) and isinstance(
+        err.reason, (FileNotFoundError, IsADirectoryError, socket.gaierror)
+    )
 
 
 def _download(url: str, tmp: Path, timeout_s: float) -> int:

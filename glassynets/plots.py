@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .cells import CellTables  # noqa: E402
+from .scorecard import PAPER_MU_MNIST  # noqa: E402
 
 plt.rcParams.update({"font.size": 9, "axes.titlesize": 9, "legend.fontsize": 7, "figure.dpi": 150})
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -92,7 +93,7 @@ def _tstar_panel(ax: plt.Axes, cells: list[CellTables]) -> None:
     for color, cell in zip(COLORS, cells):
         curve = cell.tstar[(cell.tstar["seed"] == -1) & (cell.tstar["t_w"] > 0)].dropna()
         ax.plot(curve["t_w"], curve["t_star"], "o", ms=2.5, color=color)
-        fit = cell.mu[cell.mu["primary"]].iloc[0]
+        fit = cell.fit
         if np.isfinite(fit["mu"]):
             inside = curve[(curve["t_w"] >= fit["tw_min"]) & (curve["t_w"] <= fit["tw_max"])]["t_w"]
             if len(inside):
@@ -108,7 +109,7 @@ def _tstar_panel(ax: plt.Axes, cells: list[CellTables]) -> None:
 
 
 def fig1(cells: list[CellTables], out: str | Path, **_) -> None:
-    """Loss and accuracy vs step (LJAT19, three architectures): the paper's Fig 1."""
+    """Loss and accuracy vs step, one curve per architecture: the paper's Fig 1 (LJAT19) and Fig 4 (MNIST)."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(7.5, 3.2))
     _metric_panel(a, cells, "train_loss", "cross-entropy loss (nats)", "test_loss")
     _metric_panel(b, cells, "train_acc", "accuracy", "test_acc")
@@ -118,7 +119,7 @@ def fig1(cells: list[CellTables], out: str | Path, **_) -> None:
 
 
 def fig2(cells: list[CellTables], out: str | Path, plot_tw: list[float], **_) -> None:
-    """(a–c) Δ(t_w, t_w + t) vs t per architecture; (d) t*(t_w) with power-law fits: Fig 2."""
+    """(a–c) Δ(t_w, t_w + t) vs t per architecture; (d) t*(t_w) with power-law fits: Fig 2 (LJAT19), Fig 5 (MNIST)."""
     fig, axes = plt.subplots(2, 2, figsize=(7.5, 6.2))
     for ax, cell, letter in zip(axes.flat, cells, "abc"):
         _msd_panel(ax, cell, plot_tw)
@@ -151,4 +152,39 @@ def figA3(cells: list[CellTables], out: str | Path, **_) -> None:
     _save(fig, out)
 
 
-FIGURES: dict[str, Callable[..., None]] = {"fig1": fig1, "fig2": fig2, "fig3": fig3, "figA3": figA3}
+def fig6(cells: list[CellTables], out: str | Path, **_) -> None:
+    """The α sweep: (a) ensemble-mean t*(t_w) per α; (b) μ(α) with 95% bootstrap intervals, their
+    mean (dashed) and the paper's MNIST band μ = 0.709 ± 0.017 (grey): the paper's Fig 6."""
+    cells = sorted(cells, key=lambda c: c.alpha)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(8.5, 3.6))
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(cells)))
+    for color, cell in zip(colors, cells):
+        curve = cell.tstar[(cell.tstar["seed"] == -1) & (cell.tstar["t_w"] > 0)].dropna()
+        a.plot(curve["t_w"], curve["t_star"], "o-", ms=2.5, lw=0.8, color=color,
+               label=f"α = {cell.alpha:.3g} ({cell.meta['arch']}, N = {cell.meta['n_train']})")
+    d_star = float(cells[0].tstar["delta_star"].iloc[0])
+    a.set_xscale("log")
+    a.set_yscale("log")
+    a.set_xlabel("$t_w$ (steps)")
+    a.set_ylabel(f"t* (steps), Δ* = {d_star:g}")
+    a.set_title("(a) t*($t_w$), ensemble mean")
+    a.legend()
+    fits = pd.DataFrame([{"alpha": c.alpha, **c.fit[["mu", "ci_low", "ci_high"]].to_dict()} for c in cells])
+    ok = fits[np.isfinite(fits["mu"])]
+    lo, hi = (ok["mu"] - ok["ci_low"]).clip(lower=0), (ok["ci_high"] - ok["mu"]).clip(lower=0)
+    b.errorbar(ok["alpha"], ok["mu"], yerr=[lo.fillna(0), hi.fillna(0)], fmt="o", color=COLORS[0], capsize=3,
+               label="μ, 95% bootstrap interval")
+    if len(ok):
+        b.axhline(ok["mu"].mean(), color=COLORS[0], ls="--", lw=1, label=f"mean μ = {ok['mu'].mean():.3f}")
+    mu_paper, mu_err = PAPER_MU_MNIST
+    b.axhspan(mu_paper - mu_err, mu_paper + mu_err, color="grey", alpha=0.25, lw=0, label=f"paper: {mu_paper} ± {mu_err}")
+    b.set_xlabel("α = P/N")
+    b.set_ylabel("μ")
+    b.set_title("(b) μ(α)")
+    b.legend()
+    _save(fig, out)
+
+
+FIGURES: dict[str, Callable[..., None]] = {
+    "fig1": fig1, "fig2": fig2, "fig3": fig3, "figA3": figA3, "fig4": fig1, "fig5": fig2, "fig6": fig6,
+}

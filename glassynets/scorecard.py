@@ -15,7 +15,7 @@ import pandas as pd
 from . import aging, storage
 from .cells import CellTables
 
-#: The paper's statements (Herrera Segura et al. 2022, text and Figs 1–3, A.3), by experiment.
+#: The paper's statements (Herrera Segura et al. 2022, text and Figs 1–6, A.3), by experiment.
 PAPER_DATA = {"bayes_accuracy": "≈ 0.8 (two of three distances)", "loss_floor": "≈ 0.5"}
 PAPER = {
     "ljat_arch": {
@@ -28,13 +28,19 @@ PAPER = {
         "crossover": "t_w ≈ 10^3.6",
     },
     "ljat_chain": {"loss": "plateau ≈ 0.8 for deeper nets", "accuracy": "≈ 0.8 max", "mu": "< 1 (subaging)"},
+    "mnist_arch": {"accuracy": "< 0.99 (underparametrized)", "mu": "< 1 (subaging)", "mu_mean": "0.709 ± 0.017"},
+    "mnist_alpha": {"accuracy": "< 0.99 after 10⁶ steps", "mu": "0.709 ± 0.017", "mu_mean": "0.709 ± 0.017"},
 }
+#: μ on MNIST, one exponent across the underparametrized phase (Fig 6b): value and its ±.
+PAPER_MU_MNIST = (0.709, 0.017)
 
 COLUMNS = ["experiment", "cell", "quantity", "paper", "reproduced", "uncertainty", "note"]
 
 
-def _row(experiment: str, cell: str, quantity: str, paper: str, value: float, uncertainty: str = "", note: str = "") -> dict:
-    return dict(zip(COLUMNS, [experiment, cell, quantity, paper, f"{value:.4g}", uncertainty, note]))
+def _row(experiment: str, cell: str, quantity: str, paper: str, value: float | str, uncertainty: str = "",
+         note: str = "") -> dict:
+    shown = value if isinstance(value, str) else f"{value:.4g}"
+    return dict(zip(COLUMNS, [experiment, cell, quantity, paper, shown, uncertainty, note]))
 
 
 def _final(metrics: pd.DataFrame, column: str) -> tuple[float, float]:
@@ -56,11 +62,23 @@ def grad_rms(metrics: pd.DataFrame, column: str, after: float) -> tuple[float, f
     return float(np.sqrt(np.mean(late[column] ** 2))), float(per_run.std(ddof=1)) if len(per_run) > 1 else float("nan")
 
 
-def cell_rows(experiment: str, cell: CellTables, loss_within: float, grad_rms_after: float) -> list[dict]:
+def underparametrized(cell: CellTables, alpha_max: float, accuracy_max: float) -> tuple[bool, str]:
+    """The paper's criterion: α ≪ 1 (here α <= alpha_max) and final mean train accuracy < accuracy_max."""
+    acc, _ = _final(cell.metrics, "train_acc")
+    ok = cell.alpha <= alpha_max and acc < accuracy_max
+    return ok, f"α = {cell.alpha:.3g} {'≤' if cell.alpha <= alpha_max else '>'} {alpha_max:g}, " \
+               f"train accuracy {acc:.4f} {'<' if acc < accuracy_max else '≥'} {accuracy_max:g}"
+
+
+def cell_rows(experiment: str, cell: CellTables, loss_within: float, grad_rms_after: float,
+              alpha_max: float = 0.3, accuracy_max: float = 0.99) -> list[dict]:
     name = f"N{cell.meta['n_train']}/{cell.meta['arch']}"
     depth = len(cell.meta["widths"]) - 2
     paper = PAPER.get(experiment, {})
-    rows = []
+    verdict, why = underparametrized(cell, alpha_max, accuracy_max)
+    rows = [_row(experiment, name, "α = P/N", "≪ 1", cell.alpha, note=f"P = {cell.meta['n_params']}, N = {cell.meta['n_train']}"),
+            _row(experiment, name, "underparametrized criterion", "α ≪ 1 and accuracy < 0.99", "yes" if verdict else "no",
+                 note=why)]
     loss, loss_sd = _final(cell.metrics, "train_loss")
     rows.append(_row(experiment, name, "final train loss (nats)", paper.get("loss", ""), loss, f"± {loss_sd:.2g} (sd)"))
     acc, acc_sd = _final(cell.metrics, "train_acc")
@@ -75,7 +93,7 @@ def cell_rows(experiment: str, cell: CellTables, loss_within: float, grad_rms_af
         rms, sd = grad_rms(cell.metrics, column, grad_rms_after)
         rows.append(_row(experiment, name, f"{what} gradient-norm RMS, t ≥ {grad_rms_after:g}", paper_grad, rms,
                          f"± {sd:.2g} (sd of per-run RMS)"))
-    fit = cell.mu[cell.mu["primary"]].iloc[0]
+    fit = cell.fit
     rows.append(_row(experiment, name, f"μ at Δ* = {fit['delta_star']:g}", paper.get("mu", ""), fit["mu"],
                      f"[{fit['ci_low']:.3f}, {fit['ci_high']:.3f}] (95% bootstrap)",
                      f"fit over t_w in [{fit['tw_min']:g}, {fit['tw_max']:g}], {fit['n_points']} points"))
@@ -91,17 +109,35 @@ def cell_rows(experiment: str, cell: CellTables, loss_within: float, grad_rms_af
     return rows
 
 
-def build(limits: dict, experiments: dict[str, list[CellTables]], loss_within: float, grad_rms_after: float) -> pd.DataFrame:
-    """All rows: the data's limits first, then every cell of every experiment."""
-    rows = [
-        _row("data", "LJAT19", "Bayes accuracy ceiling", PAPER_DATA["bayes_accuracy"], limits["accuracy_ceiling"],
-             note=f"estimated on {limits['n']} samples, features {', '.join(limits['features'])}"),
-        _row("data", "LJAT19", "conditional-entropy floor (nats)", PAPER_DATA["loss_floor"], limits["entropy_floor_nats"],
-             note="lowest cross-entropy any classifier of these features can reach"),
-    ]
+def mean_mu_row(experiment: str, cells: list[CellTables]) -> dict:
+    """Mean of the cells' μ against the paper's MNIST exponent; ± is the sd across cells."""
+    mus = np.array([c.fit["mu"] for c in cells], dtype=float)
+    mus = mus[np.isfinite(mus)]
+    mean = float(mus.mean()) if len(mus) else float("nan")
+    sd = float(mus.std(ddof=1)) if len(mus) > 1 else float("nan")
+    lo, hi = PAPER_MU_MNIST[0] - PAPER_MU_MNIST[1], PAPER_MU_MNIST[0] + PAPER_MU_MNIST[1]
+    inside = "inside" if lo <= mean <= hi else "outside"
+    return _row(experiment, f"{len(mus)} of {len(cells)} cells", "mean μ across cells", PAPER.get(experiment, {}).get("mu_mean", ""),
+                mean, f"± {sd:.3f} (sd across cells)", f"{inside} the paper's band [{lo:.3f}, {hi:.3f}]")
+
+
+def build(limits: dict | None, experiments: dict[str, list[CellTables]], loss_within: float, grad_rms_after: float,
+          alpha_max: float = 0.3, accuracy_max: float = 0.99) -> pd.DataFrame:
+    """All rows: the LJAT19 data's limits first (when given), then every cell of every experiment,
+    then each MNIST experiment's mean μ."""
+    rows = []
+    if limits is not None:
+        rows += [
+            _row("data", "LJAT19", "Bayes accuracy ceiling", PAPER_DATA["bayes_accuracy"], limits["accuracy_ceiling"],
+                 note=f"estimated on {limits['n']} samples, features {', '.join(limits['features'])}"),
+            _row("data", "LJAT19", "conditional-entropy floor (nats)", PAPER_DATA["loss_floor"], limits["entropy_floor_nats"],
+                 note="lowest cross-entropy any classifier of these features can reach"),
+        ]
     for experiment, cells in experiments.items():
         for cell in cells:
-            rows.extend(cell_rows(experiment, cell, loss_within, grad_rms_after))
+            rows.extend(cell_rows(experiment, cell, loss_within, grad_rms_after, alpha_max, accuracy_max))
+        if "mu_mean" in PAPER.get(experiment, {}) or cells[0].meta.get("dataset") == "mnist":
+            rows.append(mean_mu_row(experiment, cells))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -23,6 +23,11 @@ Reproducibility contract (tested):
 - a rerun of the same spec on the same data gives the same bits, and so does a run resumed from a
   checkpoint.
 
+Devices: spec.device "cpu" or "cuda". On CUDA the data, the layers and all buffers live on the GPU;
+the data order is still drawn on the CPU from the same per-network generators (so a network sees
+the same minibatches on either device), and the trajectories agree with the CPU's to float
+tolerance, not bit for bit (different kernels sum in different orders).
+
 Threads: this module never changes torch's thread count. Callers should run one process per core
 with ``torch.set_num_threads(1)`` (and OMP_NUM_THREADS=1); oversubscription costs up to 90x.
 """
@@ -52,6 +57,7 @@ PERM_CHUNK = 1 << 16
 # E x width x EVAL_CHUNK). Fixed, so that the summation order never depends on E.
 EVAL_CHUNK = 4096
 ACTIVATIONS = ("tanh", "relu")
+DEVICES = ("cpu", "cuda")
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "grad_norm", "batch_loss", "batch_grad_norm")
 _CHECKPOINT_VERSION = 1
 
@@ -106,6 +112,8 @@ class TrainSpec:
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if self.data_order not in ("independent", "shared"):
             raise ValueError(f"data_order must be 'independent' or 'shared', got {self.data_order!r}")
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES} (resolve 'auto' with resolve_device), got {self.device!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
         if self.steps < 0 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0:
@@ -138,6 +146,17 @@ class TrainResult:
     metrics: dict[str, np.ndarray]
 
 
+def resolve_device(device: str) -> str:
+    """'auto' -> 'cuda' when torch sees a GPU, else 'cpu'; 'cuda' without a GPU is an error."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but torch sees no GPU; use device: auto or cpu")
+    if device not in DEVICES:
+        raise ValueError(f"device must be auto, cpu or cuda, got {device!r}")
+    return device
+
+
 def network_generator(seed: int) -> torch.Generator:
     """The generator of network ``seed``: its Xavier draw first, then its data order.
 
@@ -165,8 +184,8 @@ def _act_grad_(g: torch.Tensor, h: torch.Tensor, activation: str) -> None:
 
 
 def _augment(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """x [n, d] -> [n, d+1] contiguous in dtype, last column ones (the bias input)."""
-    return torch.cat([x.to(dtype), torch.ones(x.shape[0], 1, dtype=dtype)], dim=1).contiguous()
+    """x [n, d] -> [n, d+1] contiguous in dtype on x's device, last column ones (the bias input)."""
+    return torch.cat([x.to(dtype), torch.ones(x.shape[0], 1, dtype=dtype, device=x.device)], dim=1).contiguous()
 
 
 def _evaluate(
@@ -178,9 +197,9 @@ def _evaluate(
     The first layer is a bmm against the expanded input: per-network products, so the bits do not
     depend on E (one big [E*h, d+1] @ [d+1, n] gemm is ~2.5x faster on MNIST shapes but its rows
     change with E in MKL)."""
-    E, n, dt = layers[0].shape[0], x_aug.shape[0], layers[0].dtype
-    ce = torch.zeros(E, dtype=torch.float64)
-    correct = torch.zeros(E, dtype=torch.int64)
+    E, n, dt, dev = layers[0].shape[0], x_aug.shape[0], layers[0].dtype, layers[0].device
+    ce = torch.zeros(E, dtype=torch.float64, device=dev)
+    correct = torch.zeros(E, dtype=torch.int64, device=dev)
     grads = [torch.zeros_like(w) for w in layers] if want_grad else None
     for c0 in range(0, n, EVAL_CHUNK):
         xc, yc = x_aug[c0 : c0 + EVAL_CHUNK], y[c0 : c0 + EVAL_CHUNK]
@@ -189,7 +208,7 @@ def _evaluate(
         acts = [a]
         for w in layers[:-1]:
             h = _act_(torch.bmm(w, a), activation)
-            a = torch.cat([h, torch.ones(E, 1, nc, dtype=dt)], dim=1)
+            a = torch.cat([h, torch.ones(E, 1, nc, dtype=dt, device=dev)], dim=1)
             acts.append(a)
         logp = torch.log_softmax(torch.bmm(layers[-1], a), dim=1)  # [E, C, nc]
         yi = yc.view(1, 1, nc).expand(E, 1, nc)
@@ -198,7 +217,7 @@ def _evaluate(
         # correct = true class has the largest logit (amax over dim 1 is ~70x faster than argmax)
         correct += (logp_y >= logp.amax(dim=1, keepdim=True)).sum(dim=(1, 2))
         if want_grad:
-            delta = logp.exp_().scatter_add_(1, yi, torch.full((E, 1, nc), -1.0, dtype=dt))
+            delta = logp.exp_().scatter_add_(1, yi, torch.full((E, 1, nc), -1.0, dtype=dt, device=dev))
             for l in range(len(layers) - 1, -1, -1):
                 a_t = xc.expand(E, -1, -1) if l == 0 else acts[l].transpose(1, 2)  # [E, nc, in+1]
                 grads[l].baddbmm_(delta, a_t)
@@ -224,7 +243,7 @@ def loss_and_grad(
     Returns loss [E] (in theta's dtype; CE is the mean over n) and grad [E, P].
     """
     layers = unflatten(theta, arch)
-    ce, _, grads = _evaluate(layers, _augment(x, theta.dtype), y, activation, want_grad=True)
+    ce, _, grads = _evaluate(layers, _augment(x.to(theta.device), theta.dtype), y.to(theta.device), activation, want_grad=True)
     g = flatten([g + 2 * weight_decay * w for g, w in zip(grads, layers)])
     return (ce.to(theta.dtype) + weight_decay * (theta * theta).sum(dim=1)), g
 
@@ -240,16 +259,17 @@ class _Ensemble:
 
     def __init__(self, layers: list[torch.Tensor], spec: TrainSpec):
         E, B, dt = layers[0].shape[0], spec.batch_size, spec.torch_dtype
+        dev = layers[0].device
         self.W = [w.contiguous() for w in layers]
         self.E, self.B, self.spec = E, B, spec
         widths = spec.arch.widths
-        self.A = [None] + [torch.ones(E, w + 1, B, dtype=dt) for w in widths[1:-1]]
+        self.A = [None] + [torch.ones(E, w + 1, B, dtype=dt, device=dev) for w in widths[1:-1]]
         self.H = [None] + [a[:, :-1] for a in self.A[1:]]  # activation part of A[l], a view
-        self.Z = [torch.empty(E, w, B, dtype=dt) for w in widths[1:]]
-        self.G = [None] + [torch.empty(E, w, B, dtype=dt) for w in widths[1:-1]]
-        self.T = [None] + [torch.empty(E, w, B, dtype=dt) for w in widths[1:-1]]
+        self.Z = [torch.empty(E, w, B, dtype=dt, device=dev) for w in widths[1:]]
+        self.G = [None] + [torch.empty(E, w, B, dtype=dt, device=dev) for w in widths[1:-1]]
+        self.T = [None] + [torch.empty(E, w, B, dtype=dt, device=dev) for w in widths[1:-1]]
         self.WT = [None] + [w[:, :, :-1].transpose(1, 2) for w in self.W[1:]]  # views, track updates
-        self.neg_ones = torch.full((E, 1, B), -1.0, dtype=dt)
+        self.neg_ones = torch.full((E, 1, B), -1.0, dtype=dt, device=dev)
         self.decay = 1.0 - 2.0 * spec.lr * spec.weight_decay
         self.alpha = -spec.lr / B
         self.tanh = spec.activation == "tanh"
@@ -271,7 +291,8 @@ class _Ensemble:
         out = None
         if batch_metrics:
             logp = torch.log_softmax(Z[-1], dim=1)
-            out = [-logp.gather(1, yb).mean(dim=(1, 2), dtype=torch.float64), torch.zeros(E, dtype=torch.float64)]
+            out = [-logp.gather(1, yb).mean(dim=(1, 2), dtype=torch.float64),
+                   torch.zeros(E, dtype=torch.float64, device=logp.device)]
         if not (update or batch_metrics):
             return out
         delta = torch.softmax(Z[-1], dim=1).scatter_add_(1, yb, self.neg_ones)  # B × dCE/dlogits
@@ -371,9 +392,7 @@ def train_ensemble(
     Raises DivergenceError (naming seeds and step) if any network is non-finite at a recorded step.
     Does not set torch's thread count: call torch.set_num_threads(1) (one process per core).
     """
-    if spec.device != "cpu":
-        raise ValueError(f"only device='cpu' is implemented, got {spec.device!r}")
-    arch, dt, E = spec.arch, spec.torch_dtype, len(spec.seeds)
+    arch, dt, E, dev = spec.arch, spec.torch_dtype, len(spec.seeds), torch.device(spec.device)
     n, d = x_train.shape
     if d != arch.n_in or x_test.shape[1] != arch.n_in:
         raise ValueError(f"data has {d} features, architecture expects {arch.n_in}")
@@ -383,6 +402,8 @@ def train_ensemble(
         if yy.shape != (m,) or (m and (int(yy.min()) < 0 or int(yy.max()) >= arch.n_out)):
             raise ValueError(f"{name} must be [n] int labels in [0, {arch.n_out})")
     y_train, y_test = y_train.long().contiguous(), y_test.long().contiguous()
+    data_fp = _fingerprint(x_train, y_train, x_test, y_test) if checkpoint is not None else None
+    x_train, y_train, x_test, y_test = (t.to(dev) for t in (x_train, y_train, x_test, y_test))
     x_aug, xt_aug = _augment(x_train, dt), _augment(x_test, dt)  # [n, d+1]
     shared = spec.data_order == "shared"
     # For few input features, gathering columns of a feature-major copy of the data is faster than
@@ -390,20 +411,18 @@ def train_ensemble(
     B = spec.batch_size
     small_d = d + 1 <= 32 and not shared
     xT_aug = x_aug.T.contiguous() if small_d else None
-    x0_buf = torch.empty(d + 1, E * B, dtype=dt) if small_d else None
+    x0_buf = torch.empty(d + 1, E * B, dtype=dt, device=dev) if small_d else None
 
     gens = [network_generator(s) for s in spec.seeds]
-    layers = [torch.stack(ws) for ws in zip(*(xavier_init(arch, g, dt) for g in gens))]
+    layers = [torch.stack(ws).to(dev) for ws in zip(*(xavier_init(arch, g, dt) for g in gens))]
     order = _Order(gens[:1] if shared else gens, n, spec.batch_size)
     S, M, P = len(spec.snapshot_steps), len(spec.metric_steps), arch.n_params
     snapshots = np.empty((S, E, P), dtype=spec.dtype)
     metrics = {k: np.full((M, E), np.nan) for k in METRICS}
     start, si, mi, last_ok = 0, 0, 0, None
 
-    data_fp = None
     if checkpoint is not None:
         checkpoint = Path(checkpoint)
-        data_fp = _fingerprint(x_train, y_train, x_test, y_test)
         if checkpoint.exists():
             ck = torch.load(checkpoint, weights_only=True)
             if ck.get("version") != _CHECKPOINT_VERSION or ck.get("spec") != spec.describe() or ck.get("data") != data_fp:
@@ -411,7 +430,7 @@ def train_ensemble(
                     f"checkpoint {checkpoint} belongs to a different run (spec, data or format differ); "
                     "delete it to start afresh"
                 )
-            layers = ck["layers"]
+            layers = [w.to(dev) for w in ck["layers"]]
             for g, st in zip(gens, ck["gen_states"]):
                 g.set_state(st)
             order.perm, order.pos = ck["perm"], ck["pos"]
@@ -430,7 +449,7 @@ def train_ensemble(
     def save(step: int) -> None:
         state = {
             "version": _CHECKPOINT_VERSION, "spec": spec.describe(), "data": data_fp, "step": step,
-            "layers": net.W, "gen_states": [g.get_state() for g in gens],
+            "layers": [w.cpu() for w in net.W], "gen_states": [g.get_state() for g in gens],
             "perm": order.perm, "pos": order.pos, "si": si, "mi": mi, "last_ok": last_ok,
             "snapshots": torch.from_numpy(snapshots[:si].copy()),
             "metrics": {k: torch.from_numpy(v[:mi].copy()) for k, v in metrics.items()},
@@ -442,7 +461,7 @@ def train_ensemble(
     def check_finite(step: int, what: str, ok: torch.Tensor) -> None:
         bad = ~ok
         if bool(bad.any()):
-            which = ", ".join(str(s) for s in seeds[bad.numpy()][:10]) + (" ..." if int(bad.sum()) > 10 else "")
+            which = ", ".join(str(s) for s in seeds[bad.cpu().numpy()][:10]) + (" ..." if int(bad.sum()) > 10 else "")
             since = f"finite at step {last_ok}" if last_ok is not None else "never checked before"
             raise DivergenceError(
                 f"seed{'s' if int(bad.sum()) > 1 else ''} {which} diverged: non-finite {what} at step {step} "
@@ -465,11 +484,11 @@ def train_ensemble(
         if snap or met:
             check_finite(s, "parameters", torch.stack([w.reshape(E, -1).isfinite().all(1) for w in net.W]).all(0))
         if snap:
-            snapshots[si] = flatten(net.W).numpy()
+            snapshots[si] = flatten(net.W).cpu().numpy()
             si += 1
         if s == spec.steps and not met:
             break
-        idx = order.next()
+        idx = order.next().to(dev, non_blocking=True)
         if shared:
             x0 = x_aug.index_select(0, idx)  # [B, d+1]
         elif small_d:  # gather columns of the feature-major copy: [d+1, E*B] viewed as [E, d+1, B]
@@ -485,7 +504,7 @@ def train_ensemble(
             row = dict(train_loss=ce, train_acc=acc, test_loss=tce, test_acc=tacc, grad_norm=gn.sqrt(),
                        batch_loss=out[0], batch_grad_norm=out[1])
             for k, v in row.items():
-                metrics[k][mi] = v.numpy()
+                metrics[k][mi] = v.cpu().numpy()
             check_finite(s, "training loss", ce.isfinite())
             last_train_loss = float(ce.mean())
             mi += 1

@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -78,3 +79,56 @@ def test_a_killed_training_job_resumes_to_the_same_bits(ljat_files, tmp_path):
     assert not checkpoint.exists()
     steps, _, theta = storage.read_snapshots(killed / "s.parquet")
     assert steps[-1] == 40000 and np.isfinite(theta).all()
+
+
+MNIST_FILES = Path(__file__).resolve().parents[1].parent / "shared/data/mnist"
+
+
+@pytest.fixture(scope="module")
+def mnist_t10k(tmp_path_factory):
+    """The real t10k split converted through the CLI, as the workflow does it."""
+    if not MNIST_FILES.is_dir():
+        pytest.skip(f"{MNIST_FILES} is absent (a user's clone has no ../shared): real-MNIST CLI tests not run")
+    folder = tmp_path_factory.mktemp("mnist")
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        assert cli.main(["mnist-fetch", "--source-dir", str(MNIST_FILES), "--mirrors", "--out", str(folder / "raw" / name)]) == 0
+    assert cli.main(["mnist-convert", "--images", str(folder / "raw/t10k-images-idx3-ubyte.gz"),
+                     "--labels", str(folder / "raw/t10k-labels-idx1-ubyte.gz"), "--out", str(folder / "t10k.parquet")]) == 0
+    return folder
+
+
+def test_mnist_convert_and_subset_on_the_real_test_files(mnist_t10k, tmp_path):
+    pixels, labels = storage.read_images(mnist_t10k / "t10k.parquet")
+    assert pixels.shape == (10000, 784) and np.bincount(labels).tolist()[:3] == [980, 1135, 1032]
+    out = tmp_path / "train_N1000.parquet"
+    assert cli.main(["mnist-subset", "--split", str(mnist_t10k / "t10k.parquet"), "--n", "1000", "--seed", "0",
+                     "--out", str(out)]) == 0
+    sub_pixels, sub_labels = storage.read_images(out)
+    assert sub_pixels.shape == (1000, 784)
+    assert np.abs(np.bincount(sub_labels, minlength=10) - np.bincount(labels) / 10).max() <= 1  # stratified
+    assert storage.metadata(out)["subset"] == "stratified"
+
+
+def test_mnist_convert_refuses_a_file_with_the_wrong_md5(mnist_t10k, tmp_path, capsys):
+    bad = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    bad.write_bytes((mnist_t10k / "raw/t10k-labels-idx1-ubyte.gz").read_bytes()[:-10])
+    code = cli.main(["mnist-convert", "--images", str(mnist_t10k / "raw/t10k-images-idx3-ubyte.gz"),
+                     "--labels", str(bad), "--out", str(tmp_path / "t.parquet")])
+    assert code == 1 and "md5 is" in capsys.readouterr().err and not (tmp_path / "t.parquet").exists()
+
+
+def test_train_on_real_mnist_images(mnist_t10k, tmp_path):
+    split = str(mnist_t10k / "t10k.parquet")
+    assert cli.main(["mnist-subset", "--split", split, "--n", "500", "--out", str(tmp_path / "train.parquet")]) == 0
+    assert cli.main(["train", "--experiment", "t", "--dataset", "mnist", "--train", str(tmp_path / "train.parquet"),
+                     "--test", split, "--n-train", "500", "--n-out", "10", "--arch", "h5", "--lr", "0.05",
+                     "--batch-size", "50", "--weight-decay", "1e-4", "--steps", "300", "--seeds", "0-2", "--device", "auto",
+                     "--out-snapshots", str(tmp_path / "s.parquet"), "--out-metrics", str(tmp_path / "m.parquet")]) == 0
+    steps, seeds, theta = storage.read_snapshots(tmp_path / "s.parquet")
+    assert theta.shape == (len(steps), 3, 785 * 5 + 6 * 10) and steps[-1] == 300
+    metrics = storage.read_frame(tmp_path / "m.parquet", "metrics")
+    last = metrics[metrics["step"] == 300]
+    assert (last["train_loss"] < metrics[metrics["step"] == 0]["train_loss"].mean() - 0.5).all()  # it learns
+    assert (last["test_acc"] > 0.5).all()
+    meta = storage.metadata(tmp_path / "s.parquet")
+    assert meta["dataset"] == "mnist" and meta["alpha"] == pytest.approx(3985 / 500)

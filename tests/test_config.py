@@ -22,6 +22,13 @@ def test_paper_config_is_valid_and_has_the_papers_settings():
     assert (arch["lr"], arch["batch_size"], arch["weight_decay"], arch["steps"], arch["seeds"]) == (0.05, 100, 1e-4, 150000, 100)
     assert config["experiments"]["ljat_chain"]["architectures"] == ["h1", "h1-1", "h1-1-1"]
     assert arch["analysis"]["delta_star"] == 1e-2
+    mnist = config["experiments"]["mnist_arch"]
+    assert mnist["architectures"] == ["h5", "h5-5", "h5-5-5"] and mnist["n_train"] == [60000]
+    assert (mnist["lr"], mnist["batch_size"], mnist["weight_decay"], mnist["steps"], mnist["seeds"]) == (0.05, 50, 1e-4, 300000, 50)
+    alpha = config["experiments"]["mnist_alpha"]
+    assert alpha["architectures"] == [f"h{w}-{w}-{w}" for w in range(7, 18, 2)]
+    assert (alpha["steps"], alpha["seeds"], alpha["analysis"]["delta_star"]) == (1000000, 100, 1e-3)
+    assert config["mnist"]["train_split"] == "train" and config["mnist"]["preprocess"] == "unit"
 
 
 def test_defaults_are_filled_in():
@@ -41,6 +48,10 @@ def test_defaults_are_filled_in():
         (lambda c: c["ljat19"].update(start_low=2.0), "'ljat19.start_low' = 2.0 must be below"),
         (lambda c: c["ljat19"].update(source="published"), "'ljat19.published.train' is empty"),
         (lambda c: c["experiments"].update({"bad-name": {}}), "name 'bad-name' under 'experiments' must match"),
+        (lambda c: c["mnist"].update(train_split="t10k"),
+         "'experiments.mnist_arch.n_train' holds 60000, more than the 10000 images of 'mnist.train_split' = 't10k'"),
+        (lambda c: c["experiments"]["mnist_arch"].update(device="gpu"), "'experiments.mnist_arch.device' = 'gpu' is not allowed"),
+        (lambda c: c["experiments"]["mnist_arch"].update(dataset="cifar"), "'experiments.mnist_arch.dataset' = 'cifar' is not allowed"),
     ],
 )
 def test_invalid_config_gives_one_line_naming_the_key(change, message):

@@ -227,3 +227,30 @@ def test_network_generator_is_deterministic_and_distinct():
     a, b, c = network_generator(3), network_generator(3), network_generator(4)
     ra, rb, rc = (torch.rand(4, generator=g) for g in (a, b, c))
     assert torch.equal(ra, rb) and not torch.equal(ra, rc)
+
+
+def test_resolve_device(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert training.resolve_device("auto") == "cpu" and training.resolve_device("cpu") == "cpu"
+    with pytest.raises(ValueError, match="'cuda' was asked for but torch sees no GPU"):
+        training.resolve_device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert training.resolve_device("auto") == "cuda"
+    with pytest.raises(ValueError, match="device must be one of"):
+        spec_for([2, 3, 4], 5, (0,), device="auto")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here: CPU/GPU agreement is checked where one exists")
+@pytest.mark.parametrize("order", ["independent", "shared"])
+@pytest.mark.parametrize("dtype, tol", [("float64", 1e-9), ("float32", 2e-4)])
+def test_cuda_trajectories_agree_with_cpu(order, dtype, tol):
+    """Same seeds, same minibatches, MNIST-shaped net: GPU and CPU runs agree to float tolerance."""
+    widths = [784, 5, 5, 10]
+    x, y = data(600, 784, 10)
+    xt, yt = data(100, 784, 10, seed=3)
+    runs = {dev: train_ensemble(spec_for(widths, 300, (0, 5, 9), batch_size=50, dtype=dtype, data_order=order, device=dev),
+                                x.sigmoid(), y, xt.sigmoid(), yt, log=lambda m: None) for dev in ("cpu", "cuda")}
+    scale = np.abs(runs["cpu"].snapshots).max()
+    np.testing.assert_allclose(runs["cuda"].snapshots, runs["cpu"].snapshots, rtol=0, atol=tol * scale)
+    for k in ("train_loss", "test_acc", "grad_norm"):
+        np.testing.assert_allclose(runs["cuda"].metrics[k], runs["cpu"].metrics[k], rtol=50 * tol, atol=tol)

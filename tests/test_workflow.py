@@ -10,9 +10,13 @@ import pandas as pd
 import pytest
 import yaml
 
+from glassynets import storage
+
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "tests/config/smoke.yaml"
-FIGURES = ("fig1", "fig2", "fig3", "figA3")
+MNIST_FILES = ROOT.parent / "shared/data/mnist"  # real t10k files; a user's clone has none
+LJAT_FIGURES = ("fig1", "fig2", "fig3", "figA3")
+MNIST_FIGURES = ("fig4", "fig5", "fig6")
 
 
 def snakemake(*args: str, cwd: Path = ROOT, timeout: int = 900) -> subprocess.CompletedProcess:
@@ -34,9 +38,27 @@ def test_dry_run_of_the_paper_config_plans_every_cell():
     result = snakemake("-n", "-F", "--cores", "2")
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
-    # 6 architectures × 100 seeds in blocks of 50, one aging job per cell, every figure.
-    assert counts["train"] == 12 and counts["aging"] == 6
-    assert all(counts[f] == 1 for f in FIGURES) and counts["scorecard"] == 1
+    # LJAT19: 6 architectures × 100 seeds in blocks of 50; MNIST: 3 architectures × 50 seeds in one
+    # block, 6 widths × 100 seeds in blocks of 50; one aging job per cell, every figure.
+    assert counts["train"] == 12 + 3 + 12 and counts["aging"] == 6 + 3 + 6
+    assert all(counts[f] == 1 for f in LJAT_FIGURES + MNIST_FIGURES) and counts["scorecard"] == 1
+    assert counts["mnist_fetch"] == 4 and counts["mnist_convert"] == 2 and counts["mnist_train_set"] == 1
+
+
+def test_dry_run_of_the_mnist_target_plans_only_mnist():
+    result = snakemake("-n", "-F", "--cores", "2", "mnist")
+    assert result.returncode == 0, result.stderr
+    counts = job_counts(result.stdout)
+    assert counts["train"] == 15 and counts["aging"] == 9 and counts["scorecard_mnist"] == 1
+    assert not {"ljat19_train_set", "fig1", "scorecard"} & set(counts)
+
+
+def test_mnist_training_jobs_ask_for_a_gpu_and_ljat19_jobs_do_not():
+    result = snakemake("-n", "-F", "--cores", "2", "-p", "fig5", "fig2")
+    assert result.returncode == 0, result.stderr
+    jobs = [block for block in result.stdout.split("\nrule ") if block.startswith("train:")]
+    gpus = {("mnist" if "mnist_arch" in j else "ljat19", re.search(r"gpu=(\d+)", j)[1]) for j in jobs}
+    assert gpus == {("mnist", "1"), ("ljat19", "0")}
 
 
 @pytest.mark.parametrize("target", ["results/figures/fig2.pdf", "fig2"])
@@ -47,7 +69,7 @@ def test_dry_run_of_a_single_figure(target):
     assert counts["fig2"] == 1 and "fig1" not in counts and "scorecard" not in counts
 
 
-@pytest.mark.parametrize("target, train_jobs", [([], 12), (["fig2"], 6)])
+@pytest.mark.parametrize("target, train_jobs", [([], 27), (["fig2"], 6), (["fig6"], 12)])
 def test_dry_run_with_the_slurm_profile(target, train_jobs):
     pytest.importorskip("snakemake_executor_plugin_slurm", reason="pip install -e '.[slurm]' to check the profile")
     result = snakemake("-n", "-F", "--profile", "slurm", *target)
@@ -78,42 +100,90 @@ def test_readme_test_command_is_what_ci_runs():
     assert command in ci
 
 
+def test_offline_without_mnist_files_says_which_files_are_missing(tmp_path):
+    """No files anywhere and no reachable mirror: one message naming the files and where to put them."""
+    offline = tmp_path / "offline.yaml"
+    offline.write_text(f"mnist:\n  source_dir: {tmp_path / 'nowhere'}\n  mirrors: [{(tmp_path / 'no-mirror').as_uri()}/]\n")
+    result = snakemake("--cores", "1", "--configfile", str(SMOKE), str(offline), "--directory", str(tmp_path),
+                       "resources/mnist/t10k.parquet")
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "t10k-images-idx3-ubyte.gz" in output and "resources/mnist/raw" in output and "source_dir" in output
+    assert "Traceback" not in output
+    assert not (tmp_path / "resources/mnist/raw").exists() or not any((tmp_path / "resources/mnist/raw").iterdir())
+
+
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
+    """The LJAT19 half of the smoke config (offline everywhere), then the MNIST half and the
+    combined scorecard where the real MNIST test files exist (target `all`)."""
     workdir = tmp_path_factory.mktemp("smoke")
-    result = snakemake("--cores", "2", "--configfile", str(SMOKE), "--directory", str(workdir), "all", timeout=900)
+    configs = [str(SMOKE)]
+    result = snakemake("--cores", "2", "--configfile", *configs, "--directory", str(workdir), "ljat19", timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
-    return workdir, result
+    target = "ljat19"
+    if MNIST_FILES.is_dir():
+        local = workdir / "mnist_files.yaml"
+        local.write_text(f"mnist:\n  source_dir: {MNIST_FILES}\n")
+        configs.append(str(local))
+        result = snakemake("--cores", "2", "--configfile", *configs, "--directory", str(workdir), "all", timeout=900)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+        target = "all"
+    return workdir, configs, target
 
 
-def test_smoke_run_produces_every_figure_and_the_scorecard(smoke_run):
-    workdir, _ = smoke_run
-    for name in FIGURES:
+def test_smoke_run_produces_every_ljat19_figure_and_its_scorecard(smoke_run):
+    workdir, _, _ = smoke_run
+    for name in LJAT_FIGURES:
+        for ext in ("pdf", "png"):
+            path = workdir / f"results/figures/{name}.{ext}"
+            assert path.stat().st_size > 10_000, path
+    card = pd.read_csv(workdir / "results/scorecard_ljat19.csv")
+    assert {"data", "ljat_arch", "ljat_chain"} == set(card["experiment"])
+    mu = card[card["quantity"].str.startswith("μ at")]
+    assert len(mu) == 6
+    assert (workdir / "results/scorecard_ljat19.md").read_text().startswith("# Scorecard")
+
+
+def test_smoke_run_on_the_real_mnist_test_files_produces_figures_4_to_6(smoke_run):
+    workdir, _, target = smoke_run
+    if target != "all":
+        pytest.skip(f"{MNIST_FILES} is absent (a user's clone has no ../shared): MNIST half not run")
+    for name in MNIST_FIGURES:
         for ext in ("pdf", "png"):
             path = workdir / f"results/figures/{name}.{ext}"
             assert path.stat().st_size > 10_000, path
     card = pd.read_csv(workdir / "results/scorecard.csv")
-    assert {"data", "ljat_arch", "ljat_chain"} <= set(card["experiment"])
-    mu = card[card["quantity"].str.startswith("μ at")]
-    assert len(mu) == 6
-    assert (workdir / "results/scorecard.md").read_text().startswith("# Scorecard")
+    assert {"data", "ljat_arch", "ljat_chain", "mnist_arch", "mnist_alpha"} == set(card["experiment"])
+    mnist_card = pd.read_csv(workdir / "results/scorecard_mnist.csv")
+    assert set(mnist_card["experiment"]) == {"mnist_arch", "mnist_alpha"}
+    assert len(mnist_card[mnist_card["quantity"].str.startswith("μ at")]) == 6
+    verdicts = mnist_card[mnist_card["quantity"] == "underparametrized criterion"]
+    assert len(verdicts) == 6 and set(verdicts["reproduced"]) <= {"yes", "no"}
+    alphas = mnist_card[mnist_card["quantity"] == "α = P/N"]["reproduced"].astype(float)
+    assert alphas.between(0.39, 0.57).all()  # P = 3985 ... 5687 over N = 10,000 images
+    assert len(mnist_card[mnist_card["quantity"] == "mean μ across cells"]) == 2
+    # the training data are the real t10k images: 10,000 of them, stratified counts = the split's
+    meta = storage.metadata(workdir / "resources/mnist/train_N10000.parquet")
+    assert meta["n"] == 10000 and meta["source"] == ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
 
 
 def test_smoke_run_leaves_no_checkpoints_or_temporary_files(smoke_run):
-    workdir, _ = smoke_run
+    workdir, _, _ = smoke_run
     leftovers = [p for p in (workdir / "results").rglob("*") if p.name.startswith(".") or p.suffix == ".pt"]
+    leftovers += [p for p in (workdir / "resources").rglob("*") if p.name.startswith(".")]
     assert leftovers == []
 
 
 def test_smoke_run_is_up_to_date_afterwards(smoke_run):
-    workdir, _ = smoke_run
-    result = snakemake("-n", "--configfile", str(SMOKE), "--directory", str(workdir), "all")
+    workdir, configs, target = smoke_run
+    result = snakemake("-n", "--configfile", *configs, "--directory", str(workdir), target)
     assert result.returncode == 0 and "Nothing to be done" in result.stdout + result.stderr
 
 
 def test_report_builds_after_the_smoke_run(smoke_run):
-    workdir, _ = smoke_run
+    workdir, configs, target = smoke_run
     report = workdir / "report.zip"
-    result = snakemake("--configfile", str(SMOKE), "--directory", str(workdir), "--report", str(report))
+    result = snakemake("--configfile", *configs, "--directory", str(workdir), "--report", str(report), target)
     assert result.returncode == 0, result.stderr[-3000:]
     assert report.stat().st_size > 50_000

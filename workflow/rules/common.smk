@@ -1,8 +1,10 @@
 import math
+import re
 import sys
 from pathlib import Path
 
 from glassynets import config as config_checks
+from glassynets import mnist
 from glassynets.cells import seed_blocks
 from glassynets.nets import Architecture
 from glassynets.schedule import log_steps
@@ -21,17 +23,25 @@ wildcard_constraints:
     arch=r"h\d+(-\d+)*",
     first=r"\d+",
     last=r"\d+",
+    split=r"train|t10k",
+    mnist_file="|".join(re.escape(name) for name in mnist.MD5),
 
 
-# Figures of the paper: which experiment each one draws, and its report caption.
+# Figures of the paper: which experiment each one draws (captions: workflow/report/<figure>.rst).
 FIGURE_EXPERIMENTS = {
     "fig1": "ljat_arch",
     "fig2": "ljat_arch",
     "fig3": "ljat_chain",
     "figA3": "ljat_arch",
+    "fig4": "mnist_arch",
+    "fig5": "mnist_arch",
+    "fig6": "mnist_alpha",
 }
-N_CLASSES = {"ljat19": 4}
-N_FEATURES = {"ljat19": len(config["ljat19"]["features"])}
+# Figures that draw every (N, architecture) cell of their experiment; the others draw the first N.
+ALL_CELL_FIGURES = {"fig6"}
+N_CLASSES = {"ljat19": 4, "mnist": 10}
+N_FEATURES = {"ljat19": len(config["ljat19"]["features"]), "mnist": 784}
+DATASETS = sorted({exp["dataset"] for exp in config["experiments"].values()})
 
 
 def experiment(name):
@@ -49,12 +59,13 @@ def cell_dirs(name):
 
 
 def figure_cells(name):
-    """Cells a figure draws: its experiment's first N, every architecture."""
-    exp = experiment(FIGURE_EXPERIMENTS[name])
-    return [
-        f"results/tables/{FIGURE_EXPERIMENTS[name]}/N{exp['n_train'][0]}/{arch}"
-        for arch in exp["architectures"]
-    ]
+    """Cells a figure draws: every architecture at its experiment's first N (fig6: at every N)."""
+    exp_name = FIGURE_EXPERIMENTS[name]
+    cells = cell_dirs(exp_name)
+    if name in ALL_CELL_FIGURES:
+        return cells
+    first_n = experiment(exp_name)["n_train"][0]
+    return [d for d in cells if f"/N{first_n}/" in d]
 
 
 def cell_table_files(dirs):
@@ -65,21 +76,30 @@ def cell_table_files(dirs):
     ]
 
 
-def figures():
-    """Paper figures whose experiment is configured."""
+def figures(dataset=None):
+    """Paper figures whose experiment is configured (those of one data set if given)."""
     return [
-        name for name, exp in FIGURE_EXPERIMENTS.items() if exp in config["experiments"]
+        name
+        for name, exp in FIGURE_EXPERIMENTS.items()
+        if exp in config["experiments"]
+        and dataset in (None, experiment(exp)["dataset"])
     ]
 
 
-def ljat19_targets():
+def scorecard_name(dataset=None):
+    """results/scorecard.md covers every experiment; results/scorecard_<dataset>.md one data set."""
+    return "results/scorecard" + (f"_{dataset}" if dataset else "")
+
+
+def targets(dataset=None):
+    """Figures (PDF and PNG) and the scorecard of every experiment, or of one data set's."""
+    if dataset is not None and dataset not in DATASETS:
+        return []
     return [
-        f"results/figures/{name}.{ext}" for name in figures() for ext in ("pdf", "png")
-    ] + ["results/scorecard.md", "results/scorecard.csv"]
-
-
-def all_targets():
-    return ljat19_targets()
+        f"results/figures/{name}.{ext}"
+        for name in figures(dataset)
+        for ext in ("pdf", "png")
+    ] + [f"{scorecard_name(dataset)}.{ext}" for ext in ("md", "csv")]
 
 
 def block_files(wildcards, kind):
@@ -99,29 +119,41 @@ def block_metrics(wildcards):
     return block_files(wildcards, "metrics")
 
 
+def experiment_device(exp):
+    return exp.get("device", config["device"])
+
+
+def train_gpus(wildcards):
+    """1 when the experiment trains on cuda or auto: a cluster job then asks for a GPU. A local
+    run ignores it unless given --resources gpu=<n>."""
+    return int(experiment_device(experiment(wildcards.experiment)) in ("cuda", "auto"))
+
+
 def train_job(wildcards):
-    """Sizes of one training job: architecture, networks, steps, snapshots."""
+    """Sizes of one training job: architecture, networks, steps, snapshots, data points."""
     exp = experiment(wildcards.experiment)
     arch = Architecture.from_name(
         wildcards.arch, N_FEATURES[exp["dataset"]], N_CLASSES[exp["dataset"]]
     )
     n_nets = int(wildcards.last) - int(wildcards.first) + 1
     n_snapshots = len(log_steps(exp["steps"], config["snapshots_per_decade"]))
-    return exp, arch, n_nets, n_snapshots
+    n_test = LJAT["test_size"] if exp["dataset"] == "ljat19" else 10000
+    return exp, arch, n_nets, n_snapshots, int(wildcards.n) + n_test
 
 
 def train_mem_mb(wildcards):
-    """Snapshots [S, E, P] held in memory, twice for the Parquet write, plus torch's baseline."""
-    _, arch, n_nets, n_snapshots = train_job(wildcards)
+    """Snapshots [S, E, P] held in memory, twice for the Parquet write; the data [n, d + 1] with
+    the bias column, in the file's and the trainer's copies; plus torch's baseline."""
+    _, arch, n_nets, n_snapshots, n_points = train_job(wildcards)
     bytes_per = 8 if config["dtype"] == "float64" else 4
-    return 1000 + math.ceil(
-        3 * n_snapshots * n_nets * arch.n_params * bytes_per / 2**20
-    )
+    snapshots = 3 * n_snapshots * n_nets * arch.n_params * bytes_per
+    data = 3 * n_points * (arch.n_in + 1) * bytes_per
+    return 1000 + math.ceil((snapshots + data) / 2**20)
 
 
 def train_runtime_min(wildcards):
     """Wall-clock limit: ~6·P·B flop per network-step at a conservative 5 GFLOP/s, ×3 for safety."""
-    exp, arch, n_nets, _ = train_job(wildcards)
+    exp, arch, n_nets, _, _ = train_job(wildcards)
     seconds = n_nets * exp["steps"] * 6 * arch.n_params * exp["batch_size"] / 5e9
     return 5 + math.ceil(3 * seconds / 60)
 
@@ -129,7 +161,7 @@ def train_runtime_min(wildcards):
 def completion_message():
     lines = [
         "",
-        "Done. Figures in results/figures/, scorecard in results/scorecard.md.",
+        "Done. Figures in results/figures/, scorecards in results/scorecard*.md.",
     ]
     return "\n".join(lines)
 
@@ -160,19 +192,31 @@ def published_sha256(wildcards):
     return LJAT["published"][f"{wildcards.split}_sha256"]
 
 
+MNIST = config["mnist"]
+
+
+def mnist_source_option():
+    return f"--source-dir {MNIST['source_dir']}" if MNIST["source_dir"] else ""
+
+
 def train_inputs(wildcards):
-    return {
-        "train": f"resources/ljat19/train_N{wildcards.n}.parquet",
-        "test": "resources/ljat19/test.parquet",
-    }
+    dataset = experiment(wildcards.experiment)["dataset"]
+    test = "resources/ljat19/test.parquet" if dataset == "ljat19" else "resources/mnist/t10k.parquet"
+    return {"train": f"resources/{dataset}/train_N{wildcards.n}.parquet", "test": test}
+
+
+def dataset_options(dataset):
+    if dataset == "ljat19":
+        return f"--features {' '.join(config['ljat19']['features'])}"
+    return f"--preprocess {MNIST['preprocess']}"
 
 
 def train_options(wildcards):
     """Every hyperparameter of a training job as CLI options (Snakemake tracks the shell text)."""
     exp = experiment(wildcards.experiment)
     return (
-        f"--features {' '.join(config['ljat19']['features'])} --n-out {N_CLASSES[exp['dataset']]} "
-        f"--activation {exp['activation']} --lr {exp['lr']} --batch-size {exp['batch_size']} "
+        f"--dataset {exp['dataset']} {dataset_options(exp['dataset'])} --n-out {N_CLASSES[exp['dataset']]} "
+        f"--device {experiment_device(exp)} --activation {exp['activation']} --lr {exp['lr']} --batch-size {exp['batch_size']} "
         f"--weight-decay {exp['weight_decay']} --steps {exp['steps']} "
         f"--snapshots-per-decade {config['snapshots_per_decade']} --metrics-per-decade {config['metrics_per_decade']} "
         f"--dtype {config['dtype']} --data-order {config['data_order']}"
@@ -188,12 +232,28 @@ def aging_options(wildcards):
     )
 
 
-def scorecard_cells():
+def scorecard_experiments(dataset=None):
+    return [
+        name
+        for name, exp in config["experiments"].items()
+        if dataset in (None, exp["dataset"])
+    ]
+
+
+def scorecard_cells(dataset=None):
     return " ".join(
-        f"{name}={d}" for name in config["experiments"] for d in cell_dirs(name)
+        f"{name}={d}" for name in scorecard_experiments(dataset) for d in cell_dirs(name)
     )
 
 
-def scorecard_inputs(wildcards):
-    dirs = [d for name in config["experiments"] for d in cell_dirs(name)]
-    return ["results/tables/ljat19_limits.json"] + cell_table_files(dirs)
+def scorecard_limits(dataset=None):
+    """The LJAT19 data limits, when the scorecard covers an LJAT19 experiment."""
+    wanted = any(
+        experiment(name)["dataset"] == "ljat19" for name in scorecard_experiments(dataset)
+    )
+    return ["results/tables/ljat19_limits.json"] if wanted else []
+
+
+def scorecard_inputs(dataset=None):
+    dirs = [d for name in scorecard_experiments(dataset) for d in cell_dirs(name)]
+    return scorecard_limits(dataset) + cell_table_files(dirs)

@@ -1,4 +1,5 @@
-# LJAT19: regenerated from its physics (default, offline) or the published files, verified.
+# Data: LJAT19 regenerated from its physics (default, offline) or the published files, verified;
+# MNIST from a local folder or the mirrors, md5-verified.
 
 
 rule ljat19_fetch_published:
@@ -76,3 +77,53 @@ rule ljat19_limits:
         features=" ".join(LJAT["features"]),
     shell:
         "glassynets ljat19-limits --sample {input} --features {params.features} --out {output} > {log} 2>&1"
+
+
+# MNIST: the four official files, md5-verified, converted once to images tables, then subsets.
+
+
+rule mnist_fetch:
+    output:
+        "resources/mnist/raw/{mnist_file}",
+    log:
+        "results/logs/mnist_fetch/{mnist_file}.log",
+    localrule: True  # runs where the network is (the login node of a cluster); retries each mirror itself
+    conda:
+        "../../envs/glassynets.yaml"
+    params:
+        source=mnist_source_option(),
+        mirrors=" ".join(MNIST["mirrors"]),
+    shell:
+        # tee: an offline user sees which files are missing and where to put them
+        "glassynets mnist-fetch {params.source} --mirrors {params.mirrors} --out {output} 2>&1 | tee {log}"
+
+
+rule mnist_convert:
+    input:
+        images="resources/mnist/raw/{split}-images-idx3-ubyte.gz",
+        labels="resources/mnist/raw/{split}-labels-idx1-ubyte.gz",
+    output:
+        "resources/mnist/{split}.parquet",
+    log:
+        "results/logs/mnist_convert/{split}.log",
+    conda:
+        "../../envs/glassynets.yaml"
+    shell:
+        "glassynets mnist-convert --images {input.images} --labels {input.labels} --out {output} > {log} 2>&1"
+
+
+rule mnist_train_set:
+    input:
+        f"resources/mnist/{MNIST['train_split']}.parquet",
+    output:
+        "resources/mnist/train_N{n}.parquet",
+    log:
+        "results/logs/mnist_train_set/N{n}.log",
+    conda:
+        "../../envs/glassynets.yaml"
+    params:
+        subset=MNIST["subset"],
+        seed=MNIST["subset_seed"],
+    shell:
+        "glassynets mnist-subset --split {input} --n {wildcards.n} --subset {params.subset} --seed {params.seed} "
+        "--out {output} > {log} 2>&1"

@@ -1,4 +1,5 @@
-# Figures of the paper (one named rule each: `snakemake --cores 2 fig2`) and the scorecard.
+# Figures of the paper (one named rule each: `snakemake --cores 2 fig2`) and the scorecards:
+# results/scorecard.md of every experiment, results/scorecard_<dataset>.md of one data set's.
 
 for figure in figures():
 
@@ -31,26 +32,34 @@ for figure in figures():
             "--out {output.pdf} > {log} 2>&1"
 
 
-rule scorecard:
-    input:
-        scorecard_inputs,
-    output:
-        md="results/scorecard.md",
-        csv=report(
-            "results/scorecard.csv",
-            caption="../report/scorecard.rst",
-            category="Scorecard",
-        ),
-    log:
-        "results/logs/scorecard.log",
-    localrule: True
-    conda:
-        "../../envs/glassynets.yaml"
-    params:
-        cells=scorecard_cells(),
-        loss_within=config["scorecard"]["loss_within"],
-        grad_rms_after=config["scorecard"]["grad_rms_after"],
-    shell:
-        "glassynets scorecard --limits results/tables/ljat19_limits.json --cells {params.cells} "
-        "--loss-within {params.loss_within} --grad-rms-after {params.grad_rms_after} "
-        "--out-md {output.md} --out-csv {output.csv} > {log} 2>&1"
+for dataset in [None, *DATASETS]:
+
+    rule:
+        name:
+            "scorecard" + (f"_{dataset}" if dataset else "")
+        input:
+            scorecard_inputs(dataset),
+        output:
+            md=f"{scorecard_name(dataset)}.md",
+            csv=report(
+                f"{scorecard_name(dataset)}.csv",
+                caption="../report/scorecard.rst",
+                category="Scorecard",
+            ),
+        log:
+            f"results/logs/{scorecard_name(dataset).split('/')[-1]}.log",
+        localrule: True
+        conda:
+            "../../envs/glassynets.yaml"
+        params:
+            limits=" ".join(f"--limits {f}" for f in scorecard_limits(dataset)),
+            cells=scorecard_cells(dataset),
+            loss_within=config["scorecard"]["loss_within"],
+            grad_rms_after=config["scorecard"]["grad_rms_after"],
+            alpha_max=config["scorecard"]["underparametrized_alpha"],
+            accuracy_max=config["scorecard"]["underparametrized_accuracy"],
+        shell:
+            "glassynets scorecard {params.limits} --cells {params.cells} "
+            "--loss-within {params.loss_within} --grad-rms-after {params.grad_rms_after} "
+            "--underparametrized {params.alpha_max} {params.accuracy_max} "
+            "--out-md {output.md} --out-csv {output.csv} > {log} 2>&1"

@@ -15,6 +15,7 @@ rule train:
     resources:
         mem_mb=train_mem_mb,
         runtime=train_runtime_min,
+        gpu=train_gpus,
     params:
         options=train_options,
         # Not an output: Snakemake deletes outputs of failed jobs, and a resume needs this file.
