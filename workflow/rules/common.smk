@@ -92,14 +92,16 @@ def scorecard_name(dataset=None):
 
 
 def targets(dataset=None):
-    """Figures (PDF and PNG) and the scorecard of every experiment, or of one data set's."""
+    """Figures (PDF and PNG) and scorecards: of one data set, or of everything (the combined
+    scorecard and each data set's)."""
     if dataset is not None and dataset not in DATASETS:
         return []
+    scopes = [dataset] if dataset else [None, *DATASETS]
     return [
         f"results/figures/{name}.{ext}"
         for name in figures(dataset)
         for ext in ("pdf", "png")
-    ] + [f"{scorecard_name(dataset)}.{ext}" for ext in ("md", "csv")]
+    ] + [f"{scorecard_name(scope)}.{ext}" for scope in scopes for ext in ("md", "csv")]
 
 
 def block_files(wildcards, kind):
