@@ -3,7 +3,6 @@ the stochastic estimates (vs the exact spectrum)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from scipy.stats import wasserstein_distance
