@@ -14,6 +14,10 @@ rule aging:
         "results/logs/aging/{experiment}/N{n}/{arch}.log",
     conda:
         "../../envs/glassynets.yaml"
+    threads: 1
+    resources:
+        mem_mb=aging_mem_mb,
+        runtime=aging_runtime_min,
     params:
         options=aging_options,
         folder="results/tables/{experiment}/N{n}/{arch}",

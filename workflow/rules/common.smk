@@ -160,6 +160,36 @@ def train_runtime_min(wildcards):
     return 5 + math.ceil(3 * seconds / 60)
 
 
+def cell_size(wildcards):
+    """Snapshots S, runs E (all seed blocks) and parameters P of one cell."""
+    exp = experiment(wildcards.experiment)
+    arch = Architecture.from_name(
+        wildcards.arch, N_FEATURES[exp["dataset"]], N_CLASSES[exp["dataset"]]
+    )
+    n_snapshots = len(log_steps(exp["steps"], config["snapshots_per_decade"]))
+    return n_snapshots, exp["seeds"], arch.n_params
+
+
+# Measured on the 2-core dev machine: aging.displacements costs 4-7 ns per (snapshot pair, run,
+# parameter); 20 ns leaves room for slower nodes, the bootstrap and the Parquet writes.
+AGING_NS_PER_PAIR_RUN_PARAM = 20
+
+
+def aging_mem_mb(wildcards):
+    """All snapshots [S, E, P] (float32 as read, plus the concatenated copy), one float64 chunk
+    of 16 runs with its differences, and the per-run Δ, D over all pairs [E, S(S-1)/2]."""
+    S, E, P = cell_size(wildcards)
+    pairs = S * (S - 1) // 2
+    held = 2 * S * E * P * 4 + 3 * S * min(E, 16) * P * 8 + 4 * E * pairs * 8
+    return 1000 + math.ceil(held / 2**20)
+
+
+def aging_runtime_min(wildcards):
+    S, E, P = cell_size(wildcards)
+    seconds = S * (S - 1) / 2 * E * P * AGING_NS_PER_PAIR_RUN_PARAM * 1e-9
+    return 10 + math.ceil(seconds / 60)
+
+
 def completion_message():
     lines = [
         "",
@@ -172,6 +202,19 @@ LJAT = config["ljat19"]
 
 
 PUBLISHED = LJAT["source"] == "published"
+
+
+# Measured: 200,000 LJAT19 gradient-flow minimisations took 72 s on one core.
+LJAT19_S_PER_SAMPLE = 0.36e-3
+
+
+def ljat19_runtime_min(n_samples):
+    """Wall-clock limit of generating n LJAT19 samples, ×3 for slower nodes."""
+    return 5 + math.ceil(3 * n_samples * LJAT19_S_PER_SAMPLE / 60)
+
+
+def ljat19_train_runtime_min(wildcards):
+    return ljat19_runtime_min(int(wildcards.n))
 
 
 def published_file(split):

@@ -24,6 +24,8 @@ rule ljat19_train_set:
         "resources/ljat19/train_N{n}.parquet",
     log:
         "results/logs/ljat19_train_set/N{n}.log",
+    resources:
+        runtime=ljat19_train_runtime_min,
     conda:
         "../../envs/glassynets.yaml"
     params:
@@ -39,6 +41,8 @@ rule ljat19_test_set:
         "resources/ljat19/test.parquet",
     log:
         "results/logs/ljat19_test_set.log",
+    resources:
+        runtime=ljat19_runtime_min(LJAT["test_size"]),
     conda:
         "../../envs/glassynets.yaml"
     params:
@@ -55,6 +59,8 @@ rule ljat19_limits_sample:
         "resources/ljat19/limits_sample.parquet",
     log:
         "results/logs/ljat19_limits_sample.log",
+    resources:
+        runtime=ljat19_runtime_min(LJAT["limits_size"]),
     conda:
         "../../envs/glassynets.yaml"
     params:
