@@ -162,6 +162,17 @@ def test_mnist_shape_bits_and_shared_order():
     np.testing.assert_allclose(a.snapshots[:, 0], big.snapshots[:, 0], atol=1e-5)
 
 
+def test_wide_input_chunks_change_no_bits(monkeypatch):
+    """Wide inputs step in chunks of networks (GATHER_CHUNK_BYTES); uneven chunks 2+2+1 = one chunk."""
+    x, y = data(300, 784, 10)
+    xt, yt = data(40, 784, 10, seed=3)
+    spec = spec_for([784, 5, 5, 10], 40, range(5))
+    whole = train_ensemble(spec, x, y, xt, yt, log=lambda m: None)
+    monkeypatch.setattr(training, "GATHER_CHUNK_BYTES", 2 * 20 * 785 * 4)  # 2 networks of B = 20 rows
+    chunked = train_ensemble(spec, x, y, xt, yt, log=lambda m: None)
+    assert_same_bits(whole, chunked)
+
+
 def test_float64_close_to_float32():
     x, y = data(200, 2, 4)
     r32 = train_ensemble(spec_for([2, 10, 4], 300, (0, 1)), x, y, x, y, log=lambda m: None)
