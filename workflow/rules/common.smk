@@ -153,11 +153,24 @@ def train_mem_mb(wildcards):
     return 1000 + math.ceil((snapshots + data) / 2**20)
 
 
+# Throughput model of the CPU trainer, fitted to bench/train_throughput.py and full-batch metric
+# timings on the 2-core dev machine (one thread): a network-step costs its FLOPs (≈ 4·B·P) at
+# 10 GFLOP/s plus 9 µs of per-network overhead (LJAT19 measured 10.6 µs per net-step, MNIST
+# [784,5,5,10] 85 µs, [784,17,17,17,10] 132 µs), and a metric point costs ≈ 6·P FLOPs per
+# network and data point (train with gradient, test without) at 10 GFLOP/s (measured 21-43).
+TRAIN_FLOPS = 10e9
+NET_STEP_OVERHEAD_S = 9e-6
+RUNTIME_SAFETY = 2
+
+
 def train_runtime_min(wildcards):
-    """Wall-clock limit: ~6·P·B flop per network-step at a conservative 5 GFLOP/s, ×3 for safety."""
-    exp, arch, n_nets, _, _ = train_job(wildcards)
-    seconds = n_nets * exp["steps"] * 6 * arch.n_params * exp["batch_size"] / 5e9
-    return 5 + math.ceil(3 * seconds / 60)
+    """Wall-clock limit of a training job from the throughput model above, ×RUNTIME_SAFETY."""
+    exp, arch, n_nets, _, n_points = train_job(wildcards)
+    per_net_step = 4 * exp["batch_size"] * arch.n_params / TRAIN_FLOPS + NET_STEP_OVERHEAD_S
+    n_metrics = len(log_steps(exp["steps"], config["metrics_per_decade"]))
+    per_metric = 6 * arch.n_params * n_points / TRAIN_FLOPS
+    seconds = n_nets * (exp["steps"] * per_net_step + n_metrics * per_metric)
+    return 5 + math.ceil(RUNTIME_SAFETY * seconds / 60)
 
 
 def cell_size(wildcards):
@@ -215,6 +228,11 @@ def ljat19_runtime_min(n_samples):
 
 def ljat19_train_runtime_min(wildcards):
     return ljat19_runtime_min(int(wildcards.n))
+
+
+def table_mem_mb(n_rows, row_bytes):
+    """A data job holding a table of n rows a few times over (file, arrays, copies)."""
+    return 1000 + math.ceil(4 * n_rows * row_bytes / 2**20)
 
 
 def published_file(split):

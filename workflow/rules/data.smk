@@ -24,7 +24,9 @@ rule ljat19_train_set:
         "resources/ljat19/train_N{n}.parquet",
     log:
         "results/logs/ljat19_train_set/N{n}.log",
+    threads: 1
     resources:
+        mem_mb=table_mem_mb(LJAT["limits_size"], 40),
         runtime=ljat19_train_runtime_min,
     conda:
         "../../envs/glassynets.yaml"
@@ -41,7 +43,9 @@ rule ljat19_test_set:
         "resources/ljat19/test.parquet",
     log:
         "results/logs/ljat19_test_set.log",
+    threads: 1
     resources:
+        mem_mb=table_mem_mb(LJAT["test_size"], 40),
         runtime=ljat19_runtime_min(LJAT["test_size"]),
     conda:
         "../../envs/glassynets.yaml"
@@ -59,7 +63,9 @@ rule ljat19_limits_sample:
         "resources/ljat19/limits_sample.parquet",
     log:
         "results/logs/ljat19_limits_sample.log",
+    threads: 1
     resources:
+        mem_mb=table_mem_mb(LJAT["limits_size"], 40),
         runtime=ljat19_runtime_min(LJAT["limits_size"]),
     conda:
         "../../envs/glassynets.yaml"
@@ -77,6 +83,10 @@ rule ljat19_limits:
         "results/tables/ljat19_limits.json",
     log:
         "results/logs/ljat19_limits.log",
+    threads: 1
+    resources:
+        mem_mb=table_mem_mb(LJAT["limits_size"], 40),
+        runtime=10,
     conda:
         "../../envs/glassynets.yaml"
     params:
@@ -112,6 +122,10 @@ rule mnist_convert:
         "resources/mnist/{split}.parquet",
     log:
         "results/logs/mnist_convert/{split}.log",
+    threads: 1
+    resources:
+        mem_mb=table_mem_mb(60000, 784),
+        runtime=10,
     conda:
         "../../envs/glassynets.yaml"
     shell:
@@ -125,6 +139,10 @@ rule mnist_train_set:
         "resources/mnist/train_N{n}.parquet",
     log:
         "results/logs/mnist_train_set/N{n}.log",
+    threads: 1
+    resources:
+        mem_mb=table_mem_mb(60000, 784),
+        runtime=10,
     conda:
         "../../envs/glassynets.yaml"
     params:
