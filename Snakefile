@@ -13,6 +13,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/aging.smk"
+include: "workflow/rules/hessian.smk"
 include: "workflow/rules/figures.smk"
 
 

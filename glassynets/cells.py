@@ -15,6 +15,8 @@ import pandas as pd
 from . import storage
 
 TABLES = ("metrics", "msd", "tstar", "mu")
+#: Written only for experiments with a `hessian` section.
+HESSIAN_TABLES = ("hessian", "hessian_summary")
 
 
 @dataclass
@@ -26,6 +28,8 @@ class CellTables:
     msd: pd.DataFrame
     tstar: pd.DataFrame
     mu: pd.DataFrame
+    hessian: pd.DataFrame | None = None
+    hessian_summary: pd.DataFrame | None = None
 
     @property
     def label(self) -> str:
@@ -37,15 +41,31 @@ class CellTables:
         return self.meta["n_params"] / self.meta["n_train"]
 
     @property
+    def dataset(self) -> str:
+        return self.meta.get("dataset", "ljat19")
+
+    def final_hessians(self) -> pd.DataFrame:
+        """Hessian summaries at the last recorded step, one row per network, with trace/N and the
+        generalization error (test − train cross-entropy, nats)."""
+        summary = self.hessian_summary
+        last = summary[summary["step"] == summary["step"].max()].copy()
+        last["trace_per_n"] = last["trace"] / last["n_train"]
+        last["gen_error"] = last["test_loss"] - last["train_loss"]
+        return last
+
+    @property
     def fit(self) -> pd.Series:
         """The μ fit at the configured Δ* (mu, ci_low, ci_high, intercept, tw_min, tw_max, ...)."""
         return self.mu[self.mu["primary"]].iloc[0]
 
 
 def load(folder: str | Path) -> CellTables:
-    """Read a cell's table folder (files named as in :data:`TABLES`), checking every schema."""
+    """Read a cell's table folder (files named as in :data:`TABLES`, and :data:`HESSIAN_TABLES`
+    where present), checking every schema."""
     folder = Path(folder)
     frames = {name: storage.read_frame(folder / f"{name}.parquet", name) for name in TABLES}
+    frames.update({name: storage.read_frame(folder / f"{name}.parquet", name)
+                   for name in HESSIAN_TABLES if (folder / f"{name}.parquet").exists()})
     return CellTables(meta=storage.metadata(folder / "msd.parquet"), **frames)
 
 

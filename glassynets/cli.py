@@ -134,7 +134,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     """Train one block of seeds of one cell and write its snapshots and metrics."""
     import torch
 
-    from . import data, storage, training
+    from . import storage, training
     from .nets import Architecture
     from .schedule import log_steps
 
@@ -145,12 +145,8 @@ def cmd_train(args: argparse.Namespace) -> None:
          f"device {device}" + (f" ({torch.cuda.get_device_name()})" if device == "cuda" else "")
          + (f" (asked: {args.device})" if args.device != device else ""))
     dtype = getattr(torch, args.dtype)
-    if args.dataset == "mnist":
-        x_train, y_train = data.mnist_tensors(args.train, args.preprocess, limit=args.n_train, dtype=dtype)
-        x_test, y_test = data.mnist_tensors(args.test, args.preprocess, dtype=dtype)
-    else:
-        x_train, y_train = data.ljat19_tensors(args.train, args.features, limit=args.n_train, dtype=dtype)
-        x_test, y_test = data.ljat19_tensors(args.test, args.features, dtype=dtype)
+    x_train, y_train = _dataset_tensors(args.dataset, args.train, args.features, args.preprocess, args.n_train, dtype)
+    x_test, y_test = _dataset_tensors(args.dataset, args.test, args.features, args.preprocess, None, dtype)
     arch = Architecture.from_name(args.arch, x_train.shape[1], args.n_out)
     spec = training.TrainSpec(
         arch=arch, lr=args.lr, batch_size=args.batch_size, weight_decay=args.weight_decay, steps=args.steps,
@@ -251,6 +247,63 @@ def cmd_aging(args: argparse.Namespace) -> None:
 
     metrics = pd.concat([storage.read_frame(p, "metrics") for p in args.metrics], ignore_index=True)
     storage.write(out / "metrics.parquet", "metrics", {c: metrics[c].to_numpy() for c in metrics}, meta)
+
+
+# --- Hessian spectra ----------------------------------------------------------------------------
+
+
+def cmd_hessian(args: argparse.Namespace) -> None:
+    """Hessian spectra of the full-batch training loss at chosen snapshot steps of a cell's first runs."""
+    import torch
+
+    from . import hessian, storage, training
+    from .nets import Architecture
+    from .schedule import nearest_steps
+
+    torch.set_num_threads(args.threads)
+    blocks = [storage.read_snapshots(p) for p in args.snapshots]
+    steps, meta = blocks[0][0], storage.metadata(args.snapshots[0])
+    seeds = np.concatenate([b[1] for b in blocks])
+    snapshots = np.concatenate([b[2] for b in blocks], axis=1)
+    widths = meta["widths"]
+    arch = Architecture(widths[0], tuple(widths[1:-1]), widths[-1])
+    x, y = _dataset_tensors(args.dataset, args.train, args.features, args.preprocess, meta["n_train"], torch.float64)
+    x_test, y_test = _dataset_tensors(args.dataset, args.test, args.features, args.preprocess, None, torch.float64)
+    wanted = [steps[-1] if w == "end" else float(w) for w in args.steps]
+    chosen = nearest_steps(steps, wanted)
+    picks = [(k, s) for k, s in enumerate(seeds) if k < args.seeds]
+    _log(f"{meta['experiment']}/N{meta['n_train']}/{arch.name}: P = {arch.n_params}, seeds {[int(s) for _, s in picks]}, "
+         f"steps {chosen} (asked {args.steps}); {'exact' if arch.n_params <= args.max_exact_params else 'stochastic'}")
+    eig_rows, summary = [], []
+    for k, seed in picks:
+        for step in chosen:
+            start = time.perf_counter()
+            theta = torch.from_numpy(snapshots[np.searchsorted(steps, step), k].astype(np.float64))
+            spec = hessian.spectrum(theta, x, y, arch, meta["weight_decay"], meta["activation"],
+                                    max_exact_params=args.max_exact_params, n_probes=args.n_probes,
+                                    lanczos_steps=args.lanczos_steps, seed=int(seed))
+            values = spec.eigenvalues if spec.eigenvalues is not None else spec.ritz
+            weights = np.full(len(values), 1 / len(values)) if spec.eigenvalues is not None else spec.weights
+            eig_rows.append((np.full(len(values), seed), np.full(len(values), step), values, weights))
+            losses = [float(training.evaluate(theta[None], xx, yy, arch, meta["activation"])[0][0])
+                      for xx, yy in ((x, y), (x_test, y_test))]
+            summary.append({"seed": seed, "step": step, "exact": spec.method == "exact", "n_params": arch.n_params,
+                            "trace": spec.trace, "trace_stderr": spec.trace_stderr, "frac_negative": spec.frac_negative,
+                            "lambda_min": spec.lambda_min, "lambda_max": spec.lambda_max, "n_train": len(y),
+                            "train_loss": losses[0], "test_loss": losses[1]})
+            _log(f"seed {seed} step {step}: {spec.method}, trace {spec.trace:.4g}, {spec.frac_negative:.1%} negative, "
+                 f"λ in [{spec.lambda_min:.3g}, {spec.lambda_max:.3g}] ({time.perf_counter() - start:.1f} s)")
+    columns = dict(zip(("seed", "step", "eigenvalue", "weight"), (np.concatenate(c) for c in zip(*eig_rows))))
+    storage.write(args.out_eigenvalues, "hessian", columns, meta)
+    storage.write(args.out_summary, "hessian_summary", {c: [r[c] for r in summary] for c in summary[0]}, meta)
+
+
+def _dataset_tensors(dataset, path, features, preprocess, limit, dtype):
+    from . import data
+
+    if dataset == "mnist":
+        return data.mnist_tensors(path, preprocess, limit=limit, dtype=dtype)
+    return data.ljat19_tensors(path, features, limit=limit, dtype=dtype)
 
 
 # --- figures and scorecard ----------------------------------------------------------------------
@@ -368,6 +421,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--out", required=True, help="cell table folder")
     p.set_defaults(func=cmd_aging)
+
+    p = sub.add_parser("hessian", help=cmd_hessian.__doc__)
+    p.add_argument("--snapshots", nargs="+", required=True, help="the cell's snapshot files (seed blocks)")
+    p.add_argument("--dataset", choices=["ljat19", "mnist"], default="ljat19")
+    p.add_argument("--train", required=True, help="the training table the cell was trained on")
+    p.add_argument("--test", required=True, help="the test table")
+    p.add_argument("--features", nargs="+", default=["r12", "r13"], help="LJAT19 input distances")
+    p.add_argument("--preprocess", default="unit", help="MNIST pixels: unit or standardize")
+    p.add_argument("--steps", nargs="+", required=True, help="steps (nearest snapshot is used) or 'end'")
+    p.add_argument("--seeds", type=int, required=True, help="the first this many runs of the cell")
+    p.add_argument("--max-exact-params", type=int, default=5000)
+    p.add_argument("--n-probes", type=int, default=8)
+    p.add_argument("--lanczos-steps", type=int, default=100)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out-eigenvalues", required=True)
+    p.add_argument("--out-summary", required=True)
+    p.set_defaults(func=cmd_hessian)
 
     p = sub.add_parser("figure", help=cmd_figure.__doc__)
     p.add_argument("name")

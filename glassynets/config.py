@@ -80,6 +80,12 @@ def _check_cross_fields(config: dict[str, Any]) -> None:
             lo, hi = analysis[key]
             if lo >= hi:
                 raise ConfigError(f"'experiments.{name}.analysis.{key}' = {[lo, hi]}: need min < max")
+        unknown = set((exp.get("hessian") or {}).get("architectures") or []) - set(exp["architectures"])
+        if unknown:
+            raise ConfigError(
+                f"'experiments.{name}.hessian.architectures' names {sorted(unknown)}, not among the "
+                f"experiment's architectures {exp['architectures']}"
+            )
         for n in exp["n_train"]:
             split = config["mnist"]["train_split"]
             if exp["dataset"] == "mnist" and n > SPLIT_SIZES[split]:

@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .cells import CellTables  # noqa: E402
+from .schedule import nearest_steps  # noqa: E402
 from .scorecard import PAPER_MU_MNIST  # noqa: E402
 
 plt.rcParams.update({"font.size": 9, "axes.titlesize": 9, "legend.fontsize": 7, "figure.dpi": 150})
@@ -58,25 +59,10 @@ def _metric_panel(ax: plt.Axes, cells: list[CellTables], column: str, ylabel: st
     ax.legend()
 
 
-def nearest_tw(available: np.ndarray, wanted: list[float]) -> list[int]:
-    """Snapshot steps closest in log to each wanted t_w (unique, in order; t_w = 0 maps to 0)."""
-    available = np.asarray(available)
-    chosen = []
-    for w in wanted:
-        if w <= 0:
-            pick = 0
-        else:
-            positive = available[available > 0]
-            pick = int(positive[np.argmin(np.abs(np.log(positive) - np.log(w)))])
-        if pick not in chosen:
-            chosen.append(pick)
-    return chosen
-
-
 def _msd_panel(ax: plt.Axes, cell: CellTables, plot_tw: list[float]) -> None:
     msd = cell.msd
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(plot_tw)))
-    for color, tw in zip(colors, nearest_tw(msd["t_w"].unique(), plot_tw)):
+    for color, tw in zip(colors, nearest_steps(msd["t_w"].unique(), plot_tw)):
         rows = msd[msd["t_w"] == tw]
         ax.plot(rows["t"], rows["delta_mean"], color=color, label=f"$t_w$ = {tw:g}")
     d_star = float(cell.tstar["delta_star"].iloc[0])
@@ -185,6 +171,67 @@ def fig6(cells: list[CellTables], out: str | Path, **_) -> None:
     _save(fig, out)
 
 
+def fig7(cells: list[CellTables], out: str | Path, **_) -> None:
+    """Boxplots of the Hessian eigenvalues (all recorded runs pooled) at several training steps,
+    one row per data set (LJAT19 top, MNIST bottom); boxes: quartiles, whiskers: 1.5 IQR: Fig 7."""
+    fig, axes = plt.subplots(len(cells), 1, figsize=(6, 2.8 * len(cells)), squeeze=False)
+    for ax, cell in zip(axes[:, 0], cells):
+        steps = sorted(cell.hessian["step"].unique())
+        values = [cell.hessian.loc[cell.hessian["step"] == s, "eigenvalue"].to_numpy() for s in steps]
+        ax.boxplot(values, whis=1.5, flierprops={"markersize": 1.5, "alpha": 0.4})
+        ax.set_xticks(range(1, len(steps) + 1), [f"{s:g}" for s in steps])
+        ax.set_yscale("symlog", linthresh=1e-4)
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.set_xlabel("training step")
+        ax.set_ylabel("Hessian eigenvalue")
+        n_runs = cell.hessian["seed"].nunique()
+        ax.set_title(f"{cell.dataset.upper()} {cell.label}, {n_runs} runs")
+    _save(fig, out)
+
+
+def figA1(cells: list[CellTables], out: str | Path, **_) -> None:
+    """Eigenvalues sorted from least to greatest at the first and last recorded step (first run),
+    one panel per data set, with the count of negative eigenvalues: Fig A.1."""
+    fig, axes = plt.subplots(1, len(cells), figsize=(4.2 * len(cells), 3.4), squeeze=False)
+    for ax, cell in zip(axes[0], cells):
+        h = cell.hessian[cell.hessian["seed"] == cell.hessian["seed"].min()]
+        for color, step in zip(COLORS, (h["step"].min(), h["step"].max())):
+            ev = np.sort(h.loc[h["step"] == step, "eigenvalue"].to_numpy())
+            ax.plot(np.arange(1, len(ev) + 1), ev, color=color, lw=1,
+                    label=f"step {step:g}: {(ev < 0).sum()} of {len(ev)} negative")
+        ax.set_yscale("symlog", linthresh=1e-4)
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.set_xlabel("index (ascending)")
+        ax.set_ylabel("Hessian eigenvalue")
+        ax.set_title(f"{cell.dataset.upper()} {cell.label}")
+        ax.legend()
+    _save(fig, out)
+
+
+def figA2(cells: list[CellTables], out: str | Path, **_) -> None:
+    """Hessian trace / N against the generalization error (test − train loss) at the end of
+    training, one point per network: markers per N, colours per architecture: Fig A.2."""
+    fig, ax = plt.subplots(figsize=(5, 3.8))
+    markers = "osD^v<>ph*"
+    sizes = sorted({c.meta["n_train"] for c in cells})
+    archs = list(dict.fromkeys(c.meta["arch"] for c in cells))
+    for cell in cells:
+        last = cell.final_hessians()
+        ax.scatter(last["gen_error"], last["trace_per_n"], s=12, alpha=0.7,
+                   marker=markers[sizes.index(cell.meta["n_train"]) % len(markers)],
+                   color=COLORS[archs.index(cell.meta["arch"]) % len(COLORS)])
+    for i, n in enumerate(sizes):
+        ax.scatter([], [], marker=markers[i % len(markers)], color="grey", label=f"N = {n}")
+    for i, a in enumerate(archs):
+        ax.scatter([], [], marker="s", color=COLORS[i % len(COLORS)], label=a)
+    ax.set_yscale("log")
+    ax.set_xlabel("generalization error: test − train loss (nats)")
+    ax.set_ylabel("Hessian trace / N")
+    ax.legend(ncol=2)
+    _save(fig, out)
+
+
 FIGURES: dict[str, Callable[..., None]] = {
     "fig1": fig1, "fig2": fig2, "fig3": fig3, "figA3": figA3, "fig4": fig1, "fig5": fig2, "fig6": fig6,
+    "fig7": fig7, "figA1": figA1, "figA2": figA2,
 }

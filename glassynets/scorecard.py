@@ -102,10 +102,44 @@ def cell_rows(experiment: str, cell: CellTables, loss_within: float, grad_rms_af
         rows.append(_row(experiment, name, f"μ range over Δ* in [{scan['delta_star'].min():.2g}, {scan['delta_star'].max():.2g}]",
                          paper.get("mu_scan", ""), float(scan["mu"].max() - scan["mu"].min()),
                          note=f"μ from {scan['mu'].min():.3f} to {scan['mu'].max():.3f}"))
+    if cell.hessian_summary is not None:
+        rows.extend(hessian_rows(experiment, name, cell))
     curve = cell.tstar[(cell.tstar["seed"] == -1) & (cell.tstar["t_w"] > 0)]
     cross = aging.crossover(curve["t_w"].to_numpy(), curve["t_star"].to_numpy())
     rows.append(_row(experiment, name, "crossover in t*(t_w), log10 t_w", paper.get("crossover", ""), cross["log10_tw"],
                      note=f"slopes {cross['slope_before']:.2f} before, {cross['slope_after']:.2f} after"))
+    return rows
+
+
+def hessian_rows(experiment: str, name: str, cell: CellTables) -> list[dict]:
+    """Fraction of negative Hessian eigenvalues at the first and last recorded steps."""
+    summary = cell.hessian_summary
+    rows = []
+    for when, step in (("start", summary["step"].min()), ("end", summary["step"].max())):
+        frac = summary.loc[summary["step"] == step, "frac_negative"]
+        sd = f"± {frac.std(ddof=1):.2g} (sd)" if len(frac) > 1 else ""
+        rows.append(_row(experiment, name, f"fraction of negative Hessian eigenvalues at the {when} (step {step:g})",
+                         "drops along training but stays > 0" if when == "end" else "", float(frac.mean()), sd,
+                         f"{len(frac)} runs, {'exact' if summary['exact'].all() else 'stochastic (unreliable near 0)'}"))
+    return rows
+
+
+def trace_generalization_rows(experiment: str, cells: list[CellTables], n_boot: int = 1000, seed: int = 0) -> list[dict]:
+    """Pearson and Spearman correlation of Hessian trace/N with the generalization error over every
+    network of the experiment at its last step, with 95% bootstrap intervals (resampling networks)."""
+    from scipy import stats
+
+    points = pd.concat([c.final_hessians() for c in cells if c.hessian_summary is not None], ignore_index=True)
+    x, y = points["trace_per_n"].to_numpy(), points["gen_error"].to_numpy()
+    rng = np.random.default_rng(seed)
+    rows = []
+    for label, corr in (("Pearson", lambda a, b: stats.pearsonr(a, b)[0]), ("Spearman", lambda a, b: stats.spearmanr(a, b)[0])):
+        value = float(corr(x, y))
+        boot = [corr(x[i], y[i]) for i in (rng.integers(0, len(x), len(x)) for _ in range(n_boot))]
+        lo, hi = np.nanquantile(boot, [0.025, 0.975])
+        rows.append(_row(experiment, f"{len(x)} networks", f"{label} correlation of Hessian trace/N with test − train loss",
+                         "positive", value, f"[{lo:.3f}, {hi:.3f}] (95% bootstrap)",
+                         f"N in {sorted({int(n) for n in points['n_train']})}, step {int(points['step'].max())}"))
     return rows
 
 
@@ -136,8 +170,10 @@ def build(limits: dict | None, experiments: dict[str, list[CellTables]], loss_wi
     for experiment, cells in experiments.items():
         for cell in cells:
             rows.extend(cell_rows(experiment, cell, loss_within, grad_rms_after, alpha_max, accuracy_max))
-        if "mu_mean" in PAPER.get(experiment, {}) or cells[0].meta.get("dataset") == "mnist":
+        if "mu_mean" in PAPER.get(experiment, {}) or cells[0].dataset == "mnist":
             rows.append(mean_mu_row(experiment, cells))
+        if len({c.meta["n_train"] for c in cells if c.hessian_summary is not None}) > 1:
+            rows.extend(trace_generalization_rows(experiment, cells))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

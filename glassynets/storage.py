@@ -49,6 +49,17 @@ SCHEMAS: dict[str, pa.Schema] = {
     ),
     # t*(t_w) at Δ*: seed −1 is the ensemble-mean curve, others single runs (NaN: never reached).
     "tstar": pa.schema([("seed", I32), ("t_w", I64), ("delta_star", F64), ("t_star", F64)]),
+    # Hessian of the full-batch training loss (mean CE + λ‖θ‖²) of run `seed` at `step`: its
+    # eigenvalues (nats per parameter², ascending) with weight 1/P each when exact, or the Ritz
+    # values and quadrature weights of stochastic Lanczos quadrature (weights sum to 1 per step).
+    "hessian": pa.schema([("seed", I32), ("step", I64), ("eigenvalue", F64), ("weight", F64)]),
+    # Per (seed, step): exact or lanczos; trace (exact, or Hutchinson ± stderr); fraction of
+    # negative eigenvalues; extreme eigenvalues; N and the train/test CE at that step (nats).
+    "hessian_summary": pa.schema(
+        [("seed", I32), ("step", I64), ("exact", pa.bool_()), ("n_params", I32), ("trace", F64), ("trace_stderr", F64),
+         ("frac_negative", F64), ("lambda_min", F64), ("lambda_max", F64), ("n_train", I32),
+         ("train_loss", F64), ("test_loss", F64)]
+    ),
     # μ from log10 t* = μ log10 t_w + c over [tw_min, tw_max], with a bootstrap-over-seeds CI.
     "mu": pa.schema(
         [("delta_star", F64), ("mu", F64), ("ci_low", F64), ("ci_high", F64), ("intercept", F64),

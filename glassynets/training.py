@@ -236,6 +236,16 @@ def _evaluate(
     return ce / n, correct.double() / n, grads
 
 
+def evaluate(
+    theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, arch: Architecture, activation: str = "tanh"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Full-batch mean cross-entropy [E] (nats, no L2 term) and accuracy [E], both float64, of
+    θ [E, P] (layout of nets.flatten) on x [n, d], y [n]."""
+    ce, acc, _ = _evaluate(unflatten(theta, arch), _augment(x.to(theta.device), theta.dtype), y.to(theta.device),
+                           activation, want_grad=False)
+    return ce, acc
+
+
 def loss_and_grad(
     theta: torch.Tensor,
     x: torch.Tensor,

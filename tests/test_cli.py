@@ -132,3 +132,28 @@ def test_train_on_real_mnist_images(mnist_t10k, tmp_path):
     assert (last["test_acc"] > 0.5).all()
     meta = storage.metadata(tmp_path / "s.parquet")
     assert meta["dataset"] == "mnist" and meta["alpha"] == pytest.approx(3985 / 500)
+
+
+def test_hessian_of_a_trained_cell(ljat_files, tmp_path):
+    """Spectra at chosen steps of the first runs: exact, all P eigenvalues, 2λ above those without L2."""
+    out = tmp_path / "run"
+    assert cli.main(["train", "--experiment", "t", "--train", str(ljat_files / "train.parquet"),
+                     "--test", str(ljat_files / "test.parquet"), "--n-train", "300", "--arch", "h5-5", "--lr", "0.05",
+                     "--batch-size", "100", "--weight-decay", "1e-4", "--steps", "2000", "--seeds", "0-2",
+                     "--out-snapshots", str(out / "s.parquet"), "--out-metrics", str(out / "m.parquet")]) == 0
+    assert cli.main(["hessian", "--snapshots", str(out / "s.parquet"), "--train", str(ljat_files / "train.parquet"),
+                     "--test", str(ljat_files / "test.parquet"), "--steps", "0", "100", "end", "--seeds", "2",
+                     "--out-eigenvalues", str(out / "h.parquet"), "--out-summary", str(out / "hs.parquet")]) == 0
+    eig = storage.read_frame(out / "h.parquet", "hessian")
+    summary = storage.read_frame(out / "hs.parquet", "hessian_summary")
+    assert sorted(summary["seed"].unique()) == [0, 1] and sorted(summary["step"].unique()) == [0, 100, 2000]
+    assert (eig.groupby(["seed", "step"]).size() == 69).all() and summary["exact"].all()
+    for (seed, step), group in eig.groupby(["seed", "step"]):
+        row = summary[(summary["seed"] == seed) & (summary["step"] == step)].iloc[0]
+        assert row["trace"] == pytest.approx(group["eigenvalue"].sum(), rel=1e-10)
+        assert row["frac_negative"] == pytest.approx((group["eigenvalue"] < 0).mean())
+    metrics = storage.read_frame(out / "m.parquet", "metrics")
+    last = metrics[(metrics["step"] == 2000) & (metrics["seed"] == 0)].iloc[0]
+    row = summary[(summary["seed"] == 0) & (summary["step"] == 2000)].iloc[0]
+    assert row["train_loss"] == pytest.approx(last["train_loss"], rel=1e-5)  # float64 vs the float32 run's metric
+    assert row["test_loss"] == pytest.approx(last["test_loss"], rel=1e-5)

@@ -15,8 +15,9 @@ from glassynets import storage
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "tests/config/smoke.yaml"
 MNIST_FILES = ROOT.parent / "shared/data/mnist"  # real t10k files; a user's clone has none
-LJAT_FIGURES = ("fig1", "fig2", "fig3", "figA3")
+LJAT_FIGURES = ("fig1", "fig2", "fig3", "figA3", "figA2")
 MNIST_FIGURES = ("fig4", "fig5", "fig6")
+BOTH_FIGURES = ("fig7", "figA1")  # LJAT19 and MNIST side by side
 
 
 def snakemake(*args: str, cwd: Path = ROOT, timeout: int = 900) -> subprocess.CompletedProcess:
@@ -38,10 +39,12 @@ def test_dry_run_of_the_paper_config_plans_every_cell():
     result = snakemake("-n", "-F", "--cores", "2")
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
-    # LJAT19: 6 architectures × 100 seeds in blocks of 50; MNIST: 3 architectures × 50 seeds in one
-    # block, 6 widths × 100 seeds in blocks of 50; one aging job per cell, every figure.
-    assert counts["train"] == 12 + 3 + 12 and counts["aging"] == 6 + 3 + 6
-    assert all(counts[f] == 1 for f in LJAT_FIGURES + MNIST_FIGURES)
+    # LJAT19: 6 architectures × 100 seeds in blocks of 50, 6 N × 3 architectures × 10 seeds;
+    # MNIST: 3 architectures × 50 seeds in one block, 6 widths × 100 seeds in blocks of 50; one
+    # aging job per cell; Hessians for ljat_arch (3 cells), ljat_sizes (18), mnist_arch h5-5 (1).
+    assert counts["train"] == 12 + 18 + 3 + 12 and counts["aging"] == 6 + 18 + 3 + 6
+    assert counts["hessian"] == 3 + 18 + 1
+    assert all(counts[f] == 1 for f in LJAT_FIGURES + MNIST_FIGURES + BOTH_FIGURES)
     assert counts["scorecard"] == counts["scorecard_ljat19"] == counts["scorecard_mnist"] == 1
     assert counts["mnist_fetch"] == 4 and counts["mnist_convert"] == 2 and counts["mnist_train_set"] == 1
 
@@ -51,7 +54,8 @@ def test_dry_run_of_the_mnist_target_plans_only_mnist():
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
     assert counts["train"] == 15 and counts["aging"] == 9 and counts["scorecard_mnist"] == 1
-    assert not {"ljat19_train_set", "fig1", "scorecard"} & set(counts)
+    assert counts["hessian"] == 1
+    assert not {"ljat19_train_set", "fig1", "fig7", "scorecard"} & set(counts)
 
 
 def test_mnist_training_jobs_ask_for_a_gpu_and_ljat19_jobs_do_not():
@@ -70,7 +74,7 @@ def test_dry_run_of_a_single_figure(target):
     assert counts["fig2"] == 1 and "fig1" not in counts and "scorecard" not in counts
 
 
-@pytest.mark.parametrize("target, train_jobs", [([], 27), (["fig2"], 6), (["fig6"], 12)])
+@pytest.mark.parametrize("target, train_jobs", [([], 45), (["fig2"], 6), (["fig6"], 12), (["fig7"], 3)])
 def test_dry_run_with_the_slurm_profile(target, train_jobs):
     pytest.importorskip("snakemake_executor_plugin_slurm", reason="pip install -e '.[slurm]' to check the profile")
     result = snakemake("-n", "-F", "--profile", "slurm", *target)
@@ -140,9 +144,13 @@ def test_smoke_run_produces_every_ljat19_figure_and_its_scorecard(smoke_run):
             path = workdir / f"results/figures/{name}.{ext}"
             assert path.stat().st_size > 10_000, path
     card = pd.read_csv(workdir / "results/scorecard_ljat19.csv")
-    assert {"data", "ljat_arch", "ljat_chain"} == set(card["experiment"])
+    assert {"data", "ljat_arch", "ljat_chain", "ljat_sizes"} == set(card["experiment"])
     mu = card[card["quantity"].str.startswith("μ at")]
-    assert len(mu) == 6
+    assert len(mu) == 6 + 2
+    negative = card[card["quantity"].str.startswith("fraction of negative Hessian eigenvalues")]
+    assert len(negative) == 2 * (3 + 2) and negative["reproduced"].astype(float).between(0, 1).all()
+    correlations = card[card["quantity"].str.contains("correlation of Hessian trace/N")]
+    assert len(correlations) == 2 and correlations["reproduced"].astype(float).between(-1, 1).all()
     assert (workdir / "results/scorecard_ljat19.md").read_text().startswith("# Scorecard")
 
 
@@ -150,12 +158,12 @@ def test_smoke_run_on_the_real_mnist_test_files_produces_figures_4_to_6(smoke_ru
     workdir, _, target = smoke_run
     if target != "all":
         pytest.skip(f"{MNIST_FILES} is absent (a user's clone has no ../shared): MNIST half not run")
-    for name in MNIST_FIGURES:
+    for name in MNIST_FIGURES + BOTH_FIGURES:
         for ext in ("pdf", "png"):
             path = workdir / f"results/figures/{name}.{ext}"
             assert path.stat().st_size > 10_000, path
     card = pd.read_csv(workdir / "results/scorecard.csv")
-    assert {"data", "ljat_arch", "ljat_chain", "mnist_arch", "mnist_alpha"} == set(card["experiment"])
+    assert {"data", "ljat_arch", "ljat_chain", "ljat_sizes", "mnist_arch", "mnist_alpha"} == set(card["experiment"])
     mnist_card = pd.read_csv(workdir / "results/scorecard_mnist.csv")
     assert set(mnist_card["experiment"]) == {"mnist_arch", "mnist_alpha"}
     assert len(mnist_card[mnist_card["quantity"].str.startswith("μ at")]) == 6

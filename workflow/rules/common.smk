@@ -5,7 +5,7 @@ from pathlib import Path
 
 from glassynets import config as config_checks
 from glassynets import mnist
-from glassynets.cells import seed_blocks
+from glassynets.cells import HESSIAN_TABLES, seed_blocks
 from glassynets.nets import Architecture
 from glassynets.schedule import log_steps
 
@@ -27,18 +27,26 @@ wildcard_constraints:
     mnist_file="|".join(re.escape(name) for name in mnist.MD5),
 
 
-# Figures of the paper: which experiment each one draws (captions: workflow/report/<figure>.rst).
+# Figures of the paper: the experiments each one draws, those configured (captions:
+# workflow/report/<figure>.rst). A figure is drawn when at least one of them is configured.
 FIGURE_EXPERIMENTS = {
-    "fig1": "ljat_arch",
-    "fig2": "ljat_arch",
-    "fig3": "ljat_chain",
-    "figA3": "ljat_arch",
-    "fig4": "mnist_arch",
-    "fig5": "mnist_arch",
-    "fig6": "mnist_alpha",
+    "fig1": ["ljat_arch"],
+    "fig2": ["ljat_arch"],
+    "fig3": ["ljat_chain"],
+    "figA3": ["ljat_arch"],
+    "fig4": ["mnist_arch"],
+    "fig5": ["mnist_arch"],
+    "fig6": ["mnist_alpha"],
+    "fig7": ["ljat_arch", "mnist_arch"],
+    "figA1": ["ljat_arch", "mnist_arch"],
+    "figA2": ["ljat_sizes"],
 }
-# Figures that draw every (N, architecture) cell of their experiment; the others draw the first N.
-ALL_CELL_FIGURES = {"fig6"}
+# Figures that draw every (N, architecture) cell of their experiments; the others draw the first N.
+ALL_CELL_FIGURES = {"fig6", "figA2"}
+# Figures of Hessian spectra (their experiments need a `hessian` section), and of those the ones
+# that draw only the 2-hidden-layer network of each experiment.
+HESSIAN_FIGURES = {"fig7", "figA1", "figA2"}
+TWO_LAYER_FIGURES = {"fig7", "figA1"}
 N_CLASSES = {"ljat19": 4, "mnist": 10}
 N_FEATURES = {"ljat19": len(config["ljat19"]["features"]), "mnist": 784}
 DATASETS = sorted({exp["dataset"] for exp in config["experiments"].values()})
@@ -58,14 +66,37 @@ def cell_dirs(name):
     ]
 
 
+def figure_experiments(name):
+    """The configured experiments a figure draws (with a `hessian` section for Hessian figures)."""
+    return [
+        exp
+        for exp in FIGURE_EXPERIMENTS[name]
+        if exp in config["experiments"]
+        and (name not in HESSIAN_FIGURES or "hessian" in experiment(exp))
+    ]
+
+
 def figure_cells(name):
-    """Cells a figure draws: every architecture at its experiment's first N (fig6: at every N)."""
-    exp_name = FIGURE_EXPERIMENTS[name]
-    cells = cell_dirs(exp_name)
-    if name in ALL_CELL_FIGURES:
-        return cells
-    first_n = experiment(exp_name)["n_train"][0]
-    return [d for d in cells if f"/N{first_n}/" in d]
+    """Cells a figure draws: every architecture at each experiment's first N (fig6, figA2: at
+    every N; fig7, figA1: the 2-hidden-layer architectures)."""
+    cells = []
+    for exp_name in figure_experiments(name):
+        first_n = experiment(exp_name)["n_train"][0]
+        candidates = hessian_cells(exp_name) if name in HESSIAN_FIGURES else cell_dirs(exp_name)
+        cells += [
+            d
+            for d in candidates
+            if (name in ALL_CELL_FIGURES or f"/N{first_n}/" in d)
+            and (name not in TWO_LAYER_FIGURES or Path(d).name.count("-") == 1)
+        ]
+    return cells
+
+
+def figure_inputs(name):
+    files = cell_table_files(figure_cells(name))
+    if name in HESSIAN_FIGURES:
+        files += [f"{d}/{t}.parquet" for d in figure_cells(name) for t in HESSIAN_TABLES]
+    return files
 
 
 def cell_table_files(dirs):
@@ -77,12 +108,15 @@ def cell_table_files(dirs):
 
 
 def figures(dataset=None):
-    """Paper figures whose experiment is configured (those of one data set if given)."""
+    """Paper figures with cells to draw; with a data set, those that draw only its experiments."""
     return [
         name
-        for name, exp in FIGURE_EXPERIMENTS.items()
-        if exp in config["experiments"]
-        and dataset in (None, experiment(exp)["dataset"])
+        for name in FIGURE_EXPERIMENTS
+        if figure_cells(name)
+        and (
+            dataset is None
+            or all(experiment(e)["dataset"] == dataset for e in figure_experiments(name))
+        )
     ]
 
 
@@ -318,5 +352,63 @@ def scorecard_limits(dataset=None):
 
 
 def scorecard_inputs(dataset=None):
-    dirs = [d for name in scorecard_experiments(dataset) for d in cell_dirs(name)]
-    return scorecard_limits(dataset) + cell_table_files(dirs)
+    names = scorecard_experiments(dataset)
+    dirs = [d for name in names for d in cell_dirs(name)]
+    return scorecard_limits(dataset) + cell_table_files(dirs) + hessian_files(names)
+
+
+# --- Hessian spectra
+
+def hessian_cells(name):
+    """Cells of an experiment that get Hessian spectra (none without a `hessian` section)."""
+    h = experiment(name).get("hessian")
+    if h is None:
+        return []
+    archs = h["architectures"]
+    return [d for d in cell_dirs(name) if archs is None or Path(d).name in archs]
+
+
+def hessian_files(names):
+    """Hessian tables of every cell of those experiments that gets spectra."""
+    return [
+        f"{d}/{t}.parquet" for name in names for d in hessian_cells(name) for t in HESSIAN_TABLES
+    ]
+
+
+def hessian_inputs(wildcards):
+    return {"snapshots": block_snapshots(wildcards), **train_inputs(wildcards)}
+
+
+def hessian_options(wildcards):
+    exp = experiment(wildcards.experiment)
+    h = exp["hessian"]
+    return (
+        f"--dataset {exp['dataset']} {dataset_options(exp['dataset'])} "
+        f"--steps {' '.join(str(s) for s in h['steps'])} --seeds {h['seeds']} "
+        f"--max-exact-params {h['max_exact_params']} --n-probes {h['n_probes']} --lanczos-steps {h['lanczos_steps']}"
+    )
+
+
+def hessian_size(wildcards):
+    """Hessians in the job, P, N, and whether they are exact."""
+    exp = experiment(wildcards.experiment)
+    h = exp["hessian"]
+    _, _, P = cell_size(wildcards)
+    return min(h["seeds"], exp["seeds"]) * len(h["steps"]), P, int(wildcards.n), P <= h["max_exact_params"]
+
+
+def hessian_mem_mb(wildcards):
+    """Three dense P×P float64 matrices (H, its blocks, eigvalsh's work) plus the data in float64
+    and the cell's snapshots; measured 0.35 GB peak for P = 4015 at N = 10,000."""
+    _, P, n, exact = hessian_size(wildcards)
+    S, E, _ = cell_size(wildcards)
+    held = (3 * P * P * 8 if exact else 0) + 3 * n * 785 * 8 + 2 * S * E * P * 4
+    return 1000 + math.ceil(held / 2**20)
+
+
+def hessian_runtime_min(wildcards):
+    """Measured: the exact Hessian of [784,5,5,10] costs ≈ 1 s per 1000 points, eigvalsh 4-7 s
+    at P = 4015; modelled as (N·P² + P³) / 10¹⁰ s per Hessian, ×2."""
+    n_hessians, P, n, exact = hessian_size(wildcards)
+    per = (n * P * P + P**3) / 1e10 if exact else 1.0
+    return 5 + math.ceil(2 * n_hessians * per / 60)

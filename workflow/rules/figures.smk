@@ -7,7 +7,7 @@ for figure in figures():
         name:
             figure
         input:
-            cell_table_files(figure_cells(figure)),
+            figure_inputs(figure),
         output:
             pdf=f"results/figures/{figure}.pdf",
             png=report(
@@ -25,7 +25,7 @@ for figure in figures():
             cells=" ".join(figure_cells(figure)),
             plot_tw=" ".join(
                 str(t)
-                for t in experiment(FIGURE_EXPERIMENTS[figure])["analysis"]["plot_tw"]
+                for t in experiment(figure_experiments(figure)[0])["analysis"]["plot_tw"]
             ),
         shell:
             "glassynets figure {params.name} --cells {params.cells} --plot-tw {params.plot_tw} "
