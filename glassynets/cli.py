@@ -105,6 +105,8 @@ def cmd_mnist_convert(args: argparse.Namespace) -> None:
     from . import data, mnist, storage
 
     for path in (args.images, args.labels):
+        if Path(path).name not in mnist.MD5:
+            raise data.DataError(f"{path}: not one of the official MNIST file names ({', '.join(mnist.MD5)})")
         expected = mnist.MD5[Path(path).name]
         if (got := mnist.md5sum(path)) != expected:
             raise data.DataError(f"{path}: md5 is {got}, the official file's is {expected}; delete it and run again to fetch it")
@@ -389,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train", required=True, help="training table")
     p.add_argument("--test", required=True, help="test table")
     p.add_argument("--features", nargs="+", default=["r12", "r13"], help="LJAT19 input distances")
-    p.add_argument("--preprocess", default="unit", help="MNIST pixels: unit ([0, 1]) or standardize")
+    p.add_argument("--preprocess", choices=mnist.PREPROCESS, default="unit", help="MNIST pixels: unit ([0, 1]) or standardize")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     p.add_argument("--n-train", type=int, required=True)
     p.add_argument("--n-out", type=int, default=4, help="number of classes")
@@ -428,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train", required=True, help="the training table the cell was trained on")
     p.add_argument("--test", required=True, help="the test table")
     p.add_argument("--features", nargs="+", default=["r12", "r13"], help="LJAT19 input distances")
-    p.add_argument("--preprocess", default="unit", help="MNIST pixels: unit or standardize")
+    p.add_argument("--preprocess", choices=mnist.PREPROCESS, default="unit", help="MNIST pixels: unit or standardize")
     p.add_argument("--steps", nargs="+", required=True, help="steps (nearest snapshot is used) or 'end'")
     p.add_argument("--seeds", type=int, required=True, help="the first this many runs of the cell")
     p.add_argument("--max-exact-params", type=int, default=5000)

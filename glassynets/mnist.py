@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 import shutil
 import socket
@@ -246,7 +247,7 @@ def fetch(
                 log(f"mnist: {filename}: downloading {url} (try {attempt}/{retries})")
                 try:
                     n_bytes = _download(url, tmp, timeout_s)
-                except (OSError, ValueError) as err:  # URLError, HTTPError, timeouts, bad URLs
+                except (OSError, ValueError, http.client.HTTPException) as err:  # URLError, timeouts, bad URLs, bad replies
                     tmp.unlink(missing_ok=True)
                     log(f"mnist: {url}: {_short(err)}")
                     failure = _short(err)

@@ -75,10 +75,12 @@ def cell_rows(experiment: str, cell: CellTables, loss_within: float, grad_rms_af
     name = f"N{cell.meta['n_train']}/{cell.meta['arch']}"
     depth = len(cell.meta["widths"]) - 2
     paper = PAPER.get(experiment, {})
-    verdict, why = underparametrized(cell, alpha_max, accuracy_max)
-    rows = [_row(experiment, name, "α = P/N", "≪ 1", cell.alpha, note=f"P = {cell.meta['n_params']}, N = {cell.meta['n_train']}"),
-            _row(experiment, name, "underparametrized criterion", "α ≪ 1 and accuracy < 0.99", "yes" if verdict else "no",
-                 note=why)]
+    rows = [_row(experiment, name, "α = P/N", "≪ 1" if cell.dataset == "mnist" else "", cell.alpha,
+                 note=f"P = {cell.meta['n_params']}, N = {cell.meta['n_train']}")]
+    if cell.dataset == "mnist":
+        verdict, why = underparametrized(cell, alpha_max, accuracy_max)
+        rows.append(_row(experiment, name, "underparametrized criterion", "α ≪ 1 and accuracy < 0.99",
+                         "yes" if verdict else "no", note=why))
     loss, loss_sd = _final(cell.metrics, "train_loss")
     rows.append(_row(experiment, name, "final train loss (nats)", paper.get("loss", ""), loss, f"± {loss_sd:.2g} (sd)"))
     acc, acc_sd = _final(cell.metrics, "train_acc")
@@ -143,16 +145,23 @@ def trace_generalization_rows(experiment: str, cells: list[CellTables], n_boot: 
     return rows
 
 
-def mean_mu_row(experiment: str, cells: list[CellTables]) -> dict:
-    """Mean of the cells' μ against the paper's MNIST exponent; ± is the sd across cells."""
-    mus = np.array([c.fit["mu"] for c in cells], dtype=float)
+def mean_mu_row(experiment: str, cells: list[CellTables], alpha_max: float, accuracy_max: float) -> dict:
+    """Mean of the cells' μ against the paper's MNIST exponent, over the cells that pass the
+    underparametrized criterion (the paper's claim is about them; all cells if none passes);
+    ± is the sd across cells."""
+    passing = [c for c in cells if underparametrized(c, alpha_max, accuracy_max)[0]]
+    used, which = (passing, "underparametrized") if passing else (cells, "none underparametrized: all")
+    mus = np.array([c.fit["mu"] for c in used], dtype=float)
     mus = mus[np.isfinite(mus)]
-    mean = float(mus.mean()) if len(mus) else float("nan")
-    sd = float(mus.std(ddof=1)) if len(mus) > 1 else float("nan")
     lo, hi = PAPER_MU_MNIST[0] - PAPER_MU_MNIST[1], PAPER_MU_MNIST[0] + PAPER_MU_MNIST[1]
+    if not len(mus):
+        return _row(experiment, f"0 of {len(cells)} cells", "mean μ across cells", PAPER.get(experiment, {}).get("mu_mean", ""),
+                    "n/a", note="no cell has a finite μ")
+    mean = float(mus.mean())
+    sd = f"± {mus.std(ddof=1):.3f} (sd across cells)" if len(mus) > 1 else ""
     inside = "inside" if lo <= mean <= hi else "outside"
-    return _row(experiment, f"{len(mus)} of {len(cells)} cells", "mean μ across cells", PAPER.get(experiment, {}).get("mu_mean", ""),
-                mean, f"± {sd:.3f} (sd across cells)", f"{inside} the paper's band [{lo:.3f}, {hi:.3f}]")
+    return _row(experiment, f"{len(mus)} of {len(cells)} cells ({which})", "mean μ across cells",
+                PAPER.get(experiment, {}).get("mu_mean", ""), mean, sd, f"{inside} the paper's band [{lo:.3f}, {hi:.3f}]")
 
 
 def build(limits: dict | None, experiments: dict[str, list[CellTables]], loss_within: float, grad_rms_after: float,
@@ -171,7 +180,7 @@ def build(limits: dict | None, experiments: dict[str, list[CellTables]], loss_wi
         for cell in cells:
             rows.extend(cell_rows(experiment, cell, loss_within, grad_rms_after, alpha_max, accuracy_max))
         if "mu_mean" in PAPER.get(experiment, {}) or cells[0].dataset == "mnist":
-            rows.append(mean_mu_row(experiment, cells))
+            rows.append(mean_mu_row(experiment, cells, alpha_max, accuracy_max))
         if len({c.meta["n_train"] for c in cells if c.hessian_summary is not None}) > 1:
             rows.extend(trace_generalization_rows(experiment, cells))
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -23,7 +23,7 @@ wildcard_constraints:
     arch=r"h\d+(-\d+)*",
     first=r"\d+",
     last=r"\d+",
-    split=r"train|t10k",
+    mnist_split=r"train|t10k",
     mnist_file="|".join(re.escape(name) for name in mnist.MD5),
 
 
@@ -227,7 +227,8 @@ def aging_mem_mb(wildcards):
     of 16 runs with its differences, and the per-run Δ, D over all pairs [E, S(S-1)/2]."""
     S, E, P = cell_size(wildcards)
     pairs = S * (S - 1) // 2
-    held = 2 * S * E * P * 4 + 3 * S * min(E, 16) * P * 8 + 4 * E * pairs * 8
+    bytes_per = 8 if config["dtype"] == "float64" else 4
+    held = 2 * S * E * P * bytes_per + 3 * S * min(E, 16) * P * 8 + 4 * E * pairs * 8
     return 1000 + math.ceil(held / 2**20)
 
 
@@ -292,8 +293,11 @@ def published_sha256(wildcards):
 MNIST = config["mnist"]
 
 
-def mnist_source_option():
-    return f"--source-dir {MNIST['source_dir']}" if MNIST["source_dir"] else ""
+def mnist_fetch_options():
+    """Where MNIST files come from. Deliberately kept out of params, since the bytes are md5-checked, so
+    changing the folder or the mirrors must not refetch the files and retrain every MNIST cell."""
+    source = f"--source-dir {MNIST['source_dir']}" if MNIST["source_dir"] else ""
+    return f"{source} --mirrors {' '.join(MNIST['mirrors'])}"
 
 
 def train_inputs(wildcards):

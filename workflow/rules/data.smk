@@ -104,24 +104,21 @@ rule mnist_fetch:
     log:
         "results/logs/mnist_fetch/{mnist_file}.log",
     localrule: True  # runs where the network is (the login node of a cluster); retries each mirror itself
-    conda:
-        "../../envs/glassynets.yaml"
-    params:
-        source=mnist_source_option(),
-        mirrors=" ".join(MNIST["mirrors"]),
-    shell:
-        # tee: an offline user sees which files are missing and where to put them
-        "glassynets mnist-fetch {params.source} --mirrors {params.mirrors} --out {output} 2>&1 | tee {log}"
+    run:
+        # run: rather than shell: so that the source options below (see mnist_fetch_options) are
+        # not part of the tracked command text; tee shows an offline user what is missing.
+        options = mnist_fetch_options()
+        shell("glassynets mnist-fetch {options} --out {output} 2>&1 | tee {log}")
 
 
 rule mnist_convert:
     input:
-        images="resources/mnist/raw/{split}-images-idx3-ubyte.gz",
-        labels="resources/mnist/raw/{split}-labels-idx1-ubyte.gz",
+        images="resources/mnist/raw/{mnist_split}-images-idx3-ubyte.gz",
+        labels="resources/mnist/raw/{mnist_split}-labels-idx1-ubyte.gz",
     output:
-        "resources/mnist/{split}.parquet",
+        "resources/mnist/{mnist_split}.parquet",
     log:
-        "results/logs/mnist_convert/{split}.log",
+        "results/logs/mnist_convert/{mnist_split}.log",
     threads: 1
     resources:
         mem_mb=table_mem_mb(60000, 784),
