@@ -44,6 +44,11 @@ class CellTables:
     def dataset(self) -> str:
         return self.meta.get("dataset", "ljat19")
 
+    @property
+    def tstar_curve(self) -> pd.DataFrame:
+        """t*(t_w) of the ensemble-mean Δ (the tstar rows of seed −1), for t_w > 0; NaN: undefined."""
+        return self.tstar[(self.tstar["seed"] == -1) & (self.tstar["t_w"] > 0)]
+
     def final_hessians(self) -> pd.DataFrame:
         """Hessian summaries at the last recorded step, one row per network, with trace/N and the
         generalization error (test − train cross-entropy, nats)."""

@@ -267,8 +267,7 @@ def cmd_hessian(args: argparse.Namespace) -> None:
     steps, meta = blocks[0][0], storage.metadata(args.snapshots[0])
     seeds = np.concatenate([b[1] for b in blocks])
     snapshots = np.concatenate([b[2] for b in blocks], axis=1)
-    widths = meta["widths"]
-    arch = Architecture(widths[0], tuple(widths[1:-1]), widths[-1])
+    arch = Architecture.from_widths(meta["widths"])
     x, y = _dataset_tensors(args.dataset, args.train, args.features, args.preprocess, meta["n_train"], torch.float64)
     x_test, y_test = _dataset_tensors(args.dataset, args.test, args.features, args.preprocess, None, torch.float64)
     wanted = [steps[-1] if w == "end" else float(w) for w in args.steps]

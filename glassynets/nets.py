@@ -34,6 +34,11 @@ class Architecture:
             )
         return cls(n_in, tuple(int(w) for w in name[1:].split("-")), n_out)
 
+    @classmethod
+    def from_widths(cls, widths: list[int] | tuple[int, ...]) -> "Architecture":
+        """From all layer widths (n_in, hidden..., n_out), e.g. [784, 5, 5, 10]."""
+        return cls(widths[0], tuple(widths[1:-1]), widths[-1])
+
     @property
     def name(self) -> str:
         return "h" + "-".join(str(w) for w in self.hidden)

@@ -75,9 +75,18 @@ def _msd_panel(ax: plt.Axes, cell: CellTables, plot_tw: list[float]) -> None:
     ax.legend()
 
 
+def _tstar_axes(ax: plt.Axes, cells: list[CellTables]) -> None:
+    d_star = float(cells[0].tstar["delta_star"].iloc[0])
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("$t_w$ (steps)")
+    ax.set_ylabel(f"t* (steps), Δ* = {d_star:g}")
+    ax.legend()
+
+
 def _tstar_panel(ax: plt.Axes, cells: list[CellTables]) -> None:
     for color, cell in zip(COLORS, cells):
-        curve = cell.tstar[(cell.tstar["seed"] == -1) & (cell.tstar["t_w"] > 0)].dropna()
+        curve = cell.tstar_curve.dropna()
         ax.plot(curve["t_w"], curve["t_star"], "o", ms=2.5, color=color)
         fit = cell.fit
         if np.isfinite(fit["mu"]):
@@ -86,12 +95,7 @@ def _tstar_panel(ax: plt.Axes, cells: list[CellTables]) -> None:
                 tw = np.geomspace(inside.min(), inside.max(), 50)
                 ax.plot(tw, 10 ** fit["intercept"] * tw ** fit["mu"], color=color, lw=1,
                         label=f"{cell.label}: μ = {fit['mu']:.2f} [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]")
-    d_star = float(cells[0].tstar["delta_star"].iloc[0])
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("$t_w$ (steps)")
-    ax.set_ylabel(f"t* (steps), Δ* = {d_star:g}")
-    ax.legend()
+    _tstar_axes(ax, cells)
 
 
 def fig1(cells: list[CellTables], out: str | Path, **_) -> None:
@@ -145,16 +149,11 @@ def fig6(cells: list[CellTables], out: str | Path, **_) -> None:
     fig, (a, b) = plt.subplots(1, 2, figsize=(8.5, 3.6))
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(cells)))
     for color, cell in zip(colors, cells):
-        curve = cell.tstar[(cell.tstar["seed"] == -1) & (cell.tstar["t_w"] > 0)].dropna()
+        curve = cell.tstar_curve.dropna()
         a.plot(curve["t_w"], curve["t_star"], "o-", ms=2.5, lw=0.8, color=color,
                label=f"α = {cell.alpha:.3g} ({cell.meta['arch']}, N = {cell.meta['n_train']})")
-    d_star = float(cells[0].tstar["delta_star"].iloc[0])
-    a.set_xscale("log")
-    a.set_yscale("log")
-    a.set_xlabel("$t_w$ (steps)")
-    a.set_ylabel(f"t* (steps), Δ* = {d_star:g}")
+    _tstar_axes(a, cells)
     a.set_title("(a) t*($t_w$), ensemble mean")
-    a.legend()
     fits = pd.DataFrame([{"alpha": c.alpha, **c.fit[["mu", "ci_low", "ci_high"]].to_dict()} for c in cells])
     ok = fits[np.isfinite(fits["mu"])]
     lo, hi = (ok["mu"] - ok["ci_low"]).clip(lower=0), (ok["ci_high"] - ok["mu"]).clip(lower=0)

@@ -106,7 +106,7 @@ def cell_rows(experiment: str, cell: CellTables, loss_within: float, grad_rms_af
                          note=f"μ from {scan['mu'].min():.3f} to {scan['mu'].max():.3f}"))
     if cell.hessian_summary is not None:
         rows.extend(hessian_rows(experiment, name, cell))
-    curve = cell.tstar[(cell.tstar["seed"] == -1) & (cell.tstar["t_w"] > 0)]
+    curve = cell.tstar_curve
     cross = aging.crossover(curve["t_w"].to_numpy(), curve["t_star"].to_numpy())
     rows.append(_row(experiment, name, "crossover in t*(t_w), log10 t_w", paper.get("crossover", ""), cross["log10_tw"],
                      note=f"slopes {cross['slope_before']:.2f} before, {cross['slope_after']:.2f} after"))

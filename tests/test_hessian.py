@@ -12,24 +12,10 @@ from glassynets.nets import Architecture
 from glassynets.training import loss_and_grad
 
 LAM = 1e-4
-# torch.func forward-mode AD loads jit decompositions on first use; torch warns about its own code
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def arch_of(widths: list[int]) -> Architecture:
-    return Architecture(widths[0], tuple(widths[1:-1]), widths[-1])
 
 
 def problem(widths: list[int], n: int, seed: int = 0, scale: float = 0.7):
-    arch = arch_of(widths)
+    arch = Architecture.from_widths(widths)
     g = torch.Generator().manual_seed(seed)
     x, y = torch.randn(n, widths[0], generator=g), torch.randint(0, widths[-1], (n,), generator=g)
     theta = torch.randn(arch.n_params, generator=g, dtype=torch.float64) * scale

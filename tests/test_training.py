@@ -22,19 +22,6 @@ from glassynets.training import (
 LAM = 1e-4
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The trainer is meant for one thread per process; more threads on 2 busy cores stall badly."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def arch_of(widths: list[int]) -> Architecture:
-    return Architecture(widths[0], tuple(widths[1:-1]), widths[-1])
-
-
 def data(n: int, d: int, c: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     return torch.randn(n, d, generator=g), torch.randint(0, c, (n,), generator=g)
@@ -58,14 +45,14 @@ def ref_loss(theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, arch: Archit
 def spec_for(widths, steps, seeds, n_snap=None, **kw) -> TrainSpec:
     sched = log_steps(steps, 10) if n_snap is None else np.arange(steps + 1)
     kw = {"lr": 0.05, "batch_size": 20, "weight_decay": LAM, **kw}
-    return TrainSpec(arch=arch_of(widths), steps=steps, seeds=tuple(seeds), snapshot_steps=sched, metric_steps=sched, **kw)
+    return TrainSpec(arch=Architecture.from_widths(widths), steps=steps, seeds=tuple(seeds), snapshot_steps=sched, metric_steps=sched, **kw)
 
 
 @pytest.mark.parametrize("act", ["tanh", "relu"])
 @pytest.mark.parametrize("widths", [[2, 10, 4], [2, 5, 5, 4], [2, 4, 4, 4, 4], [2, 1, 1, 1, 4], [784, 5, 5, 10]])
 def test_loss_and_grad_matches_autograd(widths, act, monkeypatch):
     monkeypatch.setattr(training, "EVAL_CHUNK", 16)  # exercise the chunked accumulation
-    arch = arch_of(widths)
+    arch = Architecture.from_widths(widths)
     x, y = data(37 if widths[0] < 100 else 23, widths[0], widths[-1])
     g = torch.Generator().manual_seed(1)
     theta = torch.randn(3, arch.n_params, generator=g, dtype=torch.float64) * 0.7
@@ -82,7 +69,7 @@ def test_loss_and_grad_matches_autograd(widths, act, monkeypatch):
 def test_sgd_matches_plain_loop(order):
     """7 steps, N=30, B=8 (3 batches per epoch, 6 points dropped): same init, same indices, autograd."""
     widths, n, b, steps, seeds = [2, 5, 5, 4], 30, 8, 7, (4, 11, 2)
-    arch = arch_of(widths)
+    arch = Architecture.from_widths(widths)
     x, y = data(n, 2, 4)
     xt, yt = data(13, 2, 4, seed=5)
     spec = spec_for(widths, steps, seeds, n_snap=True, batch_size=b, lr=0.3, dtype="float64", data_order=order)
@@ -229,9 +216,9 @@ def test_invalid_inputs():
     with pytest.raises(ValueError, match="batch_size"):
         train_ensemble(spec_for([2, 5, 4], 5, (0,), batch_size=11), x, y, x, y, log=lambda m: None)
     with pytest.raises(ValueError, match="snapshot_steps"):
-        TrainSpec(arch_of([2, 5, 4]), 0.05, 5, LAM, 5, (0,), np.array([0, 6]), np.array([0]))
+        TrainSpec(Architecture.from_widths([2, 5, 4]), 0.05, 5, LAM, 5, (0,), np.array([0, 6]), np.array([0]))
     with pytest.raises(ValueError, match="seeds"):
-        TrainSpec(arch_of([2, 5, 4]), 0.05, 5, LAM, 5, (0, 0), np.array([0]), np.array([0]))
+        TrainSpec(Architecture.from_widths([2, 5, 4]), 0.05, 5, LAM, 5, (0, 0), np.array([0]), np.array([0]))
 
 
 def test_network_generator_is_deterministic_and_distinct():
