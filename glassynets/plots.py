@@ -194,10 +194,11 @@ def figA1(cells: list[CellTables], out: str | Path, **_) -> None:
     fig, axes = plt.subplots(1, len(cells), figsize=(4.2 * len(cells), 3.4), squeeze=False)
     for ax, cell in zip(axes[0], cells):
         h = cell.hessian[cell.hessian["seed"] == cell.hessian["seed"].min()]
+        what = "eigenvalues" if cell.hessian_summary["exact"].all() else "Ritz values (stochastic)"
         for color, step in zip(COLORS, (h["step"].min(), h["step"].max())):
             ev = np.sort(h.loc[h["step"] == step, "eigenvalue"].to_numpy())
             ax.plot(np.arange(1, len(ev) + 1), ev, color=color, lw=1,
-                    label=f"step {step:g}: {(ev < 0).sum()} of {len(ev)} negative")
+                    label=f"step {step:g}: {(ev < 0).sum()} of {len(ev)} {what} negative")
         ax.set_yscale("symlog", linthresh=1e-4)
         ax.axhline(0, color="grey", lw=0.5)
         ax.set_xlabel("index (ascending)")
