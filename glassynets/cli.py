@@ -175,9 +175,11 @@ def cmd_train(args: argparse.Namespace) -> None:
         result = run()
     meta = {
         "experiment": args.experiment, "dataset": args.dataset, "arch": arch.name, "widths": list(arch.widths),
-        "n_params": arch.n_params, "n_train": n_train, "alpha": arch.n_params / n_train, "lr": args.lr, "batch_size": args.batch_size, "weight_decay": args.weight_decay,
+        "n_params": arch.n_params, "n_train": n_train, "alpha": arch.n_params / n_train,
+        "lr": args.lr, "batch_size": args.batch_size, "weight_decay": args.weight_decay,
         "steps": args.steps, "dtype": args.dtype, "data_order": args.data_order, "activation": args.activation,
-        "features": args.features if args.dataset == "ljat19" else args.preprocess, "device": device,
+        "features": args.features if args.dataset == "ljat19" else None,
+        "preprocess": args.preprocess if args.dataset == "mnist" else None, "device": device,
         "train_file": str(args.train), "test_file": str(args.test),
     }
     seeds = np.asarray(spec.seeds)
