@@ -14,6 +14,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/aging.smk"
 include: "workflow/rules/hessian.smk"
+include: "workflow/rules/glass.smk"
 include: "workflow/rules/figures.smk"
 
 

@@ -10,16 +10,17 @@ torch.optim.SGD (weight_decay = 2λ, the gradient of λ‖θ‖²) + CrossEntrop
 time, timed on a few networks and scaled. Cases:
 
 - LJAT19 architectures on N = 1000 random 2-D points, 4 classes, B = 100, independent order;
-- MNIST-shaped [784, 5, 5, 10] on N = 60000 uniform [0, 1) inputs (the real training set size;
+- MNIST-shaped [784, 5, 5, 10] on N = 60000 random pixel values k/255 (the real training set size;
   a smaller N flatters the cache), B = 50, independent and shared order;
 - with --alpha, also the wider α-sweep network [784, 17, 17, 17, 10], both orders.
 
 Each timing is repeated and the median reported, in network-steps per second (one SGD step of
 one network), on the wall clock and per CPU-second of this (single) thread: on a busy machine the
 two differ by the time the process waits for a core. The arithmetic rate (see flops_per_net_step)
-and its fraction of the sgemm peak use CPU time for both, so that waiting does not count. --ref GIT_REF also times glassynets/training.py as it was at GIT_REF (loaded from git
-into a side module) on the MNIST cases, interleaved with the current code, for before/after numbers
-taken in one run. Prints a table, then one JSON line {"sgemm_peak_gflops": ..., "records": [...]}.
+and its fraction of the sgemm peak use CPU time for both, so that waiting does not count.
+--ref GIT_REF also times the trainer as it was at GIT_REF (the package extracted from git and
+imported as glassynets_ref) on the MNIST cases, interleaved with the current code, for
+before/after numbers taken in one run. Prints a table, then one JSON line {"sgemm_peak_gflops": ..., "records": [...]}.
 """
 
 from __future__ import annotations
@@ -91,22 +92,25 @@ def sgemm_peak_gflops(repeats: int) -> float:
 
 
 def load_ref(ref: str):
-    """glassynets/training.py as of git REF, imported as glassynets._training_ref."""
-    src = subprocess.run(["git", "-C", str(ROOT), "show", f"{ref}:glassynets/training.py"],
-                         check=True, capture_output=True, text=True).stdout
-    path = Path(tempfile.mkdtemp()) / "training_ref.py"
-    path.write_text(src)
-    spec = importlib.util.spec_from_file_location("glassynets._training_ref", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    """The glassynets package as of git REF (extracted with git archive and imported as
+    glassynets_ref, so that its modules import each other at that REF); returns its training module."""
+    folder = Path(tempfile.mkdtemp())
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "glassynets"], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    (folder / "glassynets").rename(folder / "glassynets_ref")
+    spec = importlib.util.spec_from_file_location("glassynets_ref", folder / "glassynets_ref/__init__.py",
+                                                  submodule_search_locations=[str(folder / "glassynets_ref")])
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["glassynets_ref"] = package
+    spec.loader.exec_module(package)
+    return importlib.import_module("glassynets_ref.training")
 
 
 def make_data(n: int, d: int, c: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random inputs (uniform [0, 1) like pixel values when d > 100, else normal) and labels."""
+    """Random inputs and labels: for d > 100 pixel values k/255 with k uniform in 0..255 (what
+    MNIST's unit preprocessing gives, so the trainer gathers them as bytes), else normal."""
     g = torch.Generator().manual_seed(0)
-    x = torch.rand(n, d, generator=g) if d > 100 else torch.randn(n, d, generator=g)
+    x = torch.randint(0, 256, (n, d), generator=g).float().div_(255) if d > 100 else torch.randn(n, d, generator=g)
     return x, torch.randint(0, c, (n,), generator=g)
 
 

@@ -23,26 +23,31 @@ def pair_indices(n_steps: int) -> tuple[np.ndarray, np.ndarray]:
     return i, j
 
 
-def displacements(snapshots: np.ndarray, seeds_per_chunk: int = 16) -> tuple[np.ndarray, np.ndarray]:
+def displacements(snapshots: np.ndarray, chunk_bytes: int = 256 << 20) -> tuple[np.ndarray, np.ndarray]:
     """Δ and D for every run and every snapshot pair.
 
     snapshots: [S, E, P]. Returns (delta, fourth), each [E, K] in float64, with the pairs in
     :func:`pair_indices` order. Differences are taken in float64 directly (not via |a|² + |b|² −
-    2a·b) because Δ is many orders of magnitude below |θ|² at small t.
+    2a·b) because Δ is many orders of magnitude below |θ|² at small t. Work runs on blocks of at
+    most 16 runs and of as many parameters as keep one float64 block [S, runs, params] within
+    ``chunk_bytes``, so memory stays bounded for any P (sums over parameter blocks, then / P).
     """
-    n_steps, n_runs, _ = snapshots.shape
+    n_steps, n_runs, n_params = snapshots.shape
     n_pairs = n_steps * (n_steps - 1) // 2
-    delta = np.empty((n_runs, n_pairs))
-    fourth = np.empty((n_runs, n_pairs))
-    for lo in range(0, n_runs, seeds_per_chunk):
-        block = snapshots[:, lo : lo + seeds_per_chunk].astype(np.float64)  # [S, e, P]
-        k = 0
-        for i in range(n_steps - 1):
-            sq = np.square(block[i + 1 :] - block[i])  # [S-i-1, e, P]
-            delta[lo : lo + seeds_per_chunk, k : k + n_steps - 1 - i] = sq.mean(axis=-1).T
-            fourth[lo : lo + seeds_per_chunk, k : k + n_steps - 1 - i] = np.square(sq).mean(axis=-1).T
-            k += n_steps - 1 - i
-    return delta, fourth
+    delta = np.zeros((n_runs, n_pairs))
+    fourth = np.zeros((n_runs, n_pairs))
+    runs_per = min(16, n_runs)
+    params_per = max(1, chunk_bytes // (8 * n_steps * runs_per))
+    for lo in range(0, n_runs, runs_per):
+        for p0 in range(0, n_params, params_per):
+            block = snapshots[:, lo : lo + runs_per, p0 : p0 + params_per].astype(np.float64)  # [S, e, p]
+            k = 0
+            for i in range(n_steps - 1):
+                sq = np.square(block[i + 1 :] - block[i])  # [S-i-1, e, p]
+                delta[lo : lo + runs_per, k : k + n_steps - 1 - i] += sq.sum(axis=-1).T
+                fourth[lo : lo + runs_per, k : k + n_steps - 1 - i] += np.square(sq).sum(axis=-1).T
+                k += n_steps - 1 - i
+    return delta / n_params, fourth / n_params
 
 
 def t_star_curves(steps: np.ndarray, delta_rows: np.ndarray, delta_star: float) -> np.ndarray:
@@ -133,3 +138,63 @@ def crossover(t_w: np.ndarray, t_star: np.ndarray, min_points: int = 4) -> dict[
         if rss < best["rss"]:
             best = {"log10_tw": float(b), "slope_before": float(coef[1]), "slope_after": float(coef[2]), "rss": rss}
     return best
+
+
+def late_msd(t_w: np.ndarray, t: np.ndarray, delta: np.ndarray, late_tw: float, tolerance: float = 0.15) -> dict[str, float]:
+    """Late-time behaviour of Δ(t_w, t_w + t) in t, from the ensemble-mean Δ on snapshot pairs
+    (t_w [K], t [K], delta [K], steps).
+
+    Takes the snapshot t_w nearest ``late_tw`` (in log) and fits log10 Δ = slope · log10 t + c
+    over the last decade of t that run has, t ∈ [t_max / 10, t_max]. Slope 1 is diffusion: then
+    (|slope − 1| ≤ ``tolerance``) the diffusion constant per parameter, D = mean of Δ / (2t) over
+    that window (parameter² per step), else NaN. Returns t_w, t_min, t_max, slope, diffusion,
+    diffusive (1.0 or 0.0), n_points; NaNs when fewer than 3 points are usable.
+    """
+    t_w, t, delta = (np.asarray(a, float) for a in (t_w, t, delta))
+    candidates = np.unique(t_w[t_w > 0])
+    out = {"t_w": float("nan"), "t_min": float("nan"), "t_max": float("nan"), "slope": float("nan"),
+           "diffusion": float("nan"), "diffusive": 0.0, "n_points": 0}
+    if not len(candidates):
+        return out
+    tw = candidates[np.argmin(np.abs(np.log(candidates) - np.log(late_tw)))]
+    rows = (t_w == tw) & (t > 0) & (delta > 0)
+    t_max = t[rows].max(initial=0.0)
+    sel = rows & (t >= t_max / 10)
+    out.update(t_w=float(tw), t_min=float(t_max / 10), t_max=float(t_max), n_points=int(sel.sum()))
+    if sel.sum() < 3:
+        return out
+    slope = float(np.polyfit(np.log10(t[sel]), np.log10(delta[sel]), 1)[0])
+    diffusive = abs(slope - 1) <= tolerance
+    out.update(slope=slope, diffusive=float(diffusive),
+               diffusion=float(np.mean(delta[sel] / (2 * t[sel]))) if diffusive else float("nan"))
+    return out
+
+
+def msd_plateau(t: np.ndarray, delta: np.ndarray) -> tuple[float, float]:
+    """Plateau of one Δ(t) curve (t [k] ascending, > 0): the Δ at the first local minimum (from
+    short t on) of the log–log slope of Δ in t, smoothed over three neighbouring snapshot
+    intervals, and that slope. The first, not the global, minimum: a glass below T_d rests at
+    Δ ≈ 2(1 − q_EA) before aging takes it on to Δ = 2 (C = 0), which is flat too. NaNs for fewer
+    than 5 points."""
+    t, delta = np.asarray(t, float), np.asarray(delta, float)
+    ok = (t > 0) & (delta > 0)
+    t, delta = t[ok], delta[ok]
+    if len(t) < 5:
+        return float("nan"), float("nan")
+    slopes = np.diff(np.log(delta)) / np.diff(np.log(t))
+    smooth = np.convolve(slopes, np.ones(3) / 3, mode="valid")  # smooth[k]: the slope around point k + 2
+    rising = np.nonzero(np.diff(smooth) > 0)[0]
+    k = int(rising[0]) if len(rising) else len(smooth) - 1
+    return float(delta[k + 2]), float(smooth[k])
+
+
+def weight_histograms(snapshots: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Histogram of all parameters of all runs at every snapshot: snapshots [S, E, P] ->
+    (edges [bins + 1], counts [S, bins] int64). One set of equal-width bins spans the values of
+    every snapshot, so the histograms at different t_w compare directly."""
+    lo, hi = float(snapshots.min()), float(snapshots.max())
+    if not hi > lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    edges = np.linspace(lo, hi, bins + 1)
+    counts = np.stack([np.histogram(step, bins=edges)[0] for step in snapshots]).astype(np.int64)
+    return edges, counts

@@ -2,7 +2,8 @@
 
 Training writes one snapshots and one metrics file per block of seeds; the aging step merges the
 blocks into the cell's table folder ``results/tables/<experiment>/N<n>/<arch>/``, which is
-everything figures and the scorecard read.
+everything figures and the scorecard read. A p-spin glass cell ``results/tables/pspin/N<n>/T<T>/``
+has the same aging tables, an ``energy`` table instead of ``metrics``, and the spins as θ.
 """
 
 from __future__ import annotations
@@ -10,13 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import storage
 
-TABLES = ("metrics", "msd", "tstar", "mu")
+#: Written by the aging step for every cell.
+TABLES = ("msd", "tstar", "mu", "msd_late", "weight_hist")
+#: Network cells only: the merged training metrics.
+METRICS_TABLES = ("metrics",)
 #: Written only for experiments with a `hessian` section.
 HESSIAN_TABLES = ("hessian", "hessian_summary")
+#: p-spin cells only: the energy per spin along the run.
+GLASS_TABLES = ("energy",)
 
 
 @dataclass
@@ -24,16 +31,36 @@ class CellTables:
     """The analysed tables of one cell; ``meta`` is the training provenance (spec, P, N, ...)."""
 
     meta: dict
-    metrics: pd.DataFrame
     msd: pd.DataFrame
     tstar: pd.DataFrame
     mu: pd.DataFrame
+    msd_late: pd.DataFrame
+    weight_hist: pd.DataFrame
+    metrics: pd.DataFrame | None = None
     hessian: pd.DataFrame | None = None
     hessian_summary: pd.DataFrame | None = None
+    energy: pd.DataFrame | None = None
+
+    @property
+    def is_glass(self) -> bool:
+        """A p-spin cell (θ = the spins) rather than a network's."""
+        return self.meta.get("model") == "pspin"
 
     @property
     def label(self) -> str:
+        if self.is_glass:
+            return f"p-spin T = {self.meta['temperature']:g} (N = {self.meta['n_spins']})"
         return f"{self.meta['arch']} (P = {self.meta['n_params']})"
+
+    @property
+    def time_unit(self) -> float:
+        """Time per step: dt for the p-spin (Langevin time units), 1 for networks (SGD steps)."""
+        return float(self.meta.get("dt", 1.0))
+
+    @property
+    def late(self) -> pd.Series:
+        """Late-time behaviour of Δ (aging.late_msd): t_w, t_min, t_max, slope, diffusion, diffusive."""
+        return self.msd_late.iloc[0]
 
     @property
     def alpha(self) -> float:
@@ -58,6 +85,11 @@ class CellTables:
         last["gen_error"] = last["test_loss"] - last["train_loss"]
         return last
 
+    def final(self, column: str) -> tuple[float, float]:
+        """Mean and standard deviation over runs of a metric at the last recorded step."""
+        last = self.metrics[self.metrics["step"] == self.metrics["step"].max()][column]
+        return float(last.mean()), float(last.std(ddof=1)) if len(last) > 1 else float("nan")
+
     @property
     def fit(self) -> pd.Series:
         """The μ fit at the configured Δ* (mu, ci_low, ci_high, intercept, tw_min, tw_max, ...)."""
@@ -65,15 +97,29 @@ class CellTables:
 
 
 def load(folder: str | Path) -> CellTables:
-    """Read a cell's table folder (files named as in :data:`TABLES`, and :data:`HESSIAN_TABLES`
-    where present), checking every schema."""
+    """Read a cell's table folder (files named as in :data:`TABLES`, and those of
+    :data:`METRICS_TABLES`, :data:`HESSIAN_TABLES`, :data:`GLASS_TABLES` where present), checking
+    every schema."""
     folder = Path(folder)
     frames = {name: storage.read_frame(folder / f"{name}.parquet", name) for name in TABLES}
     frames.update({name: storage.read_frame(folder / f"{name}.parquet", name)
-                   for name in HESSIAN_TABLES if (folder / f"{name}.parquet").exists()})
+                   for name in METRICS_TABLES + HESSIAN_TABLES + GLASS_TABLES if (folder / f"{name}.parquet").exists()})
     return CellTables(meta=storage.metadata(folder / "msd.parquet"), **frames)
 
 
 def seed_blocks(n_seeds: int, per_job: int) -> list[tuple[int, int]]:
     """Inclusive (first, last) seed ranges covering 0..n_seeds-1 in blocks of ``per_job``."""
     return [(lo, min(lo + per_job, n_seeds) - 1) for lo in range(0, n_seeds, per_job)]
+
+
+def phases(cells: list[CellTables], accuracy_max: float) -> tuple[list[CellTables], list[CellTables], float]:
+    """Cells sorted by α split into the under- (final mean train accuracy < accuracy_max, the
+    subaging paper's criterion) and the over-parametrized phase, and the transition α*: the
+    geometric mean of the largest α under and the smallest α over when the two phases do not
+    interleave in α, else NaN (also NaN when one phase is empty)."""
+    ordered = sorted(cells, key=lambda c: c.alpha)
+    under = [c for c in ordered if c.final("train_acc")[0] < accuracy_max]
+    over = [c for c in ordered if c.final("train_acc")[0] >= accuracy_max]
+    if not under or not over or under[-1].alpha > over[0].alpha:
+        return under, over, float("nan")
+    return under, over, float(np.sqrt(under[-1].alpha * over[0].alpha))

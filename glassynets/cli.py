@@ -154,7 +154,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         arch=arch, lr=args.lr, batch_size=args.batch_size, weight_decay=args.weight_decay, steps=args.steps,
         seeds=_seed_range(args.seeds), snapshot_steps=log_steps(args.steps, args.snapshots_per_decade),
         metric_steps=log_steps(args.steps, args.metrics_per_decade), dtype=args.dtype,
-        data_order=args.data_order, activation=args.activation, device=device,
+        data_order=args.data_order, activation=args.activation, loss=args.loss, output=args.output,
+        momentum=args.momentum, init=args.init, device=device,
     )
     n_train = len(y_train)
     _log(f"cell {args.experiment}/N{n_train}/{arch.name}: P = {arch.n_params}, α = P/N = {arch.n_params / n_train:.4g}, "
@@ -178,6 +179,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         "n_params": arch.n_params, "n_train": n_train, "alpha": arch.n_params / n_train,
         "lr": args.lr, "batch_size": args.batch_size, "weight_decay": args.weight_decay,
         "steps": args.steps, "dtype": args.dtype, "data_order": args.data_order, "activation": args.activation,
+        "loss": args.loss, "output": args.output, "momentum": args.momentum, "init": args.init,
         "features": args.features if args.dataset == "ljat19" else None,
         "preprocess": args.preprocess if args.dataset == "mnist" else None, "device": device,
         "train_file": str(args.train), "test_file": str(args.test),
@@ -197,7 +199,8 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_aging(args: argparse.Namespace) -> None:
-    """Merge a cell's seed blocks and compute Δ, D, Y, t*(t_w) and μ (with bootstrap and Δ* scan)."""
+    """Merge a cell's seed blocks and compute Δ, D, Y, t*(t_w), μ (with bootstrap and Δ* scan),
+    the late-time behaviour of Δ and the histograms of the parameters at every snapshot."""
     import pandas as pd
 
     from . import aging, storage
@@ -249,8 +252,23 @@ def cmd_aging(args: argparse.Namespace) -> None:
     _log(f"Δ* = {args.delta_star:g}: μ = {rows[0]['mu']:.3f} [{rows[0]['ci_low']:.3f}, {rows[0]['ci_high']:.3f}] "
          f"from {rows[0]['n_points']} t_w in {window}")
 
-    metrics = pd.concat([storage.read_frame(p, "metrics") for p in args.metrics], ignore_index=True)
-    storage.write(out / "metrics.parquet", "metrics", {c: metrics[c].to_numpy() for c in metrics}, meta)
+    late_tw = args.late_tw if args.late_tw is not None else steps[-1] / 100
+    late = aging.late_msd(t_w, t, mean, late_tw, args.diffusive_tolerance)
+    storage.write(out / "msd_late.parquet", "msd_late",
+                  {**{k: [v] for k, v in late.items()}, "diffusive": [bool(late["diffusive"])],
+                   "tolerance": [args.diffusive_tolerance]}, meta)
+    _log(f"late Δ at t_w = {late['t_w']:g}: slope {late['slope']:.3f} over t in [{late['t_min']:g}, {late['t_max']:g}]"
+         + (f", diffusive, D = {late['diffusion']:.3g} per step" if late["diffusive"] else ""))
+
+    edges, counts = aging.weight_histograms(snapshots, args.hist_bins)
+    density = counts / (counts.sum(axis=1, keepdims=True) * np.diff(edges))
+    storage.write(out / "weight_hist.parquet", "weight_hist", {
+        "step": np.repeat(steps, args.hist_bins), "bin_low": np.tile(edges[:-1], n_steps),
+        "bin_high": np.tile(edges[1:], n_steps), "count": counts.reshape(-1), "density": density.reshape(-1)}, meta)
+
+    if args.metrics:
+        metrics = pd.concat([storage.read_frame(p, "metrics") for p in args.metrics], ignore_index=True)
+        storage.write(out / "metrics.parquet", "metrics", {c: metrics[c].to_numpy() for c in metrics}, meta)
 
 
 # --- Hessian spectra ----------------------------------------------------------------------------
@@ -301,6 +319,65 @@ def cmd_hessian(args: argparse.Namespace) -> None:
     storage.write(args.out_summary, "hessian_summary", {c: [r[c] for r in summary] for c in summary[0]}, meta)
 
 
+# --- the p-spin glass ---------------------------------------------------------------------------
+
+
+def cmd_pspin(args: argparse.Namespace) -> None:
+    """Quench the spherical p-spin (p = 3) and integrate its Langevin dynamics; write the spins as a
+    snapshots table (θ = s) and the energy per spin.
+
+    Each coupling sample is checkpointed to --checkpoint-dir when done (not a workflow output), so
+    a killed job resumes at the next sample; a sample depends only on (seed, sample), so the
+    result has the same bits either way."""
+    import torch
+
+    from . import pspin, storage
+    from .schedule import log_steps
+
+    torch.set_num_threads(args.threads)
+    record = log_steps(args.steps, args.snapshots_per_decade)
+    dtype = getattr(torch, args.dtype)
+    meta = {"model": "pspin", "experiment": "pspin", "p": 3, "n_spins": args.n, "n_params": args.n,
+            "temperature": args.temperature, "dt": args.dt, "steps": args.steps, "time": args.steps * args.dt,
+            "samples": args.samples, "replicas": args.replicas, "seed": args.seed, "dtype": args.dtype}
+    glassy = "below" if args.temperature < pspin.T_DYNAMICAL else "above"
+    _log(f"p-spin N = {args.n}, T = {args.temperature:g} ({glassy} T_d = {pspin.T_DYNAMICAL:.3f}), "
+         f"{args.samples} samples × {args.replicas} replicas, dt = {args.dt:g}, {args.steps} steps "
+         f"(time {args.steps * args.dt:g}), {len(record)} snapshots; torch {torch.get_num_threads()} thread(s)")
+    folder = Path(args.checkpoint_dir) if args.checkpoint_dir else None
+    snapshots, energies = [], []
+    for k in range(args.samples):
+        done = folder / f"sample{k}.npz" if folder else None
+        if done is not None and done.exists():
+            saved = np.load(done, allow_pickle=False)
+            if json.loads(str(saved["meta"])) == meta:
+                _log(f"sample {k}: resumed from {done}")
+                snapshots.append(saved["snapshots"])
+                energies.append(saved["energies"])
+                continue
+            _log(f"sample {k}: {done} belongs to other settings; simulating afresh")
+        start = time.perf_counter()
+        sim = pspin.simulate(args.n, args.temperature, [k], args.replicas, args.dt, args.steps, record, args.seed,
+                             log=_log, dtype=dtype)
+        _log(f"sample {k}: final energy per spin {sim.energies[-1].mean():.4f} ({time.perf_counter() - start:.1f} s)")
+        snapshots.append(sim.snapshots)
+        energies.append(sim.energies)
+        if done is not None:
+            done.parent.mkdir(parents=True, exist_ok=True)
+            tmp = done.with_name(f".{done.name}.tmp.npz")
+            np.savez(tmp, snapshots=sim.snapshots, energies=sim.energies, meta=json.dumps(meta))
+            os.replace(tmp, done)
+    snaps, e = np.concatenate(snapshots, axis=1), np.concatenate(energies, axis=1)
+    runs = np.arange(snaps.shape[1])  # run = sample · replicas + replica
+    storage.write_snapshots(args.out_snapshots, record, runs, snaps, meta)
+    storage.write(args.out_energy, "energy", {"seed": np.tile(runs, len(record)), "step": np.repeat(record, len(runs)),
+                                              "energy": e.reshape(-1)}, meta)
+    if folder is not None:
+        for k in range(args.samples):
+            (folder / f"sample{k}.npz").unlink(missing_ok=True)
+    _log(f"wrote {args.out_snapshots} and {args.out_energy}; mean final energy per spin {e[-1].mean():.4f}")
+
+
 def _dataset_tensors(dataset, path, features, preprocess, limit, dtype):
     from . import data
 
@@ -316,8 +393,9 @@ def cmd_figure(args: argparse.Namespace) -> None:
     """Draw one figure of the paper from cell table folders."""
     from . import cells, plots
 
-    tables = [cells.load(folder) for folder in args.cells]
-    plots.FIGURES[args.name](tables, args.out, plot_tw=args.plot_tw)
+    tables = [cells.load(folder) for folder in args.cells + args.glass_cells]
+    plots.FIGURES[args.name](tables, args.out, plot_tw=args.plot_tw, glass_plot_tw=args.glass_plot_tw,
+                             accuracy_max=args.underparametrized_accuracy)
     _log(f"wrote {args.out} and its .png")
 
 
@@ -327,11 +405,12 @@ def cmd_scorecard(args: argparse.Namespace) -> None:
 
     limits = json.loads(Path(args.limits).read_text()) if args.limits else None
     groups = {}
-    for spec in args.cells:
+    for spec in args.cells or []:
         experiment, _, folder = spec.partition("=")
         groups.setdefault(experiment, []).append(cells.load(folder))
     table = scorecard.build(limits, groups, loss_within=args.loss_within, grad_rms_after=args.grad_rms_after,
-                            alpha_max=args.underparametrized[0], accuracy_max=args.underparametrized[1])
+                            alpha_max=args.underparametrized[0], accuracy_max=args.underparametrized[1],
+                            tti_mu=args.tti_mu, glasses=[cells.load(folder) for folder in args.glass_cells])
     scorecard.write(table, args.out_md, args.out_csv)
     _log(f"wrote {args.out_md} and {args.out_csv} ({len(table)} rows)")
 
@@ -340,7 +419,7 @@ def cmd_scorecard(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import ljat19, mnist
+    from . import ljat19, mnist, training
 
     parser = argparse.ArgumentParser(prog="glassynets", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -397,8 +476,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-train", type=int, required=True)
     p.add_argument("--n-out", type=int, default=4, help="number of classes")
     p.add_argument("--arch", required=True, help="hidden layers, e.g. h5-5")
-    p.add_argument("--activation", default="tanh")
+    p.add_argument("--activation", choices=training.ACTIVATIONS, default="tanh", help="hidden units")
+    p.add_argument("--loss", choices=training.LOSSES, default="cross_entropy", help="data term (mse: on one-hot 0/1 targets)")
+    p.add_argument("--output", choices=training.OUTPUTS, default="linear", help="output units (sigmoid: with --loss mse)")
+    p.add_argument("--init", choices=training.INITS, default="glorot", help="glorot (Keras) or fan_in (torch.nn.Linear)")
     p.add_argument("--lr", type=float, required=True)
+    p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum, as torch.optim.SGD (0: plain SGD)")
     p.add_argument("--batch-size", type=int, required=True)
     p.add_argument("--weight-decay", type=float, required=True, help="λ in λ‖θ‖²")
     p.add_argument("--steps", type=int, required=True)
@@ -416,12 +499,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("aging", help=cmd_aging.__doc__)
     p.add_argument("--snapshots", nargs="+", required=True)
-    p.add_argument("--metrics", nargs="+", required=True)
+    p.add_argument("--metrics", nargs="*", default=[], help="metrics files of the seed blocks (merged); none for a glass")
     p.add_argument("--delta-star", type=float, required=True)
     p.add_argument("--fit-tw", type=float, nargs=2, required=True, metavar=("MIN", "MAX"))
     p.add_argument("--delta-star-scan", type=float, nargs=2, required=True, metavar=("MIN", "MAX"))
     p.add_argument("--scan-points", type=int, default=9)
     p.add_argument("--n-boot", type=int, default=1000)
+    p.add_argument("--late-tw", type=float, help="t_w (steps) of the late-time slope of Δ; default 1%% of the last step")
+    p.add_argument("--diffusive-tolerance", type=float, default=0.15, help="Δ is diffusive where |slope − 1| <= this")
+    p.add_argument("--hist-bins", type=int, default=40, help="bins of the parameter histograms")
     p.add_argument("--out", required=True, help="cell table folder")
     p.set_defaults(func=cmd_aging)
 
@@ -442,16 +528,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-summary", required=True)
     p.set_defaults(func=cmd_hessian)
 
+    p = sub.add_parser("pspin", help=cmd_pspin.__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, required=True, help="number of spins N")
+    p.add_argument("--temperature", type=float, required=True)
+    p.add_argument("--samples", type=int, default=4, help="samples of the couplings")
+    p.add_argument("--replicas", type=int, default=8, help="runs per sample (initial configuration and noise)")
+    p.add_argument("--dt", type=float, default=0.05, help="Euler–Maruyama time step")
+    p.add_argument("--steps", type=int, required=True, help="integration steps (time = steps · dt)")
+    p.add_argument("--snapshots-per-decade", type=int, default=20)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--checkpoint-dir", help="where finished samples are kept until the outputs are written")
+    p.add_argument("--out-snapshots", required=True)
+    p.add_argument("--out-energy", required=True)
+    p.set_defaults(func=cmd_pspin)
+
     p = sub.add_parser("figure", help=cmd_figure.__doc__)
     p.add_argument("name")
-    p.add_argument("--cells", nargs="+", required=True, help="cell table folders")
-    p.add_argument("--plot-tw", type=float, nargs="+", default=[1e3, 1e4])
+    p.add_argument("--cells", nargs="*", default=[], help="network cell table folders")
+    p.add_argument("--glass-cells", nargs="*", default=[], help="p-spin cell table folders")
+    p.add_argument("--plot-tw", type=float, nargs="+", default=[1e3, 1e4], help="t_w (steps) drawn for networks")
+    p.add_argument("--glass-plot-tw", type=float, nargs="+", default=[10, 100], help="t_w (time units) drawn for p-spin cells")
+    p.add_argument("--underparametrized-accuracy", type=float, default=0.99,
+                   help="a cell is underparametrized when its final train accuracy is below this")
     p.add_argument("--out", required=True, help="PDF path; a PNG is written beside it")
     p.set_defaults(func=cmd_figure)
 
     p = sub.add_parser("scorecard", help=cmd_scorecard.__doc__)
     p.add_argument("--limits", help="LJAT19 limits JSON (when LJAT19 cells are scored)")
-    p.add_argument("--cells", nargs="+", required=True, help="EXPERIMENT=FOLDER for every cell")
+    p.add_argument("--cells", nargs="*", default=[], help="EXPERIMENT=FOLDER for every network cell")
+    p.add_argument("--glass-cells", nargs="*", default=[], help="table folders of p-spin cells")
+    p.add_argument("--tti-mu", type=float, default=0.1,
+                   help="t* grows with t_w when μ's 95%% interval is above this, not when it is below")
     p.add_argument("--loss-within", type=float, default=0.1)
     p.add_argument("--grad-rms-after", type=float, default=1e4)
     p.add_argument("--underparametrized", type=float, nargs=2, default=[0.3, 0.99], metavar=("ALPHA_MAX", "ACCURACY_MAX"),

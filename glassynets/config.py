@@ -74,12 +74,27 @@ def _check_cross_fields(config: dict[str, Any]) -> None:
                     f"'ljat19.published.{key}' is empty but 'ljat19.source' is 'published'; "
                     "give the file's path or URL and its sha256, or set source: regenerate"
                 )
-    for name, exp in config["experiments"].items():
-        analysis = exp["analysis"]
+    analyses = {f"experiments.{name}": exp["analysis"] for name, exp in config["experiments"].items()}
+    if config["pspin"] is not None:
+        analyses["pspin"] = config["pspin"]["analysis"]
+    for where, analysis in analyses.items():
         for key in ("fit_tw", "delta_star_scan"):
             lo, hi = analysis[key]
             if lo >= hi:
-                raise ConfigError(f"'experiments.{name}.analysis.{key}' = {[lo, hi]}: need min < max")
+                raise ConfigError(f"'{where}.analysis.{key}' = {[lo, hi]}: need min < max")
+    if "pspin" in config["experiments"]:
+        raise ConfigError("'experiments.pspin': the name is reserved for the p-spin glass (its results/ folders); "
+                          "rename the experiment")
+    for name, exp in config["experiments"].items():
+        if exp["output"] == "sigmoid" and exp["loss"] != "mse":
+            raise ConfigError(
+                f"'experiments.{name}.output' = 'sigmoid' needs 'loss: mse' (cross_entropy applies the softmax itself)"
+            )
+        if "hessian" in exp and (exp["loss"], exp["output"]) != ("cross_entropy", "linear"):
+            raise ConfigError(
+                f"'experiments.{name}.hessian': Hessian spectra are computed for the cross-entropy loss only, "
+                f"not for loss {exp['loss']!r} with {exp['output']} outputs; remove the hessian section"
+            )
         unknown = set((exp.get("hessian") or {}).get("architectures") or []) - set(exp["architectures"])
         if unknown:
             raise ConfigError(

@@ -58,20 +58,28 @@ class Architecture:
         return sum(o * i for o, i in self.layer_shapes)
 
 
-def xavier_init(
-    arch: Architecture, generator: torch.Generator, dtype: torch.dtype = torch.float32
+def init_layers(
+    arch: Architecture, generator: torch.Generator, dtype: torch.dtype = torch.float32, scheme: str = "glorot"
 ) -> list[torch.Tensor]:
-    """One network's layers [out, in + 1]: Glorot-uniform weights, zero biases (Keras defaults).
+    """One network's layers [out, in + 1], drawn layer by layer from ``generator``.
 
-    Weights are drawn from U(-a, a), a = sqrt(6 / (fan_in + fan_out)), in float64 from
-    ``generator`` and then cast, so that float32 and float64 runs start from the same point.
+    - ``glorot`` (Keras' default, the subaging paper): weights U(-a, a), a = sqrt(6 / (fan_in +
+      fan_out)), zero biases;
+    - ``fan_in`` (torch.nn.Linear's default, Baity-Jesi et al.'s code): weights, then biases,
+      U(-a, a) with a = 1 / sqrt(fan_in).
+
+    Values are drawn in float64 and then cast, so that float32 and float64 runs start from the same point.
     """
+    if scheme not in ("glorot", "fan_in"):
+        raise ValueError(f"init scheme must be 'glorot' or 'fan_in', got {scheme!r}")
     layers = []
     for out, inp_plus_bias in arch.layer_shapes:
         fan_in = inp_plus_bias - 1
-        a = (6.0 / (fan_in + out)) ** 0.5
+        a = (6.0 / (fan_in + out)) ** 0.5 if scheme == "glorot" else fan_in**-0.5
         w = torch.zeros(out, inp_plus_bias, dtype=torch.float64)
         w[:, :fan_in] = (torch.rand(out, fan_in, generator=generator, dtype=torch.float64) * 2 - 1) * a
+        if scheme == "fan_in":
+            w[:, fan_in] = (torch.rand(out, generator=generator, dtype=torch.float64) * 2 - 1) * a
         layers.append(w.to(dtype))
     return layers
 

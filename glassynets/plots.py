@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .cells import CellTables  # noqa: E402
+from .cells import CellTables, phases  # noqa: E402
 from .schedule import nearest_steps  # noqa: E402
 from .scorecard import PAPER_MU_MNIST  # noqa: E402
 
@@ -59,41 +59,54 @@ def _metric_panel(ax: plt.Axes, cells: list[CellTables], column: str, ylabel: st
     ax.legend()
 
 
-def _msd_panel(ax: plt.Axes, cell: CellTables, plot_tw: list[float]) -> None:
-    msd = cell.msd
+def _time_label(cell: CellTables) -> str:
+    return "time units" if cell.is_glass else "steps"
+
+
+def _two_time_panel(ax: plt.Axes, cell: CellTables, plot_tw: list[float], column: str, ylabel: str,
+                    logy: bool = True) -> None:
+    """A two-time quantity of the msd table (delta_mean, fourth_mean, y) against t for the snapshot
+    t_w nearest each of plot_tw (in the cell's time unit: steps, or Langevin time for a glass)."""
+    msd, unit = cell.msd, cell.time_unit
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(plot_tw)))
-    for color, tw in zip(colors, nearest_steps(msd["t_w"].unique(), plot_tw)):
+    for color, tw in zip(colors, nearest_steps(msd["t_w"].unique(), [w / unit for w in plot_tw])):
         rows = msd[msd["t_w"] == tw]
-        ax.plot(rows["t"], rows["delta_mean"], color=color, label=f"$t_w$ = {tw:g}")
+        ax.plot(rows["t"] * unit, rows[column], color=color, label=f"$t_w$ = {tw * unit:.4g}")
+    ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(f"t ({_time_label(cell)} after $t_w$)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(cell.label)
+
+
+def _msd_panel(ax: plt.Axes, cell: CellTables, plot_tw: list[float]) -> None:
+    _two_time_panel(ax, cell, plot_tw, "delta_mean", r"$\Delta(t_w, t_w + t)$")
     d_star = float(cell.tstar["delta_star"].iloc[0])
     ax.axhline(d_star, color="grey", ls=":", lw=1, label=f"Δ* = {d_star:g}")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("t (steps after $t_w$)")
-    ax.set_ylabel(r"$\Delta(t_w, t_w + t)$")
-    ax.set_title(cell.label)
     ax.legend()
 
 
 def _tstar_axes(ax: plt.Axes, cells: list[CellTables]) -> None:
-    d_star = float(cells[0].tstar["delta_star"].iloc[0])
+    stars = sorted({float(c.tstar["delta_star"].iloc[0]) for c in cells})
+    units = sorted({_time_label(c) for c in cells})
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("$t_w$ (steps)")
-    ax.set_ylabel(f"t* (steps), Δ* = {d_star:g}")
+    ax.set_xlabel(f"$t_w$ ({', '.join(units)})")
+    ax.set_ylabel(f"t* ({', '.join(units)}), Δ* = {', '.join(f'{d:g}' for d in stars)}")
     ax.legend()
 
 
 def _tstar_panel(ax: plt.Axes, cells: list[CellTables]) -> None:
     for color, cell in zip(COLORS, cells):
-        curve = cell.tstar_curve.dropna()
-        ax.plot(curve["t_w"], curve["t_star"], "o", ms=2.5, color=color)
+        curve, unit = cell.tstar_curve.dropna(), cell.time_unit
+        ax.plot(curve["t_w"] * unit, curve["t_star"] * unit, "o", ms=2.5, color=color)
         fit = cell.fit
         if np.isfinite(fit["mu"]):
             inside = curve[(curve["t_w"] >= fit["tw_min"]) & (curve["t_w"] <= fit["tw_max"])]["t_w"]
             if len(inside):
                 tw = np.geomspace(inside.min(), inside.max(), 50)
-                ax.plot(tw, 10 ** fit["intercept"] * tw ** fit["mu"], color=color, lw=1,
+                ax.plot(tw * unit, 10 ** fit["intercept"] * tw ** fit["mu"] * unit, color=color, lw=1,
                         label=f"{cell.label}: μ = {fit['mu']:.2f} [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]")
     _tstar_axes(ax, cells)
 
@@ -231,7 +244,130 @@ def figA2(cells: list[CellTables], out: str | Path, **_) -> None:
     _save(fig, out)
 
 
+def _by_experiment(cells: list[CellTables]) -> dict[str, list[CellTables]]:
+    groups: dict[str, list[CellTables]] = {}
+    for cell in cells:
+        groups.setdefault(cell.meta["experiment"], []).append(cell)
+    return groups
+
+
+def _phase_title(cell: CellTables) -> str:
+    return f"{cell.meta['experiment']}: α = {cell.alpha:.3g}, train acc {cell.final('train_acc')[0]:.3f}"
+
+
+def representative_cells(cells: list[CellTables], accuracy_max: float) -> list[tuple[str, CellTables]]:
+    """Three cells of an α sweep: the smallest α (deep underparametrized), the one nearest in log α
+    to the transition α* of cells.phases (the median α when there is none), and the largest α."""
+    ordered = sorted(cells, key=lambda c: c.alpha)
+    _, _, alpha_star = phases(cells, accuracy_max)
+    if np.isfinite(alpha_star):
+        near = min(ordered, key=lambda c: abs(np.log(c.alpha / alpha_star)))
+    else:
+        near = ordered[len(ordered) // 2]
+    return [("deep underparametrized", ordered[0]), ("near the transition", near), ("overparametrized", ordered[-1])]
+
+
+def figB1(cells: list[CellTables], out: str | Path, plot_tw: list[float], accuracy_max: float = 0.99, **_) -> None:
+    """Δ(t_w, t_w + t) across the transition: for each α sweep (one row per experiment), the cell
+    deepest in the underparametrized phase, the one nearest the transition and the most
+    overparametrized (representative_cells)."""
+    groups = _by_experiment(cells)
+    fig, axes = plt.subplots(len(groups), 3, figsize=(10, 3.2 * len(groups)), squeeze=False)
+    for row, group in zip(axes, groups.values()):
+        for ax, (what, cell), letter in zip(row, representative_cells(group, accuracy_max), "abc"):
+            _msd_panel(ax, cell, plot_tw)
+            ax.set_title(f"({letter}) {what}\n{_phase_title(cell)}")
+    _save(fig, out)
+
+
+def figB2(cells: list[CellTables], out: str | Path, accuracy_max: float = 0.99, **_) -> None:
+    """The jamming picture: μ (filled, 95% bootstrap intervals; left axis) and final train accuracy
+    (open, right axis) against α for every cell of each α sweep, the transition α* of each sweep
+    (dotted) and the paper's MNIST band μ = 0.709 ± 0.017 (grey)."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    acc_ax = ax.twinx()
+    mu_paper, mu_err = PAPER_MU_MNIST
+    ax.axhspan(mu_paper - mu_err, mu_paper + mu_err, color="grey", alpha=0.25, lw=0, label=f"paper (MNIST): {mu_paper} ± {mu_err}")
+    for (name, group), color, marker in zip(_by_experiment(cells).items(), COLORS, "osD^v"):
+        group = sorted(group, key=lambda c: c.alpha)
+        alpha = np.array([c.alpha for c in group])
+        fits = pd.DataFrame([c.fit[["mu", "ci_low", "ci_high"]] for c in group])
+        ok = np.isfinite(fits["mu"].to_numpy(float))
+        lo = (fits["mu"] - fits["ci_low"]).clip(lower=0).fillna(0)
+        hi = (fits["ci_high"] - fits["mu"]).clip(lower=0).fillna(0)
+        ax.errorbar(alpha[ok], fits["mu"][ok], yerr=[lo[ok], hi[ok]], fmt=marker + "-", color=color, ms=4, capsize=2,
+                    lw=0.8, label=f"{name}: μ")
+        acc_ax.plot(alpha, [c.final("train_acc")[0] for c in group], marker, ls="--", color=color, mfc="none", ms=5,
+                    lw=0.8, label=f"{name}: train accuracy")
+        alpha_star = phases(group, accuracy_max)[2]
+        if np.isfinite(alpha_star):
+            ax.axvline(alpha_star, color=color, ls=":", lw=1)
+    ax.set_xscale("log")
+    ax.set_xlabel("α = P/N")
+    ax.set_ylabel("μ (filled)")
+    acc_ax.set_ylabel("final train accuracy (open)")
+    acc_ax.axhline(accuracy_max, color="grey", ls="--", lw=0.5)
+    handles = ax.get_legend_handles_labels()
+    more = acc_ax.get_legend_handles_labels()
+    ax.legend(handles[0] + more[0], handles[1] + more[1], fontsize=6, loc="best")
+    _save(fig, out)
+
+
+def _histogram_panel(ax: plt.Axes, cell: CellTables, plot_tw: list[float]) -> None:
+    hist = cell.weight_hist
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(plot_tw)))
+    for color, step in zip(colors, nearest_steps(hist["step"].unique(), plot_tw)):
+        rows = hist[hist["step"] == step]
+        ax.stairs(rows["density"], np.append(rows["bin_low"].to_numpy(), rows["bin_high"].iloc[-1]), color=color,
+                  label=f"step {step:g}")
+    ax.set_yscale("log")
+    ax.set_xlabel("parameter value")
+    ax.set_ylabel("density")
+    ax.set_title(cell.label)
+    ax.legend()
+
+
+def figB3(cells: list[CellTables], out: str | Path, plot_tw: list[float], **_) -> None:
+    """Baity-Jesi et al.'s observables for the smallest and the largest α of each sweep (rows):
+    the fourth moment D(t_w, t_w + t) = (1/P) Σ Δθ⁴, Y = D/Δ² (3 for Gaussian displacements),
+    and the histogram of all parameters at the snapshots nearest plot_tw."""
+    picks = [c for group in _by_experiment(cells).values()
+             for c in (min(group, key=lambda c: c.alpha), max(group, key=lambda c: c.alpha))]
+    fig, axes = plt.subplots(len(picks), 3, figsize=(10, 3 * len(picks)), squeeze=False)
+    for row, cell in zip(axes, picks):
+        _two_time_panel(row[0], cell, plot_tw, "fourth_mean", r"$D(t_w, t_w + t)$")
+        _two_time_panel(row[1], cell, plot_tw, "y", r"$Y = D / \Delta^2$")
+        row[1].axhline(3, color="grey", ls=":", lw=1, label="Gaussian: 3")
+        _histogram_panel(row[2], cell, plot_tw)
+        for ax in row:
+            ax.set_title(_phase_title(cell))
+        for ax in row[:2]:
+            ax.legend()
+    _save(fig, out)
+
+
+def figB4(cells: list[CellTables], out: str | Path, plot_tw: list[float], glass_plot_tw: list[float], **_) -> None:
+    """A glass through the same lens: Δ(t_w, t_w + t) of the p-spin below T_d (its plateau
+    2(1 − q_EA) dashed) and above T_d, a network's Δ, and t*(t_w) of both with their μ."""
+    from .pspin import plateau_q
+
+    glasses = sorted((c for c in cells if c.is_glass), key=lambda c: c.meta["temperature"])
+    networks = [c for c in cells if not c.is_glass]
+    panels = [glasses[0], glasses[-1], *networks[:1]]
+    fig, axes = plt.subplots(2, 2, figsize=(8.5, 6.6))
+    for ax, cell, letter in zip(axes.flat, panels, "abc"):
+        _msd_panel(ax, cell, glass_plot_tw if cell.is_glass else plot_tw)
+        q = plateau_q(cell.meta["temperature"]) if cell.is_glass else float("nan")
+        if np.isfinite(q):
+            ax.axhline(2 * (1 - q), color="k", ls="--", lw=0.8, label="2(1 − $q_{EA}$)")
+            ax.legend()
+        ax.set_title(f"({letter}) {cell.label}")
+    _tstar_panel(axes[1, 1], [*glasses, *networks[:1]])
+    axes[1, 1].set_title("(d) t*($t_w$), ensemble mean")
+    _save(fig, out)
+
+
 FIGURES: dict[str, Callable[..., None]] = {
     "fig1": fig1, "fig2": fig2, "fig3": fig3, "figA3": figA3, "fig4": fig1, "fig5": fig2, "fig6": fig6,
-    "fig7": fig7, "figA1": figA1, "figA2": figA2,
+    "fig7": fig7, "figA1": figA1, "figA2": figA2, "figB1": figB1, "figB2": figB2, "figB3": figB3, "figB4": figB4,
 }

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import aging, storage
-from .cells import CellTables
+from .cells import CellTables, phases
 
 #: The paper's statements (Herrera Segura et al. 2022, text and Figs 1–6, A.3), by experiment.
 PAPER_DATA = {"bayes_accuracy": "≈ 0.8 (two of three distances)", "loss_floor": "≈ 0.5"}
@@ -31,6 +31,14 @@ PAPER = {
     "mnist_arch": {"accuracy": "< 0.99 (underparametrized)", "mu": "< 1 (subaging)", "mu_mean": "0.709 ± 0.017"},
     "mnist_alpha": {"accuracy": "< 0.99 after 10⁶ steps", "mu": "0.709 ± 0.017", "mu_mean": "0.709 ± 0.017"},
 }
+#: Baity-Jesi et al. (2018): the qualitative picture on both sides of the transition, for the
+#: experiments that cross it.
+TRANSITION = {
+    "aging": "under: yes (t* grows with t_w); over: no once the loss is ≈ 0",
+    "late": "over: diffusive (slope 1) at the bottom of the landscape",
+    "transition": "under- and over-parametrized phases",
+}
+PAPER.update({name: TRANSITION for name in ("ljat_transition", "mnist_transition", "mnist_toy")})
 #: μ on MNIST, one exponent across the underparametrized phase (Fig 6b): value and its ±.
 PAPER_MU_MNIST = (0.709, 0.017)
 
@@ -41,11 +49,6 @@ def _row(experiment: str, cell: str, quantity: str, paper: str, value: float | s
          note: str = "") -> dict:
     shown = value if isinstance(value, str) else f"{value:.4g}"
     return dict(zip(COLUMNS, [experiment, cell, quantity, paper, shown, uncertainty, note]))
-
-
-def _final(metrics: pd.DataFrame, column: str) -> tuple[float, float]:
-    last = metrics[metrics["step"] == metrics["step"].max()][column]
-    return float(last.mean()), float(last.std(ddof=1)) if len(last) > 1 else float("nan")
 
 
 def loss_reached_step(metrics: pd.DataFrame, within: float) -> float:
@@ -64,14 +67,14 @@ def grad_rms(metrics: pd.DataFrame, column: str, after: float) -> tuple[float, f
 
 def underparametrized(cell: CellTables, alpha_max: float, accuracy_max: float) -> tuple[bool, str]:
     """The paper's criterion: α ≪ 1 (here α <= alpha_max) and final mean train accuracy < accuracy_max."""
-    acc, _ = _final(cell.metrics, "train_acc")
+    acc, _ = cell.final("train_acc")
     ok = cell.alpha <= alpha_max and acc < accuracy_max
     return ok, f"α = {cell.alpha:.3g} {'≤' if cell.alpha <= alpha_max else '>'} {alpha_max:g}, " \
                f"train accuracy {acc:.4f} {'<' if acc < accuracy_max else '≥'} {accuracy_max:g}"
 
 
 def cell_rows(experiment: str, cell: CellTables, loss_within: float, grad_rms_after: float,
-              alpha_max: float = 0.3, accuracy_max: float = 0.99) -> list[dict]:
+              alpha_max: float = 0.3, accuracy_max: float = 0.99, tti_mu: float = 0.1) -> list[dict]:
     name = f"N{cell.meta['n_train']}/{cell.meta['arch']}"
     depth = len(cell.meta["widths"]) - 2
     paper = PAPER.get(experiment, {})
@@ -81,11 +84,12 @@ def cell_rows(experiment: str, cell: CellTables, loss_within: float, grad_rms_af
         verdict, why = underparametrized(cell, alpha_max, accuracy_max)
         rows.append(_row(experiment, name, "underparametrized criterion", "α ≪ 1 and accuracy < 0.99",
                          "yes" if verdict else "no", note=why))
-    loss, loss_sd = _final(cell.metrics, "train_loss")
-    rows.append(_row(experiment, name, "final train loss (nats)", paper.get("loss", ""), loss, f"± {loss_sd:.2g} (sd)"))
-    acc, acc_sd = _final(cell.metrics, "train_acc")
+    loss, loss_sd = cell.final("train_loss")
+    unit = "MSE" if cell.meta.get("loss") == "mse" else "nats"
+    rows.append(_row(experiment, name, f"final train loss ({unit})", paper.get("loss", ""), loss, f"± {loss_sd:.2g} (sd)"))
+    acc, acc_sd = cell.final("train_acc")
     rows.append(_row(experiment, name, "final train accuracy", paper.get("accuracy", ""), acc, f"± {acc_sd:.2g} (sd)"))
-    test_acc, test_sd = _final(cell.metrics, "test_acc")
+    test_acc, test_sd = cell.final("test_acc")
     rows.append(_row(experiment, name, "final test accuracy", "", test_acc, f"± {test_sd:.2g} (sd)"))
     reached = loss_reached_step(cell.metrics, loss_within)
     rows.append(_row(experiment, name, f"step where mean loss is within {loss_within:.0%} of final", paper.get("loss_reached_step", ""),
@@ -99,6 +103,7 @@ def cell_rows(experiment: str, cell: CellTables, loss_within: float, grad_rms_af
     rows.append(_row(experiment, name, f"μ at Δ* = {fit['delta_star']:g}", paper.get("mu", ""), fit["mu"],
                      f"[{fit['ci_low']:.3f}, {fit['ci_high']:.3f}] (95% bootstrap)",
                      f"fit over t_w in [{fit['tw_min']:g}, {fit['tw_max']:g}], {fit['n_points']} points"))
+    rows += dynamics_rows(experiment, name, cell, paper, tti_mu)
     scan = cell.mu[~cell.mu["primary"]]
     if len(scan):
         rows.append(_row(experiment, name, f"μ range over Δ* in [{scan['delta_star'].min():.2g}, {scan['delta_star'].max():.2g}]",
@@ -113,11 +118,111 @@ def cell_rows(experiment: str, cell: CellTables, loss_within: float, grad_rms_af
     return rows
 
 
+def aging_verdict(fit: pd.Series, tti_mu: float) -> tuple[str, str]:
+    """Does t* grow with t_w? 'yes' when μ's 95% interval lies above ``tti_mu``, 'no' (time-
+    translation invariance: t* independent of t_w) when it lies below, else 'unclear'; 'undefined'
+    when μ could not be fitted (Δ* not bracketed at enough t_w)."""
+    if not np.isfinite(fit["mu"]):
+        return "undefined", f"Δ* = {fit['delta_star']:g} not bracketed at ≥ 3 t_w in [{fit['tw_min']:g}, {fit['tw_max']:g}]"
+    lo, hi = fit["ci_low"], fit["ci_high"]
+    interval = f"μ = {fit['mu']:.3f} [{lo:.3f}, {hi:.3f}]"
+    if np.isfinite(lo) and lo > tti_mu:
+        return "yes", f"{interval} > {tti_mu:g}"
+    if np.isfinite(hi) and hi < tti_mu:
+        return "no", f"{interval} < {tti_mu:g}: t* does not grow with t_w"
+    return "unclear", f"{interval} straddles {tti_mu:g}"
+
+
+def dynamics_rows(experiment: str, name: str, cell: CellTables, paper: dict, tti_mu: float) -> list[dict]:
+    """Whether t* grows with t_w, and the late-time behaviour of Δ in t (slope, diffusion constant)."""
+    verdict, why = aging_verdict(cell.fit, tti_mu)
+    late = cell.late
+    window = f"t_w = {late['t_w']:g}, t in [{late['t_min']:g}, {late['t_max']:g}], {late['n_points']} points"
+    unit = "spin²" if cell.is_glass else "parameter²"
+    diffusion = (late["diffusion"] / cell.time_unit, f"{unit} per time unit" if cell.is_glass else f"{unit} per step") \
+        if late["diffusive"] else ("n/a", f"not diffusive (|slope − 1| > {late['tolerance']:g})")
+    return [
+        _row(experiment, name, "aging: t* grows with t_w", paper.get("aging", ""), verdict, note=why),
+        _row(experiment, name, "late-time log–log slope of Δ in t", paper.get("late", ""), late["slope"], note=window),
+        _row(experiment, name, "diffusion constant D (Δ = 2Dt)", "", diffusion[0], note=diffusion[1]),
+    ]
+
+
+def transition_row(experiment: str, cells: list[CellTables], accuracy_max: float) -> dict:
+    """Where the cells of an experiment cross from the under- to the over-parametrized phase along
+    α (cells.phases: the paper's accuracy criterion), with every cell's final accuracy and loss."""
+    under, over, alpha_star = phases(cells, accuracy_max)
+    points = sorted((c.alpha, c.final("train_acc")[0], c.final("train_loss")[0]) for c in cells)
+    listing = "; ".join(f"α {a:.3g}: acc {acc:.4f}, loss {loss:.3g}" for a, acc, loss in points)
+    quantity = f"α at the transition (train accuracy {accuracy_max:g})"
+    paper, where = PAPER.get(experiment, {}).get("transition", ""), f"{len(cells)} cells"
+    if not under or not over:
+        phase = "under" if under else "over"
+        return _row(experiment, where, quantity, paper, "n/a",
+                    note=f"all {phase}parametrized for α in [{points[0][0]:.3g}, {points[-1][0]:.3g}]; {listing}")
+    if not np.isfinite(alpha_star):
+        return _row(experiment, where, quantity, paper, "n/a", note=f"phases interleave in α; {listing}")
+    return _row(experiment, where, quantity, paper, alpha_star, f"between {under[-1].alpha:.3g} and {over[0].alpha:.3g}",
+                listing)
+
+
+def glass_rows(glasses: list[CellTables], networks: list[CellTables], tti_mu: float) -> list[dict]:
+    """The spherical p-spin (p = 3) beside the networks: μ (simple aging, μ ≈ 1, below T_d;
+    time-translation invariance above), the plateau of Δ against 2(1 − q_EA), the final energy
+    against its large-time value, and the networks' μ for comparison."""
+    from . import pspin
+
+    dnn = np.array([c.fit["mu"] for c in networks], dtype=float)
+    dnn = dnn[np.isfinite(dnn)]
+    dnn_note = (f"networks in this scorecard: μ from {dnn.min():.3f} to {dnn.max():.3f} (median {np.median(dnn):.3f}, "
+                f"{len(dnn)} cells)" if len(dnn) else "no network μ in this scorecard")
+    rows = []
+    for cell in sorted(glasses, key=lambda c: c.meta["temperature"]):
+        T, name = cell.meta["temperature"], f"N{cell.meta['n_spins']}/T{cell.meta['temperature']:g}"
+        glassy = T < pspin.T_DYNAMICAL
+        fit = cell.fit
+        rows.append(_row("pspin", name, f"μ at Δ* = {fit['delta_star']:g}",
+                         "≈ 1 (simple aging)" if glassy else "≈ 0 (time-translation invariance)", fit["mu"],
+                         f"[{fit['ci_low']:.3f}, {fit['ci_high']:.3f}] (95% bootstrap)",
+                         f"T {'<' if glassy else '>'} T_d = {pspin.T_DYNAMICAL:.3f}; {dnn_note}"))
+        verdict, why = aging_verdict(fit, tti_mu)
+        rows.append(_row("pspin", name, "aging: t* grows with t_w", "yes" if glassy else "no", verdict, note=why))
+        if glassy:
+            tw = _plateau_tw(cell)
+            curve = cell.msd[cell.msd["t_w"] == tw]
+            value, slope = aging.msd_plateau(curve["t"].to_numpy(), curve["delta_mean"].to_numpy())
+            rows.append(_row("pspin", name, "plateau of Δ, 2(1 − q_EA)", f"{2 * (1 - pspin.plateau_q(T)):.3f} (theory)", value,
+                             note=f"first flattest point of Δ(t_w, t_w + t) at t_w = {tw * cell.time_unit:g} time units "
+                                  f"(log–log slope {slope:.3f})"))
+        steps = np.sort(cell.energy["step"].unique())
+        last = cell.energy[cell.energy["step"] == steps[-1]]["energy"]
+        half = steps[np.argmin(np.abs(steps - steps[-1] / 2))]
+        drift = float(last.mean() - cell.energy[cell.energy["step"] == half]["energy"].mean())
+        expected = pspin.asymptotic_energy(T) if glassy else pspin.paramagnetic_energy(T, cell.meta["n_spins"])
+        bias = f"; Euler–Maruyama lowers it by ≈ 0.8·dt = {0.8 * cell.time_unit:.3f} (docs/pspin.md)"
+        rows.append(_row("pspin", name, "final energy per spin",
+                         f"{expected:.4f} ({'n = ∞, t → ∞ after a quench' if glassy else 'paramagnet at this N'})",
+                         float(last.mean()), f"± {last.std(ddof=1) / np.sqrt(len(last)):.2g} (sem)",
+                         f"{len(last)} runs at time {steps[-1] * cell.time_unit:g}, {drift:+.4f} since time "
+                         f"{half * cell.time_unit:g}" + ("" if glassy else bias)))
+    return rows
+
+
+def _plateau_tw(cell: CellTables) -> int:
+    """The largest t_w whose Δ(t_w, t_w + t) spans at least two decades of t (the longest
+    plateau that is still followed far enough); the smallest t_w > 0 if none does."""
+    rows = cell.msd[cell.msd["t_w"] > 0]
+    span = rows.groupby("t_w")["t"].agg(lambda t: t.max() / t.min())
+    wide = span[span >= 100]
+    return int(wide.index.max() if len(wide) else span.index.min())
+
+
 def hessian_rows(experiment: str, name: str, cell: CellTables) -> list[dict]:
     """Fraction of negative Hessian eigenvalues at the first and last recorded steps."""
     summary = cell.hessian_summary
     rows = []
-    for when, step in (("start", summary["step"].min()), ("end", summary["step"].max())):
+    ends = (("start", summary["step"].min()), ("end", summary["step"].max()))
+    for when, step in ends[1:] if ends[0][1] == ends[1][1] else ends:  # one row when only one step has spectra
         frac = summary.loc[summary["step"] == step, "frac_negative"]
         sd = f"± {frac.std(ddof=1):.2g} (sd)" if len(frac) > 1 else ""
         rows.append(_row(experiment, name, f"fraction of negative Hessian eigenvalues at the {when} (step {step:g})",
@@ -165,9 +270,11 @@ def mean_mu_row(experiment: str, cells: list[CellTables], alpha_max: float, accu
 
 
 def build(limits: dict | None, experiments: dict[str, list[CellTables]], loss_within: float, grad_rms_after: float,
-          alpha_max: float = 0.3, accuracy_max: float = 0.99) -> pd.DataFrame:
+          alpha_max: float = 0.3, accuracy_max: float = 0.99, tti_mu: float = 0.1,
+          glasses: list[CellTables] = ()) -> pd.DataFrame:
     """All rows: the LJAT19 data's limits first (when given), then every cell of every experiment,
-    then each MNIST experiment's mean μ."""
+    each MNIST experiment's mean μ, the transition of experiments with ≥ 3 values of α, and the
+    p-spin glass cells last."""
     rows = []
     if limits is not None:
         rows += [
@@ -178,11 +285,15 @@ def build(limits: dict | None, experiments: dict[str, list[CellTables]], loss_wi
         ]
     for experiment, cells in experiments.items():
         for cell in cells:
-            rows.extend(cell_rows(experiment, cell, loss_within, grad_rms_after, alpha_max, accuracy_max))
+            rows.extend(cell_rows(experiment, cell, loss_within, grad_rms_after, alpha_max, accuracy_max, tti_mu))
         if "mu_mean" in PAPER.get(experiment, {}) or cells[0].dataset == "mnist":
             rows.append(mean_mu_row(experiment, cells, alpha_max, accuracy_max))
         if len({c.meta["n_train"] for c in cells if c.hessian_summary is not None}) > 1:
             rows.extend(trace_generalization_rows(experiment, cells))
+        if len({round(c.alpha, 12) for c in cells}) >= 3:
+            rows.append(transition_row(experiment, cells, accuracy_max))
+    if glasses:
+        rows.extend(glass_rows(list(glasses), [c for cells in experiments.values() for c in cells], tti_mu))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -47,6 +47,18 @@ SCHEMAS: dict[str, pa.Schema] = {
         [("t_w", I64), ("t", I64), ("delta_mean", F64), ("delta_std", F64), ("delta_sem", F64),
          ("fourth_mean", F64), ("y", F64), ("n_runs", I32)]
     ),
+    # Late-time behaviour of the ensemble-mean Δ at one t_w (aging.late_msd): log–log slope in t over
+    # t in [t_min, t_max] (steps), diffusion constant D = Δ/(2t) per parameter (parameter² per step;
+    # NaN unless diffusive, i.e. |slope − 1| <= tolerance).
+    "msd_late": pa.schema(
+        [("t_w", F64), ("t_min", F64), ("t_max", F64), ("slope", F64), ("diffusion", F64), ("diffusive", pa.bool_()),
+         ("n_points", I32), ("tolerance", F64)]
+    ),
+    # Histogram of all parameters of all runs at each snapshot step: bin [bin_low, bin_high), count of
+    # parameters in it, and density = count / (total count × bin width). One set of bins per cell.
+    "weight_hist": pa.schema([("step", I64), ("bin_low", F64), ("bin_high", F64), ("count", I64), ("density", F64)]),
+    # Energy per spin H/N of a spherical p-spin run (`seed`) at integration step `step` (pspin.py).
+    "energy": pa.schema([("seed", I32), ("step", I64), ("energy", F64)]),
     # t*(t_w) at Δ*: seed −1 is the ensemble-mean curve, others single runs (NaN: never reached).
     "tstar": pa.schema([("seed", I32), ("t_w", I64), ("delta_star", F64), ("t_star", F64)]),
     # Hessian of the full-batch training loss (mean CE + λ‖θ‖²) of run `seed` at `step`: its

@@ -12,9 +12,13 @@ matrix products with a hand-written backward pass and no autograd, which is what
   so no gradient tensor is ever allocated in the hot loop;
 - all buffers are preallocated and written with ``out=``.
 
-Objective of network e: mean softmax cross-entropy over the minibatch + λ‖θ‖², θ = all weights and
-biases. In float32 the fused factor 1 - 2·lr·λ is rounded (λ effectively 0.14% larger at lr 0.05,
-λ 1e-4); float64 is available through TrainSpec.dtype.
+Objective of network e: a data term averaged over the minibatch + λ‖θ‖², θ = all weights and
+biases. The data term is the softmax cross-entropy of the outputs (the subaging paper), or the
+mean squared error between the outputs (linear, or sigmoid units as in Baity-Jesi et al.'s toy
+model) and one-hot 0/1 targets, averaged over the C outputs as torch's MSELoss does. Hidden units
+are tanh or ReLU. In float32 the fused factor 1 - 2·lr·λ is rounded (λ effectively 0.14% larger at
+lr 0.05, λ 1e-4); float64 is available through TrainSpec.dtype. With momentum m > 0 the update is
+torch.optim.SGD's: v <- m v + g, θ <- θ - lr v, with g the minibatch gradient including 2λθ.
 
 Reproducibility contract (tested):
 - network e draws its initialisation and then its data order from its own generator
@@ -46,7 +50,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .nets import Architecture, flatten, unflatten, xavier_init
+from .nets import Architecture, flatten, init_layers, unflatten
 
 # Data order: permutations are drawn K epochs at a time per network, K = max(1, PERM_CHUNK // N),
 # so that the per-network Python/RNG call overhead is amortised. K depends on N only (never on E);
@@ -64,9 +68,12 @@ EVAL_CHUNK = 4096
 # depend on how many networks a call holds, so chunking changes no bits.
 GATHER_CHUNK_BYTES = 4 << 20
 ACTIVATIONS = ("tanh", "relu")
+LOSSES = ("cross_entropy", "mse")
+OUTPUTS = ("linear", "sigmoid")
+INITS = ("glorot", "fan_in")
 DEVICES = ("cpu", "cuda")
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "grad_norm", "batch_loss", "batch_grad_norm")
-_CHECKPOINT_VERSION = 1
+_CHECKPOINT_VERSION = 2
 
 
 class StaleCheckpointError(ValueError):
@@ -83,6 +90,7 @@ class TrainSpec:
 
     snapshot_steps / metric_steps: sorted int64 steps in [0, steps]; the state recorded at step s is
     θ before the update of step s (s = 0 is the initialisation, s = steps the final network).
+    loss / output / activation / momentum / init: see the module doc and nets.init_layers.
     data_order: "independent" (each network shuffles with its own generator: independent runs) or
     "shared" (every network follows the order of the first seed's generator, so the first layer of
     all networks is one matrix product; this correlates the SGD noise across the ensemble, and the
@@ -103,6 +111,10 @@ class TrainSpec:
     dtype: str = "float32"
     data_order: str = "independent"
     activation: str = "tanh"
+    loss: str = "cross_entropy"
+    output: str = "linear"
+    momentum: float = 0.0
+    init: str = "glorot"
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -121,8 +133,13 @@ class TrainSpec:
             raise ValueError(f"data_order must be 'independent' or 'shared', got {self.data_order!r}")
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES} (resolve 'auto' with resolve_device), got {self.device!r}")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+        for name, allowed in (("activation", ACTIVATIONS), ("loss", LOSSES), ("output", OUTPUTS), ("init", INITS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.loss == "cross_entropy" and self.output != "linear":
+            raise ValueError("cross_entropy applies the softmax itself: use output 'linear' (sigmoid outputs need loss 'mse')")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
         if self.steps < 0 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0:
             raise ValueError("need steps >= 0, batch_size >= 1, lr > 0, weight_decay >= 0")
 
@@ -143,8 +160,9 @@ class TrainSpec:
 @dataclass
 class TrainResult:
     """snapshots [S, E, P] (spec dtype): θ at snapshot_steps [S]; metrics[name] [M, E] float64 at
-    metric_steps [M]. Losses are the mean cross-entropy in nats without the L2 term; accuracies
-    are fractions; grad_norm is the L2 norm of the full training-set gradient of CE + λ‖θ‖²;
+    metric_steps [M]. Losses are the mean data term without the L2 term (cross-entropy in nats,
+    or MSE); accuracies are fractions; grad_norm is the L2 norm of the full training-set gradient
+    of the objective (data term + λ‖θ‖²);
     batch_loss / batch_grad_norm are the same for the minibatch that step s uses."""
 
     snapshot_steps: np.ndarray
@@ -195,17 +213,48 @@ def _augment(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return torch.cat([x.to(dtype), torch.ones(x.shape[0], 1, dtype=dtype, device=x.device)], dim=1).contiguous()
 
 
+def _data_term(
+    z: torch.Tensor, yi: torch.Tensor, loss: str, output: str, want_delta: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Summed data term [E] (float64), number correct [E] and, if asked, δ = dℓ_i/dz_i [E, C, n]
+    of the output pre-activations z [E, C, n] for labels yi [E, 1, n] (per sample, not averaged).
+
+    cross_entropy: ℓ = -log softmax(z)_y. mse: ℓ = (1/C) Σ_c (o_c - [c = y])², o = z or sigmoid(z).
+    A sample is correct when its label's output is the largest (ties count as correct)."""
+    E, C, n = z.shape
+    neg_ones = torch.full((E, 1, n), -1.0, dtype=z.dtype, device=z.device)
+    if loss == "cross_entropy":
+        logp = torch.log_softmax(z, dim=1)
+        logp_y = logp.gather(1, yi)
+        # amax over dim 1 is ~70x faster than argmax
+        correct = (logp_y >= logp.amax(dim=1, keepdim=True)).sum(dim=(1, 2))
+        total = -logp_y.sum(dim=(1, 2), dtype=torch.float64)
+        return total, correct, logp.exp_().scatter_add_(1, yi, neg_ones) if want_delta else None
+    o = z if output == "linear" else torch.sigmoid(z)
+    err = o.scatter_add(1, yi, neg_ones)  # o - one-hot target
+    correct = (z.gather(1, yi) >= z.amax(dim=1, keepdim=True)).sum(dim=(1, 2))
+    total = err.square().sum(dim=(1, 2), dtype=torch.float64) / C
+    if not want_delta:
+        return total, correct, None
+    delta = err.mul_(2.0 / C)
+    if output == "sigmoid":
+        delta.mul_(o * (1 - o))
+    return total, correct, delta
+
+
 def _evaluate(
-    layers: list[torch.Tensor], x_aug: torch.Tensor, y: torch.Tensor, activation: str, want_grad: bool
+    layers: list[torch.Tensor], x_aug: torch.Tensor, y: torch.Tensor, activation: str, want_grad: bool,
+    loss: str = "cross_entropy", output: str = "linear",
 ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor] | None]:
-    """Mean CE [E] (float64), accuracy [E] (float64) and optionally the mean CE gradient per layer
-    (no L2 term) over x_aug [n, d+1] (from _augment), y [n], for stacked layers [E, out, in+1].
+    """Mean data term [E] (float64; see _data_term), accuracy [E] (float64) and optionally the
+    mean gradient of the data term per layer (no L2 term) over x_aug [n, d+1] (from _augment),
+    y [n], for stacked layers [E, out, in+1].
 
     The first layer is a bmm against the expanded input: per-network products, so the bits do not
     depend on E (one big [E*h, d+1] @ [d+1, n] gemm is ~2.5x faster on MNIST shapes but its rows
     change with E in MKL)."""
     E, n, dt, dev = layers[0].shape[0], x_aug.shape[0], layers[0].dtype, layers[0].device
-    ce = torch.zeros(E, dtype=torch.float64, device=dev)
+    total = torch.zeros(E, dtype=torch.float64, device=dev)
     correct = torch.zeros(E, dtype=torch.int64, device=dev)
     grads = [torch.zeros_like(w) for w in layers] if want_grad else None
     for c0 in range(0, n, EVAL_CHUNK):
@@ -217,14 +266,11 @@ def _evaluate(
             h = _act_(torch.bmm(w, a), activation)
             a = torch.cat([h, torch.ones(E, 1, nc, dtype=dt, device=dev)], dim=1)
             acts.append(a)
-        logp = torch.log_softmax(torch.bmm(layers[-1], a), dim=1)  # [E, C, nc]
         yi = yc.view(1, 1, nc).expand(E, 1, nc)
-        logp_y = logp.gather(1, yi)
-        ce -= logp_y.sum(dim=(1, 2), dtype=torch.float64)
-        # correct = true class has the largest logit (amax over dim 1 is ~70x faster than argmax)
-        correct += (logp_y >= logp.amax(dim=1, keepdim=True)).sum(dim=(1, 2))
+        chunk_total, chunk_correct, delta = _data_term(torch.bmm(layers[-1], a), yi, loss, output, want_grad)
+        total += chunk_total
+        correct += chunk_correct
         if want_grad:
-            delta = logp.exp_().scatter_add_(1, yi, torch.full((E, 1, nc), -1.0, dtype=dt, device=dev))
             for l in range(len(layers) - 1, -1, -1):
                 a_t = xc.expand(E, -1, -1) if l == 0 else acts[l].transpose(1, 2)  # [E, nc, in+1]
                 grads[l].baddbmm_(delta, a_t)
@@ -233,17 +279,18 @@ def _evaluate(
                     _act_grad_(delta, acts[l][:, :-1], activation)
     if want_grad:
         grads = [g / n for g in grads]
-    return ce / n, correct.double() / n, grads
+    return total / n, correct.double() / n, grads
 
 
 def evaluate(
-    theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, arch: Architecture, activation: str = "tanh"
+    theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, arch: Architecture, activation: str = "tanh",
+    loss: str = "cross_entropy", output: str = "linear",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Full-batch mean cross-entropy [E] (nats, no L2 term) and accuracy [E], both float64, of
-    θ [E, P] (layout of nets.flatten) on x [n, d], y [n]."""
-    ce, acc, _ = _evaluate(unflatten(theta, arch), _augment(x.to(theta.device), theta.dtype), y.to(theta.device),
-                           activation, want_grad=False)
-    return ce, acc
+    """Full-batch mean data term [E] (cross-entropy in nats, or MSE; no L2 term) and accuracy [E],
+    both float64, of θ [E, P] (layout of nets.flatten) on x [n, d], y [n]."""
+    value, acc, _ = _evaluate(unflatten(theta, arch), _augment(x.to(theta.device), theta.dtype), y.to(theta.device),
+                              activation, want_grad=False, loss=loss, output=output)
+    return value, acc
 
 
 def loss_and_grad(
@@ -253,16 +300,19 @@ def loss_and_grad(
     arch: Architecture,
     weight_decay: float,
     activation: str = "tanh",
+    loss: str = "cross_entropy",
+    output: str = "linear",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Full-batch objective CE + λ‖θ‖² and its gradient, hand-written backward, no autograd.
+    """Full-batch objective (data term + λ‖θ‖²) and its gradient, hand-written backward, no autograd.
 
     theta [E, P] (float32/64, layout of nets.flatten), x [n, d], y [n] int64 class labels.
-    Returns loss [E] (in theta's dtype; CE is the mean over n) and grad [E, P].
+    Returns the objective [E] (in theta's dtype; the data term is the mean over n) and grad [E, P].
     """
     layers = unflatten(theta, arch)
-    ce, _, grads = _evaluate(layers, _augment(x.to(theta.device), theta.dtype), y.to(theta.device), activation, want_grad=True)
+    value, _, grads = _evaluate(layers, _augment(x.to(theta.device), theta.dtype), y.to(theta.device), activation,
+                                want_grad=True, loss=loss, output=output)
     g = flatten([g + 2 * weight_decay * w for g, w in zip(grads, layers)])
-    return (ce.to(theta.dtype) + weight_decay * (theta * theta).sum(dim=1)), g
+    return (value.to(theta.dtype) + weight_decay * (theta * theta).sum(dim=1)), g
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,12 +322,16 @@ def loss_and_grad(
 class _Ensemble:
     """Stacked layers plus preallocated buffers for one SGD step of all E networks on minibatches
     of B. Layer l is W[l] [E, out, in+1] (contiguous); A[l] [E, in+1, B] holds layer l's input with
-    a last row of ones (A[0] is gathered from the data, see step())."""
+    a last row of ones (A[0] is gathered from the data, see step()). With momentum, V[l] is layer
+    l's velocity (shape of W[l]); else V[l] is None."""
 
-    def __init__(self, layers: list[torch.Tensor], spec: TrainSpec):
+    def __init__(self, layers: list[torch.Tensor], spec: TrainSpec, velocity: list[torch.Tensor] | None = None):
         E, B, dt = layers[0].shape[0], spec.batch_size, spec.torch_dtype
         dev = layers[0].device
         self.W = [w.contiguous() for w in layers]
+        if spec.momentum and velocity is None:
+            velocity = [torch.zeros_like(w) for w in self.W]
+        self.V = [v.contiguous() for v in velocity] if spec.momentum else [None] * len(self.W)
         self.E, self.B, self.spec = E, B, spec
         widths = spec.arch.widths
         self.A = [None] + [torch.ones(E, w + 1, B, dtype=dt, device=dev) for w in widths[1:-1]]
@@ -293,9 +347,10 @@ class _Ensemble:
 
     def step(self, x0: torch.Tensor, shared: bool, yb: torch.Tensor, update: bool, batch_metrics: bool):
         """One SGD step. x0: minibatch inputs incl. the ones feature: [E, d+1, B] (independent
-        order, any strides) or [B, d+1] (shared order); yb [E, 1, B] labels. Returns (batch CE [E],
-        batch grad norm [E]) when batch_metrics, else None. update=False only evaluates."""
-        W, A, H, Z, G, T = self.W, self.A, self.H, self.Z, self.G, self.T
+        order, any strides) or [B, d+1] (shared order); yb [E, 1, B] labels. Returns (batch data
+        term [E], batch grad norm [E]) when batch_metrics, else None. update=False only evaluates."""
+        W, V, A, H, Z, G, T = self.W, self.V, self.A, self.H, self.Z, self.G, self.T
+        ce = self.spec.loss == "cross_entropy"
         E, B, L = self.E, self.B, len(self.W)
         if shared:  # one [E*h, d+1] @ [d+1, B] product for the whole ensemble
             torch.mm(W[0].view(E * W[0].shape[1], -1), x0.T, out=Z[0].view(E * W[0].shape[1], B))
@@ -303,16 +358,22 @@ class _Ensemble:
             torch.bmm(W[0], x0, out=Z[0])
         for l in range(1, L):
             # torch.tanh measured faster than 2·sigmoid(2x) - 1 in this build (bench/README.md)
-            (torch.tanh if self.tanh else torch.relu)(Z[l - 1], out=H[l])
+            if self.tanh:
+                torch.tanh(Z[l - 1], out=H[l])
+            else:  # torch.relu has no out=
+                torch.clamp(Z[l - 1], min=0, out=H[l])
             torch.bmm(W[l], A[l], out=Z[l])
         out = None
         if batch_metrics:
-            logp = torch.log_softmax(Z[-1], dim=1)
-            out = [-logp.gather(1, yb).mean(dim=(1, 2), dtype=torch.float64),
-                   torch.zeros(E, dtype=torch.float64, device=logp.device)]
+            value = (-torch.log_softmax(Z[-1], dim=1).gather(1, yb).mean(dim=(1, 2), dtype=torch.float64) if ce
+                     else _data_term(Z[-1], yb, self.spec.loss, self.spec.output, want_delta=False)[0] / B)
+            out = [value, torch.zeros(E, dtype=torch.float64, device=value.device)]
         if not (update or batch_metrics):
             return out
-        delta = torch.softmax(Z[-1], dim=1).scatter_add_(1, yb, self.neg_ones)  # B × dCE/dlogits
+        if ce:  # B × dCE/dlogits
+            delta = torch.softmax(Z[-1], dim=1).scatter_add_(1, yb, self.neg_ones)
+        else:
+            delta = _data_term(Z[-1], yb, self.spec.loss, self.spec.output, want_delta=True)[2]
         lam2 = 2 * self.spec.weight_decay
         for l in range(L - 1, -1, -1):
             if l:  # backpropagate through W[l] before it is updated
@@ -323,12 +384,13 @@ class _Ensemble:
                 out[1] += g.square().sum(dim=(1, 2), dtype=torch.float64)
             if update:
                 if l:
-                    W[l].baddbmm_(delta, A[l].transpose(1, 2), beta=self.decay, alpha=self.alpha)
+                    self._sgd(W[l], V[l], delta, A[l].transpose(1, 2), torch.Tensor.baddbmm_)
                 elif shared:
                     h0 = W[0].shape[1]
-                    W[0].view(E * h0, -1).addmm_(delta.reshape(E * h0, B), x0, beta=self.decay, alpha=self.alpha)
+                    self._sgd(W[0].view(E * h0, -1), V[0] if V[0] is None else V[0].view(E * h0, -1),
+                              delta.reshape(E * h0, B), x0, torch.Tensor.addmm_)
                 else:
-                    W[0].baddbmm_(delta, x0.transpose(1, 2), beta=self.decay, alpha=self.alpha)
+                    self._sgd(W[0], V[0], delta, x0.transpose(1, 2), torch.Tensor.baddbmm_)
             if l:
                 if self.tanh:  # delta = G ⊙ (1 - h²)
                     torch.mul(H[l], H[l], out=T[l])
@@ -338,6 +400,17 @@ class _Ensemble:
         if out is not None:
             out[1] = out[1].sqrt()
         return out
+
+    def _sgd(self, w: torch.Tensor, v: torch.Tensor | None, delta: torch.Tensor, a_t: torch.Tensor, product) -> None:
+        """One update of layer w from δ and its input a_t (product: baddbmm_ or addmm_, in place).
+        Plain: w <- (1 - 2·lr·λ) w - (lr/B) δ a_t, fused in one product. Momentum m:
+        v <- m v + (1/B) δ a_t + 2λ w, then w <- w - lr v."""
+        if v is None:
+            product(w, delta, a_t, beta=self.decay, alpha=self.alpha)
+        else:
+            product(v, delta, a_t, beta=self.spec.momentum, alpha=1.0 / self.B)
+            v.add_(w, alpha=2 * self.spec.weight_decay)
+            w.add_(v, alpha=-self.spec.lr)
 
 
 class _Order:
@@ -364,6 +437,19 @@ class _Order:
         k, j = divmod(self.pos, self.per_epoch)
         self.pos += 1
         return self.perm[:, k, j * self.b : (j + 1) * self.b].reshape(-1)
+
+
+def _pixel_codes(x_aug: torch.Tensor) -> torch.Tensor | None:
+    """uint8 k [n, d+1] with x_aug == k / 255 exactly, computed as the trainer decodes them
+    (k.to(dtype) / 255), or None when some value is not of that form.
+
+    MNIST pixels scaled to [0, 1] (and the ones column) are: the wide-input step then gathers its
+    random rows as bytes, a quarter of the memory traffic that dominates it (measured in
+    bench/README.md), and decodes them in cache to the very same floats."""
+    if float(x_aug.min()) < 0 or float(x_aug.max()) > 1:
+        return None
+    codes = (x_aug * 255).round_().to(torch.uint8)
+    return codes if torch.equal(codes.to(x_aug.dtype).div_(255), x_aug) else None
 
 
 def _fingerprint(*tensors: torch.Tensor) -> str:
@@ -428,15 +514,21 @@ def train_ensemble(
     B = spec.batch_size
     small_d = d + 1 <= 32 and not shared
     xT_aug = x_aug.T.contiguous() if small_d else None
-    x0_buf = torch.empty(d + 1, E * B, dtype=dt, device=dev) if small_d else None
+    # MKL runs a batch of one matrix product through other kernels than a batch of several (measured:
+    # baddbmm_ with a long inner dimension rounds differently), so a lone network trains beside a
+    # copy of itself that follows its minibatches and is dropped: R networks run, E are kept (a job
+    # of one network costs as much as one of two).
+    R = max(E, 2)
+    x0_buf = torch.empty(d + 1, R * B, dtype=dt, device=dev) if small_d else None
 
     gens = [network_generator(s) for s in spec.seeds]
-    layers = [torch.stack(ws).to(dev) for ws in zip(*(xavier_init(arch, g, dt) for g in gens))]
+    layers = [torch.stack(ws).to(dev) for ws in zip(*(init_layers(arch, g, dt, spec.init) for g in gens))]
+    layers = [w.repeat(R // E, 1, 1) for w in layers]
     order = _Order(gens[:1] if shared else gens, n, spec.batch_size)
     S, M, P = len(spec.snapshot_steps), len(spec.metric_steps), arch.n_params
     snapshots = np.empty((S, E, P), dtype=spec.dtype)
     metrics = {k: np.full((M, E), np.nan) for k in METRICS}
-    start, si, mi, last_ok = 0, 0, 0, None
+    start, si, mi, last_ok, velocity = 0, 0, 0, None, None
 
     if checkpoint is not None:
         checkpoint = Path(checkpoint)
@@ -448,6 +540,7 @@ def train_ensemble(
                     "delete it to start afresh"
                 )
             layers = [w.to(dev) for w in ck["layers"]]
+            velocity = [v.to(dev) for v in ck["velocity"]] if spec.momentum else None
             for g, st in zip(gens, ck["gen_states"]):
                 g.set_state(st)
             order.perm, order.pos = ck["perm"], ck["pos"]
@@ -457,13 +550,19 @@ def train_ensemble(
                 metrics[k][:mi] = ck["metrics"][k].numpy()
             log(f"resumed from {checkpoint} at step {start}")
 
-    net = _Ensemble(layers, spec)
+    net = _Ensemble(layers, spec, velocity)
     parts = None
     if not (shared or small_d):  # see GATHER_CHUNK_BYTES; parts share net.W's storage (slices)
         # (a GPU has no such cache to keep warm and prefers one big call)
-        c = E if dev.type == "cuda" else max(1, GATHER_CHUNK_BYTES // (B * (d + 1) * x_aug.element_size()))
-        parts = [(i * B, _Ensemble([w[i : i + c] for w in net.W], spec)) for i in range(0, E, c)]
-        x0_buf = torch.empty(min(c, E) * B, d + 1, dtype=dt, device=dev)
+        c = R if dev.type == "cuda" else max(2, GATHER_CHUNK_BYTES // (B * (d + 1) * x_aug.element_size()))
+        bounds = list(range(0, R, c)) + [R]
+        if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:  # a last chunk of one network joins the one before
+            del bounds[-2]
+        parts = [(i * B, _Ensemble([w[i:j] for w in net.W], spec, [v[i:j] for v in net.V] if spec.momentum else None))
+                 for i, j in zip(bounds, bounds[1:])]
+        x0_buf = torch.empty(max(j - i for i, j in zip(bounds, bounds[1:])) * B, d + 1, dtype=dt, device=dev)
+        codes = _pixel_codes(x_aug) if dev.type == "cpu" else None
+        code_buf = torch.empty(x0_buf.shape, dtype=torch.uint8) if codes is not None else None
     if torch.get_num_threads() > 1:
         log(f"note: torch uses {torch.get_num_threads()} threads; this trainer is fastest with "
             "torch.set_num_threads(1) and one process per core")
@@ -472,7 +571,7 @@ def train_ensemble(
     def save(step: int) -> None:
         state = {
             "version": _CHECKPOINT_VERSION, "spec": spec.describe(), "data": data_fp, "step": step,
-            "layers": [w.cpu() for w in net.W], "gen_states": [g.get_state() for g in gens],
+            "layers": [w.cpu() for w in net.W], "velocity": [v.cpu() for v in net.V if v is not None], "gen_states": [g.get_state() for g in gens],
             "perm": order.perm, "pos": order.pos, "si": si, "mi": mi, "last_ok": last_ok,
             "snapshots": torch.from_numpy(snapshots[:si].copy()),
             "metrics": {k: torch.from_numpy(v[:mi].copy()) for k, v in metrics.items()},
@@ -505,18 +604,23 @@ def train_ensemble(
         snap = si < S and snap_steps[si] == s
         met = mi < M and met_steps[mi] == s
         if snap or met:
-            check_finite(s, "parameters", torch.stack([w.reshape(E, -1).isfinite().all(1) for w in net.W]).all(0))
+            check_finite(s, "parameters", torch.stack([w[:E].reshape(E, -1).isfinite().all(1) for w in net.W]).all(0))
         if snap:
-            snapshots[si] = flatten(net.W).cpu().numpy()
+            snapshots[si] = flatten(net.W)[:E].cpu().numpy()
             si += 1
         if s == spec.steps and not met:
             break
         idx = order.next().to(dev, non_blocking=True)
+        if R > E and not shared:
+            idx = idx.repeat(R // E)
         if parts is not None:  # wide inputs: gather rows (cheaper than columns) chunk by chunk
             outs = []
             for i0, part in parts:
                 ic = idx[i0 : i0 + part.E * B]
-                rows = torch.index_select(x_aug, 0, ic, out=x0_buf[: len(ic)])  # [e*B, d+1]
+                if codes is None:
+                    rows = torch.index_select(x_aug, 0, ic, out=x0_buf[: len(ic)])  # [e*B, d+1]
+                else:  # the same floats, from a quarter of the bytes
+                    rows = x0_buf[: len(ic)].copy_(torch.index_select(codes, 0, ic, out=code_buf[: len(ic)])).div_(255)
                 x0 = rows.view(-1, B, d + 1).transpose(1, 2)  # viewed feature-major: [e, d+1, B]
                 yb = y_train.index_select(0, ic).view(-1, 1, B)
                 outs.append(part.step(x0, False, yb, update=s < spec.steps, batch_metrics=met))
@@ -525,19 +629,19 @@ def train_ensemble(
             if shared:
                 x0 = x_aug.index_select(0, idx)  # [B, d+1]
             else:  # gather columns of the feature-major copy: [d+1, E*B] viewed as [E, d+1, B]
-                x0 = torch.index_select(xT_aug, 1, idx, out=x0_buf).view(-1, E, B).permute(1, 0, 2)
-            yb = y_train.index_select(0, idx).view(-1, 1, B).expand(E, 1, B)
+                x0 = torch.index_select(xT_aug, 1, idx, out=x0_buf).view(-1, R, B).permute(1, 0, 2)
+            yb = y_train.index_select(0, idx).view(-1, 1, B).expand(R, 1, B)
             out = net.step(x0, shared, yb, update=s < spec.steps, batch_metrics=met)
         if met:
-            ce, acc, grads = _evaluate(net.W, x_aug, y_train, spec.activation, want_grad=True)
+            ce, acc, grads = _evaluate(net.W, x_aug, y_train, spec.activation, True, spec.loss, spec.output)
             gn = sum((g + 2 * spec.weight_decay * w).square().sum(dim=(1, 2), dtype=torch.float64) for g, w in zip(grads, net.W))
-            tce, tacc, _ = _evaluate(net.W, xt_aug, y_test, spec.activation, want_grad=False)
+            tce, tacc, _ = _evaluate(net.W, xt_aug, y_test, spec.activation, False, spec.loss, spec.output)
             row = dict(train_loss=ce, train_acc=acc, test_loss=tce, test_acc=tacc, grad_norm=gn.sqrt(),
                        batch_loss=out[0], batch_grad_norm=out[1])
             for k, v in row.items():
-                metrics[k][mi] = v.cpu().numpy()
-            check_finite(s, "training loss", ce.isfinite())
-            last_train_loss = float(ce.mean())
+                metrics[k][mi] = v[:E].cpu().numpy()
+            check_finite(s, "training loss", ce[:E].isfinite())
+            last_train_loss = float(ce[:E].mean())
             mi += 1
         if snap or met:
             last_ok = s

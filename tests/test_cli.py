@@ -157,3 +157,38 @@ def test_hessian_of_a_trained_cell(ljat_files, tmp_path):
     row = summary[(summary["seed"] == 0) & (summary["step"] == 2000)].iloc[0]
     assert row["train_loss"] == pytest.approx(last["train_loss"], rel=1e-5)  # float64 vs the float32 run's metric
     assert row["test_loss"] == pytest.approx(last["test_loss"], rel=1e-5)
+
+
+def _pspin_args(out, checkpoints, temperature="0.5"):
+    return [sys.executable, "-m", "glassynets.cli", "pspin", "--n", "24", "--temperature", temperature, "--samples", "3",
+            "--replicas", "2", "--dt", "0.05", "--steps", "4000", "--snapshots-per-decade", "8", "--seed", "7",
+            "--checkpoint-dir", str(checkpoints), "--out-snapshots", str(out / "s.parquet"), "--out-energy", str(out / "e.parquet")]
+
+
+def test_a_killed_pspin_job_resumes_per_sample_to_the_same_bits(tmp_path):
+    """Kill the job once a sample is checkpointed: the rerun takes it from disk and ends with the
+    bits of an uninterrupted run; then the glass cell goes through the networks' aging command."""
+    whole, killed, checkpoints = tmp_path / "whole", tmp_path / "killed", tmp_path / "ck"
+    subprocess.run(_pspin_args(whole, tmp_path / "ck_whole"), check=True, capture_output=True)
+    job = subprocess.Popen(_pspin_args(killed, checkpoints), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while not (checkpoints / "sample0.npz").exists() and time.time() < deadline:
+        time.sleep(0.02)
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+    assert job.returncode == -signal.SIGKILL, "the job finished before it could be killed; make it longer"
+    assert not (killed / "s.parquet").exists()
+    resumed = subprocess.run(_pspin_args(killed, checkpoints), check=True, capture_output=True, text=True)
+    assert "sample 0: resumed from" in resumed.stdout
+    for name, kind in (("s.parquet", "snapshots"), ("e.parquet", "energy")):
+        assert storage.read(whole / name, kind).equals(storage.read(killed / name, kind)), name
+    assert not list(checkpoints.iterdir())
+    steps, runs, spins = storage.read_snapshots(killed / "s.parquet")
+    assert spins.shape == (len(steps), 6, 24) and np.allclose((spins**2).sum(-1), 24)
+    assert storage.metadata(killed / "s.parquet")["model"] == "pspin"
+
+    tables = tmp_path / "tables"
+    assert cli.main(["aging", "--snapshots", str(killed / "s.parquet"), "--delta-star", "1.0", "--fit-tw", "20", "2000",
+                     "--delta-star-scan", "0.8", "1.2", "--scan-points", "3", "--n-boot", "20", "--out", str(tables)]) == 0
+    msd = storage.read_frame(tables / "msd.parquet", "msd")
+    assert msd["delta_mean"].between(0, 4).all() and not (tables / "metrics.parquet").exists()

@@ -52,6 +52,10 @@ def test_defaults_are_filled_in():
          "'experiments.mnist_arch.n_train' holds 60000, more than the 10000 images of 'mnist.train_split' = 't10k'"),
         (lambda c: c["experiments"]["mnist_arch"].update(device="gpu"), "'experiments.mnist_arch.device' = 'gpu' is not allowed"),
         (lambda c: c["experiments"]["mnist_arch"].update(dataset="cifar"), "'experiments.mnist_arch.dataset' = 'cifar' is not allowed"),
+        (lambda c: c["experiments"]["ljat_arch"].update(output="sigmoid"), "'experiments.ljat_arch.output' = 'sigmoid' needs 'loss: mse'"),
+        (lambda c: c["experiments"]["ljat_arch"].update(loss="mse"), "Hessian spectra are computed for the cross-entropy loss only"),
+        (lambda c: c["experiments"]["ljat_arch"].update(momentum=1), "'experiments.ljat_arch.momentum' = 1"),
+        (lambda c: c["experiments"]["ljat_arch"].update(activation="gelu"), "'experiments.ljat_arch.activation' = 'gelu' is not allowed"),
     ],
 )
 def test_invalid_config_gives_one_line_naming_the_key(change, message):

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from glassynets import training
-from glassynets.nets import Architecture, flatten, unflatten, xavier_init
+from glassynets.nets import Architecture, flatten, unflatten, init_layers
 from glassynets.schedule import log_steps
 from glassynets.training import (
     DivergenceError,
@@ -27,8 +27,10 @@ def data(n: int, d: int, c: int, seed: int = 0) -> tuple[torch.Tensor, torch.Ten
     return torch.randn(n, d, generator=g), torch.randint(0, c, (n,), generator=g)
 
 
-def ref_loss(theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, arch: Architecture, act: str = "tanh"):
-    """Objective CE + λ‖θ‖² of each network, written the plain way (autograd-able), [E]."""
+def ref_loss(theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, arch: Architecture, act: str = "tanh",
+             loss: str = "cross_entropy", output: str = "linear"):
+    """Objective (data term + λ‖θ‖²) of each network, written the plain way (autograd-able), [E]:
+    torch's cross_entropy, or torch's mse_loss (mean over samples and outputs) on one-hot targets."""
     f = torch.tanh if act == "tanh" else torch.relu
     out = []
     for th in theta:
@@ -38,8 +40,18 @@ def ref_loss(theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, arch: Archit
             h = h @ w[0, :, :-1].T + w[0, :, -1]
             if i < len(layers) - 1:
                 h = f(h)
-        out.append(F.cross_entropy(h, y) + LAM * (th * th).sum())
+        if loss == "cross_entropy":
+            data_term = F.cross_entropy(h, y)
+        else:
+            o = torch.sigmoid(h) if output == "sigmoid" else h
+            data_term = F.mse_loss(o, F.one_hot(y, arch.n_out).to(o.dtype))
+        out.append(data_term + LAM * (th * th).sum())
     return torch.stack(out)
+
+
+#: (hidden activation, loss, output units) of every objective the trainer offers.
+OBJECTIVES = [(act, loss, output) for act in training.ACTIVATIONS
+              for loss, output in (("cross_entropy", "linear"), ("mse", "linear"), ("mse", "sigmoid"))]
 
 
 def spec_for(widths, steps, seeds, n_snap=None, **kw) -> TrainSpec:
@@ -48,17 +60,17 @@ def spec_for(widths, steps, seeds, n_snap=None, **kw) -> TrainSpec:
     return TrainSpec(arch=Architecture.from_widths(widths), steps=steps, seeds=tuple(seeds), snapshot_steps=sched, metric_steps=sched, **kw)
 
 
-@pytest.mark.parametrize("act", ["tanh", "relu"])
+@pytest.mark.parametrize("act, loss_name, output", OBJECTIVES)
 @pytest.mark.parametrize("widths", [[2, 10, 4], [2, 5, 5, 4], [2, 4, 4, 4, 4], [2, 1, 1, 1, 4], [784, 5, 5, 10]])
-def test_loss_and_grad_matches_autograd(widths, act, monkeypatch):
+def test_loss_and_grad_matches_autograd(widths, act, loss_name, output, monkeypatch):
     monkeypatch.setattr(training, "EVAL_CHUNK", 16)  # exercise the chunked accumulation
     arch = Architecture.from_widths(widths)
     x, y = data(37 if widths[0] < 100 else 23, widths[0], widths[-1])
     g = torch.Generator().manual_seed(1)
     theta = torch.randn(3, arch.n_params, generator=g, dtype=torch.float64) * 0.7
-    loss, grad = loss_and_grad(theta, x, y, arch, LAM, act)
+    loss, grad = loss_and_grad(theta, x, y, arch, LAM, act, loss_name, output)
     th = theta.clone().requires_grad_(True)
-    ref = ref_loss(th, x, y, arch, act)
+    ref = ref_loss(th, x, y, arch, act, loss_name, output)
     (ref_grad,) = torch.autograd.grad(ref.sum(), th)
     assert loss.shape == (3,) and grad.shape == (3, arch.n_params)
     torch.testing.assert_close(loss, ref.detach(), rtol=0, atol=1e-10)
@@ -66,17 +78,27 @@ def test_loss_and_grad_matches_autograd(widths, act, monkeypatch):
 
 
 @pytest.mark.parametrize("order", ["independent", "shared"])
-def test_sgd_matches_plain_loop(order):
-    """7 steps, N=30, B=8 (3 batches per epoch, 6 points dropped): same init, same indices, autograd."""
+@pytest.mark.parametrize("act, loss_name, output, momentum, init", [
+    ("tanh", "cross_entropy", "linear", 0.0, "glorot"),
+    ("relu", "cross_entropy", "linear", 0.5, "glorot"),
+    ("relu", "mse", "sigmoid", 0.5, "fan_in"),  # Baity-Jesi et al.'s toy model
+    ("tanh", "mse", "linear", 0.0, "fan_in"),
+])
+def test_sgd_matches_plain_loop(order, act, loss_name, output, momentum, init):
+    """7 steps, N=30, B=8 (3 batches per epoch, 6 points dropped): same init, same indices,
+    autograd, and torch.optim.SGD's momentum rule written out."""
     widths, n, b, steps, seeds = [2, 5, 5, 4], 30, 8, 7, (4, 11, 2)
     arch = Architecture.from_widths(widths)
     x, y = data(n, 2, 4)
     xt, yt = data(13, 2, 4, seed=5)
-    spec = spec_for(widths, steps, seeds, n_snap=True, batch_size=b, lr=0.3, dtype="float64", data_order=order)
+    objective = dict(activation=act, loss=loss_name, output=output)
+    spec = spec_for(widths, steps, seeds, n_snap=True, batch_size=b, lr=0.3, dtype="float64", data_order=order,
+                    momentum=momentum, init=init, **objective)
     res = train_ensemble(spec, x, y, xt, yt, log=lambda m: None)
 
     gens = [network_generator(s) for s in seeds]
-    theta = torch.stack([flatten([w[None] for w in xavier_init(arch, g, torch.float64)])[0] for g in gens])
+    theta = torch.stack([flatten([w[None] for w in init_layers(arch, g, torch.float64, init)])[0] for g in gens])
+    velocity = torch.zeros_like(theta)
     order_gens = gens[:1] * len(seeds) if order == "shared" else gens
     perms: list[list[torch.Tensor]] = [[] for _ in seeds]
     batch_loss, batch_gn = [], []
@@ -92,27 +114,28 @@ def test_sgd_matches_plain_loop(order):
                 perms[e].append(torch.randperm(n, generator=g))
             idx.append(perms[e][epoch][j * b : (j + 1) * b])
         th = theta.clone().requires_grad_(True)
-        losses = [ref_loss(th[e : e + 1], x[i], y[i], arch)[0] for e, i in enumerate(idx)]
+        losses = [ref_loss(th[e : e + 1], x[i], y[i], arch, act, loss_name, output)[0] for e, i in enumerate(idx)]
         (grad,) = torch.autograd.grad(torch.stack(losses).sum(), th)
         batch_loss.append([l.item() - LAM * float((t * t).sum()) for l, t in zip(losses, theta)])
         batch_gn.append(grad.norm(dim=1).numpy())
-        theta = theta - spec.lr * grad
+        velocity = momentum * velocity + grad
+        theta = theta - spec.lr * velocity
     np.testing.assert_allclose(res.metrics["batch_loss"], np.array(batch_loss), rtol=0, atol=1e-12)
     np.testing.assert_allclose(res.metrics["batch_grad_norm"], np.array(batch_gn), rtol=0, atol=1e-12)
     # full-batch metrics agree with loss_and_grad / autograd on the snapshots
     last = torch.from_numpy(res.snapshots[-1])
-    loss, grad = loss_and_grad(last, x, y, arch, LAM)
+    loss, grad = loss_and_grad(last, x, y, arch, LAM, act, loss_name, output)
     np.testing.assert_allclose(res.metrics["grad_norm"][-1], grad.norm(dim=1).numpy(), rtol=1e-12)
     np.testing.assert_allclose(
         res.metrics["train_loss"][-1], (loss - LAM * (last * last).sum(1)).numpy(), rtol=1e-12
     )
-    test_ce = ref_loss(last, xt, yt, arch) - LAM * (last * last).sum(1)
+    test_ce = ref_loss(last, xt, yt, arch, act, loss_name, output) - LAM * (last * last).sum(1)
     np.testing.assert_allclose(res.metrics["test_loss"][-1], test_ce.numpy(), rtol=1e-12)
     layers = unflatten(last, arch)
     h = x.double()
     for i, w in enumerate(layers):
         h = torch.einsum("nj,eoj->eno", h, w[:, :, :-1]) + w[:, None, :, -1] if i == 0 else torch.einsum("enj,eoj->eno", h, w[:, :, :-1]) + w[:, None, :, -1]
-        h = torch.tanh(h) if i < len(layers) - 1 else h
+        h = (torch.tanh(h) if act == "tanh" else torch.relu(h)) if i < len(layers) - 1 else h
     acc = (h.argmax(-1) == y).double().mean(1).numpy()
     np.testing.assert_array_equal(res.metrics["train_acc"][-1], acc)
 
@@ -129,6 +152,8 @@ def test_network_bits_do_not_depend_on_ensemble():
     big = train_ensemble(spec_for([2, 5, 5, 4], 400, range(10)), x, y, xt, yt, log=lambda m: None)
     small = train_ensemble(spec_for([2, 5, 5, 4], 400, (3, 7)), x, y, xt, yt, log=lambda m: None)
     assert_same_bits(big, small, cols=[3, 7])
+    lone = train_ensemble(spec_for([2, 5, 5, 4], 400, (7,)), x, y, xt, yt, log=lambda m: None)  # a batch of one
+    assert_same_bits(big, lone, cols=[7])
     again = train_ensemble(spec_for([2, 5, 5, 4], 400, (3, 7)), x, y, xt, yt, log=lambda m: None)
     assert_same_bits(small, again)
     assert small.snapshots.dtype == np.float32 and small.snapshots.shape == (len(log_steps(400, 10)), 2, 69)
@@ -149,15 +174,37 @@ def test_mnist_shape_bits_and_shared_order():
     np.testing.assert_allclose(a.snapshots[:, 0], big.snapshots[:, 0], atol=1e-5)
 
 
-def test_wide_input_chunks_change_no_bits(monkeypatch):
-    """Wide inputs step in chunks of networks (GATHER_CHUNK_BYTES); uneven chunks 2+2+1 = one chunk."""
+TOY = dict(activation="relu", loss="mse", output="sigmoid", momentum=0.5, init="fan_in")  # Baity-Jesi et al.
+
+
+@pytest.mark.parametrize("objective", [{}, TOY], ids=["tanh-ce", "toy"])
+def test_wide_input_chunks_change_no_bits(monkeypatch, objective):
+    """Wide inputs step in chunks of networks (GATHER_CHUNK_BYTES); uneven chunks 2+3 = one chunk;
+    with momentum the velocities are chunked with the weights."""
     x, y = data(300, 784, 10)
     xt, yt = data(40, 784, 10, seed=3)
-    spec = spec_for([784, 5, 5, 10], 40, range(5))
+    spec = spec_for([784, 5, 5, 10], 40, range(5), **objective)
     whole = train_ensemble(spec, x, y, xt, yt, log=lambda m: None)
+    alone = train_ensemble(spec_for([784, 5, 5, 10], 40, (3,), **objective), x, y, xt, yt, log=lambda m: None)
+    assert_same_bits(whole, alone, cols=[3])
     monkeypatch.setattr(training, "GATHER_CHUNK_BYTES", 2 * 20 * 785 * 4)  # 2 networks of B = 20 rows
     chunked = train_ensemble(spec, x, y, xt, yt, log=lambda m: None)
     assert_same_bits(whole, chunked)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_pixel_inputs_gathered_as_bytes_give_the_same_bits(monkeypatch, dtype):
+    """Inputs k/255 (MNIST pixels) are gathered as uint8 codes and decoded; forcing the float path
+    changes no bit. Other inputs are not coded."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (300, 784), generator=g).to(getattr(torch, dtype)).div_(255)
+    y = torch.randint(0, 10, (300,), generator=g)
+    assert training._pixel_codes(training._augment(x, x.dtype)) is not None
+    assert training._pixel_codes(training._augment(x + 1e-3, x.dtype)) is None
+    spec = spec_for([784, 5, 5, 10], 40, range(3), dtype=dtype)
+    coded = train_ensemble(spec, x, y, x[:50], y[:50], log=lambda m: None)
+    monkeypatch.setattr(training, "_pixel_codes", lambda x_aug: None)
+    assert_same_bits(coded, train_ensemble(spec, x, y, x[:50], y[:50], log=lambda m: None))
 
 
 def test_float64_close_to_float32():
@@ -169,11 +216,12 @@ def test_float64_close_to_float32():
     np.testing.assert_array_equal(r32.snapshots[0], r64.snapshots[0].astype(np.float32))
 
 
+@pytest.mark.parametrize("objective", [{}, TOY], ids=["tanh-ce", "toy"])
 @pytest.mark.parametrize("stop", [1, 137, 300])
-def test_checkpoint_resume_is_bit_identical(tmp_path, stop):
+def test_checkpoint_resume_is_bit_identical(tmp_path, stop, objective):
     x, y = data(100, 2, 4)
     xt, yt = data(30, 2, 4, seed=3)
-    spec = spec_for([2, 4, 4, 4, 4], 300, (5, 6, 9), batch_size=15)  # 6 batches per epoch, 10 dropped
+    spec = spec_for([2, 4, 4, 4, 4], 300, (5, 6, 9), batch_size=15, **objective)  # 6 batches per epoch, 10 dropped
     full = train_ensemble(spec, x, y, xt, yt, log=lambda m: None)
     ck = tmp_path / "run.ckpt"
     with pytest.raises(training._StopForTest):
@@ -219,6 +267,12 @@ def test_invalid_inputs():
         TrainSpec(Architecture.from_widths([2, 5, 4]), 0.05, 5, LAM, 5, (0,), np.array([0, 6]), np.array([0]))
     with pytest.raises(ValueError, match="seeds"):
         TrainSpec(Architecture.from_widths([2, 5, 4]), 0.05, 5, LAM, 5, (0, 0), np.array([0]), np.array([0]))
+    with pytest.raises(ValueError, match="sigmoid outputs need loss 'mse'"):
+        spec_for([2, 5, 4], 5, (0,), output="sigmoid")
+    with pytest.raises(ValueError, match="momentum must be in"):
+        spec_for([2, 5, 4], 5, (0,), momentum=1.0)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        spec_for([2, 5, 4], 5, (0,), loss="hinge")
 
 
 def test_network_generator_is_deterministic_and_distinct():

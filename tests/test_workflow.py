@@ -7,6 +7,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -16,9 +17,9 @@ from glassynets import storage
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "tests/config/smoke.yaml"
 MNIST_FILES = ROOT.parent / "shared/data/mnist"  # real t10k files; a user's clone has none
-LJAT_FIGURES = ("fig1", "fig2", "fig3", "figA3", "figA2")
+LJAT_FIGURES = ("fig1", "fig2", "fig3", "figA3", "figA2", "figB4")  # figB4: with the p-spin glass
 MNIST_FIGURES = ("fig4", "fig5", "fig6")
-BOTH_FIGURES = ("fig7", "figA1")  # LJAT19 and MNIST side by side
+BOTH_FIGURES = ("fig7", "figA1", "figB1", "figB2", "figB3")  # LJAT19 and MNIST side by side
 
 
 def snakemake(*args: str, cwd: Path = ROOT, timeout: int = 900) -> subprocess.CompletedProcess:
@@ -40,23 +41,35 @@ def test_dry_run_of_the_paper_config_plans_every_cell():
     result = snakemake("-n", "-F", "--cores", "2")
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
-    # LJAT19: 6 architectures × 100 seeds in blocks of 50, 6 N × 3 architectures × 10 seeds;
-    # MNIST: 3 architectures × 50 seeds in one block, 6 widths × 100 seeds in blocks of 50; one
-    # aging job per cell; Hessians for ljat_arch (3 cells), ljat_sizes (18), mnist_arch h5-5 (1).
-    assert counts["train"] == 12 + 18 + 3 + 12 and counts["aging"] == 6 + 18 + 3 + 6
-    assert counts["hessian"] == 3 + 18 + 1
+    # LJAT19: 6 architectures × 100 seeds in blocks of 50, 6 N × 3 architectures × 10 seeds,
+    # 8 N of the transition in one block each; MNIST: 3 architectures × 50 seeds in one block,
+    # 6 widths × 100 seeds in blocks of 50, 6 N of the transition, 4 toy widths × 4 seeds in
+    # blocks of 2; one aging job per cell; Hessians for ljat_arch (3 cells), ljat_sizes (18), mnist_arch
+    # h5-5 (1); the p-spin at 3 temperatures.
+    assert counts["train"] == 12 + 18 + 8 + 3 + 12 + 6 + 8 and counts["aging"] == 6 + 18 + 8 + 3 + 6 + 6 + 4
+    assert counts["hessian"] == 3 + 18 + 1 and counts["pspin"] == counts["aging_pspin"] == 3
     assert all(counts[f] == 1 for f in LJAT_FIGURES + MNIST_FIGURES + BOTH_FIGURES)
+    assert not any(f"{f}_ljat19" in counts for f in BOTH_FIGURES)  # the LJAT19-only versions belong to `ljat19`
     assert counts["scorecard"] == counts["scorecard_ljat19"] == counts["scorecard_mnist"] == 1
-    assert counts["mnist_fetch"] == 4 and counts["mnist_convert"] == 2 and counts["mnist_train_set"] == 1
+    assert counts["mnist_fetch"] == 4 and counts["mnist_convert"] == 2 and counts["mnist_train_set"] == 6  # 6 N
 
 
 def test_dry_run_of_the_mnist_target_plans_only_mnist():
     result = snakemake("-n", "-F", "--cores", "2", "mnist")
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
-    assert counts["train"] == 15 and counts["aging"] == 9 and counts["scorecard_mnist"] == 1
+    assert counts["train"] == 15 + 6 + 8 and counts["aging"] == 9 + 6 + 4 and counts["scorecard_mnist"] == 1
     assert counts["hessian"] == 1
-    assert not {"ljat19_train_set", "fig1", "fig7", "scorecard"} & set(counts)
+    assert all(counts[f"{f}_mnist"] == 1 for f in BOTH_FIGURES)
+    assert not {"ljat19_train_set", "fig1", "fig7", "figB4", "pspin", "scorecard"} & set(counts)
+
+
+def test_dry_run_of_the_ljat19_target_is_offline_and_has_the_ljat19_half_of_mixed_figures():
+    result = snakemake("-n", "-F", "--cores", "2", "ljat19")
+    assert result.returncode == 0, result.stderr
+    counts = job_counts(result.stdout)
+    assert all(counts[f] == 1 for f in LJAT_FIGURES) and all(counts[f"{f}_ljat19"] == 1 for f in BOTH_FIGURES)
+    assert counts["pspin"] == 3 and not {"mnist_fetch", "mnist_convert", "fig4"} & set(counts)
 
 
 def test_mnist_training_jobs_ask_for_a_gpu_and_ljat19_jobs_do_not():
@@ -75,7 +88,7 @@ def test_dry_run_of_a_single_figure(target):
     assert counts["fig2"] == 1 and "fig1" not in counts and "scorecard" not in counts
 
 
-@pytest.mark.parametrize("target, train_jobs", [([], 45), (["fig2"], 6), (["fig6"], 12), (["fig7"], 3)])
+@pytest.mark.parametrize("target, train_jobs", [([], 67), (["fig2"], 6), (["fig6"], 12), (["fig7"], 3), (["figB4"], 2)])
 def test_dry_run_with_the_slurm_profile(target, train_jobs):
     pytest.importorskip("snakemake_executor_plugin_slurm", reason="pip install -e '.[slurm]' to check the profile")
     result = snakemake("-n", "-F", "--profile", "slurm", *target)
@@ -134,7 +147,8 @@ def test_offline_without_mnist_files_says_which_files_are_missing(tmp_path):
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     """The LJAT19 half of the smoke config (offline everywhere), then the MNIST half and the
-    combined scorecard where the real MNIST test files exist (target `all`)."""
+    combined scorecard where the real MNIST test files exist (target `all`, and `mnist` for the
+    MNIST-only versions of the mixed figures)."""
     workdir = tmp_path_factory.mktemp("smoke")
     configs = [str(SMOKE)]
     result = snakemake("--cores", "2", "--configfile", *configs, "--directory", str(workdir), "ljat19", timeout=900)
@@ -144,7 +158,8 @@ def smoke_run(tmp_path_factory):
         local = workdir / "mnist_files.yaml"
         local.write_text(f"mnist:\n  source_dir: {MNIST_FILES}\n")
         configs.append(str(local))
-        result = snakemake("--cores", "2", "--configfile", *configs, "--directory", str(workdir), "all", timeout=900)
+        result = snakemake("--cores", "2", "--configfile", *configs, "--directory", str(workdir), "all", "mnist",
+                           timeout=900)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
         target = "all"
     return workdir, configs, target
@@ -152,16 +167,24 @@ def smoke_run(tmp_path_factory):
 
 def test_smoke_run_produces_every_ljat19_figure_and_its_scorecard(smoke_run):
     workdir, _, _ = smoke_run
-    for name in LJAT_FIGURES:
+    for path in [*LJAT_FIGURES, *(f"ljat19/{name}" for name in BOTH_FIGURES)]:
         for ext in ("pdf", "png"):
-            path = workdir / f"results/figures/{name}.{ext}"
-            assert path.stat().st_size > 10_000, path
+            assert (workdir / f"results/figures/{path}.{ext}").stat().st_size > 10_000, path
     card = pd.read_csv(workdir / "results/scorecard_ljat19.csv")
-    assert {"data", "ljat_arch", "ljat_chain", "ljat_sizes"} == set(card["experiment"])
+    assert {"data", "ljat_arch", "ljat_chain", "ljat_sizes", "ljat_transition", "pspin"} == set(card["experiment"])
     mu = card[card["quantity"].str.startswith("μ at")]
-    assert len(mu) == 6 + 2
+    assert len(mu) == 6 + 2 + 3 + 2  # ... + the transition's 3 N + the p-spin's 2 temperatures
+    aging = card[card["quantity"] == "aging: t* grows with t_w"]
+    assert len(aging) == 6 + 2 + 3 + 2 and set(aging["reproduced"]) <= {"yes", "no", "unclear", "undefined"}
+    slopes = card[card["quantity"] == "late-time log–log slope of Δ in t"]["reproduced"].astype(float)
+    assert len(slopes) == 6 + 2 + 3 and np.isfinite(slopes).all()
+    assert len(card[(card["experiment"] == "ljat_transition") & card["quantity"].str.startswith("α at the transition")]) == 1
+    glass = card[card["experiment"] == "pspin"].set_index(["cell", "quantity"])["reproduced"]
+    energies = glass.xs("final energy per spin", level="quantity").astype(float)
+    assert len(energies) == 2 and energies.between(-1.2, -0.3).all()  # relaxed from e ≈ 0 at the quench
     negative = card[card["quantity"].str.startswith("fraction of negative Hessian eigenvalues")]
-    assert len(negative) == 2 * (3 + 2) and negative["reproduced"].astype(float).between(0, 1).all()
+    # start and end for ljat_arch's 3 cells; only the end for ljat_sizes (spectra at the end only)
+    assert len(negative) == 2 * 3 + 2 and negative["reproduced"].astype(float).between(0, 1).all()
     correlations = card[card["quantity"].str.contains("correlation of Hessian trace/N")]
     assert len(correlations) == 2 and correlations["reproduced"].astype(float).between(-1, 1).all()
     assert (workdir / "results/scorecard_ljat19.md").read_text().startswith("# Scorecard")
@@ -171,20 +194,23 @@ def test_smoke_run_on_the_real_mnist_test_files_produces_figures_4_to_6(smoke_ru
     workdir, _, target = smoke_run
     if target != "all":
         pytest.skip(f"{MNIST_FILES} is absent (a user's clone has no ../shared): MNIST half not run")
-    for name in MNIST_FIGURES + BOTH_FIGURES:
+    for path in [*MNIST_FIGURES, *BOTH_FIGURES, *(f"mnist/{name}" for name in BOTH_FIGURES)]:
         for ext in ("pdf", "png"):
-            path = workdir / f"results/figures/{name}.{ext}"
-            assert path.stat().st_size > 10_000, path
+            assert (workdir / f"results/figures/{path}.{ext}").stat().st_size > 10_000, path
     card = pd.read_csv(workdir / "results/scorecard.csv")
-    assert {"data", "ljat_arch", "ljat_chain", "ljat_sizes", "mnist_arch", "mnist_alpha"} == set(card["experiment"])
+    assert {"data", "ljat_arch", "ljat_chain", "ljat_sizes", "ljat_transition", "mnist_arch", "mnist_alpha",
+            "mnist_transition", "mnist_toy", "pspin"} == set(card["experiment"])
     mnist_card = pd.read_csv(workdir / "results/scorecard_mnist.csv")
-    assert set(mnist_card["experiment"]) == {"mnist_arch", "mnist_alpha"}
-    assert len(mnist_card[mnist_card["quantity"].str.startswith("μ at")]) == 6
+    assert set(mnist_card["experiment"]) == {"mnist_arch", "mnist_alpha", "mnist_transition", "mnist_toy"}
+    assert len(mnist_card[mnist_card["quantity"].str.startswith("μ at")]) == 6 + 2 + 2
     verdicts = mnist_card[mnist_card["quantity"] == "underparametrized criterion"]
-    assert len(verdicts) == 6 and set(verdicts["reproduced"]) <= {"yes", "no"}
-    alphas = mnist_card[mnist_card["quantity"] == "α = P/N"]["reproduced"].astype(float)
+    assert len(verdicts) == 6 + 2 + 2 and set(verdicts["reproduced"]) <= {"yes", "no"}
+    paper_cells = mnist_card[mnist_card["experiment"].isin(["mnist_arch", "mnist_alpha"])]
+    alphas = paper_cells[paper_cells["quantity"] == "α = P/N"]["reproduced"].astype(float)
     assert alphas.between(0.39, 0.91).all()  # P = 3985 ... 9019 over N = 10,000 images
-    assert len(mnist_card[mnist_card["quantity"] == "mean μ across cells"]) == 2
+    assert len(mnist_card[mnist_card["quantity"] == "mean μ across cells"]) == 4
+    toy = mnist_card[(mnist_card["experiment"] == "mnist_toy") & (mnist_card["quantity"] == "final train loss (MSE)")]
+    assert len(toy) == 2 and toy["reproduced"].astype(float).between(0, 0.1).all()  # MSE per output, sigmoid units
     # the training data are the real t10k images: 10,000 of them, stratified counts = the split's
     meta = storage.metadata(workdir / "resources/mnist/train_N10000.parquet")
     assert meta["n"] == 10000 and meta["source"] == ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]

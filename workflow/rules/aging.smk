@@ -1,4 +1,5 @@
-# Aging analysis of one cell: merge its seed blocks, then Δ, D, Y, t*(t_w), μ.
+# Aging analysis of one cell: merge its seed blocks, then Δ, D, Y, t*(t_w), μ, the late-time
+# behaviour of Δ and the parameter histograms. The p-spin glass cells run through the same rule.
 
 
 rule aging:
@@ -8,7 +9,7 @@ rule aging:
     output:
         expand(
             "results/tables/{{experiment}}/N{{n}}/{{arch}}/{table}.parquet",
-            table=["metrics", "msd", "msd_runs", "tstar", "mu"],
+            table=[*TABLES, *METRICS_TABLES],
         ),
     log:
         "results/logs/aging/{experiment}/N{n}/{arch}.log",
@@ -24,3 +25,21 @@ rule aging:
     shell:
         "glassynets aging --snapshots {input.snapshots} --metrics {input.metrics} {params.options} "
         "--out {params.folder} > {log} 2>&1"
+
+
+use rule aging as aging_pspin with:
+    input:
+        snapshots="results/runs/pspin/N{n}/T{temperature}/snapshots.parquet",
+        metrics=[],
+    output:
+        expand(
+            "results/tables/pspin/N{{n}}/T{{temperature}}/{table}.parquet", table=TABLES
+        ),
+    log:
+        "results/logs/aging/pspin/N{n}/T{temperature}.log",
+    resources:
+        mem_mb=pspin_aging_mem_mb,
+        runtime=pspin_aging_runtime_min,
+    params:
+        options=pspin_aging_options,
+        folder="results/tables/pspin/N{n}/T{temperature}",

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from glassynets import config as config_checks
 from glassynets import mnist
-from glassynets.cells import HESSIAN_TABLES, seed_blocks
+from glassynets.cells import GLASS_TABLES, HESSIAN_TABLES, METRICS_TABLES, TABLES, seed_blocks
 from glassynets.nets import Architecture
 from glassynets.schedule import log_steps
 
@@ -25,9 +25,10 @@ wildcard_constraints:
     last=r"\d+",
     mnist_split=r"train|t10k",
     mnist_file="|".join(re.escape(name) for name in mnist.MD5),
+    temperature=r"\d+(\.\d+)?",
 
 
-# Figures of the paper: the experiments each one draws, those configured (captions:
+# Figures: the experiments each one draws, those configured (captions:
 # workflow/report/<figure>.rst). A figure is drawn when at least one of them is configured.
 FIGURE_EXPERIMENTS = {
     "fig1": ["ljat_arch"],
@@ -40,16 +41,23 @@ FIGURE_EXPERIMENTS = {
     "fig7": ["ljat_arch", "mnist_arch"],
     "figA1": ["ljat_arch", "mnist_arch"],
     "figA2": ["ljat_sizes"],
+    "figB1": ["ljat_transition", "mnist_transition"],
+    "figB2": ["ljat_transition", "mnist_transition", "mnist_toy"],
+    "figB3": ["ljat_transition", "mnist_toy"],
+    "figB4": ["ljat_arch"],
 }
 # Figures that draw every (N, architecture) cell of their experiments; the others draw the first N.
-ALL_CELL_FIGURES = {"fig6", "figA2"}
-# Figures of Hessian spectra (their experiments need a `hessian` section), and of those the ones
-# that draw only the 2-hidden-layer network of each experiment.
+ALL_CELL_FIGURES = {"fig6", "figA2", "figB1", "figB2", "figB3"}
+# Figures of Hessian spectra (their experiments need a `hessian` section), and the figures that
+# draw only the 2-hidden-layer network of each experiment.
 HESSIAN_FIGURES = {"fig7", "figA1", "figA2"}
-TWO_LAYER_FIGURES = {"fig7", "figA1"}
+TWO_LAYER_FIGURES = {"fig7", "figA1", "figB4"}
+# Figures that also draw the p-spin glass cells (and need them).
+GLASS_FIGURES = {"figB4"}
 N_CLASSES = {"ljat19": 4, "mnist": 10}
 N_FEATURES = {"ljat19": len(config["ljat19"]["features"]), "mnist": 784}
 DATASETS = sorted({exp["dataset"] for exp in config["experiments"].values()})
+PSPIN = config["pspin"]
 
 
 def experiment(name):
@@ -66,21 +74,34 @@ def cell_dirs(name):
     ]
 
 
-def figure_experiments(name):
-    """The configured experiments a figure draws (with a `hessian` section for Hessian figures)."""
+def glass_dirs():
+    """Table folders of every (N, T) cell of the p-spin glass (none without a `pspin` section)."""
+    if PSPIN is None:
+        return []
+    return [f"results/tables/pspin/N{n}/T{t:g}" for n in PSPIN["n"] for t in PSPIN["temperatures"]]
+
+
+def figure_experiments(name, dataset=None):
+    """The configured experiments a figure draws (with a `hessian` section for Hessian figures),
+    of one data set if given."""
     return [
         exp
         for exp in FIGURE_EXPERIMENTS[name]
         if exp in config["experiments"]
         and (name not in HESSIAN_FIGURES or "hessian" in experiment(exp))
+        and dataset in (None, experiment(exp)["dataset"])
     ]
 
 
-def figure_cells(name):
-    """Cells a figure draws: every architecture at each experiment's first N (fig6, figA2: at
-    every N; fig7, figA1: the 2-hidden-layer architectures)."""
+def figure_datasets(name):
+    return sorted({experiment(e)["dataset"] for e in figure_experiments(name)})
+
+
+def figure_cells(name, dataset=None):
+    """Network cells a figure draws: every architecture at each experiment's first N (at every N
+    for ALL_CELL_FIGURES; the 2-hidden-layer architectures for TWO_LAYER_FIGURES)."""
     cells = []
-    for exp_name in figure_experiments(name):
+    for exp_name in figure_experiments(name, dataset):
         first_n = experiment(exp_name)["n_train"][0]
         candidates = hessian_cells(exp_name) if name in HESSIAN_FIGURES else cell_dirs(exp_name)
         cells += [
@@ -92,31 +113,73 @@ def figure_cells(name):
     return cells
 
 
-def figure_inputs(name):
-    files = cell_table_files(figure_cells(name))
+def figure_glass_cells(name):
+    return glass_dirs() if name in GLASS_FIGURES else []
+
+
+def drawable(name, dataset=None):
+    """A figure is drawn when it has network cells (and glass cells, if it draws the glass)."""
+    return bool(figure_cells(name, dataset)) and (name not in GLASS_FIGURES or bool(glass_dirs()))
+
+
+def figure_variants():
+    """(figure, data set) of every figure rule: (name, None) draws all its configured experiments
+    into results/figures/<name>; a figure that mixes data sets also gets (name, dataset) for each
+    of them, drawing that data set's experiments only into results/figures/<dataset>/<name>, so
+    that a run without MNIST still has the LJAT19 half of the mixed figures."""
+    variants = []
+    for name in FIGURE_EXPERIMENTS:
+        if drawable(name):
+            variants.append((name, None))
+            if len(figure_datasets(name)) > 1:
+                variants += [(name, d) for d in figure_datasets(name) if drawable(name, d)]
+    return variants
+
+
+def figure_path(name, dataset=None):
+    return f"results/figures/{name}" if dataset is None else f"results/figures/{dataset}/{name}"
+
+
+def figure_inputs(name, dataset=None):
+    files = cell_table_files(figure_cells(name, dataset)) + glass_table_files(figure_glass_cells(name))
     if name in HESSIAN_FIGURES:
-        files += [f"{d}/{t}.parquet" for d in figure_cells(name) for t in HESSIAN_TABLES]
+        files += [f"{d}/{t}.parquet" for d in figure_cells(name, dataset) for t in HESSIAN_TABLES]
     return files
 
 
 def cell_table_files(dirs):
-    return [
-        f"{d}/{table}.parquet"
-        for d in dirs
-        for table in ("metrics", "msd", "tstar", "mu")
-    ]
+    return [f"{d}/{table}.parquet" for d in dirs for table in (*TABLES, *METRICS_TABLES)]
+
+
+def glass_table_files(dirs):
+    return [f"{d}/{table}.parquet" for d in dirs for table in (*TABLES, *GLASS_TABLES)]
+
+
+def figure_params(name, dataset=None):
+    """The figure command's options: its cells, the t_w drawn and the accuracy criterion."""
+    first = experiment(figure_experiments(name, dataset)[0])
+    options = (
+        f"--cells {' '.join(figure_cells(name, dataset))} "
+        f"--plot-tw {' '.join(str(t) for t in first['analysis']['plot_tw'])} "
+        f"--underparametrized-accuracy {config['scorecard']['underparametrized_accuracy']}"
+    )
+    if figure_glass_cells(name):
+        options += (
+            f" --glass-cells {' '.join(figure_glass_cells(name))} "
+            f"--glass-plot-tw {' '.join(str(t) for t in PSPIN['analysis']['plot_tw'])}"
+        )
+    return options
 
 
 def figures(dataset=None):
-    """Paper figures with cells to draw; with a data set, those that draw only its experiments."""
+    """Figure files (without extension) of the default target, or of one data set's target: its
+    own figures, and its variants of the mixed ones."""
     return [
-        name
-        for name in FIGURE_EXPERIMENTS
-        if figure_cells(name)
-        and (
-            dataset is None
-            or all(experiment(e)["dataset"] == dataset for e in figure_experiments(name))
-        )
+        figure_path(name, variant)
+        for name, variant in figure_variants()
+        if dataset is None and variant is None
+        or dataset is not None
+        and (variant == dataset or variant is None and figure_datasets(name) == [dataset])
     ]
 
 
@@ -131,11 +194,9 @@ def targets(dataset=None):
     if dataset is not None and dataset not in DATASETS:
         return []
     scopes = [dataset] if dataset else [None, *DATASETS]
-    return [
-        f"results/figures/{name}.{ext}"
-        for name in figures(dataset)
-        for ext in ("pdf", "png")
-    ] + [f"{scorecard_name(scope)}.{ext}" for scope in scopes for ext in ("md", "csv")]
+    return [f"{path}.{ext}" for path in figures(dataset) for ext in ("pdf", "png")] + [
+        f"{scorecard_name(scope)}.{ext}" for scope in scopes for ext in ("md", "csv")
+    ]
 
 
 def block_files(wildcards, kind):
@@ -155,6 +216,12 @@ def block_metrics(wildcards):
     return block_files(wildcards, "metrics")
 
 
+def per_decade(exp, kind):
+    """Snapshots (kind "snapshots") or metric points ("metrics") per decade of steps of an
+    experiment: its own value, else the top-level one."""
+    return exp.get(f"{kind}_per_decade", config[f"{kind}_per_decade"])
+
+
 def experiment_device(exp):
     return exp.get("device", config["device"])
 
@@ -171,8 +238,8 @@ def train_job(wildcards):
     arch = Architecture.from_name(
         wildcards.arch, N_FEATURES[exp["dataset"]], N_CLASSES[exp["dataset"]]
     )
-    n_nets = int(wildcards.last) - int(wildcards.first) + 1
-    n_snapshots = len(log_steps(exp["steps"], config["snapshots_per_decade"]))
+    n_nets = max(2, int(wildcards.last) - int(wildcards.first) + 1)  # a lone network trains beside a copy
+    n_snapshots = len(log_steps(exp["steps"], per_decade(exp, "snapshots")))
     n_test = LJAT["test_size"] if exp["dataset"] == "ljat19" else 10000
     return exp, arch, n_nets, n_snapshots, int(wildcards.n) + n_test
 
@@ -201,7 +268,7 @@ def train_runtime_min(wildcards):
     """Wall-clock limit of a training job from the throughput model above, ×RUNTIME_SAFETY."""
     exp, arch, n_nets, _, n_points = train_job(wildcards)
     per_net_step = 4 * exp["batch_size"] * arch.n_params / TRAIN_FLOPS + NET_STEP_OVERHEAD_S
-    n_metrics = len(log_steps(exp["steps"], config["metrics_per_decade"]))
+    n_metrics = len(log_steps(exp["steps"], per_decade(exp, "metrics")))
     per_metric = 6 * arch.n_params * n_points / TRAIN_FLOPS
     seconds = n_nets * (exp["steps"] * per_net_step + n_metrics * per_metric)
     return 5 + math.ceil(RUNTIME_SAFETY * seconds / 60)
@@ -213,7 +280,7 @@ def cell_size(wildcards):
     arch = Architecture.from_name(
         wildcards.arch, N_FEATURES[exp["dataset"]], N_CLASSES[exp["dataset"]]
     )
-    n_snapshots = len(log_steps(exp["steps"], config["snapshots_per_decade"]))
+    n_snapshots = len(log_steps(exp["steps"], per_decade(exp, "snapshots")))
     return n_snapshots, exp["seeds"], arch.n_params
 
 
@@ -222,28 +289,31 @@ def cell_size(wildcards):
 AGING_NS_PER_PAIR_RUN_PARAM = 20
 
 
-def aging_mem_mb(wildcards):
-    """All snapshots [S, E, P] (float32 as read, plus the concatenated copy), one float64 chunk
-    of 16 runs with its differences, and the per-run Δ, D over all pairs [E, S(S-1)/2]."""
-    S, E, P = cell_size(wildcards)
+def aging_memory_mb(S, E, P, bytes_per):
+    """All snapshots [S, E, P] (as read, plus the concatenated copy), the float64 work block of
+    aging.displacements (at most 256 MiB, with its differences and squares), the per-run Δ, D
+    over all pairs [E, S(S-1)/2] and the parameter histograms' pass over the snapshots."""
     pairs = S * (S - 1) // 2
-    bytes_per = 8 if config["dtype"] == "float64" else 4
-    held = 2 * S * E * P * bytes_per + 3 * S * min(E, 16) * P * 8 + 4 * E * pairs * 8
+    block = min(S * min(E, 16) * P * 8, 256 * 2**20)
+    held = 2 * S * E * P * bytes_per + 3 * block + 4 * E * pairs * 8
     return 1000 + math.ceil(held / 2**20)
 
 
+def aging_minutes(S, E, P):
+    return 10 + math.ceil(S * (S - 1) / 2 * E * P * AGING_NS_PER_PAIR_RUN_PARAM * 1e-9 / 60)
+
+
+def aging_mem_mb(wildcards):
+    return aging_memory_mb(*cell_size(wildcards), 8 if config["dtype"] == "float64" else 4)
+
+
 def aging_runtime_min(wildcards):
-    S, E, P = cell_size(wildcards)
-    seconds = S * (S - 1) / 2 * E * P * AGING_NS_PER_PAIR_RUN_PARAM * 1e-9
-    return 10 + math.ceil(seconds / 60)
+    return aging_minutes(*cell_size(wildcards))
 
 
 def completion_message():
-    lines = [
-        "",
-        "Done. Figures in results/figures/, scorecards in results/scorecard*.md.",
-    ]
-    return "\n".join(lines)
+    return "\nDone. Figures in results/figures/ (LJAT19- or MNIST-only versions of mixed figures in " \
+        "results/figures/<dataset>/), scorecards in results/scorecard*.md."
 
 
 LJAT = config["ljat19"]
@@ -263,6 +333,17 @@ def ljat19_runtime_min(n_samples):
 
 def ljat19_train_runtime_min(wildcards):
     return ljat19_runtime_min(int(wildcards.n))
+
+
+# Measured on the loaded 2-core dev machine: converting the 10,000 t10k images (7.8 MB of pixels)
+# took 9 s and drawing a subset from them 7 s, nearly all of it Python and torch start-up.
+TABLE_MB_PER_S = 2
+
+
+def table_runtime_min(n_rows, row_bytes):
+    """Wall-clock limit of a data job over a table of n rows: start-up plus the rows at the
+    measured rate, ×3 for slower nodes."""
+    return 5 + math.ceil(3 * n_rows * row_bytes / 2**20 / TABLE_MB_PER_S / 60)
 
 
 def table_mem_mb(n_rows, row_bytes):
@@ -317,20 +398,29 @@ def train_options(wildcards):
     exp = experiment(wildcards.experiment)
     return (
         f"--dataset {exp['dataset']} {dataset_options(exp['dataset'])} --n-out {N_CLASSES[exp['dataset']]} "
-        f"--device {experiment_device(exp)} --activation {exp['activation']} --lr {exp['lr']} --batch-size {exp['batch_size']} "
+        f"--device {experiment_device(exp)} --activation {exp['activation']} --loss {exp['loss']} --output {exp['output']} "
+        f"--init {exp['init']} --lr {exp['lr']} --momentum {exp['momentum']} --batch-size {exp['batch_size']} "
         f"--weight-decay {exp['weight_decay']} --steps {exp['steps']} "
-        f"--snapshots-per-decade {config['snapshots_per_decade']} --metrics-per-decade {config['metrics_per_decade']} "
+        f"--snapshots-per-decade {per_decade(exp, 'snapshots')} --metrics-per-decade {per_decade(exp, 'metrics')} "
         f"--dtype {config['dtype']} --data-order {config['data_order']}"
     )
 
 
-def aging_options(wildcards):
-    analysis = experiment(wildcards.experiment)["analysis"]
+def analysis_options(analysis, step=1.0):
+    """The aging command's options from an `analysis` section; t_w values are given to it in
+    steps, so those of the p-spin (in time units) are divided by its time step ``step``."""
+    fit_tw = [t / step for t in analysis["fit_tw"]]
     return (
-        f"--delta-star {analysis['delta_star']} --fit-tw {analysis['fit_tw'][0]} {analysis['fit_tw'][1]} "
+        f"--delta-star {analysis['delta_star']} --fit-tw {fit_tw[0]:g} {fit_tw[1]:g} "
         f"--delta-star-scan {analysis['delta_star_scan'][0]} {analysis['delta_star_scan'][1]} "
-        f"--scan-points {analysis['scan_points']} --n-boot {analysis['n_boot']}"
+        f"--scan-points {analysis['scan_points']} --n-boot {analysis['n_boot']} "
+        f"--diffusive-tolerance {analysis['diffusive_tolerance']} --hist-bins {analysis['hist_bins']}"
+        + (f" --late-tw {analysis['late_tw'] / step:g}" if analysis["late_tw"] is not None else "")
     )
+
+
+def aging_options(wildcards):
+    return analysis_options(experiment(wildcards.experiment)["analysis"])
 
 
 def scorecard_experiments(dataset=None):
@@ -355,10 +445,17 @@ def scorecard_limits(dataset=None):
     return ["results/tables/ljat19_limits.json"] if wanted else []
 
 
+def scorecard_glass(dataset=None):
+    """p-spin cells of a scorecard: in the combined one and in the LJAT19 one (the offline half,
+    whose Fig B4 sets the glass beside the LJAT19 networks)."""
+    return glass_dirs() if dataset in (None, "ljat19") else []
+
+
 def scorecard_inputs(dataset=None):
     names = scorecard_experiments(dataset)
     dirs = [d for name in names for d in cell_dirs(name)]
-    return scorecard_limits(dataset) + cell_table_files(dirs) + hessian_files(names)
+    return (scorecard_limits(dataset) + cell_table_files(dirs) + hessian_files(names)
+            + glass_table_files(scorecard_glass(dataset)))
 
 
 # --- Hessian spectra
@@ -416,3 +513,54 @@ def hessian_runtime_min(wildcards):
     n_hessians, P, n, exact = hessian_size(wildcards)
     per = (n * P * P + P**3) / 1e10 if exact else 1.0
     return 5 + math.ceil(2 * n_hessians * per / 60)
+
+
+# --- the p-spin glass
+
+# Measured on the 2-core dev machine (docs/pspin.md), one thread: a Langevin step of R replicas
+# costs about this many ns per term of the n³·R contraction (n = 128-256, R = 16).
+PSPIN_NS_PER_TERM = {"float32": 0.06, "float64": 0.15}
+
+
+def pspin_steps():
+    return round(PSPIN["time"] / PSPIN["dt"])
+
+
+def pspin_options(wildcards):
+    """Every setting of a p-spin job except N and T (Snakemake tracks the shell text)."""
+    return (
+        f"--samples {PSPIN['samples']} --replicas {PSPIN['replicas']} --dt {PSPIN['dt']} --steps {pspin_steps()} "
+        f"--snapshots-per-decade {PSPIN['snapshots_per_decade']} --seed {PSPIN['seed']} --dtype {PSPIN['dtype']}"
+    )
+
+
+def pspin_size(wildcards):
+    """Snapshots S, runs E and spins n of one p-spin cell."""
+    S = len(log_steps(pspin_steps(), PSPIN["snapshots_per_decade"]))
+    return S, PSPIN["samples"] * PSPIN["replicas"], int(wildcards.n)
+
+
+def pspin_mem_mb(wildcards):
+    """The spins at every snapshot (twice for the write) and the coupling tensor n³ (the float64
+    draw and its copies)."""
+    S, E, n = pspin_size(wildcards)
+    return 1000 + math.ceil((2 * S * E * n * 8 + 2 * n**3 * 8) / 2**20)
+
+
+def pspin_runtime_min(wildcards):
+    """From the measured cost per contraction term, ×2."""
+    _, E, n = pspin_size(wildcards)
+    seconds = 2 * pspin_steps() * n**3 * E * PSPIN_NS_PER_TERM[PSPIN["dtype"]] * 1e-9
+    return 5 + math.ceil(seconds / 60)
+
+
+def pspin_aging_mem_mb(wildcards):
+    return aging_memory_mb(*pspin_size(wildcards), 8)
+
+
+def pspin_aging_runtime_min(wildcards):
+    return aging_minutes(*pspin_size(wildcards))
+
+
+def pspin_aging_options(wildcards):
+    return analysis_options(PSPIN["analysis"], PSPIN["dt"])

@@ -86,7 +86,7 @@ rule ljat19_limits:
     threads: 1
     resources:
         mem_mb=table_mem_mb(LJAT["limits_size"], 40),
-        runtime=10,
+        runtime=table_runtime_min(LJAT["limits_size"], 40),
     conda:
         "../../envs/glassynets.yaml"
     params:
@@ -122,7 +122,7 @@ rule mnist_convert:
     threads: 1
     resources:
         mem_mb=table_mem_mb(60000, 784),
-        runtime=10,
+        runtime=table_runtime_min(60000, 784),
     conda:
         "../../envs/glassynets.yaml"
     shell:
@@ -139,7 +139,7 @@ rule mnist_train_set:
     threads: 1
     resources:
         mem_mb=table_mem_mb(60000, 784),
-        runtime=10,
+        runtime=table_runtime_min(60000, 784),
     conda:
         "../../envs/glassynets.yaml"
     params:

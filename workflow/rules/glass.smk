@@ -1,0 +1,24 @@
+# The spherical p-spin glass (p = 3): Langevin dynamics after a quench, one job per (N, T) cell;
+# its spins are stored like network parameters and analysed by rule aging_pspin.
+
+
+rule pspin:
+    output:
+        snapshots="results/runs/pspin/N{n}/T{temperature}/snapshots.parquet",
+        energy="results/tables/pspin/N{n}/T{temperature}/energy.parquet",
+    log:
+        "results/logs/pspin/N{n}/T{temperature}.log",
+    conda:
+        "../../envs/glassynets.yaml"
+    threads: 1
+    resources:
+        mem_mb=pspin_mem_mb,
+        runtime=pspin_runtime_min,
+    params:
+        options=pspin_options,
+        # Not an output: Snakemake deletes outputs of failed jobs, and a resume needs these files.
+        checkpoints="results/checkpoints/pspin/N{n}/T{temperature}",
+    shell:
+        "glassynets pspin --n {wildcards.n} --temperature {wildcards.temperature} {params.options} "
+        "--threads {threads} --checkpoint-dir {params.checkpoints} "
+        "--out-snapshots {output.snapshots} --out-energy {output.energy} > {log} 2>&1"
