@@ -232,15 +232,21 @@ def cmd_aging(args: argparse.Namespace) -> None:
         "t_w": t_w, "t": t, "delta_mean": mean, "delta_std": std, "delta_sem": std / np.sqrt(n_runs),
         "fourth_mean": fourth_mean, "y": y, "n_runs": np.full(len(i), n_runs)}, meta)
 
-    curves = aging.t_star_curves(steps, np.vstack([mean, delta]), args.delta_star)  # row 0: ensemble mean
+    # Δ* per parameter; given per network (a threshold on |Δθ|² = P·Δ), it is divided by P, which
+    # compares networks of very different widths at the same total distance travelled.
+    per = 1 / n_params if args.delta_star_unit == "network" else 1.0
+    delta_star, scan_range = args.delta_star * per, [d * per for d in args.delta_star_scan]
+    if per != 1:
+        _log(f"Δ* = {args.delta_star:g} per network = {delta_star:.4g} per parameter (P = {n_params})")
+    curves = aging.t_star_curves(steps, np.vstack([mean, delta]), delta_star)  # row 0: ensemble mean
     storage.write(out / "tstar.parquet", "tstar", {
         "seed": np.repeat(np.concatenate([[-1], seeds]), n_steps), "t_w": np.tile(steps, n_runs + 1),
-        "delta_star": np.full(curves.size, args.delta_star), "t_star": curves.reshape(-1)}, meta)
+        "delta_star": np.full(curves.size, delta_star), "t_star": curves.reshape(-1)}, meta)
 
     window = tuple(args.fit_tw)
-    scan = np.geomspace(args.delta_star_scan[0], args.delta_star_scan[1], args.scan_points)
+    scan = np.geomspace(scan_range[0], scan_range[1], args.scan_points)
     rows = []
-    for k, d_star in enumerate(np.concatenate([[args.delta_star], scan])):
+    for k, d_star in enumerate(np.concatenate([[delta_star], scan])):
         curve = curves[0] if k == 0 else aging.t_star_curves(steps, mean[None], d_star)[0]
         mu, intercept, n_points = aging.fit_power_law(steps, curve, window)
         lo, hi = aging.bootstrap_mu(steps, delta, d_star, window, args.n_boot if k == 0 else args.n_boot // 4, seed=k)
@@ -249,7 +255,7 @@ def cmd_aging(args: argparse.Namespace) -> None:
                      "n_boot": args.n_boot if k == 0 else args.n_boot // 4, "primary": k == 0})
     mu_table = pd.DataFrame(rows)
     storage.write(out / "mu.parquet", "mu", {c: mu_table[c].to_numpy() for c in mu_table}, meta)
-    _log(f"Δ* = {args.delta_star:g}: μ = {rows[0]['mu']:.3f} [{rows[0]['ci_low']:.3f}, {rows[0]['ci_high']:.3f}] "
+    _log(f"Δ* = {delta_star:.4g}: μ = {rows[0]['mu']:.3f} [{rows[0]['ci_low']:.3f}, {rows[0]['ci_high']:.3f}] "
          f"from {rows[0]['n_points']} t_w in {window}")
 
     late_tw = args.late_tw if args.late_tw is not None else steps[-1] / 100
@@ -503,6 +509,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delta-star", type=float, required=True)
     p.add_argument("--fit-tw", type=float, nargs=2, required=True, metavar=("MIN", "MAX"))
     p.add_argument("--delta-star-scan", type=float, nargs=2, required=True, metavar=("MIN", "MAX"))
+    p.add_argument("--delta-star-unit", choices=["parameter", "network"], default="parameter",
+                   help="Δ* (and its scan) per parameter, or per network: a threshold on |Δθ|² = P·Δ")
     p.add_argument("--scan-points", type=int, default=9)
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--late-tw", type=float, help="t_w (steps) of the late-time slope of Δ; default 1%% of the last step")

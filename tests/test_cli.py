@@ -192,3 +192,22 @@ def test_a_killed_pspin_job_resumes_per_sample_to_the_same_bits(tmp_path):
                      "--delta-star-scan", "0.8", "1.2", "--scan-points", "3", "--n-boot", "20", "--out", str(tables)]) == 0
     msd = storage.read_frame(tables / "msd.parquet", "msd")
     assert msd["delta_mean"].between(0, 4).all() and not (tables / "metrics.parquet").exists()
+
+
+def test_aging_with_delta_star_per_network_divides_it_by_p(tmp_path):
+    """--delta-star-unit network: Δ* bounds |Δθ|² = P·Δ, so each cell uses Δ*/P per parameter."""
+    from glassynets.schedule import log_steps
+
+    steps = log_steps(1000, 10)
+    rng = np.random.default_rng(0)
+    walk = np.cumsum(rng.normal(scale=0.01, size=(steps[-1] + 1, 3, 50)), axis=0)[steps].astype(np.float32)
+    storage.write_snapshots(tmp_path / "s.parquet", steps, np.arange(3), walk, {"experiment": "t"})
+    args = ["aging", "--snapshots", str(tmp_path / "s.parquet"), "--delta-star", "0.5", "--fit-tw", "10", "500",
+            "--delta-star-scan", "0.2", "1", "--scan-points", "3", "--n-boot", "10"]
+    assert cli.main([*args, "--delta-star-unit", "network", "--out", str(tmp_path / "net")]) == 0
+    assert cli.main([*args[:4], "0.01", *args[5:], "--out", str(tmp_path / "par")]) == 0
+    mu_net = storage.read_frame(tmp_path / "net/mu.parquet", "mu")
+    mu_par = storage.read_frame(tmp_path / "par/mu.parquet", "mu")
+    assert mu_net["delta_star"].iloc[0] == pytest.approx(0.5 / 50) and mu_par["delta_star"].iloc[0] == 0.01
+    assert mu_net["delta_star"].iloc[1:].min() == pytest.approx(0.2 / 50)
+    assert mu_net["mu"].iloc[0] == mu_par["mu"].iloc[0]  # the same threshold, given two ways

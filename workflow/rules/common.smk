@@ -411,7 +411,8 @@ def analysis_options(analysis, step=1.0):
     steps, so those of the p-spin (in time units) are divided by its time step ``step``."""
     fit_tw = [t / step for t in analysis["fit_tw"]]
     return (
-        f"--delta-star {analysis['delta_star']} --fit-tw {fit_tw[0]:g} {fit_tw[1]:g} "
+        f"--delta-star {analysis['delta_star']} --delta-star-unit {analysis['delta_star_unit']} "
+        f"--fit-tw {fit_tw[0]:g} {fit_tw[1]:g} "
         f"--delta-star-scan {analysis['delta_star_scan'][0]} {analysis['delta_star_scan'][1]} "
         f"--scan-points {analysis['scan_points']} --n-boot {analysis['n_boot']} "
         f"--diffusive-tolerance {analysis['diffusive_tolerance']} --hist-bins {analysis['hist_bins']}"
