@@ -269,11 +269,18 @@ def mean_mu_row(experiment: str, cells: list[CellTables], alpha_max: float, accu
                 PAPER.get(experiment, {}).get("mu_mean", ""), mean, sd, f"{inside} the paper's band [{lo:.3f}, {hi:.3f}]")
 
 
+def sweeps_alpha(cells: list[CellTables]) -> bool:
+    """≥ 3 values of α spanning at least a factor 2: not the few-percent spread of P across
+    the architectures of one N (mnist_arch), which says nothing about a transition."""
+    alphas = {round(c.alpha, 12) for c in cells}
+    return len(alphas) >= 3 and max(alphas) >= 2 * min(alphas)
+
+
 def build(limits: dict | None, experiments: dict[str, list[CellTables]], loss_within: float, grad_rms_after: float,
           alpha_max: float = 0.3, accuracy_max: float = 0.99, tti_mu: float = 0.1,
           glasses: list[CellTables] = ()) -> pd.DataFrame:
     """All rows: the LJAT19 data's limits first (when given), then every cell of every experiment,
-    each MNIST experiment's mean μ, the transition of experiments with ≥ 3 values of α, and the
+    each MNIST experiment's mean μ, the transition of experiments that sweep α, and the
     p-spin glass cells last."""
     rows = []
     if limits is not None:
@@ -290,7 +297,7 @@ def build(limits: dict | None, experiments: dict[str, list[CellTables]], loss_wi
             rows.append(mean_mu_row(experiment, cells, alpha_max, accuracy_max))
         if len({c.meta["n_train"] for c in cells if c.hessian_summary is not None}) > 1:
             rows.extend(trace_generalization_rows(experiment, cells))
-        if len({round(c.alpha, 12) for c in cells}) >= 3:
+        if sweeps_alpha(cells):
             rows.append(transition_row(experiment, cells, accuracy_max))
     if glasses:
         rows.extend(glass_rows(list(glasses), [c for cells in experiments.values() for c in cells], tti_mu))
