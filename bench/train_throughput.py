@@ -1,6 +1,6 @@
 """Throughput of the stacked ensemble trainer vs a plain per-network PyTorch loop and the sgemm peak, one thread.
 
-    python bench/train_throughput.py [--quick] [--alpha] [--ref GIT_REF]
+    python bench/train_throughput.py [--quick] [--alpha] [--ref GIT_REF] [--ceiling]
 
 First it measures the machine's single-thread float32 sgemm peak (median time of torch.mm on
 square matrices of 1024-2048, best size). Then, for each case, it times
@@ -20,7 +20,9 @@ two differ by the time the process waits for a core. The arithmetic rate (see fl
 and its fraction of the sgemm peak use CPU time for both, so that waiting does not count.
 --ref GIT_REF also times the trainer as it was at GIT_REF (the package extracted from git and
 imported as glassynets_ref) on the MNIST cases, interleaved with the current code, for
-before/after numbers taken in one run. Prints a table, then one JSON line {"sgemm_peak_gflops": ..., "records": [...]}.
+before/after numbers taken in one run. --ceiling also times, interleaved with the shared-order
+cases, a loop of only their layer-0 products (the gather of the shared minibatch, one mm forward
+and one addmm_ update on [E·h, d+1]): the rate the step would reach if everything else were free. Prints a table, then one JSON line {"sgemm_peak_gflops": ..., "records": [...]}.
 """
 
 from __future__ import annotations
@@ -157,6 +159,22 @@ def time_naive(arch: Architecture, x, y, batch: int, steps: int, nets: int) -> t
     return since(t0)
 
 
+def time_layer0_products(arch: Architecture, x, batch: int, steps: int) -> tuple[float, float]:
+    """(wall, CPU) seconds for `steps` iterations of the shared-order step's two layer-0 products
+    alone, on the trainer's shapes: gather B rows of [x, 1], Z = W x0ᵀ ([E·h, B]), W += α Z x0."""
+    g = torch.Generator().manual_seed(1)
+    x_aug = torch.cat([x, torch.ones(len(x), 1)], dim=1)
+    w = torch.randn(NETS * arch.hidden[0], arch.n_in + 1, generator=g) * 0.03
+    z = torch.empty(len(w), batch)
+    idx = torch.randint(0, len(x), (steps, batch), generator=g)
+    t0 = clocks()
+    for s in range(steps):
+        x0 = x_aug.index_select(0, idx[s])
+        torch.mm(w, x0.T, out=z)
+        w.addmm_(z, x0, beta=1.0 - 2 * LR * LAM, alpha=-1e-6)  # tiny step: w stays finite
+    return since(t0)
+
+
 def median_rates(fns: dict, work: int, repeats: int) -> dict:
     """{name: (work / median wall seconds, work / median CPU seconds)} of each fn returning
     (wall, CPU) seconds; the repeats are interleaved so that load changes hit all fns alike."""
@@ -174,6 +192,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer steps and repeats (< 1 min)")
     ap.add_argument("--alpha", action="store_true", help="add the α-sweep network [784,17,17,17,10]")
     ap.add_argument("--ref", metavar="GIT_REF", help="also time training.py at GIT_REF on the MNIST cases")
+    ap.add_argument("--ceiling", action="store_true",
+                    help="also time the shared-order cases' layer-0 products alone (their rate if the rest were free)")
     ap.add_argument("--mnist", action="store_true", help=argparse.SUPPRESS)  # old flag: MNIST is now always on
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -206,6 +226,8 @@ def main() -> None:
         s = ljat_steps if d <= 100 else max(20, wide_work[order] // flops_per_net_step(arch, batch))
         mods = {"ours": glassynets.training, **({"ref": ref} if ref is not None and d > 100 else {})}
         fns = {k: timed_steps(m, arch, x, y, batch, s, order) for k, m in mods.items()}
+        if args.ceiling and order == "shared":
+            fns["layer-0 products"] = lambda: time_layer0_products(arch, x, batch, s)
         rates = median_rates(fns, s * NETS, repeats)
         key = (name, n, batch)
         if key not in naive_cache:  # the plain loop does not depend on the ensemble's data order
@@ -226,6 +248,15 @@ def main() -> None:
         records.append(rec)
         print(f"{name:12s} {order:12s} {wall:9,.0f} {cpu:9,.0f}{ref_cells} {naive:9,.0f} {cpu / naive:7.1f}x "
               f"{flops / 1e3:10,.1f} {gflops:8.2f} {100 * gflops / peak:6.1f}%", flush=True)
+        if "layer-0 products" in rates:
+            step_us = {k: 1e6 * NETS / rates[k][1] for k in ("ours", "layer-0 products")}
+            allowed_us = 1e6 * NETS * flops / (0.6 * peak * 1e9)
+            rec["layer0_only_pct_of_sgemm_peak"] = round(100 * rates["layer-0 products"][1] * flops / 1e9 / peak, 1)
+            rec["rest_of_step_us"] = round(step_us["ours"] - step_us["layer-0 products"])
+            print(f"{'':25s}layer-0 products alone: {rec['layer0_only_pct_of_sgemm_peak']}% of peak "
+                  f"({step_us['layer-0 products']:,.0f} us per step of {NETS} nets); the rest of the step takes "
+                  f"{rec['rest_of_step_us']:,} us, and 60% of peak leaves it "
+                  f"{allowed_us - step_us['layer-0 products']:,.0f} us", flush=True)
     print(json.dumps({"sgemm_peak_gflops": round(peak, 1), "records": records}))
 
 

@@ -369,10 +369,8 @@ def cmd_pspin(args: argparse.Namespace) -> None:
         snapshots.append(sim.snapshots)
         energies.append(sim.energies)
         if done is not None:
-            done.parent.mkdir(parents=True, exist_ok=True)
-            tmp = done.with_name(f".{done.name}.tmp.npz")
-            np.savez(tmp, snapshots=sim.snapshots, energies=sim.energies, meta=json.dumps(meta))
-            os.replace(tmp, done)
+            storage.replace_atomically(done, lambda tmp: _save_npz(tmp, snapshots=sim.snapshots,
+                                                                   energies=sim.energies, meta=json.dumps(meta)))
     snaps, e = np.concatenate(snapshots, axis=1), np.concatenate(energies, axis=1)
     runs = np.arange(snaps.shape[1])  # run = sample · replicas + replica
     storage.write_snapshots(args.out_snapshots, record, runs, snaps, meta)
@@ -382,6 +380,12 @@ def cmd_pspin(args: argparse.Namespace) -> None:
         for k in range(args.samples):
             (folder / f"sample{k}.npz").unlink(missing_ok=True)
     _log(f"wrote {args.out_snapshots} and {args.out_energy}; mean final energy per spin {e[-1].mean():.4f}")
+
+
+def _save_npz(path: Path, **arrays) -> None:
+    """np.savez to exactly ``path`` (given a name, np.savez appends .npz when it is missing)."""
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def _dataset_tensors(dataset, path, features, preprocess, limit, dtype):

@@ -38,10 +38,7 @@ def fetch_verified(source: str, sha256: str, dest: str | os.PathLike, timeout_s:
     The bytes land under a temporary name and are renamed only after the check, so ``dest``
     never holds an unverified or partial file.
     """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.part{os.getpid()}")
-    try:
+    def fetch_and_check(tmp: Path) -> None:
         if "://" in source:
             try:
                 with urllib.request.urlopen(source, timeout=timeout_s) as response, open(tmp, "wb") as out:
@@ -55,10 +52,8 @@ def fetch_verified(source: str, sha256: str, dest: str | os.PathLike, timeout_s:
         got = sha256sum(tmp)
         if got != sha256.lower():
             raise DataError(f"{source}: sha256 is {got}, the config expects {sha256}; the file is corrupt or a different version")
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return dest
+
+    return storage.replace_atomically(dest, fetch_and_check)
 
 
 def read_ljat19_published(path: str | os.PathLike) -> pd.DataFrame:

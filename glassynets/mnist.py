@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .data import DataError
+from .storage import replace_atomically
 
 #: File name of each (split, kind).
 FILES: dict[tuple[str, str], str] = {
@@ -223,9 +224,9 @@ def fetch(
             return dest
         log(f"mnist: {dest} has md5 {got}, expected {want}; replacing it")
         stale = f" ({dest} is there but has md5 {got}, not {want})"
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    tmp = dest_dir / f".{filename}.part{os.getpid()}"
-    try:
+    looked = f"{dest_dir}" + (f" and {source_dir}" if source_dir is not None else "")
+
+    def copy_or_download(tmp: Path) -> None:
         if source_dir is not None and (Path(source_dir) / filename).is_file():
             source = Path(source_dir) / filename
             shutil.copyfile(source, tmp)
@@ -235,9 +236,8 @@ def fetch(
                     f"{source}: md5 is {got}, the official {filename} has {want}; the file is corrupt or a "
                     f"different version: replace it with the official file (or delete it to download it)"
                 )
-            os.replace(tmp, dest)
-            log(f"mnist: copied {source} -> {dest} ({dest.stat().st_size:,} bytes), md5 ok")
-            return dest
+            log(f"mnist: copied {source} -> {dest} ({tmp.stat().st_size:,} bytes), md5 ok")
+            return
         if source_dir is not None:
             log(f"mnist: {filename} not in {source_dir}; downloading")
         failures = []
@@ -261,19 +261,17 @@ def fetch(
                     failure = f"md5 {got} of {n_bytes:,} bytes, expected {want}"
                     log(f"mnist: {url}: {failure}; trying the next mirror")
                     break
-                os.replace(tmp, dest)
                 log(f"mnist: {filename}: {n_bytes:,} bytes from {url}, md5 ok")
-                return dest
+                return
             failures.append(f"{url} ({failure})")
-    finally:
-        tmp.unlink(missing_ok=True)
-    looked = f"{dest_dir}" + (f" and {source_dir}" if source_dir is not None else "")
-    tried = "; ".join(failures) if failures else "no mirrors configured"
-    raise DataError(
-        f"MNIST file {filename} is missing: not in {looked}{stale}, and no mirror served it (tried: {tried}). "
-        f"Put the four MNIST files ({', '.join(MD5)}) in {dest_dir} or set mnist.source_dir in "
-        "config.yaml to a folder holding them."
-    )
+        tried = "; ".join(failures) if failures else "no mirrors configured"
+        raise DataError(
+            f"MNIST file {filename} is missing: not in {looked}{stale}, and no mirror served it (tried: {tried}). "
+            f"Put the four MNIST files ({', '.join(MD5)}) in {dest_dir} or set mnist.source_dir in "
+            "config.yaml to a folder holding them."
+        )
+
+    return replace_atomically(dest, copy_or_download)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import pandas as pd  # noqa: E402
 
 from .cells import CellTables, phases  # noqa: E402
 from .schedule import nearest_steps  # noqa: E402
+from .storage import replace_atomically  # noqa: E402
 from .scorecard import PAPER_MU_MNIST  # noqa: E402
 
 plt.rcParams.update({"font.size": 9, "axes.titlesize": 9, "legend.fontsize": 7, "figure.dpi": 150})
@@ -30,9 +31,7 @@ def _save(fig: plt.Figure, out: str | Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     for path in (out, out.with_suffix(".png")):
-        tmp = path.with_name(f".tmp-{path.name}")
-        fig.savefig(tmp, format=path.suffix[1:])
-        tmp.replace(path)
+        replace_atomically(path, lambda tmp: fig.savefig(tmp, format=path.suffix[1:]))
     plt.close(fig)
 
 

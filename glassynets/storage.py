@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pyarrow as pa
@@ -84,31 +84,33 @@ class SchemaError(ValueError):
     """A table on disk does not have the columns and types this code expects."""
 
 
-def atomic_write(path: str | os.PathLike, table: pa.Table, metadata: dict[str, Any] | None = None) -> Path:
-    """Write ``table`` to ``path`` via a temporary file and rename, so readers never see a partial file."""
+def replace_atomically(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
+    """Create ``path`` (and its folder) by ``write(tmp)`` to a hidden temporary name beside it, then
+    rename: readers never see a partial file. If ``write`` raises (e.g. a failed checksum), the
+    temporary file is removed and ``path`` is left as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if metadata is not None:
-        table = table.replace_schema_metadata(
-            {**(table.schema.metadata or {}), b"glassynets": json.dumps(metadata, default=_jsonable).encode()}
-        )
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        pq.write_table(table, tmp)
+        write(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
 
 
+def atomic_write(path: str | os.PathLike, table: pa.Table, metadata: dict[str, Any] | None = None) -> Path:
+    """Write ``table`` to ``path`` as Parquet, atomically; ``metadata`` goes into the schema as JSON."""
+    if metadata is not None:
+        table = table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), b"glassynets": json.dumps(metadata, default=_jsonable).encode()}
+        )
+    return replace_atomically(path, lambda tmp: pq.write_table(table, tmp))
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write text to ``path`` via a temporary file and rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
+    """Write text to ``path``, atomically."""
+    return replace_atomically(path, lambda tmp: tmp.write_text(text))
 
 
 def _jsonable(value: Any) -> Any:

@@ -41,7 +41,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +50,7 @@ import numpy as np
 import torch
 
 from .nets import Architecture, flatten, init_layers, unflatten
+from .storage import replace_atomically
 
 # Data order: permutations are drawn K epochs at a time per network, K = max(1, PERM_CHUNK // N),
 # so that the per-network Python/RNG call overhead is amortised. K depends on N only (never on E);
@@ -576,9 +576,7 @@ def train_ensemble(
             "snapshots": torch.from_numpy(snapshots[:si].copy()),
             "metrics": {k: torch.from_numpy(v[:mi].copy()) for k, v in metrics.items()},
         }
-        tmp = checkpoint.with_name(checkpoint.name + ".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, checkpoint)
+        replace_atomically(checkpoint, lambda tmp: torch.save(state, tmp))
 
     def check_finite(step: int, what: str, ok: torch.Tensor) -> None:
         bad = ~ok

@@ -32,3 +32,19 @@ def test_failed_write_leaves_no_file(tmp_path):
     with pytest.raises(Exception):
         storage.write(tmp_path / "x.parquet", "tstar", {"seed": ["not a number"], "t_w": [1], "delta_star": [1.0], "t_star": [1.0]})
     assert not list(tmp_path.iterdir())
+
+
+def test_replace_atomically_keeps_the_old_file_when_the_write_fails(tmp_path):
+    path = tmp_path / "out.txt"
+    storage.atomic_write_text(path, "old\n")
+
+    def write_then_fail(tmp):
+        tmp.write_text("half")
+        raise RuntimeError("checksum mismatch")
+
+    with pytest.raises(RuntimeError, match="checksum mismatch"):
+        storage.replace_atomically(path, write_then_fail)
+    assert path.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+    storage.replace_atomically(path, lambda tmp: tmp.write_text("new\n"))
+    assert path.read_text() == "new\n" and [p.name for p in tmp_path.iterdir()] == ["out.txt"]
