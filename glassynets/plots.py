@@ -28,7 +28,6 @@ COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
 def _save(fig: plt.Figure, out: str | Path) -> None:
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     for path in (out, out.with_suffix(".png")):
         replace_atomically(path, lambda tmp: fig.savefig(tmp, format=path.suffix[1:]))
