@@ -1,20 +1,29 @@
-"""Aging analysis of parameter trajectories: mean square displacement, t*(t_w) and the exponent μ.
+"""Aging analysis: mean square displacement, t*(t_w), the crossover and the exponent μ.
 
-Times are SGD steps. For snapshots θ(s) at steps s_0 < s_1 < ... the two-time quantities are
-defined on every ordered pair (t_w, t_w + t) = (s_i, s_j), j > i:
+Times are SGD steps. The two-time quantities (two_time.py) are measured online at every lag t from
+1 for log-spaced waiting times t_w and arrive here dense, as arrays [runs, W, L] over waiting
+times [W] and lags [L] with NaN where t_w + t is past the end of the run:
 
     Δ(t_w, t_w + t) = (1/P) Σ_k (θ_k(t_w) − θ_k(t_w + t))²        (MSD, Baity-Jesi's C)
-    D(t_w, t_w + t) = (1/P) Σ_k (θ_k(t_w) − θ_k(t_w + t))⁴        (fourth moment)
-    Y = D / Δ²
 
-t*(t_w) is the t at which Δ(t_w, t_w + t) first reaches Δ*, interpolated linearly in
-log t – log Δ between the two bracketing snapshots. μ is the least-squares slope of
-log10 t* against log10 t_w; subaging means μ < 1, simple aging μ = 1.
+t*(t_w) is the lag at which Δ(t_w, t_w + t) first reaches Δ*, interpolated linearly in log t –
+log Δ between the two bracketing lags; undefined (NaN) when Δ* is never reached, or is already
+exceeded at t = 1.
+
+μ, the exponent of t* ∝ t_w^μ, is only meaningful on one regime of t*(t_w) (:func:`estimate_mu`):
+a continuous two-segment fit in log–log locates the crossover, μ is fitted beyond it, and its
+uncertainty combines the bootstrap over runs with the spread over the choices that move it (the
+window's start and end, averaging Δ or log t* over runs). Subaging means μ < 1, simple aging μ = 1.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from scipy import stats
+
+from . import two_time
 
 
 def pair_indices(n_steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -23,121 +32,252 @@ def pair_indices(n_steps: int) -> tuple[np.ndarray, np.ndarray]:
     return i, j
 
 
-def displacements(snapshots: np.ndarray, chunk_bytes: int = 256 << 20) -> tuple[np.ndarray, np.ndarray]:
-    """Δ and D for every run and every snapshot pair.
-
-    snapshots: [S, E, P]. Returns (delta, fourth), each [E, K] in float64, with the pairs in
-    :func:`pair_indices` order. Differences are taken in float64 directly (not via |a|² + |b|² −
-    2a·b) because Δ is many orders of magnitude below |θ|² at small t. Work runs on blocks of at
-    most 16 runs and of as many parameters as keep one float64 block [S, runs, params] within
-    ``chunk_bytes``, so memory stays bounded for any P (sums over parameter blocks, then / P).
-    """
-    n_steps, n_runs, n_params = snapshots.shape
-    n_pairs = n_steps * (n_steps - 1) // 2
-    delta = np.zeros((n_runs, n_pairs))
-    fourth = np.zeros((n_runs, n_pairs))
-    runs_per = min(16, n_runs)
-    params_per = max(1, chunk_bytes // (8 * n_steps * runs_per))
-    for lo in range(0, n_runs, runs_per):
-        for p0 in range(0, n_params, params_per):
-            block = snapshots[:, lo : lo + runs_per, p0 : p0 + params_per].astype(np.float64)  # [S, e, p]
-            k = 0
-            for i in range(n_steps - 1):
-                sq = np.square(block[i + 1 :] - block[i])  # [S-i-1, e, p]
-                delta[lo : lo + runs_per, k : k + n_steps - 1 - i] += sq.sum(axis=-1).T
-                fourth[lo : lo + runs_per, k : k + n_steps - 1 - i] += np.square(sq).sum(axis=-1).T
-                k += n_steps - 1 - i
-    return delta / n_params, fourth / n_params
+def displacements(snapshots: np.ndarray, runs_per_block: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Δ and D for every run and every snapshot pair, offline: snapshots [S, E, P] -> (delta, fourth),
+    each [E, K] float64, pairs in :func:`pair_indices` order. The arithmetic is two_time.moments', so
+    these agree bit for bit with the online Recorder on the pairs both have."""
+    n_steps, n_runs, _ = snapshots.shape
+    delta = np.zeros((n_runs, n_steps * (n_steps - 1) // 2))
+    fourth = np.zeros_like(delta)
+    k = 0
+    for i in range(n_steps - 1):
+        for lo in range(0, n_runs, runs_per_block):
+            block = slice(lo, lo + runs_per_block)
+            d, f, _ = two_time.moments(snapshots[i, block][None], snapshots[i + 1 :, block], ())  # [S-i-1, e]
+            delta[block, k : k + n_steps - 1 - i], fourth[block, k : k + n_steps - 1 - i] = d.T, f.T
+        k += n_steps - 1 - i
+    return delta, fourth
 
 
-def t_star_curves(steps: np.ndarray, delta_rows: np.ndarray, delta_star: float) -> np.ndarray:
-    """t*(t_w) for every snapshot step as t_w, from Δ rows [R, K] over all pairs -> t* [R, S].
-
-    NaN where Δ* is never reached, or is already exceeded at the first t (no bracketing point).
-    """
-    n_steps = len(steps)
-    i, j = pair_indices(n_steps)
-    out = np.full((delta_rows.shape[0], n_steps), np.nan)
-    log_star = np.log(delta_star)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_delta = np.log(np.maximum(delta_rows, np.finfo(float).tiny))
-        for w in range(n_steps - 1):
-            sel = np.nonzero(i == w)[0]
-            log_t = np.log((steps[j[sel]] - steps[w]).astype(float))
-            ld = log_delta[:, sel]  # [R, k]
-            reached = ld >= log_star
-            has = reached.any(axis=1)
-            first = reached.argmax(axis=1)
-            ok = has & (first > 0)
-            rows = np.nonzero(ok)[0]
-            k = first[rows]
-            ld0, ld1 = ld[rows, k - 1], ld[rows, k]
-            lt0, lt1 = log_t[k - 1], log_t[k]
-            out[rows, w] = np.exp(lt0 + (log_star - ld0) * (lt1 - lt0) / (ld1 - ld0))
-    return out
+def t_star(lags: np.ndarray, delta: np.ndarray, delta_star: float) -> np.ndarray:
+    """t* of Δ curves over lags [L] (ascending, >= 1): delta [..., L] -> t* [...], NaN where Δ*
+    is never reached among the measured lags or is already reached at the first one."""
+    lags = np.asarray(lags, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reached = delta >= delta_star  # NaN compares False
+        first = reached.argmax(axis=-1)
+        ok = reached.any(axis=-1) & (first > 0)
+        k = np.where(ok, first, 1)
+        d1 = np.take_along_axis(delta, k[..., None], -1)[..., 0]
+        d0 = np.take_along_axis(delta, (k - 1)[..., None], -1)[..., 0]
+        lt0, lt1 = np.log(lags[k - 1]), np.log(lags[k])
+        out = np.exp(lt0 + (np.log(delta_star) - np.log(d0)) * (lt1 - lt0) / (np.log(d1) - np.log(d0)))
+    return np.where(ok, out, np.nan)
 
 
-def fit_power_law(t_w: np.ndarray, t_star: np.ndarray, window: tuple[float, float]) -> tuple[float, float, int]:
+def fit_power_law(t_w: np.ndarray, t_star: np.ndarray, window: tuple[float, float]) -> tuple[float, float, int, float]:
     """Least-squares fit log10 t* = μ log10 t_w + c over finite points with t_w in [lo, hi].
 
-    Returns (μ, c, number of points); NaNs when fewer than 3 points are usable.
+    Returns (μ, c, number of points, RMS residual in dex); NaNs when fewer than 3 points are usable.
     """
     t_w, t_star = np.asarray(t_w, float), np.asarray(t_star, float)
     sel = (t_w >= window[0]) & (t_w <= window[1]) & np.isfinite(t_star) & (t_w > 0)
     n = int(sel.sum())
     if n < 3:
-        return float("nan"), float("nan"), n
-    mu, c = np.polyfit(np.log10(t_w[sel]), np.log10(t_star[sel]), 1)
-    return float(mu), float(c), n
-
-
-def bootstrap_mu(
-    steps: np.ndarray,
-    delta: np.ndarray,
-    delta_star: float,
-    window: tuple[float, float],
-    n_boot: int,
-    seed: int = 0,
-    level: float = 0.95,
-) -> tuple[float, float]:
-    """Percentile confidence interval of μ from resampling runs with replacement.
-
-    delta: per-run Δ [E, K]. Each bootstrap replicate averages a resampled set of E runs,
-    recomputes t*(t_w) from that mean curve and refits μ. Returns (low, high); NaN if E < 2.
-    """
-    n_runs = delta.shape[0]
-    if n_runs < 2 or n_boot < 1:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    counts = np.stack([np.bincount(rng.integers(0, n_runs, n_runs), minlength=n_runs) for _ in range(n_boot)])
-    means = counts @ delta / n_runs  # [B, K]
-    curves = t_star_curves(steps, means, delta_star)
-    mus = np.array([fit_power_law(steps, c, window)[0] for c in curves])
-    mus = mus[np.isfinite(mus)]
-    if len(mus) == 0:
-        return float("nan"), float("nan")
-    alpha = (1 - level) / 2
-    return float(np.quantile(mus, alpha)), float(np.quantile(mus, 1 - alpha))
+        return float("nan"), float("nan"), n, float("nan")
+    x, y = np.log10(t_w[sel]), np.log10(t_star[sel])
+    mu, c = np.polyfit(x, y, 1)
+    return float(mu), float(c), n, float(np.sqrt(np.mean((y - mu * x - c) ** 2)))
 
 
 def crossover(t_w: np.ndarray, t_star: np.ndarray, min_points: int = 4) -> dict[str, float]:
-    """Two-segment continuous piecewise-linear fit of log10 t* vs log10 t_w.
+    """Two-segment continuous piecewise-linear fit of log10 t* vs log10 t_w, against one line.
 
     Scans the breakpoint over the observed log10 t_w values (each segment keeps at least
-    ``min_points`` points) and keeps the one with least squared error. Returns the break
-    position ``log10_tw`` and the slopes before and after; NaNs if there are too few points.
+    ``min_points`` points) and keeps the one with least squared error. Returns the break position
+    ``log10_tw``, the slopes before and after, the residual sums of squares of both models and
+    ``p_value``, the F-test probability that one line explains the data as well (small: the break
+    is real; the points of one t*(t_w) curve are correlated, so it is optimistic). NaNs if there
+    are too few points.
     """
     t_w, t_star = np.asarray(t_w, float), np.asarray(t_star, float)
     sel = (t_w > 0) & np.isfinite(t_star)
     x, y = np.log10(t_w[sel]), np.log10(t_star[sel])
-    best = {"log10_tw": float("nan"), "slope_before": float("nan"), "slope_after": float("nan"), "rss": float("inf")}
+    best = {"log10_tw": float("nan"), "slope_before": float("nan"), "slope_after": float("nan"), "rss": float("inf"),
+            "rss_line": float("nan"), "p_value": float("nan"), "n_points": len(x)}
     for b in x[min_points - 1 : len(x) - min_points + 1]:
         design = np.column_stack([np.ones_like(x), np.minimum(x - b, 0), np.maximum(x - b, 0)])
         coef, *_ = np.linalg.lstsq(design, y, rcond=None)
         rss = float(np.sum((design @ coef - y) ** 2))
         if rss < best["rss"]:
-            best = {"log10_tw": float(b), "slope_before": float(coef[1]), "slope_after": float(coef[2]), "rss": rss}
+            best.update(log10_tw=float(b), slope_before=float(coef[1]), slope_after=float(coef[2]), rss=rss)
+    if np.isfinite(best["log10_tw"]):
+        line = np.polyfit(x, y, 1)
+        best["rss_line"] = float(np.sum((np.polyval(line, x) - y) ** 2))
+        dof = len(x) - 4  # hinge: intercept, two slopes, break
+        if dof > 0 and best["rss"] > 0:
+            f = (best["rss_line"] - best["rss"]) / 2 / (best["rss"] / dof)
+            best["p_value"] = float(stats.f.sf(f, 2, dof))
+        elif best["rss"] == 0:
+            best["p_value"] = 0.0 if best["rss_line"] > 0 else 1.0
     return best
+
+
+@dataclass(frozen=True)
+class FitRules:
+    """How μ is estimated from t*(t_w) (configured per experiment under ``analysis``).
+
+    fit_tw: outer bounds of the t_w where the regimes of t*(t_w) are looked for (steps).
+    window: "asymptotic": the regimes are peeled off from the start: a continuous two-segment fit
+    (:func:`crossover`) over the t_w from the current start to the last defined t* finds a break;
+    when it is significant (F-test p < crossover_p and the slopes differ by at least
+    min_slope_change) the start moves to it and the search repeats. The last such break is the
+    crossover, and μ is fitted from crossover + margin_dex to the last t_w with a defined t*.
+    "fixed": all of fit_tw, no crossover. shift_dex: for the systematic error the window's start
+    is moved by ± this and its end brought in by 2× this. min_points: points per segment of the
+    break search and fewest defined t* in the fit window; min_decades: narrowest window (log10 t_w);
+    below either, μ is undefined.
+    """
+
+    fit_tw: tuple[float, float]
+    window: str = "asymptotic"
+    crossover_p: float = 0.01
+    min_slope_change: float = 0.15
+    margin_dex: float = 0.1
+    shift_dex: float = 0.2
+    min_points: int = 5
+    min_decades: float = 0.7
+    n_boot: int = 1000
+    level: float = 0.95
+
+
+def _bootstrap_counts(n_runs: int, n_boot: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.stack([np.bincount(rng.integers(0, n_runs, n_runs), minlength=n_runs) for _ in range(n_boot)])
+
+
+def per_run_tstar(lags: np.ndarray, delta: np.ndarray, delta_star: float) -> np.ndarray:
+    """Geometric mean over runs of the per-run t* (the other averaging convention): delta [E, W, L]
+    -> [W], NaN at t_w where some run's t* is undefined."""
+    runs = t_star(lags, delta, delta_star)
+    with np.errstate(invalid="ignore"):
+        return 10 ** np.log10(runs).mean(axis=0)
+
+
+def fit_window(waiting_times: np.ndarray, curve: np.ndarray, rules: FitRules) -> tuple[float, float, float, dict]:
+    """The t_w window (start, end) of the μ fit on one t*(t_w) curve by ``rules``, the crossover
+    (log10 t_w of the last significant break; NaN when none) and the first two-segment fit over
+    fit_tw (:func:`crossover`, for reference). start is NaN when no t* is defined."""
+    lo_tw, hi_tw = rules.fit_tw
+    defined = (waiting_times >= lo_tw) & (waiting_times <= hi_tw) & np.isfinite(curve)
+    first = crossover(waiting_times[defined], curve[defined], rules.min_points)
+    if not defined.any():
+        return float("nan"), float("nan"), float("nan"), first
+    end = float(waiting_times[defined].max())
+    if rules.window == "fixed":
+        return float(lo_tw), end, float("nan"), first
+    start, last_break, hinge = float(lo_tw), float("nan"), first
+    while np.isfinite(hinge["log10_tw"]):
+        if not (hinge["p_value"] < rules.crossover_p
+                and abs(hinge["slope_after"] - hinge["slope_before"]) >= rules.min_slope_change):
+            break
+        last_break, start = hinge["log10_tw"], 10 ** hinge["log10_tw"]
+        rest = defined & (waiting_times >= start)
+        hinge = crossover(waiting_times[rest], curve[rest], rules.min_points)
+    if np.isfinite(last_break):
+        start = 10 ** (last_break + rules.margin_dex)
+    return start, end, last_break, first
+
+
+def estimate_mu(waiting_times: np.ndarray, lags: np.ndarray, delta: np.ndarray, delta_star: float, rules: FitRules,
+                seed: int = 0) -> tuple[dict, list[dict]]:
+    """μ of t*(t_w) ∝ t_w^μ on the asymptotic regime, with its full uncertainty.
+
+    delta: per-run Δ [E, W, L] on waiting_times [W] × lags [L]. Returns (summary, fits): the
+    summary of the primary estimate (ensemble-mean Δ, window by ``rules``) and the list of every
+    fit made (the primary, its window and convention variants), each a dict of the 'mu' table's
+    columns. Summary: μ; stat_low/high, the bootstrap-over-runs percentile interval at the primary
+    window; syst_low/high ≥ 0, the largest deviations of the variants below and above μ;
+    total_low/high = μ ∓ the stat and syst parts added in quadrature; the crossover = the window's
+    start (log10 t_w) with its bootstrap interval (the rule applied to every resample); the
+    two-segment fit over fit_tw for reference (hinge_*); the goodness of fit (RMS and largest
+    residual in dex); ``status``: "ok", or why μ is undefined (then μ and its intervals are NaN).
+    """
+    waiting_times = np.asarray(waiting_times, float)
+    n_runs = delta.shape[0]
+    curve = t_star(lags, delta.mean(axis=0), delta_star)
+    start, end, last_break, hinge = fit_window(waiting_times, curve, rules)
+    inside = (waiting_times >= rules.fit_tw[0]) & (waiting_times <= rules.fit_tw[1])
+    summary = {"delta_star": delta_star, "window_rule": rules.window,
+               "hinge_log10_tw": hinge["log10_tw"], "hinge_p": hinge["p_value"],
+               "slope_before": hinge["slope_before"], "slope_after": hinge["slope_after"],
+               "n_tw": int(inside.sum()), "n_tw_defined": int((inside & np.isfinite(curve)).sum())}
+    window = (start, end) if np.isfinite(start) else (np.inf, np.inf)
+
+    def fit(name, t, bounds):
+        mu, c, n, res = fit_power_law(waiting_times, t, bounds)
+        return {"delta_star": delta_star, "variant": name, "mu": mu, "ci_low": np.nan, "ci_high": np.nan,
+                "intercept": c, "tw_min": bounds[0], "tw_max": bounds[1], "n_points": n, "residual_dex": res,
+                "n_boot": 0, "primary": name == "primary"}
+
+    shift = 10**rules.shift_dex
+    primary = fit("primary", curve, window)
+    fits = [primary,
+            fit("window_start_earlier", curve, (window[0] / shift, window[1])),
+            fit("window_start_later", curve, (window[0] * shift, window[1])),
+            fit("window_end_earlier", curve, (window[0], window[1] / shift**2)),
+            fit("per_run_tstar", per_run_tstar(lags, delta, delta_star), window)]
+    # bootstrap over runs: μ at the primary window, and where the rule puts the crossover
+    counts = _bootstrap_counts(n_runs, rules.n_boot, seed) if n_runs > 1 and rules.n_boot > 0 else np.zeros((0, n_runs))
+    curves = t_star(lags, np.tensordot(counts, delta, axes=(1, 0)) / n_runs, delta_star)  # [B, W]
+    boot_mu = np.array([fit_power_law(waiting_times, c, window)[0] for c in curves])
+    boot_break = np.array([fit_window(waiting_times, c, rules)[2] for c in curves])
+    alpha = (1 - rules.level) / 2
+
+    def interval(values):
+        values = values[np.isfinite(values)]
+        return (float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))) if len(values) else (np.nan, np.nan)
+
+    primary["ci_low"], primary["ci_high"] = interval(boot_mu)
+    primary["n_boot"] = len(counts)
+    cross_low, cross_high = interval(boot_break)
+    mu = primary["mu"]
+    span = np.log10(end / start) if np.isfinite(start) and end > start else 0.0
+    if not np.isfinite(start):
+        status = "undefined: t* is not defined at any t_w in fit_tw"
+    elif primary["n_points"] < rules.min_points or span < rules.min_decades:
+        status = (f"undefined: t* defined at {primary['n_points']} t_w spanning {span:.2f} decades in "
+                  f"[{start:.3g}, {end:.3g}] (need {rules.min_points} over {rules.min_decades:g})")
+    else:
+        status = "ok"
+    variants = np.array([f["mu"] for f in fits[1:]], dtype=float)
+    variants = variants[np.isfinite(variants)]
+    syst_low = float(max(0.0, mu - variants.min())) if len(variants) else 0.0
+    syst_high = float(max(0.0, variants.max() - mu)) if len(variants) else 0.0
+    stat_low, stat_high = primary["ci_low"], primary["ci_high"]
+    sel = (waiting_times >= window[0]) & (waiting_times <= window[1]) & np.isfinite(curve)
+    residuals = np.log10(curve[sel]) - (mu * np.log10(waiting_times[sel]) + primary["intercept"])
+    summary.update(mu=mu, stat_low=stat_low, stat_high=stat_high, syst_low=syst_low, syst_high=syst_high,
+                   total_low=mu - np.hypot(mu - stat_low, syst_low), total_high=mu + np.hypot(stat_high - mu, syst_high),
+                   intercept=primary["intercept"], tw_min=start, tw_max=end, n_points=primary["n_points"],
+                   residual_dex=primary["residual_dex"],
+                   max_residual_dex=float(np.max(np.abs(residuals))) if len(residuals) else np.nan,
+                   n_boot=primary["n_boot"], crossover_log10_tw=last_break,
+                   crossover_low=cross_low, crossover_high=cross_high, status=status)
+    if status != "ok":
+        for key in ("mu", "stat_low", "stat_high", "syst_low", "syst_high", "total_low", "total_high"):
+            summary[key] = np.nan
+    return summary, fits
+
+
+def aging_verdict(summary: dict, tti_mu: float) -> tuple[str, str]:
+    """The aging class from μ's total interval [total_low, total_high]: "undefined" (μ not
+    measurable), "none" (interval below ``tti_mu``: t* does not grow with t_w), "subaging"
+    (interval within (tti_mu, 1)), "simple aging" (it holds 1), "superaging" (above 1), else
+    "unclear" (it straddles tti_mu). Returns (verdict, why)."""
+    if not np.isfinite(summary["mu"]):
+        return "undefined", str(summary["status"])
+    lo, hi = summary["total_low"], summary["total_high"]
+    interval = f"μ = {summary['mu']:.3f} [{lo:.3f}, {hi:.3f}] (bootstrap ⊕ window/convention)"
+    if hi < tti_mu:
+        return "none", f"{interval} < {tti_mu:g}: t* does not grow with t_w"
+    if lo <= tti_mu:
+        return "unclear", f"{interval} straddles {tti_mu:g}"
+    if hi < 1:
+        return "subaging", f"{interval} < 1"
+    if lo > 1:
+        return "superaging", f"{interval} > 1"
+    return "simple aging", f"{interval} holds 1"
 
 
 def late_msd(t_w: np.ndarray, t: np.ndarray, delta: np.ndarray, late_tw: float, tolerance: float = 0.15) -> dict[str, float]:
@@ -198,3 +338,46 @@ def weight_histograms(snapshots: np.ndarray, bins: int) -> tuple[np.ndarray, np.
     edges = np.linspace(lo, hi, bins + 1)
     counts = np.stack([np.histogram(step, bins=edges)[0] for step in snapshots]).astype(np.int64)
     return edges, counts
+
+
+def delta_star_scan(waiting_times: np.ndarray, lags: np.ndarray, delta: np.ndarray, scan: np.ndarray,
+                    window: tuple[float, float], n_boot: int, seed: int = 1, level: float = 0.95) -> list[dict]:
+    """μ(Δ*) on one fixed t_w window (the primary's regime): one 'mu' table row per Δ* of ``scan``,
+    with a bootstrap-over-runs interval from ``n_boot`` resamples."""
+    n_runs = delta.shape[0]
+    counts = _bootstrap_counts(n_runs, n_boot, seed) if n_runs > 1 and n_boot > 0 else np.zeros((0, n_runs))
+    means = np.tensordot(counts, delta, axes=(1, 0)) / n_runs
+    mean = delta.mean(axis=0)
+    alpha = (1 - level) / 2
+    rows = []
+    for d_star in scan:
+        mu, c, n, res = fit_power_law(waiting_times, t_star(lags, mean, d_star), window)
+        boot = np.array([fit_power_law(waiting_times, t, window)[0] for t in t_star(lags, means, d_star)])
+        boot = boot[np.isfinite(boot)]
+        lo, hi = (np.quantile(boot, alpha), np.quantile(boot, 1 - alpha)) if len(boot) else (np.nan, np.nan)
+        rows.append({"delta_star": float(d_star), "variant": "delta_star_scan", "mu": mu, "ci_low": float(lo),
+                     "ci_high": float(hi), "intercept": c, "tw_min": window[0], "tw_max": window[1], "n_points": n,
+                     "residual_dex": res, "n_boot": len(counts), "primary": False})
+    return rows
+
+
+def ensemble_tables(waiting_times: np.ndarray, lags: np.ndarray, delta: np.ndarray, fourth: np.ndarray,
+                    overlap: np.ndarray, eps: np.ndarray) -> tuple[dict, dict]:
+    """The 'msd' and 'overlap' tables (columns) of a cell from per-run arrays delta, fourth
+    [E, W, L] and overlap [E, W, L, K] (NaN: pair not measured)."""
+    n_runs = delta.shape[0]
+    w, lag = np.nonzero(np.isfinite(delta).all(axis=0))
+    d, f = delta[:, w, lag], fourth[:, w, lag]  # [E, pairs]
+    mean, fourth_mean = d.mean(axis=0), f.mean(axis=0)
+    std = d.std(axis=0, ddof=1) if n_runs > 1 else np.full_like(mean, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = fourth_mean / mean**2
+    msd = {"t_w": waiting_times[w], "t": lags[lag], "delta_mean": mean, "delta_std": std,
+           "delta_sem": std / np.sqrt(n_runs), "fourth_mean": fourth_mean, "y": y, "n_runs": np.full(len(w), n_runs)}
+    q = overlap[:, w, lag]  # [E, pairs, K]
+    q_sem = q.std(axis=0, ddof=1) / np.sqrt(n_runs) if n_runs > 1 else np.full(q.shape[1:], np.nan)
+    n_eps = len(eps)
+    overlaps = {"t_w": np.repeat(waiting_times[w], n_eps), "t": np.repeat(lags[lag], n_eps),
+                "epsilon": np.tile(eps, len(w)), "overlap_mean": q.mean(axis=0).reshape(-1),
+                "overlap_sem": q_sem.reshape(-1)}
+    return msd, overlaps

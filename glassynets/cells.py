@@ -17,7 +17,7 @@ import pandas as pd
 from . import storage
 
 #: Written by the aging step for every cell.
-TABLES = ("msd", "tstar", "mu", "msd_late", "weight_hist")
+TABLES = ("msd", "overlap", "tstar", "mu", "mu_summary", "msd_late", "weight_hist")
 #: Network cells only: the merged training metrics.
 METRICS_TABLES = ("metrics",)
 #: Written only for experiments with a `hessian` section.
@@ -32,8 +32,10 @@ class CellTables:
 
     meta: dict
     msd: pd.DataFrame
+    overlap: pd.DataFrame
     tstar: pd.DataFrame
     mu: pd.DataFrame
+    mu_summary: pd.DataFrame
     msd_late: pd.DataFrame
     weight_hist: pd.DataFrame
     metrics: pd.DataFrame | None = None
@@ -92,8 +94,10 @@ class CellTables:
 
     @property
     def fit(self) -> pd.Series:
-        """The μ fit at the configured Δ* (mu, ci_low, ci_high, intercept, tw_min, tw_max, ...)."""
-        return self.mu[self.mu["primary"]].iloc[0]
+        """μ at the configured Δ* with its crossover, full uncertainty and goodness of fit (the
+        mu_summary row: mu, stat_low/high, syst_low/high, total_low/high, intercept, tw_min, tw_max,
+        residual_dex, crossover_log10_tw, status, ...)."""
+        return self.mu_summary.iloc[0]
 
 
 def load(folder: str | Path) -> CellTables:

@@ -136,7 +136,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     """Train one block of seeds of one cell and write its snapshots and metrics."""
     import torch
 
-    from . import storage, training
+    from . import storage, training, two_time
     from .nets import Architecture
     from .schedule import log_steps
 
@@ -150,16 +150,19 @@ def cmd_train(args: argparse.Namespace) -> None:
     x_train, y_train = _dataset_tensors(args.dataset, args.train, args.features, args.preprocess, args.n_train, dtype)
     x_test, y_test = _dataset_tensors(args.dataset, args.test, args.features, args.preprocess, None, dtype)
     arch = Architecture.from_name(args.arch, x_train.shape[1], args.n_out)
+    waiting_times, lags = two_time.grid(args.steps, args.waiting_times_per_decade, args.lags_per_decade)
     spec = training.TrainSpec(
         arch=arch, lr=args.lr, batch_size=args.batch_size, weight_decay=args.weight_decay, steps=args.steps,
         seeds=_seed_range(args.seeds), snapshot_steps=log_steps(args.steps, args.snapshots_per_decade),
         metric_steps=log_steps(args.steps, args.metrics_per_decade), dtype=args.dtype,
         data_order=args.data_order, activation=args.activation, loss=args.loss, output=args.output,
         momentum=args.momentum, init=args.init, device=device,
+        waiting_times=waiting_times, lags=lags, overlap_eps=args.overlap_eps,
     )
     n_train = len(y_train)
     _log(f"cell {args.experiment}/N{n_train}/{arch.name}: P = {arch.n_params}, α = P/N = {arch.n_params / n_train:.4g}, "
-         f"seeds {args.seeds}, {args.steps} steps, {len(spec.snapshot_steps)} snapshots, {len(spec.metric_steps)} metric points")
+         f"seeds {args.seeds}, {args.steps} steps, {len(spec.snapshot_steps)} snapshots, {len(spec.metric_steps)} metric points, "
+         f"two-time observables at {len(waiting_times)} t_w × {len(lags)} lags from t = 1")
     checkpoint = Path(args.checkpoint) if args.checkpoint else None
     if checkpoint:
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
@@ -183,6 +186,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         "features": args.features if args.dataset == "ljat19" else None,
         "preprocess": args.preprocess if args.dataset == "mnist" else None, "device": device,
         "train_file": str(args.train), "test_file": str(args.test),
+        "waiting_times_per_decade": args.waiting_times_per_decade, "lags_per_decade": args.lags_per_decade,
     }
     seeds = np.asarray(spec.seeds)
     storage.write_snapshots(args.out_snapshots, result.snapshot_steps, seeds, result.snapshots, meta)
@@ -190,47 +194,40 @@ def cmd_train(args: argparse.Namespace) -> None:
     columns = {"seed": np.tile(seeds, n_metric), "step": np.repeat(result.metric_steps, len(seeds))}
     columns.update({name: values.reshape(-1) for name, values in result.metrics.items()})
     storage.write(args.out_metrics, "metrics", columns, meta)
+    storage.write_two_time(args.out_two_time, result.two_time.columns(seeds), result.two_time.eps, meta)
     if checkpoint:
         checkpoint.unlink(missing_ok=True)
-    _log(f"wrote {args.out_snapshots} and {args.out_metrics}")
+    _log(f"wrote {args.out_snapshots}, {args.out_metrics} and {args.out_two_time}")
 
 
 # --- aging analysis -----------------------------------------------------------------------------
 
 
 def cmd_aging(args: argparse.Namespace) -> None:
-    """Merge a cell's seed blocks and compute Δ, D, Y, t*(t_w), μ (with bootstrap and Δ* scan),
-    the late-time behaviour of Δ and the histograms of the parameters at every snapshot."""
+    """Merge a cell's seed blocks; write Δ, D, Y and Q_ε from t = 1, t*(t_w), μ with its crossover and
+    full uncertainty, the Δ* scan, the late-time behaviour of Δ and the parameter histograms."""
     import pandas as pd
 
-    from . import aging, storage
+    from . import aging, storage, two_time
 
-    blocks = [storage.read_snapshots(p) for p in args.snapshots]
-    steps = blocks[0][0]
-    if any(not np.array_equal(b[0], steps) for b in blocks):
-        raise ValueError("seed blocks of one cell have different snapshot steps; retrain them with one config")
-    seeds = np.concatenate([b[1] for b in blocks])
-    if len(np.unique(seeds)) != len(seeds):
-        raise ValueError(f"seed blocks overlap: seeds {sorted(seeds)}")
-    snapshots = np.concatenate([b[2] for b in blocks], axis=1)
-    meta = {**storage.metadata(args.snapshots[0]), "seeds": seeds.tolist()}
-    n_steps, n_runs, n_params = snapshots.shape
-    _log(f"{n_runs} runs, {n_steps} snapshots, P = {n_params}: {n_steps * (n_steps - 1) // 2} (t_w, t) pairs")
-
-    delta, fourth = aging.displacements(snapshots)
-    i, j = aging.pair_indices(n_steps)
-    t_w, t = steps[i], steps[j] - steps[i]
+    blocks = [storage.read_two_time(p) for p in args.two_time]
+    eps = blocks[0][1]
+    if any(not np.array_equal(b[1], eps) for b in blocks):
+        raise ValueError("seed blocks of one cell have different overlap_eps; retrain them with one config")
+    rows = {k: np.concatenate([b[0][k] for b in blocks]) for k in blocks[0][0]}
+    if len(np.unique(rows["seed"])) * len(set(zip(rows["t_w"], rows["t"]))) != len(rows["seed"]):
+        raise ValueError(f"seed blocks overlap or have different (t_w, t) grids: {', '.join(args.two_time)}")
+    values = np.column_stack([rows["delta"], rows["fourth"], rows["overlap"]])
+    waiting_times, lags, seeds, dense = two_time.dense(rows["t_w"], rows["t"], rows["seed"], values)
+    delta, fourth, overlap = dense[..., 0], dense[..., 1], dense[..., 2:]  # [E, W, L], [E, W, L, K]
+    meta = {**storage.metadata(args.two_time[0]), "seeds": seeds.tolist()}
+    meta.pop("overlap_eps", None)
+    n_runs, n_params = len(seeds), int(meta["n_params"])
+    _log(f"{n_runs} runs, {len(waiting_times)} t_w × {len(lags)} lags from t = 1, P = {n_params}")
     out = Path(args.out)
-    storage.write(out / "msd_runs.parquet", "msd_runs", {
-        "seed": np.repeat(seeds, len(i)), "t_w": np.tile(t_w, n_runs), "t": np.tile(t, n_runs),
-        "delta": delta.reshape(-1), "fourth": fourth.reshape(-1)}, meta)
-    mean, fourth_mean = delta.mean(axis=0), fourth.mean(axis=0)
-    std = delta.std(axis=0, ddof=1) if n_runs > 1 else np.full_like(mean, np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        y = fourth_mean / mean**2
-    storage.write(out / "msd.parquet", "msd", {
-        "t_w": t_w, "t": t, "delta_mean": mean, "delta_std": std, "delta_sem": std / np.sqrt(n_runs),
-        "fourth_mean": fourth_mean, "y": y, "n_runs": np.full(len(i), n_runs)}, meta)
+    msd, overlaps = aging.ensemble_tables(waiting_times, lags, delta, fourth, overlap, eps)
+    storage.write(out / "msd.parquet", "msd", msd, meta)
+    storage.write(out / "overlap.parquet", "overlap", overlaps, meta)
 
     # Δ* per parameter; given per network (a threshold on |Δθ|² = P·Δ), it is divided by P, which
     # compares networks of very different widths at the same total distance travelled.
@@ -238,39 +235,46 @@ def cmd_aging(args: argparse.Namespace) -> None:
     delta_star, scan_range = args.delta_star * per, [d * per for d in args.delta_star_scan]
     if per != 1:
         _log(f"Δ* = {args.delta_star:g} per network = {delta_star:.4g} per parameter (P = {n_params})")
-    curves = aging.t_star_curves(steps, np.vstack([mean, delta]), delta_star)  # row 0: ensemble mean
+    curves = aging.t_star(lags, np.concatenate([delta.mean(axis=0)[None], delta]), delta_star)  # row 0: mean
     storage.write(out / "tstar.parquet", "tstar", {
-        "seed": np.repeat(np.concatenate([[-1], seeds]), n_steps), "t_w": np.tile(steps, n_runs + 1),
+        "seed": np.repeat(np.concatenate([[-1], seeds]), len(waiting_times)), "t_w": np.tile(waiting_times, n_runs + 1),
         "delta_star": np.full(curves.size, delta_star), "t_star": curves.reshape(-1)}, meta)
 
-    window = tuple(args.fit_tw)
+    rules = aging.FitRules(fit_tw=tuple(args.fit_tw), window=args.fit_window, min_slope_change=args.min_slope_change,
+                           margin_dex=args.crossover_margin_dex,
+                           crossover_p=args.crossover_p, shift_dex=args.window_shift_dex,
+                           min_points=args.min_fit_points, min_decades=args.min_fit_decades, n_boot=args.n_boot)
+    summary, fits = aging.estimate_mu(waiting_times, lags, delta, delta_star, rules)
     scan = np.geomspace(scan_range[0], scan_range[1], args.scan_points)
-    rows = []
-    for k, d_star in enumerate(np.concatenate([[delta_star], scan])):
-        curve = curves[0] if k == 0 else aging.t_star_curves(steps, mean[None], d_star)[0]
-        mu, intercept, n_points = aging.fit_power_law(steps, curve, window)
-        lo, hi = aging.bootstrap_mu(steps, delta, d_star, window, args.n_boot if k == 0 else args.n_boot // 4, seed=k)
-        rows.append({"delta_star": d_star, "mu": mu, "ci_low": lo, "ci_high": hi, "intercept": intercept,
-                     "tw_min": window[0], "tw_max": window[1], "n_points": n_points,
-                     "n_boot": args.n_boot if k == 0 else args.n_boot // 4, "primary": k == 0})
-    mu_table = pd.DataFrame(rows)
-    storage.write(out / "mu.parquet", "mu", {c: mu_table[c].to_numpy() for c in mu_table}, meta)
-    _log(f"Δ* = {delta_star:.4g}: μ = {rows[0]['mu']:.3f} [{rows[0]['ci_low']:.3f}, {rows[0]['ci_high']:.3f}] "
-         f"from {rows[0]['n_points']} t_w in {window}")
+    fits += aging.delta_star_scan(waiting_times, lags, delta, scan, (summary["tw_min"], summary["tw_max"]),
+                                  args.n_boot // 4)
+    storage.write(out / "mu.parquet", "mu", {c: [f[c] for f in fits] for c in storage.SCHEMAS["mu"].names}, meta)
+    storage.write(out / "mu_summary.parquet", "mu_summary", {c: [summary[c]] for c in storage.SCHEMAS["mu_summary"].names},
+                  meta)
+    _log(f"Δ* = {delta_star:.4g}: crossover (last break) at log10 t_w = {summary['crossover_log10_tw']:.2f} "
+         f"[{summary['crossover_low']:.2f}, {summary['crossover_high']:.2f}] (two-segment break at "
+         f"{summary['hinge_log10_tw']:.2f}, p = {summary['hinge_p']:.2g}); "
+         f"μ = {summary['mu']:.3f} [{summary['total_low']:.3f}, {summary['total_high']:.3f}] over t_w in "
+         f"[{summary['tw_min']:.3g}, {summary['tw_max']:.3g}], {summary['n_points']} points, "
+         f"residual {summary['residual_dex']:.3f} dex; {summary['status']}")
 
-    late_tw = args.late_tw if args.late_tw is not None else steps[-1] / 100
-    late = aging.late_msd(t_w, t, mean, late_tw, args.diffusive_tolerance)
+    late_tw = args.late_tw if args.late_tw is not None else float(meta.get("steps", lags[-1])) / 100
+    late = aging.late_msd(msd["t_w"], msd["t"], msd["delta_mean"], late_tw, args.diffusive_tolerance)
     storage.write(out / "msd_late.parquet", "msd_late",
                   {**{k: [v] for k, v in late.items()}, "diffusive": [bool(late["diffusive"])],
                    "tolerance": [args.diffusive_tolerance]}, meta)
     _log(f"late Δ at t_w = {late['t_w']:g}: slope {late['slope']:.3f} over t in [{late['t_min']:g}, {late['t_max']:g}]"
          + (f", diffusive, D = {late['diffusion']:.3g} per step" if late["diffusive"] else ""))
 
-    edges, counts = aging.weight_histograms(snapshots, args.hist_bins)
+    snapshot_blocks = [storage.read_snapshots(p) for p in args.snapshots]
+    steps = snapshot_blocks[0][0]
+    if any(not np.array_equal(b[0], steps) for b in snapshot_blocks):
+        raise ValueError("seed blocks of one cell have different snapshot steps; retrain them with one config")
+    edges, counts = aging.weight_histograms(np.concatenate([b[2] for b in snapshot_blocks], axis=1), args.hist_bins)
     density = counts / (counts.sum(axis=1, keepdims=True) * np.diff(edges))
     storage.write(out / "weight_hist.parquet", "weight_hist", {
-        "step": np.repeat(steps, args.hist_bins), "bin_low": np.tile(edges[:-1], n_steps),
-        "bin_high": np.tile(edges[1:], n_steps), "count": counts.reshape(-1), "density": density.reshape(-1)}, meta)
+        "step": np.repeat(steps, args.hist_bins), "bin_low": np.tile(edges[:-1], len(steps)),
+        "bin_high": np.tile(edges[1:], len(steps)), "count": counts.reshape(-1), "density": density.reshape(-1)}, meta)
 
     if args.metrics:
         metrics = pd.concat([storage.read_frame(p, "metrics") for p in args.metrics], ignore_index=True)
@@ -337,21 +341,24 @@ def cmd_pspin(args: argparse.Namespace) -> None:
     result has the same bits either way."""
     import torch
 
-    from . import pspin, storage
+    from . import pspin, storage, two_time
     from .schedule import log_steps
 
     torch.set_num_threads(args.threads)
     record = log_steps(args.steps, args.snapshots_per_decade)
+    waiting_times, lags = two_time.grid(args.steps, args.waiting_times_per_decade, args.lags_per_decade)
     dtype = getattr(torch, args.dtype)
     meta = {"model": "pspin", "experiment": "pspin", "p": 3, "n_spins": args.n, "n_params": args.n,
             "temperature": args.temperature, "dt": args.dt, "steps": args.steps, "time": args.steps * args.dt,
-            "samples": args.samples, "replicas": args.replicas, "seed": args.seed, "dtype": args.dtype}
+            "samples": args.samples, "replicas": args.replicas, "seed": args.seed, "dtype": args.dtype,
+            "waiting_times_per_decade": args.waiting_times_per_decade, "lags_per_decade": args.lags_per_decade,
+            "overlap_eps": args.overlap_eps}
     glassy = "below" if args.temperature < pspin.T_DYNAMICAL else "above"
     _log(f"p-spin N = {args.n}, T = {args.temperature:g} ({glassy} T_d = {pspin.T_DYNAMICAL:.3f}), "
          f"{args.samples} samples × {args.replicas} replicas, dt = {args.dt:g}, {args.steps} steps "
          f"(time {args.steps * args.dt:g}), {len(record)} snapshots; torch {torch.get_num_threads()} thread(s)")
     folder = Path(args.checkpoint_dir) if args.checkpoint_dir else None
-    snapshots, energies = [], []
+    snapshots, energies, pairs = [], [], []
     for k in range(args.samples):
         done = folder / f"sample{k}.npz" if folder else None
         if done is not None and done.exists():
@@ -360,20 +367,27 @@ def cmd_pspin(args: argparse.Namespace) -> None:
                 _log(f"sample {k}: resumed from {done}")
                 snapshots.append(saved["snapshots"])
                 energies.append(saved["energies"])
+                pairs.append([saved[name] for name in ("delta", "fourth", "overlap")])
                 continue
             _log(f"sample {k}: {done} belongs to other settings; simulating afresh")
         start = time.perf_counter()
         sim = pspin.simulate(args.n, args.temperature, [k], args.replicas, args.dt, args.steps, record, args.seed,
-                             log=_log, dtype=dtype)
+                             log=_log, dtype=dtype, waiting_times=waiting_times, lags=lags, overlap_eps=args.overlap_eps)
         _log(f"sample {k}: final energy per spin {sim.energies[-1].mean():.4f} ({time.perf_counter() - start:.1f} s)")
         snapshots.append(sim.snapshots)
         energies.append(sim.energies)
+        tt = sim.two_time
+        pairs.append([tt.delta, tt.fourth, tt.overlap])
         if done is not None:
-            storage.replace_atomically(done, lambda tmp: _save_npz(tmp, snapshots=sim.snapshots,
-                                                                   energies=sim.energies, meta=json.dumps(meta)))
+            storage.replace_atomically(done, lambda tmp: _save_npz(
+                tmp, snapshots=sim.snapshots, energies=sim.energies, delta=tt.delta, fourth=tt.fourth,
+                overlap=tt.overlap, meta=json.dumps(meta)))
     snaps, e = np.concatenate(snapshots, axis=1), np.concatenate(energies, axis=1)
     runs = np.arange(snaps.shape[1])  # run = sample · replicas + replica
     storage.write_snapshots(args.out_snapshots, record, runs, snaps, meta)
+    merged = two_time.Recorder(waiting_times, lags, args.steps, args.overlap_eps, 0, args.n)
+    merged.delta, merged.fourth, merged.overlap = (np.concatenate(arrays, axis=-1) for arrays in zip(*pairs))
+    storage.write_two_time(args.out_two_time, merged.columns(runs), merged.eps, meta)
     storage.write(args.out_energy, "energy", {"seed": np.tile(runs, len(record)), "step": np.repeat(record, len(runs)),
                                               "energy": e.reshape(-1)}, meta)
     if folder is not None:
@@ -404,8 +418,9 @@ def cmd_figure(args: argparse.Namespace) -> None:
     from . import cells, plots
 
     tables = [cells.load(folder) for folder in args.cells + args.glass_cells]
+    limits = json.loads(Path(args.limits).read_text()) if args.limits else None
     plots.FIGURES[args.name](tables, args.out, plot_tw=args.plot_tw, glass_plot_tw=args.glass_plot_tw,
-                             accuracy_max=args.underparametrized_accuracy)
+                             accuracy_max=args.underparametrized_accuracy, limits=limits)
     _log(f"wrote {args.out} and its .png")
 
 
@@ -421,7 +436,10 @@ def cmd_scorecard(args: argparse.Namespace) -> None:
     table = scorecard.build(limits, groups, loss_within=args.loss_within, grad_rms_after=args.grad_rms_after,
                             alpha_max=args.underparametrized[0], accuracy_max=args.underparametrized[1],
                             tti_mu=args.tti_mu, glasses=[cells.load(folder) for folder in args.glass_cells])
-    scorecard.write(table, args.out_md, args.out_csv)
+    glasses = [cells.load(folder) for folder in args.glass_cells]
+    top = scorecard.headline(limits, groups, grad_rms_after=args.grad_rms_after, tti_mu=args.tti_mu,
+                             accuracy_max=args.underparametrized[1], glasses=glasses)
+    scorecard.write(table, args.out_md, args.out_csv, top)
     _log(f"wrote {args.out_md} and {args.out_csv} ({len(table)} rows)")
 
 
@@ -503,18 +521,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--checkpoint", help="resume file (not a workflow output); deleted after success")
     p.add_argument("--checkpoint-every-s", type=float, default=60.0)
+    p.add_argument("--waiting-times-per-decade", type=int, default=10, help="t_w of the two-time observables, from 1")
+    p.add_argument("--lags-per-decade", type=int, default=20, help="lags t of the two-time observables, from 1")
+    p.add_argument("--overlap-eps", type=float, nargs="*", default=[], help="ε of the overlaps Q_ε (parameter units)")
     p.add_argument("--out-snapshots", required=True)
     p.add_argument("--out-metrics", required=True)
+    p.add_argument("--out-two-time", required=True)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("aging", help=cmd_aging.__doc__)
-    p.add_argument("--snapshots", nargs="+", required=True)
+    p.add_argument("--two-time", nargs="+", required=True, help="two_time tables of the seed blocks")
+    p.add_argument("--snapshots", nargs="+", required=True, help="snapshots of the seed blocks (for the histograms)")
     p.add_argument("--metrics", nargs="*", default=[], help="metrics files of the seed blocks (merged); none for a glass")
     p.add_argument("--delta-star", type=float, required=True)
     p.add_argument("--fit-tw", type=float, nargs=2, required=True, metavar=("MIN", "MAX"))
     p.add_argument("--delta-star-scan", type=float, nargs=2, required=True, metavar=("MIN", "MAX"))
     p.add_argument("--delta-star-unit", choices=["parameter", "network"], default="parameter",
                    help="Δ* (and its scan) per parameter, or per network: a threshold on |Δθ|² = P·Δ")
+    p.add_argument("--fit-window", choices=["asymptotic", "fixed"], default="asymptotic",
+                   help="fit μ past the last significant break of t*(t_w), or over all of --fit-tw")
+    p.add_argument("--min-slope-change", type=float, default=0.15,
+                   help="a break of t*(t_w) counts when the log-log slopes on its two sides differ by this much")
+    p.add_argument("--crossover-margin-dex", type=float, default=0.1, help="the window starts this far past the crossover")
+    p.add_argument("--crossover-p", type=float, default=0.01, help="F-test p below which a break counts as significant")
+    p.add_argument("--window-shift-dex", type=float, default=0.2, help="window variants for the systematic error")
+    p.add_argument("--min-fit-points", type=int, default=5, help="fewer defined t* in the window: μ undefined")
+    p.add_argument("--min-fit-decades", type=float, default=0.7, help="a narrower window (log10 t_w): μ undefined")
     p.add_argument("--scan-points", type=int, default=9)
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--late-tw", type=float, help="t_w (steps) of the late-time slope of Δ; default 1%% of the last step")
@@ -553,7 +585,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--checkpoint-dir", help="where finished samples are kept until the outputs are written")
     p.add_argument("--out-snapshots", required=True)
+    p.add_argument("--waiting-times-per-decade", type=int, default=10, help="t_w of the two-time observables (steps)")
+    p.add_argument("--lags-per-decade", type=int, default=20, help="lags of the two-time observables (steps), from 1")
+    p.add_argument("--overlap-eps", type=float, nargs="*", default=[], help="ε of the overlaps Q_ε")
     p.add_argument("--out-energy", required=True)
+    p.add_argument("--out-two-time", required=True)
     p.set_defaults(func=cmd_pspin)
 
     p = sub.add_parser("figure", help=cmd_figure.__doc__)
@@ -564,6 +600,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--glass-plot-tw", type=float, nargs="+", default=[10, 100], help="t_w (time units) drawn for p-spin cells")
     p.add_argument("--underparametrized-accuracy", type=float, default=0.99,
                    help="a cell is underparametrized when its final train accuracy is below this")
+    p.add_argument("--limits", help="LJAT19 limits JSON: entropy floor and Bayes ceiling drawn as reference lines")
     p.add_argument("--out", required=True, help="PDF path; a PNG is written beside it")
     p.set_defaults(func=cmd_figure)
 

@@ -82,6 +82,7 @@ def _check_cross_fields(config: dict[str, Any]) -> None:
             lo, hi = analysis[key]
             if lo >= hi:
                 raise ConfigError(f"'{where}.analysis.{key}' = {[lo, hi]}: need min < max")
+    _check_fit_windows(config)
     if "pspin" in config["experiments"]:
         raise ConfigError("'experiments.pspin': the name is reserved for the p-spin glass (its results/ folders); "
                           "rename the experiment")
@@ -112,6 +113,28 @@ def _check_cross_fields(config: dict[str, Any]) -> None:
                 raise ConfigError(
                     f"'experiments.{name}.batch_size' = {exp['batch_size']} exceeds n_train = {n}"
                 )
+
+
+def _check_fit_windows(config: dict[str, Any]) -> None:
+    """Every fit window must hold enough waiting times of its run's two-time grid for a μ."""
+    from .two_time import grid
+
+    cases = [(f"experiments.{name}", exp["analysis"], exp["steps"], 1.0,
+              exp.get("waiting_times_per_decade", config["waiting_times_per_decade"]))
+             for name, exp in config["experiments"].items()]
+    if config["pspin"] is not None:
+        ps = config["pspin"]
+        cases.append(("pspin", ps["analysis"], round(ps["time"] / ps["dt"]), ps["dt"], ps["waiting_times_per_decade"]))
+    for where, analysis, steps, unit, per_decade in cases:
+        waiting_times = grid(steps, per_decade, 1)[0] * unit
+        lo, hi = analysis["fit_tw"]
+        inside = int(((waiting_times >= lo) & (waiting_times <= hi)).sum())
+        if inside < analysis["min_fit_points"]:
+            raise ConfigError(
+                f"'{where}.analysis.fit_tw' = {[lo, hi]} holds {inside} of the run's waiting times "
+                f"({waiting_times[0]:g} … {waiting_times[-1]:g}), fewer than min_fit_points = "
+                f"{analysis['min_fit_points']}; widen it"
+            )
 
 
 def validate(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:

@@ -34,6 +34,18 @@ def _save(fig: plt.Figure, out: str | Path) -> None:
     plt.close(fig)
 
 
+def tidy(x: float) -> str:
+    """A time for a legend: 500, 2·10⁴, 10⁵, 1.6·10³ (two significant digits at most)."""
+    if x < 1000:
+        return f"{x:.3g}"
+    exponent = int(np.floor(np.log10(x) + 1e-9))
+    mantissa = float(f"{x / 10**exponent:.2g}")
+    if mantissa >= 10:
+        mantissa, exponent = mantissa / 10, exponent + 1
+    power = f"10$^{{{exponent}}}$"
+    return power if mantissa == 1 else f"{mantissa:g}·{power}"
+
+
 def ensemble(metrics: pd.DataFrame, column: str) -> pd.DataFrame:
     """Mean and 16/50/84th percentiles of a metric over seeds, per step (step > 0)."""
     grouped = metrics[metrics["step"] > 0].groupby("step")[column]
@@ -63,13 +75,14 @@ def _time_label(cell: CellTables) -> str:
 
 def _two_time_panel(ax: plt.Axes, cell: CellTables, plot_tw: list[float], column: str, ylabel: str,
                     logy: bool = True) -> None:
-    """A two-time quantity of the msd table (delta_mean, fourth_mean, y) against t for the snapshot
-    t_w nearest each of plot_tw (in the cell's time unit: steps, or Langevin time for a glass)."""
+    """A two-time quantity of the msd table (delta_mean, fourth_mean, y) against t, from t = 1 step,
+    for the waiting time nearest each of plot_tw (in the cell's time unit: steps, or Langevin time
+    for a glass)."""
     msd, unit = cell.msd, cell.time_unit
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(plot_tw)))
     for color, tw in zip(colors, nearest_steps(msd["t_w"].unique(), [w / unit for w in plot_tw])):
         rows = msd[msd["t_w"] == tw]
-        ax.plot(rows["t"] * unit, rows[column], color=color, label=f"$t_w$ = {tw * unit:.4g}")
+        ax.plot(rows["t"] * unit, rows[column], color=color, lw=1.2, label=f"$t_w$ = {tidy(tw * unit)}")
     ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
@@ -81,8 +94,8 @@ def _two_time_panel(ax: plt.Axes, cell: CellTables, plot_tw: list[float], column
 def _msd_panel(ax: plt.Axes, cell: CellTables, plot_tw: list[float]) -> None:
     _two_time_panel(ax, cell, plot_tw, "delta_mean", r"$\Delta(t_w, t_w + t)$")
     d_star = float(cell.tstar["delta_star"].iloc[0])
-    ax.axhline(d_star, color="grey", ls=":", lw=1, label=f"Δ* = {d_star:g}")
-    ax.legend()
+    ax.axhline(d_star, color="grey", ls=":", lw=1, label=f"Δ* = {d_star:.3g}")
+    ax.legend(loc="upper left", fontsize=6, framealpha=0.8)
 
 
 def _tstar_axes(ax: plt.Axes, cells: list[CellTables]) -> None:
@@ -91,29 +104,74 @@ def _tstar_axes(ax: plt.Axes, cells: list[CellTables]) -> None:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(f"$t_w$ ({', '.join(units)})")
-    ax.set_ylabel(f"t* ({', '.join(units)}), Δ* = {', '.join(f'{d:g}' for d in stars)}")
-    ax.legend()
+    ax.set_ylabel(f"t* ({', '.join(units)}), Δ* = {', '.join(f'{d:.3g}' for d in stars)}")
+    ax.legend(loc="upper left", fontsize=6, framealpha=0.8)
 
 
-def _tstar_panel(ax: plt.Axes, cells: list[CellTables]) -> None:
+def mu_text(fit: pd.Series) -> str:
+    """μ with its total interval and goodness of fit, or why it is undefined."""
+    if not np.isfinite(fit["mu"]):
+        return "μ undefined"
+    return (f"μ = {fit['mu']:.2f} [{fit['total_low']:.2f}, {fit['total_high']:.2f}], "
+            f"res. {fit['residual_dex']:.3f} dex")
+
+
+def _tstar_panel(ax: plt.Axes, cells: list[CellTables]) -> plt.Axes:
+    """t*(t_w) of the ensemble-mean Δ per cell; each power-law fit drawn only over the t_w it used,
+    the crossover (start of the asymptotic window) dotted with its bootstrap interval shaded, and
+    the fit's residuals log10(t*/fit) in a strip below (``ax``'s slot is split in two). Returns
+    the t* axes."""
+    fig, spec = ax.figure, ax.get_subplotspec().subgridspec(2, 1, height_ratios=[3.2, 1], hspace=0.06)
+    ax.remove()
+    ax = fig.add_subplot(spec[0])
+    residual_ax = fig.add_subplot(spec[1], sharex=ax)
     for color, cell in zip(COLORS, cells):
         curve, unit = cell.tstar_curve.dropna(), cell.time_unit
-        ax.plot(curve["t_w"] * unit, curve["t_star"] * unit, "o", ms=2.5, color=color)
         fit = cell.fit
+        ax.plot(curve["t_w"] * unit, curve["t_star"] * unit, "o", ms=2.5, color=color, mfc="none", mew=0.7)
+        label = f"{cell.label}: {mu_text(fit)}"
         if np.isfinite(fit["mu"]):
-            inside = curve[(curve["t_w"] >= fit["tw_min"]) & (curve["t_w"] <= fit["tw_max"])]["t_w"]
-            if len(inside):
-                tw = np.geomspace(inside.min(), inside.max(), 50)
-                ax.plot(tw * unit, 10 ** fit["intercept"] * tw ** fit["mu"] * unit, color=color, lw=1,
-                        label=f"{cell.label}: μ = {fit['mu']:.2f} [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]")
+            used = curve[(curve["t_w"] >= fit["tw_min"]) & (curve["t_w"] <= fit["tw_max"])]
+            tw = used["t_w"].to_numpy(float)
+            ax.plot(tw * unit, 10 ** fit["intercept"] * tw ** fit["mu"] * unit, color=color, lw=1.2, label=label)
+            ax.axvline(fit["tw_min"] * unit, color=color, ls=":", lw=0.8)
+            if np.isfinite(fit["crossover_low"]):
+                ax.axvspan(10 ** fit["crossover_low"] * unit, 10 ** fit["crossover_high"] * unit, color=color,
+                           alpha=0.1, lw=0)
+            residual_ax.plot(tw * unit, np.log10(used["t_star"] / (10 ** fit["intercept"] * tw ** fit["mu"])), "o-",
+                             ms=2, lw=0.6, color=color)
+        else:
+            ax.plot([], [], "o", ms=2.5, color=color, mfc="none", label=label)
+    residual_ax.axhline(0, color="grey", lw=0.5)
+    residual_ax.set_ylabel("residual\n(dex)", fontsize=7)
+    residual_ax.tick_params(labelsize=6)
     _tstar_axes(ax, cells)
+    residual_ax.set_xlabel(ax.get_xlabel())
+    ax.set_xlabel("")
+    ax.tick_params(labelbottom=False)
+    return ax
 
 
-def fig1(cells: list[CellTables], out: str | Path, **_) -> None:
-    """Loss and accuracy vs step, one curve per architecture: the paper's Fig 1 (LJAT19) and Fig 4 (MNIST)."""
+def _limit_lines(loss_ax: plt.Axes, acc_ax: plt.Axes, limits: dict | None) -> None:
+    """The data's entropy floor (no model's expected cross-entropy is lower) and Bayes accuracy
+    ceiling, estimated on a large independent sample (ljat19.bayes_limits)."""
+    if not limits:
+        return
+    loss_ax.axhline(limits["entropy_floor_nats"], color="k", ls="-.", lw=0.8,
+                    label=f"entropy floor {limits['entropy_floor_nats']:.3f}")
+    acc_ax.axhline(limits["accuracy_ceiling"], color="k", ls="-.", lw=0.8,
+                   label=f"Bayes ceiling {limits['accuracy_ceiling']:.3f}")
+    loss_ax.legend(fontsize=6)
+    acc_ax.legend(fontsize=6)
+
+
+def fig1(cells: list[CellTables], out: str | Path, limits: dict | None = None, **_) -> None:
+    """Loss and accuracy vs step, one curve per architecture, with the data's entropy floor and
+    Bayes ceiling where known: the paper's Fig 1 (LJAT19) and Fig 4 (MNIST)."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(7.5, 3.2))
     _metric_panel(a, cells, "train_loss", "cross-entropy loss (nats)", "test_loss")
     _metric_panel(b, cells, "train_acc", "accuracy", "test_acc")
+    _limit_lines(a, b, limits)
     a.set_title("(a) loss")
     b.set_title("(b) accuracy")
     _save(fig, out)
@@ -121,55 +179,53 @@ def fig1(cells: list[CellTables], out: str | Path, **_) -> None:
 
 def fig2(cells: list[CellTables], out: str | Path, plot_tw: list[float], **_) -> None:
     """(a–c) Δ(t_w, t_w + t) vs t per architecture; (d) t*(t_w) with power-law fits: Fig 2 (LJAT19), Fig 5 (MNIST)."""
-    fig, axes = plt.subplots(2, 2, figsize=(7.5, 6.2))
+    fig, axes = plt.subplots(2, 2, figsize=(7.5, 7))
     for ax, cell, letter in zip(axes.flat, cells, "abc"):
         _msd_panel(ax, cell, plot_tw)
         ax.set_title(f"({letter}) {cell.label}")
-    _tstar_panel(axes.flat[3], cells)
-    axes.flat[3].set_title("(d) t*($t_w$), ensemble mean")
+    _tstar_panel(axes.flat[3], cells).set_title("(d) t*($t_w$), ensemble mean")
     _save(fig, out)
 
 
-def fig3(cells: list[CellTables], out: str | Path, plot_tw: list[float], **_) -> None:
+def fig3(cells: list[CellTables], out: str | Path, plot_tw: list[float], limits: dict | None = None, **_) -> None:
     """The chain of one unit per layer: loss, accuracy, Δ per depth and t*(t_w): Fig 3."""
-    fig, axes = plt.subplots(2, 3, figsize=(10, 6.2))
+    fig, axes = plt.subplots(2, 3, figsize=(10, 7))
     _metric_panel(axes[0, 0], cells, "train_loss", "cross-entropy loss (nats)", "test_loss")
     _metric_panel(axes[0, 1], cells, "train_acc", "accuracy", "test_acc")
+    _limit_lines(axes[0, 0], axes[0, 1], limits)
     axes[0, 0].set_title("(a) loss")
     axes[0, 1].set_title("(b) accuracy")
     for ax, cell, letter in zip([axes[0, 2], axes[1, 0], axes[1, 1]], cells, "cde"):
         _msd_panel(ax, cell, plot_tw)
         ax.set_title(f"({letter}) {cell.label}")
-    _tstar_panel(axes[1, 2], cells)
-    axes[1, 2].set_title("(f) t*($t_w$), ensemble mean")
+    _tstar_panel(axes[1, 2], cells).set_title("(f) t*($t_w$), ensemble mean")
     _save(fig, out)
 
 
 def figA3(cells: list[CellTables], out: str | Path, **_) -> None:
     """Gradient norm vs step: full-batch (solid) and minibatch (dashed): Fig A.3."""
     fig, ax = plt.subplots(figsize=(4.5, 3.4))
-    _metric_panel(ax, cells, "grad_norm", "gradient norm ‖∇L‖", "batch_grad_norm", logy=True,
+    _metric_panel(ax, cells, "grad_norm", "‖∇(CE + λ‖θ‖²)‖, all weights and biases", "batch_grad_norm", logy=True,
                   names=("full batch", "minibatch"))
     _save(fig, out)
 
 
 def fig6(cells: list[CellTables], out: str | Path, **_) -> None:
-    """The α sweep: (a) ensemble-mean t*(t_w) per α; (b) μ(α) with 95% bootstrap intervals, their
+    """The α sweep: (a) ensemble-mean t*(t_w) per α; (b) μ(α) with total intervals (bootstrap and
+    window/convention), their
     mean (dashed) and the paper's MNIST band μ = 0.709 ± 0.017 (grey): the paper's Fig 6."""
     cells = sorted(cells, key=lambda c: c.alpha)
     fig, (a, b) = plt.subplots(1, 2, figsize=(8.5, 3.6))
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(cells)))
-    for color, cell in zip(colors, cells):
-        curve = cell.tstar_curve.dropna()
-        a.plot(curve["t_w"], curve["t_star"], "o-", ms=2.5, lw=0.8, color=color,
-               label=f"α = {cell.alpha:.3g} ({cell.meta['arch']}, N = {cell.meta['n_train']})")
-    _tstar_axes(a, cells)
-    a.set_title("(a) t*($t_w$), ensemble mean")
-    fits = pd.DataFrame([{"alpha": c.alpha, **c.fit[["mu", "ci_low", "ci_high"]].to_dict()} for c in cells])
+    _tstar_panel(a, cells).set_title("(a) t*($t_w$), ensemble mean")
+    fits = pd.DataFrame([{"alpha": c.alpha, **c.fit[["mu", "total_low", "total_high"]].to_dict()} for c in cells])
     ok = fits[np.isfinite(fits["mu"])]
-    lo, hi = (ok["mu"] - ok["ci_low"]).clip(lower=0), (ok["ci_high"] - ok["mu"]).clip(lower=0)
+    lo, hi = (ok["mu"] - ok["total_low"]).clip(lower=0), (ok["total_high"] - ok["mu"]).clip(lower=0)
     b.errorbar(ok["alpha"], ok["mu"], yerr=[lo.fillna(0), hi.fillna(0)], fmt="o", color=COLORS[0], capsize=3,
-               label="μ, 95% bootstrap interval")
+               label="μ, 95% bootstrap ⊕ window/convention")
+    for alpha in fits.loc[~np.isfinite(fits["mu"]), "alpha"]:
+        b.axvline(alpha, color="grey", ls=":", lw=0.8)
+        b.text(alpha, 0.02, " μ undefined", transform=b.get_xaxis_transform(), rotation=90, fontsize=6, va="bottom")
     if len(ok):
         b.axhline(ok["mu"].mean(), color=COLORS[0], ls="--", lw=1, label=f"mean μ = {ok['mu'].mean():.3f}")
     mu_paper, mu_err = PAPER_MU_MNIST
@@ -279,7 +335,7 @@ def figB1(cells: list[CellTables], out: str | Path, plot_tw: list[float], accura
 
 
 def figB2(cells: list[CellTables], out: str | Path, accuracy_max: float = 0.99, **_) -> None:
-    """The jamming picture: μ (filled, 95% bootstrap intervals; left axis) and final train accuracy
+    """The jamming picture: μ (filled, 95% bootstrap ⊕ window/convention intervals; left axis) and final train accuracy
     (open, right axis) against α for every cell of each α sweep, the transition α* of each sweep
     (dotted) and the paper's MNIST band μ = 0.709 ± 0.017 (grey)."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -289,10 +345,10 @@ def figB2(cells: list[CellTables], out: str | Path, accuracy_max: float = 0.99, 
     for (name, group), color, marker in zip(_by_experiment(cells).items(), COLORS, "osD^v"):
         group = sorted(group, key=lambda c: c.alpha)
         alpha = np.array([c.alpha for c in group])
-        fits = pd.DataFrame([c.fit[["mu", "ci_low", "ci_high"]] for c in group])
+        fits = pd.DataFrame([c.fit[["mu", "total_low", "total_high"]] for c in group])
         ok = np.isfinite(fits["mu"].to_numpy(float))
-        lo = (fits["mu"] - fits["ci_low"]).clip(lower=0).fillna(0)
-        hi = (fits["ci_high"] - fits["mu"]).clip(lower=0).fillna(0)
+        lo = (fits["mu"] - fits["total_low"]).clip(lower=0).fillna(0)
+        hi = (fits["total_high"] - fits["mu"]).clip(lower=0).fillna(0)
         ax.errorbar(alpha[ok], fits["mu"][ok], yerr=[lo[ok], hi[ok]], fmt=marker + "-", color=color, ms=4, capsize=2,
                     lw=0.8, label=f"{name}: μ")
         acc_ax.plot(alpha, [c.final("train_acc")[0] for c in group], marker, ls="--", color=color, mfc="none", ms=5,
@@ -360,8 +416,7 @@ def figB4(cells: list[CellTables], out: str | Path, plot_tw: list[float], glass_
             ax.axhline(2 * (1 - q), color="k", ls="--", lw=0.8, label="2(1 − $q_{EA}$)")
             ax.legend()
         ax.set_title(f"({letter}) {cell.label}")
-    _tstar_panel(axes[1, 1], [*glasses, *networks[:1]])
-    axes[1, 1].set_title("(d) t*($t_w$), ensemble mean")
+    _tstar_panel(axes[1, 1], [*glasses, *networks[:1]]).set_title("(d) t*($t_w$), ensemble mean")
     _save(fig, out)
 
 

@@ -25,6 +25,8 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from .two_time import Recorder
+
 T_DYNAMICAL = math.sqrt(3 / 8)
 
 
@@ -107,6 +109,7 @@ def langevin(
     record_steps: np.ndarray,
     generator: torch.Generator,
     log: Callable[[str], None] | None = None,
+    recorder: Recorder | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Euler–Maruyama Langevin dynamics on the sphere from s0 [R, n], R replicas at once.
 
@@ -119,7 +122,8 @@ def langevin(
 
     s0 is rescaled onto the sphere first. record_steps: strictly increasing integer steps ≥ 0
     (step 0 = s0). Returns snapshots [S, R, n] in J's dtype and energies e = H/n [S, R] in float64,
-    at those steps; ``log`` gets a progress line about every 20 s.
+    at those steps; ``log`` gets a progress line about every 20 s. ``recorder`` (two_time.Recorder
+    over the R replicas, its grid within record_steps[-1]) gets s at every step of its grid.
     """
     steps = np.asarray(record_steps, dtype=np.int64)
     if steps.ndim != 1 or len(steps) == 0 or steps[0] < 0 or np.any(np.diff(steps) <= 0):
@@ -141,6 +145,8 @@ def langevin(
     k = 0
     for step in range(last + 1):
         grad = op.gradient(s)
+        if recorder is not None and step in recorder.steps:
+            recorder.record(step, s.numpy())
         if step == targets[k]:
             snapshots[k] = s.numpy()
             # s·∇H = 3H (H is homogeneous of degree 3), so the energy comes free with the gradient.
@@ -169,6 +175,7 @@ class Simulation:
     runs: np.ndarray  # [E] int64 run ids
     steps: np.ndarray  # [S] int64 record steps; time = steps·dt
     metadata: dict = field(default_factory=dict)
+    two_time: Recorder | None = None  # Δ, D, Q_ε of every run on the (t_w, t) grid (steps), when asked for
 
 
 def sample_streams(seed: int, sample: int) -> tuple[np.random.SeedSequence, torch.Generator]:
@@ -194,13 +201,17 @@ def simulate(
     seed: int,
     log: Callable[[str], None] | None = None,
     dtype: torch.dtype = torch.float64,
+    waiting_times: Sequence[int] = (),
+    lags: Sequence[int] = (),
+    overlap_eps: Sequence[float] = (),
 ) -> Simulation:
     """Quench from random configurations: ``replicas`` runs on each of the coupling samples.
 
     samples: a count (samples 0..samples−1) or the sample indices themselves, so a job can be split
     or resumed per sample: each sample depends only on (seed, sample) (:func:`sample_streams`) and
     its result is bit-identical however the samples are grouped. Integrates up to ``steps`` and
-    records at ``record_steps`` (all ≤ steps; the run stops at the last one).
+    records at ``record_steps`` (all ≤ steps; the run stops at the last one), and the two-time
+    observables on the grid waiting_times × lags (steps; none when waiting_times is empty).
     """
     ids = list(range(samples)) if isinstance(samples, int) else [int(k) for k in samples]
     if not ids or replicas < 1:
@@ -208,19 +219,28 @@ def simulate(
     record = np.asarray(record_steps, dtype=np.int64)
     if len(record) and record[-1] > steps:
         raise ValueError(f"record step {record[-1]} is beyond the last step {steps}")
-    snapshots, energies = [], []
+    snapshots, energies, recorders = [], [], []
+    np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
     for k in ids:
         disorder, generator = sample_streams(seed, k)
         J = couplings(n, disorder, dtype)
         s0 = random_configurations(n, replicas, generator, dtype)
         prefix = (lambda m, k=k: log(f"sample {k}: {m}")) if log is not None else None
-        snaps, e = langevin(J, s0, temperature, dt, record, generator, prefix)
+        recorder = (Recorder(waiting_times, lags, int(record[-1]), overlap_eps, replicas, n, np_dtype)
+                    if len(waiting_times) else None)
+        snaps, e = langevin(J, s0, temperature, dt, record, generator, prefix, recorder)
         snapshots.append(snaps)
         energies.append(e)
+        recorders.append(recorder)
+    two_time = None
+    if len(waiting_times):
+        two_time = Recorder(waiting_times, lags, int(record[-1]), overlap_eps, 0, n, np_dtype)
+        for name in ("delta", "fourth", "overlap"):
+            setattr(two_time, name, np.concatenate([getattr(r, name) for r in recorders], axis=-1))
     runs = np.array([k * replicas + r for k in ids for r in range(replicas)], dtype=np.int64)
     meta = {"model": "spherical p-spin", "p": 3, "n": n, "temperature": temperature, "dt": dt,
             "seed": seed, "samples": ids, "replicas": replicas, "dtype": str(dtype).removeprefix("torch.")}
-    return Simulation(np.concatenate(snapshots, axis=1), np.concatenate(energies, axis=1), runs, record, meta)
+    return Simulation(np.concatenate(snapshots, axis=1), np.concatenate(energies, axis=1), runs, record, meta, two_time)
 
 
 def plateau_q(temperature: float) -> float:

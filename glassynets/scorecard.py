@@ -1,8 +1,11 @@
 """The scorecard: every number the paper states for this part next to the reproduced value.
 
-Reproduced values are means over runs with their standard deviation across runs, unless the
-row says otherwise (μ: bootstrap-over-seeds 95% interval; data limits: estimator on a large
-independent sample).
+It opens with a headline table, one row per claim of the papers, with a verdict (matches,
+differs, explained: a known cause written down in the linked document, undefined: not measurable
+here); the per-cell rows follow. Reproduced values are means over runs with their standard
+deviation across runs, unless the row says otherwise (μ: the total interval, the bootstrap over
+runs and the spread over fit windows and averaging conventions combined; data limits: estimator
+on a large independent sample).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ PAPER.update({name: TRANSITION for name in ("ljat_transition", "mnist_transition
 PAPER_MU_MNIST = (0.709, 0.017)
 
 COLUMNS = ["experiment", "cell", "quantity", "paper", "reproduced", "uncertainty", "note"]
+HEADLINE_COLUMNS = ["claim", "paper", "reproduced", "uncertainty", "verdict", "where"]
 
 
 def _row(experiment: str, cell: str, quantity: str, paper: str, value: float | str, uncertainty: str = "",
@@ -99,50 +103,70 @@ def cell_rows(experiment: str, cell: CellTables, loss_within: float, grad_rms_af
         rms, sd = grad_rms(cell.metrics, column, grad_rms_after)
         rows.append(_row(experiment, name, f"{what} gradient-norm RMS, t ≥ {grad_rms_after:g}", paper_grad, rms,
                          f"± {sd:.2g} (sd of per-run RMS)"))
-    fit = cell.fit
-    rows.append(_row(experiment, name, f"μ at Δ* = {fit['delta_star']:g}", paper.get("mu", ""), fit["mu"],
-                     f"[{fit['ci_low']:.3f}, {fit['ci_high']:.3f}] (95% bootstrap)",
-                     f"fit over t_w in [{fit['tw_min']:g}, {fit['tw_max']:g}], {fit['n_points']} points"))
+    rows.append(mu_row(experiment, name, cell, paper.get("mu", "")))
     rows += dynamics_rows(experiment, name, cell, paper, tti_mu)
-    scan = cell.mu[~cell.mu["primary"]]
-    if len(scan):
-        rows.append(_row(experiment, name, f"μ range over Δ* in [{scan['delta_star'].min():.2g}, {scan['delta_star'].max():.2g}]",
-                         paper.get("mu_scan", ""), float(scan["mu"].max() - scan["mu"].min()),
-                         note=f"μ from {scan['mu'].min():.3f} to {scan['mu'].max():.3f}"))
+    low, high = scan_range(cell)
+    if np.isfinite(low):
+        rows.append(_row(experiment, name, "μ range over the Δ* scan (asymptotic window)", paper.get("mu_scan", ""),
+                         high - low, note=f"μ from {low:.3f} to {high:.3f} over Δ* in "
+                                          f"[{cell.mu['delta_star'][cell.mu['variant'] == 'delta_star_scan'].min():.2g}, "
+                                          f"{cell.mu['delta_star'][cell.mu['variant'] == 'delta_star_scan'].max():.2g}]"))
     if cell.hessian_summary is not None:
         rows.extend(hessian_rows(experiment, name, cell))
-    curve = cell.tstar_curve
-    cross = aging.crossover(curve["t_w"].to_numpy(), curve["t_star"].to_numpy())
-    rows.append(_row(experiment, name, "crossover in t*(t_w), log10 t_w", paper.get("crossover", ""), cross["log10_tw"],
-                     note=f"slopes {cross['slope_before']:.2f} before, {cross['slope_after']:.2f} after"))
+    rows.append(crossover_row(experiment, name, cell, paper.get("crossover", "")))
     return rows
 
 
-def aging_verdict(fit: pd.Series, tti_mu: float) -> tuple[str, str]:
-    """Does t* grow with t_w? 'yes' when μ's 95% interval lies above ``tti_mu``, 'no' (time-
-    translation invariance: t* independent of t_w) when it lies below, else 'unclear'; 'undefined'
-    when μ could not be fitted (Δ* not bracketed at enough t_w)."""
+def mu_text(fit: pd.Series) -> tuple[str, str]:
+    """(uncertainty, note) of a μ row: the total interval with its parts, and how it was fitted."""
     if not np.isfinite(fit["mu"]):
-        return "undefined", f"Δ* = {fit['delta_star']:g} not bracketed at ≥ 3 t_w in [{fit['tw_min']:g}, {fit['tw_max']:g}]"
-    lo, hi = fit["ci_low"], fit["ci_high"]
-    interval = f"μ = {fit['mu']:.3f} [{lo:.3f}, {hi:.3f}]"
-    if np.isfinite(lo) and lo > tti_mu:
-        return "yes", f"{interval} > {tti_mu:g}"
-    if np.isfinite(hi) and hi < tti_mu:
-        return "no", f"{interval} < {tti_mu:g}: t* does not grow with t_w"
-    return "unclear", f"{interval} straddles {tti_mu:g}"
+        return "", str(fit["status"])
+    uncertainty = (f"[{fit['total_low']:.3f}, {fit['total_high']:.3f}] (95% bootstrap [{fit['stat_low']:.3f}, "
+                   f"{fit['stat_high']:.3f}] ⊕ window/convention −{fit['syst_low']:.3f} +{fit['syst_high']:.3f})")
+    note = (f"{fit['window_rule']} window t_w in [{fit['tw_min']:.3g}, {fit['tw_max']:.3g}], {fit['n_points']} points, "
+            f"RMS residual {fit['residual_dex']:.3f} dex (max {fit['max_residual_dex']:.3f})")
+    return uncertainty, note
+
+
+def mu_row(experiment: str, name: str, cell: CellTables, paper: str) -> dict:
+    fit = cell.fit
+    uncertainty, note = mu_text(fit)
+    return _row(experiment, name, f"μ at Δ* = {fit['delta_star']:.3g}", paper,
+                fit["mu"] if np.isfinite(fit["mu"]) else "undefined", uncertainty, note)
+
+
+def scan_range(cell: CellTables) -> tuple[float, float]:
+    """Smallest and largest μ over the Δ* scan (fitted on the primary window); NaNs if μ is undefined."""
+    scan = cell.mu[cell.mu["variant"] == "delta_star_scan"]["mu"].to_numpy(float)
+    scan = scan[np.isfinite(scan)]
+    if not len(scan) or not np.isfinite(cell.fit["mu"]):
+        return float("nan"), float("nan")
+    return float(scan.min()), float(scan.max())
+
+
+def crossover_row(experiment: str, name: str, cell: CellTables, paper: str) -> dict:
+    """Where the asymptotic regime of t*(t_w) starts, with its bootstrap interval, and the break
+    of the two-segment fit for comparison."""
+    fit = cell.fit
+    hinge = (f"two-segment fit: break at {fit['hinge_log10_tw']:.2f} (F-test p = {fit['hinge_p']:.2g}), slopes "
+             f"{fit['slope_before']:.2f} before, {fit['slope_after']:.2f} after")
+    if not np.isfinite(fit["crossover_log10_tw"]):
+        return _row(experiment, name, "crossover in t*(t_w), log10 t_w", paper, "undefined", note=f"{fit['status']}; {hinge}")
+    return _row(experiment, name, "crossover in t*(t_w), log10 t_w", paper, fit["crossover_log10_tw"],
+                f"[{fit['crossover_low']:.2f}, {fit['crossover_high']:.2f}] (95% bootstrap)",
+                f"start of the asymptotic power-law regime; {hinge}")
 
 
 def dynamics_rows(experiment: str, name: str, cell: CellTables, paper: dict, tti_mu: float) -> list[dict]:
     """Whether t* grows with t_w, and the late-time behaviour of Δ in t (slope, diffusion constant)."""
-    verdict, why = aging_verdict(cell.fit, tti_mu)
+    verdict, why = aging.aging_verdict(cell.fit, tti_mu)
     late = cell.late
     window = f"t_w = {late['t_w']:g}, t in [{late['t_min']:g}, {late['t_max']:g}], {late['n_points']} points"
     unit = "spin²" if cell.is_glass else "parameter²"
     diffusion = (late["diffusion"] / cell.time_unit, f"{unit} per time unit" if cell.is_glass else f"{unit} per step") \
         if late["diffusive"] else ("n/a", f"not diffusive (|slope − 1| > {late['tolerance']:g})")
     return [
-        _row(experiment, name, "aging: t* grows with t_w", paper.get("aging", ""), verdict, note=why),
+        _row(experiment, name, "aging", paper.get("aging", ""), verdict, note=why),
         _row(experiment, name, "late-time log–log slope of Δ in t", paper.get("late", ""), late["slope"], note=window),
         _row(experiment, name, "diffusion constant D (Δ = 2Dt)", "", diffusion[0], note=diffusion[1]),
     ]
@@ -180,13 +204,11 @@ def glass_rows(glasses: list[CellTables], networks: list[CellTables], tti_mu: fl
     for cell in sorted(glasses, key=lambda c: c.meta["temperature"]):
         T, name = cell.meta["temperature"], f"N{cell.meta['n_spins']}/T{cell.meta['temperature']:g}"
         glassy = T < pspin.T_DYNAMICAL
-        fit = cell.fit
-        rows.append(_row("pspin", name, f"μ at Δ* = {fit['delta_star']:g}",
-                         "≈ 1 (simple aging)" if glassy else "≈ 0 (time-translation invariance)", fit["mu"],
-                         f"[{fit['ci_low']:.3f}, {fit['ci_high']:.3f}] (95% bootstrap)",
-                         f"T {'<' if glassy else '>'} T_d = {pspin.T_DYNAMICAL:.3f}; {dnn_note}"))
-        verdict, why = aging_verdict(fit, tti_mu)
-        rows.append(_row("pspin", name, "aging: t* grows with t_w", "yes" if glassy else "no", verdict, note=why))
+        row = mu_row("pspin", name, cell, "≈ 1 (simple aging)" if glassy else "≈ 0 (time-translation invariance)")
+        row["note"] += f"; T {'<' if glassy else '>'} T_d = {pspin.T_DYNAMICAL:.3f}; {dnn_note}"
+        rows.append(row)
+        verdict, why = aging.aging_verdict(cell.fit, tti_mu)
+        rows.append(_row("pspin", name, "aging", "simple aging" if glassy else "none", verdict, note=why))
         if glassy:
             tw = _plateau_tw(cell)
             curve = cell.msd[cell.msd["t_w"] == tw]
@@ -304,10 +326,131 @@ def build(limits: dict | None, experiments: dict[str, list[CellTables]], loss_wi
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def write(table: pd.DataFrame, md_path: str | Path, csv_path: str | Path) -> None:
-    """Write the scorecard as a Markdown table and as CSV (atomically)."""
-    lines = ["# Scorecard: the paper's numbers next to this reproduction", "",
-             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+def _verdict(ok: bool | None, explained: str = "") -> str:
+    """matches / differs (explained: where the cause is written down) / undefined (ok is None)."""
+    if ok is None:
+        return "undefined"
+    return "matches" if ok else (f"explained ({explained})" if explained else "differs")
+
+
+def _headline_mu(claim: str, cells: list[CellTables], paper: str, tti_mu: float, want: set[str],
+                 explained: str = "") -> list[dict]:
+    """One headline row per cell: μ with its total interval and the aging class against ``want``."""
+    rows = []
+    for cell in cells:
+        fit = cell.fit
+        verdict, why = aging.aging_verdict(fit, tti_mu)
+        value = f"{fit['mu']:.3f}" if np.isfinite(fit["mu"]) else "undefined"
+        interval = f"[{fit['total_low']:.3f}, {fit['total_high']:.3f}]" if np.isfinite(fit["mu"]) else ""
+        ok = None if verdict == "undefined" else verdict in want
+        shown = value if verdict == "undefined" else f"{value} ({verdict})"
+        rows.append(dict(zip(HEADLINE_COLUMNS, [f"{claim}, {cell.meta['arch']}" if not cell.is_glass else claim, paper, shown, interval,
+                                                _verdict(ok, explained),
+                                                f"{cell.meta['experiment']} rows; residual {fit['residual_dex']:.3f} dex"
+                                                if ok is not None else str(fit["status"])])))
+    return rows
+
+
+def headline(limits: dict | None, experiments: dict[str, list[CellTables]], grad_rms_after: float,
+             tti_mu: float, accuracy_max: float, glasses: list[CellTables] = ()) -> pd.DataFrame:
+    """One row per claim or number of the papers that this run can test, with a verdict."""
+    rows = []
+
+    def add(claim, paper, value, uncertainty, verdict, where):
+        rows.append(dict(zip(HEADLINE_COLUMNS, [claim, paper, value, uncertainty, verdict, where])))
+
+    ljat_doc = "docs/ljat19.md"
+    if limits is not None:
+        c, f = limits["accuracy_ceiling"], limits["entropy_floor_nats"]
+        add("LJAT19 Bayes accuracy ceiling", "≈ 0.8", f"{c:.3f}", "", _verdict(abs(c - 0.8) <= 0.02, ljat_doc), ljat_doc)
+        add("LJAT19 entropy floor (nats)", "≈ 0.5", f"{f:.3f}", "", _verdict(abs(f - 0.5) <= 0.03, ljat_doc), ljat_doc)
+    arch = experiments.get("ljat_arch", [])
+    if arch:
+        losses = [c.final("train_loss")[0] for c in arch]
+        add("LJAT19 final train loss, 1/2/3 layers", "≈ 0.5", " / ".join(f"{v:.3f}" for v in losses), "",
+            _verdict(all(abs(v - 0.5) <= 0.05 for v in losses), ljat_doc), "ljat_arch rows")
+        reached = [loss_reached_step(c.metrics, 0.1) for c in arch]
+        add("LJAT19 time to reach the loss floor (within 10%)", "t ≈ 10³", " / ".join(f"10^{np.log10(r):.2f}" for r in reached),
+            "", _verdict(all(abs(np.log10(r) - 3) <= 0.3 for r in reached)), "ljat_arch rows; regenerated data: " + ljat_doc)
+        paper = {1: 0.02, 2: 0.07, 3: 0.12}
+        rms = {len(c.meta["widths"]) - 2: grad_rms(c.metrics, "grad_norm", grad_rms_after)[0] for c in arch}
+        add(f"LJAT19 full-batch gradient-norm RMS, t ≥ {grad_rms_after:g}", "0.02 / 0.07 / 0.12",
+            " / ".join(f"{rms[d]:.3f}" for d in sorted(rms)), "norm of ∇(CE + λ‖θ‖²) over all parameters",
+            _verdict(all(0.67 <= rms[d] / paper[d] <= 1.5 for d in rms if d in paper)),
+            "ljat_arch rows; regenerated data: " + ljat_doc)
+        rows.extend(_headline_mu(f"LJAT19 μ at Δ* = {arch[0].fit['delta_star']:.3g}", arch, "< 1 (subaging)", tti_mu,
+                                 {"subaging"}))
+        for cell in arch:
+            fit = cell.fit
+            ok = None if not np.isfinite(fit["crossover_log10_tw"]) else bool(
+                fit["crossover_low"] - 0.2 <= 3.6 <= fit["crossover_high"] + 0.2)
+            add(f"LJAT19 crossover of t*(t_w), {cell.meta['arch']}", "log10 t_w ≈ 3.6",
+                f"{fit['crossover_log10_tw']:.2f}" if ok is not None else "undefined",
+                f"[{fit['crossover_low']:.2f}, {fit['crossover_high']:.2f}]" if ok is not None else "",
+                _verdict(ok), f"start of the asymptotic regime; two-segment break at {fit['hinge_log10_tw']:.2f}")
+        spans = [scan_range(c) for c in arch]
+        widths = [c.fit["total_high"] - c.fit["total_low"] for c in arch]
+        finite = [np.isfinite(lo) for lo, _ in spans]
+        add("LJAT19 μ barely depends on Δ*", "yes", " / ".join(f"{hi - lo:.3f}" if np.isfinite(lo) else "n/a" for lo, hi in spans),
+            "range of μ over the Δ* scan, same window", _verdict(
+                all((hi - lo) <= w for (lo, hi), w in zip(spans, widths) if np.isfinite(lo)) if any(finite) else None),
+            "compared with each μ's total interval width")
+    chain = experiments.get("ljat_chain", [])
+    if chain:
+        rows.extend(_headline_mu("LJAT19 chain μ", chain, "< 1 (subaging)", tti_mu, {"subaging"}))
+    for name, label in (("mnist_arch", "MNIST μ"), ("mnist_alpha", "MNIST μ(α)")):
+        if experiments.get(name):
+            rows.extend(_headline_mu(label, experiments[name], "0.709 ± 0.017", tti_mu, {"subaging"}))
+    alpha_cells = experiments.get("mnist_alpha", [])
+    if alpha_cells:
+        row = mean_mu_row("mnist_alpha", alpha_cells, 1.0, accuracy_max)
+        lo, hi = PAPER_MU_MNIST[0] - PAPER_MU_MNIST[1], PAPER_MU_MNIST[0] + PAPER_MU_MNIST[1]
+        value = float(row["reproduced"]) if row["reproduced"] != "n/a" else float("nan")
+        add("MNIST mean μ across α", "0.709 ± 0.017", row["reproduced"], row["uncertainty"],
+            _verdict(bool(lo <= value <= hi) if np.isfinite(value) else None), row["cell"])
+    hess = [c for cells in experiments.values() for c in cells if c.hessian_summary is not None
+            and c.hessian_summary["step"].nunique() > 1]
+    for cell in hess[:1]:
+        summary = cell.hessian_summary
+        first = summary.loc[summary["step"] == summary["step"].min(), "frac_negative"].mean()
+        last = summary.loc[summary["step"] == summary["step"].max(), "frac_negative"].mean()
+        add(f"negative Hessian eigenvalues along training ({cell.meta['experiment']} {cell.meta['arch']})",
+            "fraction drops but stays > 0", f"{first:.3f} → {last:.3f}", "", _verdict(bool(last < first and last > 0)),
+            "hessian rows")
+    for name, cells in experiments.items():
+        if len({c.meta["n_train"] for c in cells if c.hessian_summary is not None}) > 1:
+            row = trace_generalization_rows(name, cells)[1]
+            lo = float(row["uncertainty"].split(",")[0].strip("["))
+            add("Hessian trace/N vs generalization error (Spearman)", "positive", row["reproduced"], row["uncertainty"],
+                _verdict(lo > 0), f"{name}, {row['cell']}")
+        if sweeps_alpha(cells) and name in ("ljat_transition", "mnist_transition", "mnist_toy"):
+            row = transition_row(name, cells, accuracy_max)
+            add(f"under/over-parametrized transition ({name})", "a transition in α", row["reproduced"], row["uncertainty"],
+                _verdict(row["reproduced"] != "n/a" or None), "transition row")
+    for cell in sorted(glasses, key=lambda c: c.meta["temperature"]):
+        from .pspin import T_DYNAMICAL
+
+        glassy = cell.meta["temperature"] < T_DYNAMICAL
+        rows.extend(_headline_mu(f"p-spin T = {cell.meta['temperature']:g}", [cell],
+                                 "simple aging (μ ≈ 1)" if glassy else "none (μ ≈ 0)", tti_mu,
+                                 {"simple aging"} if glassy else {"none"}))
+        rows[-1]["claim"] = f"p-spin T = {cell.meta['temperature']:g}, N = {cell.meta['n_spins']}: aging class"
+    return pd.DataFrame(rows, columns=HEADLINE_COLUMNS)
+
+
+def write(table: pd.DataFrame, md_path: str | Path, csv_path: str | Path, top: pd.DataFrame | None = None) -> None:
+    """Write the scorecard as Markdown (the headline table ``top`` first, then every row) and the
+    rows as CSV (atomically)."""
+    lines = ["# Scorecard: the paper's numbers next to this reproduction", ""]
+    if top is not None and len(top):
+        lines += ["## Headline: one row per claim", "",
+                  "Verdicts: matches; differs; explained (the cause is documented where linked); undefined (not "
+                  "measurable here, e.g. t* undefined at too many t_w). μ intervals combine the 95% bootstrap over runs "
+                  "with the spread over fit windows and averaging conventions.", "",
+                  "| " + " | ".join(HEADLINE_COLUMNS) + " |", "|" + "---|" * len(HEADLINE_COLUMNS)]
+        lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in top.itertuples(index=False)]
+        lines += ["", "## Every cell", ""]
+    lines += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
     storage.atomic_write_text(md_path, "\n".join(lines) + "\n")
     storage.atomic_write_text(csv_path, table.to_csv(index=False))

@@ -39,8 +39,12 @@ SCHEMAS: dict[str, pa.Schema] = {
         [("seed", I32), ("step", I64), ("train_loss", F64), ("train_acc", F64), ("test_loss", F64),
          ("test_acc", F64), ("grad_norm", F64), ("batch_loss", F64), ("batch_grad_norm", F64)]
     ),
-    # Per run: Δ(t_w, t_w + t) = (1/P) Σ (θ_i(t_w) − θ_i(t_w + t))² and D = (1/P) Σ Δθ_i⁴.
-    "msd_runs": pa.schema([("seed", I32), ("t_w", I64), ("t", I64), ("delta", F64), ("fourth", F64)]),
+    # Online two-time observables of run `seed` (two_time.py), measured at every (t_w, t) of a log grid
+    # with t from 1: Δ(t_w, t_w + t) = (1/P) Σ (θ_i(t_w) − θ_i(t_w + t))², D = (1/P) Σ Δθ_i⁴, then column 'overlap', a fixed-size list of Q_ε(t_w, t_w + t)
+    # (fraction of parameters that moved less than ε) for the ε listed in the metadata ('overlap_eps').
+    "two_time": pa.schema([("seed", I32), ("t_w", I64), ("t", I64), ("delta", F64), ("fourth", F64)]),
+    # Ensemble mean and standard error over runs of the overlap Q_ε(t_w, t_w + t), per ε (parameter units).
+    "overlap": pa.schema([("t_w", I64), ("t", I64), ("epsilon", F64), ("overlap_mean", F64), ("overlap_sem", F64)]),
     # Ensemble over runs: mean, standard deviation and standard error of Δ; mean of D;
     # Y = mean(D) / mean(Δ)²; number of runs.
     "msd": pa.schema(
@@ -72,10 +76,28 @@ SCHEMAS: dict[str, pa.Schema] = {
          ("frac_negative", F64), ("lambda_min", F64), ("lambda_max", F64), ("n_train", I32),
          ("train_loss", F64), ("test_loss", F64)]
     ),
-    # μ from log10 t* = μ log10 t_w + c over [tw_min, tw_max], with a bootstrap-over-seeds CI.
+    # Every fit log10 t* = μ log10 t_w + c made for a cell (aging.estimate_mu): the primary one, its
+    # variants (window start earlier/later, window end earlier, per-run t* averaged in log) and the Δ*
+    # scan on the primary's window; bootstrap-over-runs percentile interval where n_boot > 0; RMS
+    # residual of log10 t* about the line (dex); tw_min/tw_max bound the t_w used (steps).
     "mu": pa.schema(
-        [("delta_star", F64), ("mu", F64), ("ci_low", F64), ("ci_high", F64), ("intercept", F64),
-         ("tw_min", F64), ("tw_max", F64), ("n_points", I32), ("n_boot", I32), ("primary", pa.bool_())]
+        [("delta_star", F64), ("variant", pa.string()), ("mu", F64), ("ci_low", F64), ("ci_high", F64),
+         ("intercept", F64), ("tw_min", F64), ("tw_max", F64), ("n_points", I32), ("residual_dex", F64),
+         ("n_boot", I32), ("primary", pa.bool_())]
+    ),
+    # The cell's μ with its full uncertainty (aging.estimate_mu): the bootstrap interval (stat), the
+    # largest deviations of the variants (syst, >= 0), their combination in quadrature (total); the
+    # crossover (log10 of the fit window's start, with its bootstrap interval); the continuous
+    # two-segment fit over fit_tw for reference (break, F-test p against one line, slopes); goodness
+    # of fit (RMS and largest residual, dex); the t_w window used (steps); status "ok" or why μ is
+    # undefined (then μ and its intervals are NaN).
+    "mu_summary": pa.schema(
+        [("delta_star", F64), ("mu", F64), ("stat_low", F64), ("stat_high", F64), ("syst_low", F64),
+         ("syst_high", F64), ("total_low", F64), ("total_high", F64), ("intercept", F64), ("tw_min", F64),
+         ("tw_max", F64), ("n_points", I32), ("residual_dex", F64), ("max_residual_dex", F64), ("n_boot", I32),
+         ("window_rule", pa.string()), ("crossover_log10_tw", F64), ("crossover_low", F64),
+         ("crossover_high", F64), ("hinge_log10_tw", F64), ("hinge_p", F64), ("slope_before", F64),
+         ("slope_after", F64), ("n_tw", I32), ("n_tw_defined", I32), ("status", pa.string())]
     ),
 }
 
@@ -192,6 +214,32 @@ def read_snapshots(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.
     theta = values.reshape(len(step), n_params)
     order = np.lexsort((seed, step))  # rows sorted by step, then seed
     return steps, seeds, theta[order].reshape(len(steps), len(seeds), n_params)
+
+
+def write_two_time(path: str | os.PathLike, columns: dict[str, np.ndarray], eps: np.ndarray, metadata: dict) -> Path:
+    """Store a two_time table: columns seed, t_w, t, delta, fourth [rows] and overlap [rows, K] for
+    the K values of ``eps``."""
+    overlap = np.asarray(columns["overlap"], dtype=np.float64)
+    arrays = [pa.array(np.asarray(columns[f.name]), type=f.type) for f in SCHEMAS["two_time"]]
+    names = list(SCHEMAS["two_time"].names)
+    if overlap.shape[1]:  # no column without an ε (Arrow has no list of size 0)
+        arrays.append(pa.FixedSizeListArray.from_arrays(pa.array(overlap.reshape(-1), type=F64), overlap.shape[1]))
+        names.append("overlap")
+    table = pa.Table.from_arrays(arrays, names=names)
+    return atomic_write(path, table, {**metadata, "overlap_eps": [float(e) for e in eps]})
+
+
+def read_two_time(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Read a two_time table back as (columns, eps [K]); columns as :func:`write_two_time` takes them."""
+    table = read(path, "two_time")
+    eps = np.asarray(metadata(path).get("overlap_eps", []), dtype=np.float64)
+    kind = table.schema.field("overlap").type if "overlap" in table.schema.names else None
+    if len(eps) and (not isinstance(kind, pa.FixedSizeListType) or kind.list_size != len(eps)):
+        raise SchemaError(f"{path}: column 'overlap' must be a fixed-size list of {len(eps)} floats (one per overlap_eps)")
+    columns = {name: table[name].to_numpy() for name in SCHEMAS["two_time"].names}
+    columns["overlap"] = (table["overlap"].combine_chunks().flatten().to_numpy().reshape(len(table), len(eps))
+                          if len(eps) else np.zeros((len(table), 0)))
+    return columns, eps
 
 
 def write_images(path: str | os.PathLike, labels: np.ndarray, pixels: np.ndarray, metadata: dict) -> Path:

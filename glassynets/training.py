@@ -42,7 +42,7 @@ import dataclasses
 import hashlib
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -51,6 +51,7 @@ import torch
 
 from .nets import Architecture, flatten, init_layers, unflatten
 from .storage import replace_atomically
+from .two_time import Recorder
 
 # Data order: permutations are drawn K epochs at a time per network, K = max(1, PERM_CHUNK // N),
 # so that the per-network Python/RNG call overhead is amortised. K depends on N only (never on E);
@@ -73,7 +74,7 @@ OUTPUTS = ("linear", "sigmoid")
 INITS = ("glorot", "fan_in")
 DEVICES = ("cpu", "cuda")
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "grad_norm", "batch_loss", "batch_grad_norm")
-_CHECKPOINT_VERSION = 2
+_CHECKPOINT_VERSION = 3
 
 
 class StaleCheckpointError(ValueError):
@@ -89,7 +90,11 @@ class TrainSpec:
     """Everything that determines a training run (besides the data).
 
     snapshot_steps / metric_steps: sorted int64 steps in [0, steps]; the state recorded at step s is
-    θ before the update of step s (s = 0 is the initialisation, s = steps the final network).
+    θ before the update of step s (s = 0 is the initialisation, s = steps the final network), and
+    so are the metrics at step s (full-batch ones evaluated on that θ, before the update).
+    waiting_times / lags / overlap_eps: the grid of the online two-time observables (two_time.py):
+    Δ, D and Q_ε(t_w, t_w + t) for t_w in waiting_times and t in lags (steps >= 1, t_w + t <= steps),
+    one overlap per ε (parameter units). Empty waiting_times: none recorded.
     loss / output / activation / momentum / init: see the module doc and nets.init_layers.
     data_order: "independent" (each network shuffles with its own generator: independent runs) or
     "shared" (every network follows the order of the first seed's generator, so the first layer of
@@ -116,15 +121,23 @@ class TrainSpec:
     momentum: float = 0.0
     init: str = "glorot"
     device: str = "cpu"
+    waiting_times: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    lags: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    overlap_eps: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
-        for name in ("snapshot_steps", "metric_steps"):
+        object.__setattr__(self, "overlap_eps", tuple(float(e) for e in self.overlap_eps))
+        for name in ("snapshot_steps", "metric_steps", "waiting_times", "lags"):
             a = np.array(getattr(self, name), dtype=np.int64).reshape(-1)
             if a.size and (np.any(np.diff(a) <= 0) or a[0] < 0 or a[-1] > self.steps):
                 raise ValueError(f"{name} must be strictly increasing steps in [0, {self.steps}]")
+            if name in ("waiting_times", "lags") and a.size and a[0] < 1:
+                raise ValueError(f"{name} must be steps >= 1")
             a.setflags(write=False)
             object.__setattr__(self, name, a)
+        if any(not e > 0 for e in self.overlap_eps):
+            raise ValueError(f"overlap_eps must be positive, got {self.overlap_eps}")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
             raise ValueError(f"seeds must be distinct non-negative integers, got {self.seeds}")
         if self.dtype not in ("float32", "float64"):
@@ -152,8 +165,9 @@ class TrainSpec:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["arch"] = list(self.arch.widths)
         d["seeds"] = list(self.seeds)
-        d["snapshot_steps"] = self.snapshot_steps.tolist()
-        d["metric_steps"] = self.metric_steps.tolist()
+        for name in ("snapshot_steps", "metric_steps", "waiting_times", "lags"):
+            d[name] = getattr(self, name).tolist()
+        d["overlap_eps"] = list(self.overlap_eps)
         return d
 
 
@@ -163,12 +177,14 @@ class TrainResult:
     metric_steps [M]. Losses are the mean data term without the L2 term (cross-entropy in nats,
     or MSE); accuracies are fractions; grad_norm is the L2 norm of the full training-set gradient
     of the objective (data term + λ‖θ‖²);
-    batch_loss / batch_grad_norm are the same for the minibatch that step s uses."""
+    batch_loss / batch_grad_norm are the same for the minibatch that step s uses.
+    two_time: the online Δ, D, Q_ε (two_time.Recorder), or None without waiting times."""
 
     snapshot_steps: np.ndarray
     snapshots: np.ndarray
     metric_steps: np.ndarray
     metrics: dict[str, np.ndarray]
+    two_time: Recorder | None = None
 
 
 def resolve_device(device: str) -> str:
@@ -213,6 +229,18 @@ def _augment(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return torch.cat([x.to(dtype), torch.ones(x.shape[0], 1, dtype=dtype, device=x.device)], dim=1).contiguous()
 
 
+def _sigmoid(z: torch.Tensor) -> torch.Tensor:
+    """sigmoid of z [E, C, n], one call per network. torch.sigmoid on CPU computes a call's trailing
+    elements (past the last full vector of 16 floats on AVX2, 32 on AVX-512) with scalar code whose
+    result differs by 1 ULP on a few percent of inputs, so one call over the whole ensemble would
+    make a network's bits depend on the block and chunk it is trained in. Per network, every call
+    has the same size whatever E is."""
+    out = torch.empty_like(z)
+    for e in range(z.shape[0]):
+        torch.sigmoid(z[e], out=out[e])
+    return out
+
+
 def _data_term(
     z: torch.Tensor, yi: torch.Tensor, loss: str, output: str, want_delta: bool
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -230,7 +258,7 @@ def _data_term(
         correct = (logp_y >= logp.amax(dim=1, keepdim=True)).sum(dim=(1, 2))
         total = -logp_y.sum(dim=(1, 2), dtype=torch.float64)
         return total, correct, logp.exp_().scatter_add_(1, yi, neg_ones) if want_delta else None
-    o = z if output == "linear" else torch.sigmoid(z)
+    o = z if output == "linear" else _sigmoid(z)
     err = o.scatter_add(1, yi, neg_ones)  # o - one-hot target
     correct = (z.gather(1, yi) >= z.amax(dim=1, keepdim=True)).sum(dim=(1, 2))
     total = err.square().sum(dim=(1, 2), dtype=torch.float64) / C
@@ -528,6 +556,8 @@ def train_ensemble(
     S, M, P = len(spec.snapshot_steps), len(spec.metric_steps), arch.n_params
     snapshots = np.empty((S, E, P), dtype=spec.dtype)
     metrics = {k: np.full((M, E), np.nan) for k in METRICS}
+    recorder = (Recorder(spec.waiting_times, spec.lags, spec.steps, spec.overlap_eps, E, P, spec.dtype)
+                if len(spec.waiting_times) else None)
     start, si, mi, last_ok, velocity = 0, 0, 0, None, None
 
     if checkpoint is not None:
@@ -548,6 +578,8 @@ def train_ensemble(
             snapshots[:si] = ck["snapshots"].numpy()
             for k in METRICS:
                 metrics[k][:mi] = ck["metrics"][k].numpy()
+            if recorder is not None:
+                recorder.load({k: v.numpy() for k, v in ck["two_time"].items()})
             log(f"resumed from {checkpoint} at step {start}")
 
     net = _Ensemble(layers, spec, velocity)
@@ -575,6 +607,7 @@ def train_ensemble(
             "perm": order.perm, "pos": order.pos, "si": si, "mi": mi, "last_ok": last_ok,
             "snapshots": torch.from_numpy(snapshots[:si].copy()),
             "metrics": {k: torch.from_numpy(v[:mi].copy()) for k, v in metrics.items()},
+            "two_time": {k: torch.from_numpy(v) for k, v in recorder.state().items()} if recorder is not None else {},
         }
         replace_atomically(checkpoint, lambda tmp: torch.save(state, tmp))
 
@@ -601,11 +634,21 @@ def train_ensemble(
             raise _StopForTest(s)
         snap = si < S and snap_steps[si] == s
         met = mi < M and met_steps[mi] == s
+        pair = recorder is not None and s in recorder.steps
         if snap or met:
             check_finite(s, "parameters", torch.stack([w[:E].reshape(E, -1).isfinite().all(1) for w in net.W]).all(0))
-        if snap:
-            snapshots[si] = flatten(net.W)[:E].cpu().numpy()
-            si += 1
+        if snap or pair:
+            theta = flatten(net.W)[:E].cpu().numpy()
+            if snap:
+                snapshots[si] = theta
+                si += 1
+            if pair:
+                recorder.record(s, theta)
+        if met:  # full-batch metrics of θ(s), before this step's update
+            ce, acc, grads = _evaluate(net.W, x_aug, y_train, spec.activation, True, spec.loss, spec.output)
+            gn = sum((g + 2 * spec.weight_decay * w).square().sum(dim=(1, 2), dtype=torch.float64) for g, w in zip(grads, net.W))
+            tce, tacc, _ = _evaluate(net.W, xt_aug, y_test, spec.activation, False, spec.loss, spec.output)
+            check_finite(s, "training loss", ce[:E].isfinite())
         if s == spec.steps and not met:
             break
         idx = order.next().to(dev, non_blocking=True)
@@ -631,14 +674,10 @@ def train_ensemble(
             yb = y_train.index_select(0, idx).view(-1, 1, B).expand(R, 1, B)
             out = net.step(x0, shared, yb, update=s < spec.steps, batch_metrics=met)
         if met:
-            ce, acc, grads = _evaluate(net.W, x_aug, y_train, spec.activation, True, spec.loss, spec.output)
-            gn = sum((g + 2 * spec.weight_decay * w).square().sum(dim=(1, 2), dtype=torch.float64) for g, w in zip(grads, net.W))
-            tce, tacc, _ = _evaluate(net.W, xt_aug, y_test, spec.activation, False, spec.loss, spec.output)
             row = dict(train_loss=ce, train_acc=acc, test_loss=tce, test_acc=tacc, grad_norm=gn.sqrt(),
                        batch_loss=out[0], batch_grad_norm=out[1])
             for k, v in row.items():
                 metrics[k][mi] = v[:E].cpu().numpy()
-            check_finite(s, "training loss", ce[:E].isfinite())
             last_train_loss = float(ce[:E].mean())
             mi += 1
         if snap or met:
@@ -654,4 +693,4 @@ def train_ensemble(
             t_log = now
     if checkpoint is not None:
         save(spec.steps + 1)
-    return TrainResult(spec.snapshot_steps.copy(), snapshots, spec.metric_steps.copy(), metrics)
+    return TrainResult(spec.snapshot_steps.copy(), snapshots, spec.metric_steps.copy(), metrics, recorder)

@@ -3,15 +3,15 @@
 import numpy as np
 import pytest
 
-from glassynets import aging
+from glassynets import aging, two_time
 from glassynets.schedule import log_steps
 
 
-@pytest.mark.parametrize("chunk_bytes", [256 << 20, 8 * 7 * 5 * 3])  # one block; blocks of 3 parameters
-def test_displacements_match_direct_sums(chunk_bytes):
+@pytest.mark.parametrize("runs_per_block", [16, 2])
+def test_displacements_match_direct_sums(runs_per_block):
     rng = np.random.default_rng(0)
     snaps = rng.normal(size=(7, 5, 11)).astype(np.float32)
-    delta, fourth = aging.displacements(snaps, chunk_bytes=chunk_bytes)
+    delta, fourth = aging.displacements(snaps, runs_per_block=runs_per_block)
     i, j = aging.pair_indices(7)
     for e in range(5):
         d = snaps[j, e].astype(float) - snaps[i, e].astype(float)
@@ -49,41 +49,91 @@ def test_weight_histograms_share_bins_and_count_everything():
     assert counts[0, [0, -1]].sum() < counts[2, [0, -1]].sum()  # the widest spread fills the outer bins
 
 
-def _power_law_delta(steps, amplitude, mu, exponent=1.0):
-    """Δ(t_w, t_w + t) = amplitude · (t / t_w^μ)^exponent, the scaling form of subaging."""
-    i, j = aging.pair_indices(len(steps))
-    t_w, t = steps[i].astype(float), (steps[j] - steps[i]).astype(float)
-    return amplitude * (t / np.maximum(t_w, 1) ** mu) ** exponent
+def _grid(last=10**5):
+    return two_time.grid(last, 10, 20)
 
 
-def test_t_star_and_mu_recover_the_scaling_exponent():
-    steps = log_steps(10**5, 20)
-    delta = _power_law_delta(steps, 1e-4, mu=0.7)
-    curve = aging.t_star_curves(steps, delta[None], delta_star=1e-2)[0]
-    # Δ = 1e-4 t / t_w^0.7 reaches 1e-2 at t* = 100 t_w^0.7; log–log interpolation of a power law is exact.
-    ok = np.isfinite(curve) & (steps > 0)
-    assert ok.sum() > 40
-    np.testing.assert_allclose(curve[ok], 100 * steps[ok] ** 0.7, rtol=1e-9)
-    mu, intercept, n = aging.fit_power_law(steps, curve, (10, 1e4))
+def _scaling_delta(tws, lags, amplitude, mu, last=10**5, exponent=1.0):
+    """Δ(t_w, t_w + t) = amplitude · (t / t_w^μ)^exponent on the grid [W, L] (NaN past the end): the
+    scaling form of subaging, whose t* at Δ* is (Δ*/amplitude)^(1/exponent) · t_w^μ."""
+    tw, t = np.meshgrid(tws.astype(float), lags.astype(float), indexing="ij")
+    delta = amplitude * (t / tw**mu) ** exponent
+    return np.where(tw + t <= last, delta, np.nan)
+
+
+def test_t_star_recovers_the_scaling_form_exactly():
+    tws, lags = _grid()
+    delta = _scaling_delta(tws, lags, 1e-4, mu=0.7)
+    curve = aging.t_star(lags, delta, 1e-2)
+    ok = np.isfinite(curve)
+    assert ok.sum() > 30  # Δ* reached before the end of the run for most t_w
+    # log–log interpolation of a power law is exact: t* = 100 t_w^0.7
+    np.testing.assert_allclose(curve[ok], 100 * tws[ok] ** 0.7, rtol=1e-9)
+    mu, intercept, n, residual = aging.fit_power_law(tws, curve, (10, 1e4))
     assert mu == pytest.approx(0.7, abs=1e-9) and intercept == pytest.approx(2.0, abs=1e-9) and n > 20
+    assert residual < 1e-9
 
 
-def test_t_star_is_nan_when_never_reached_or_not_bracketed():
-    steps = np.array([0, 1, 2, 4, 8])
-    never = aging.t_star_curves(steps, np.full((1, 10), 1e-6), 1e-2)
-    assert np.isnan(never).all()
-    at_once = aging.t_star_curves(steps, np.full((1, 10), 1.0), 1e-2)
-    assert np.isnan(at_once).all()
+def test_t_star_is_nan_when_never_reached_or_exceeded_at_t_1():
+    lags = np.array([1, 2, 4, 8])
+    assert np.isnan(aging.t_star(lags, np.full((3, 4), 1e-6), 1e-2)).all()
+    assert np.isnan(aging.t_star(lags, np.full((3, 4), 1.0), 1e-2)).all()
+    assert np.isnan(aging.t_star(lags, np.array([[1e-3, np.nan, np.nan, np.nan]]), 1e-2)).all()  # past the run's end
+    assert aging.t_star(lags, np.array([[1e-3, 1e-1, np.nan, np.nan]]), 1e-2)[0] == pytest.approx(2**0.5)
 
 
-def test_bootstrap_interval_covers_the_true_exponent():
-    steps = log_steps(10**4, 10)
-    rng = np.random.default_rng(1)
-    base = _power_law_delta(steps, 1e-4, mu=0.6)
-    runs = base * rng.lognormal(0, 0.2, size=(30, 1))  # run-to-run amplitude scatter keeps μ
-    lo, hi = aging.bootstrap_mu(steps, runs, 1e-2, (10, 1e4), n_boot=200)
-    assert lo <= 0.6 <= hi
-    assert hi - lo < 0.05
+def _two_regimes(tws, lags, n_runs, break_tw=10**3.6, mu=0.75, seed=1, scatter=0.1):
+    """Per-run Δ whose t* is flat (plateau) up to break_tw, then grows as t_w^mu, with run-to-run
+    amplitude scatter that keeps the exponent: [E, W, L]."""
+    rng = np.random.default_rng(seed)
+    scale = np.where(tws < break_tw, break_tw, tws).astype(float) ** mu  # t* ∝ max(t_w, break)^μ
+    tw, t = np.meshgrid(scale, lags.astype(float), indexing="ij")
+    base = np.where(tws[:, None] + lags[None, :] <= 10**5, 1e-3 * t / tw, np.nan)
+    return base[None] * rng.lognormal(0, scatter, size=(n_runs, 1, 1))
+
+
+def test_asymptotic_window_finds_the_crossover_and_mu_with_full_uncertainty():
+    tws, lags = _grid()
+    delta = _two_regimes(tws, lags, n_runs=30)
+    rules = aging.FitRules(fit_tw=(1, 1e5), n_boot=200)
+    summary, fits = aging.estimate_mu(tws, lags, delta, 1e-2, rules)
+    assert summary["status"] == "ok"
+    assert summary["mu"] == pytest.approx(0.75, abs=0.01)
+    assert 3.4 <= summary["crossover_log10_tw"] <= 3.9  # the window starts at the break (within the grid)
+    assert summary["crossover_low"] <= summary["crossover_log10_tw"] <= summary["crossover_high"]
+    assert summary["total_low"] <= summary["stat_low"] <= 0.75 <= summary["stat_high"] <= summary["total_high"]
+    assert summary["residual_dex"] < 0.01
+    assert {f["variant"] for f in fits} == {"primary", "window_start_earlier", "window_start_later",
+                                            "window_end_earlier", "per_run_tstar"}
+    # one power law through both regimes is what the fixed window gives: a biased μ and a poor fit
+    fixed, _ = aging.estimate_mu(tws, lags, delta, 1e-2, aging.FitRules(fit_tw=(10, 1e5), window="fixed", n_boot=20))
+    assert fixed["mu"] < 0.6 and fixed["residual_dex"] > 0.1
+
+
+def test_mu_is_undefined_when_t_star_is_undefined_at_too_many_waiting_times():
+    tws, lags = _grid()
+    delta = _two_regimes(tws, lags, n_runs=5)
+    # Δ* so high that t* exists only for the earliest t_w (later ones run out of time)
+    summary, _ = aging.estimate_mu(tws, lags, delta, 3.0, aging.FitRules(fit_tw=(1, 1e5), n_boot=20))
+    assert np.isnan(summary["mu"]) and summary["status"].startswith("undefined")
+    verdict, why = aging.aging_verdict(summary, 0.1)
+    assert verdict == "undefined" and "undefined" in why
+
+
+@pytest.mark.parametrize("low, high, expected", [(0.6, 0.8, "subaging"), (0.9, 1.1, "simple aging"),
+                                                 (1.1, 1.3, "superaging"), (-0.05, 0.05, "none"),
+                                                 (0.05, 0.3, "unclear")])
+def test_aging_verdict_reads_the_total_interval(low, high, expected):
+    summary = {"mu": (low + high) / 2, "total_low": low, "total_high": high, "status": "ok"}
+    assert aging.aging_verdict(summary, 0.1)[0] == expected
+
+
+def test_delta_star_scan_uses_one_window():
+    tws, lags = _grid()
+    delta = _two_regimes(tws, lags, n_runs=10)
+    rows = aging.delta_star_scan(tws, lags, delta, np.array([5e-3, 1e-2, 2e-2]), (10**3.8, 2e4), n_boot=20)
+    assert [r["tw_min"] for r in rows] == [10**3.8] * 3
+    assert all(r["mu"] == pytest.approx(0.75, abs=0.02) for r in rows)  # the scaling form: μ independent of Δ*
 
 
 def test_crossover_finds_the_break_between_two_power_laws():
@@ -95,3 +145,6 @@ def test_crossover_finds_the_break_between_two_power_laws():
     assert cross["log10_tw"] == pytest.approx(log_break, abs=0.1)
     assert cross["slope_before"] == pytest.approx(0.5, abs=0.02)
     assert cross["slope_after"] == pytest.approx(0.9, abs=0.02)
+    assert cross["p_value"] < 1e-6
+    line = aging.crossover(t_w, 10 ** (0.7 * x + np.random.default_rng(0).normal(0, 0.01, len(x))))
+    assert line["p_value"] > 1e-3  # no break in one power law

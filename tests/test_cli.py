@@ -56,7 +56,8 @@ def _train_args(ljat_files, out, checkpoint):
             "--train", str(ljat_files / "train.parquet"), "--test", str(ljat_files / "test.parquet"),
             "--n-train", "300", "--arch", "h5-5", "--lr", "0.05", "--batch-size", "100", "--weight-decay", "1e-4",
             "--steps", "40000", "--seeds", "0-3", "--checkpoint", str(checkpoint), "--checkpoint-every-s", "0.3",
-            "--out-snapshots", str(out / "s.parquet"), "--out-metrics", str(out / "m.parquet")]
+            "--out-snapshots", str(out / "s.parquet"), "--out-metrics", str(out / "m.parquet"),
+            "--out-two-time", str(out / "tt.parquet"), "--overlap-eps", "0.01"]
 
 
 def test_a_killed_training_job_resumes_to_the_same_bits(ljat_files, tmp_path):
@@ -74,7 +75,7 @@ def test_a_killed_training_job_resumes_to_the_same_bits(ljat_files, tmp_path):
     assert checkpoint.exists() and not (killed / "s.parquet").exists()
     resumed = subprocess.run(_train_args(ljat_files, killed, checkpoint), check=True, capture_output=True, text=True)
     assert "resumed from" in resumed.stdout
-    for name, kind in (("s.parquet", "snapshots"), ("m.parquet", "metrics")):
+    for name, kind in (("s.parquet", "snapshots"), ("m.parquet", "metrics"), ("tt.parquet", "two_time")):
         assert storage.read(whole / name, kind).equals(storage.read(killed / name, kind)), name
     assert not checkpoint.exists()
     steps, _, theta = storage.read_snapshots(killed / "s.parquet")
@@ -123,7 +124,8 @@ def test_train_on_real_mnist_images(mnist_t10k, tmp_path):
     assert cli.main(["train", "--experiment", "t", "--dataset", "mnist", "--train", str(tmp_path / "train.parquet"),
                      "--test", split, "--n-train", "500", "--n-out", "10", "--arch", "h5", "--lr", "0.05",
                      "--batch-size", "50", "--weight-decay", "1e-4", "--steps", "300", "--seeds", "0-2", "--device", "auto",
-                     "--out-snapshots", str(tmp_path / "s.parquet"), "--out-metrics", str(tmp_path / "m.parquet")]) == 0
+                     "--out-snapshots", str(tmp_path / "s.parquet"), "--out-metrics", str(tmp_path / "m.parquet"),
+                     "--out-two-time", str(tmp_path / "tt.parquet")]) == 0
     steps, seeds, theta = storage.read_snapshots(tmp_path / "s.parquet")
     assert theta.shape == (len(steps), 3, 785 * 5 + 6 * 10) and steps[-1] == 300
     metrics = storage.read_frame(tmp_path / "m.parquet", "metrics")
@@ -140,7 +142,8 @@ def test_hessian_of_a_trained_cell(ljat_files, tmp_path):
     assert cli.main(["train", "--experiment", "t", "--train", str(ljat_files / "train.parquet"),
                      "--test", str(ljat_files / "test.parquet"), "--n-train", "300", "--arch", "h5-5", "--lr", "0.05",
                      "--batch-size", "100", "--weight-decay", "1e-4", "--steps", "2000", "--seeds", "0-2",
-                     "--out-snapshots", str(out / "s.parquet"), "--out-metrics", str(out / "m.parquet")]) == 0
+                     "--out-snapshots", str(out / "s.parquet"), "--out-metrics", str(out / "m.parquet"),
+                     "--out-two-time", str(out / "tt.parquet")]) == 0
     assert cli.main(["hessian", "--snapshots", str(out / "s.parquet"), "--train", str(ljat_files / "train.parquet"),
                      "--test", str(ljat_files / "test.parquet"), "--steps", "0", "100", "end", "--seeds", "2",
                      "--out-eigenvalues", str(out / "h.parquet"), "--out-summary", str(out / "hs.parquet")]) == 0
@@ -162,7 +165,8 @@ def test_hessian_of_a_trained_cell(ljat_files, tmp_path):
 def _pspin_args(out, checkpoints, temperature="0.5"):
     return [sys.executable, "-m", "glassynets.cli", "pspin", "--n", "24", "--temperature", temperature, "--samples", "3",
             "--replicas", "2", "--dt", "0.05", "--steps", "4000", "--snapshots-per-decade", "8", "--seed", "7",
-            "--checkpoint-dir", str(checkpoints), "--out-snapshots", str(out / "s.parquet"), "--out-energy", str(out / "e.parquet")]
+            "--checkpoint-dir", str(checkpoints), "--out-snapshots", str(out / "s.parquet"), "--out-energy", str(out / "e.parquet"),
+            "--out-two-time", str(out / "tt.parquet"), "--overlap-eps", "0.1"]
 
 
 def test_a_killed_pspin_job_resumes_per_sample_to_the_same_bits(tmp_path):
@@ -180,7 +184,7 @@ def test_a_killed_pspin_job_resumes_per_sample_to_the_same_bits(tmp_path):
     assert not (killed / "s.parquet").exists()
     resumed = subprocess.run(_pspin_args(killed, checkpoints), check=True, capture_output=True, text=True)
     assert "sample 0: resumed from" in resumed.stdout
-    for name, kind in (("s.parquet", "snapshots"), ("e.parquet", "energy")):
+    for name, kind in (("s.parquet", "snapshots"), ("e.parquet", "energy"), ("tt.parquet", "two_time")):
         assert storage.read(whole / name, kind).equals(storage.read(killed / name, kind)), name
     assert not list(checkpoints.iterdir())
     steps, runs, spins = storage.read_snapshots(killed / "s.parquet")
@@ -188,7 +192,8 @@ def test_a_killed_pspin_job_resumes_per_sample_to_the_same_bits(tmp_path):
     assert storage.metadata(killed / "s.parquet")["model"] == "pspin"
 
     tables = tmp_path / "tables"
-    assert cli.main(["aging", "--snapshots", str(killed / "s.parquet"), "--delta-star", "1.0", "--fit-tw", "20", "2000",
+    assert cli.main(["aging", "--two-time", str(killed / "tt.parquet"), "--snapshots", str(killed / "s.parquet"),
+                     "--delta-star", "1.0", "--fit-tw", "20", "2000",
                      "--delta-star-scan", "0.8", "1.2", "--scan-points", "3", "--n-boot", "20", "--out", str(tables)]) == 0
     msd = storage.read_frame(tables / "msd.parquet", "msd")
     assert msd["delta_mean"].between(0, 4).all() and not (tables / "metrics.parquet").exists()
@@ -196,18 +201,31 @@ def test_a_killed_pspin_job_resumes_per_sample_to_the_same_bits(tmp_path):
 
 def test_aging_with_delta_star_per_network_divides_it_by_p(tmp_path):
     """--delta-star-unit network: Δ* bounds |Δθ|² = P·Δ, so each cell uses Δ*/P per parameter."""
+    from glassynets import two_time
     from glassynets.schedule import log_steps
 
-    steps = log_steps(1000, 10)
     rng = np.random.default_rng(0)
-    walk = np.cumsum(rng.normal(scale=0.01, size=(steps[-1] + 1, 3, 50)), axis=0)[steps].astype(np.float32)
-    storage.write_snapshots(tmp_path / "s.parquet", steps, np.arange(3), walk, {"experiment": "t"})
-    args = ["aging", "--snapshots", str(tmp_path / "s.parquet"), "--delta-star", "0.5", "--fit-tw", "10", "500",
-            "--delta-star-scan", "0.2", "1", "--scan-points", "3", "--n-boot", "10"]
+    walk = np.cumsum(rng.normal(scale=0.01, size=(1001, 3, 50)), axis=0).astype(np.float32)
+    steps = log_steps(1000, 10)
+    storage.write_snapshots(tmp_path / "s.parquet", steps, np.arange(3), walk[steps], {"experiment": "t"})
+    recorder = two_time.Recorder(*two_time.grid(1000, 10, 20), 1000, [0.01], 3, 50)
+    for step in sorted(recorder.steps):
+        recorder.record(step, walk[step])
+    storage.write_two_time(tmp_path / "tt.parquet", recorder.columns(np.arange(3)), recorder.eps,
+                           {"experiment": "t", "n_params": 50, "steps": 1000})
+    args = ["aging", "--two-time", str(tmp_path / "tt.parquet"), "--snapshots", str(tmp_path / "s.parquet"),
+            "--delta-star", "0.5", "--fit-tw", "10", "500", "--delta-star-scan", "0.2", "1", "--scan-points", "3",
+            "--n-boot", "10"]
     assert cli.main([*args, "--delta-star-unit", "network", "--out", str(tmp_path / "net")]) == 0
-    assert cli.main([*args[:4], "0.01", *args[5:], "--out", str(tmp_path / "par")]) == 0
+    assert cli.main([*args[:6], "0.01", *args[7:], "--out", str(tmp_path / "par")]) == 0
     mu_net = storage.read_frame(tmp_path / "net/mu.parquet", "mu")
     mu_par = storage.read_frame(tmp_path / "par/mu.parquet", "mu")
     assert mu_net["delta_star"].iloc[0] == pytest.approx(0.5 / 50) and mu_par["delta_star"].iloc[0] == 0.01
-    assert mu_net["delta_star"].iloc[1:].min() == pytest.approx(0.2 / 50)
+    scan = mu_net[mu_net["variant"] == "delta_star_scan"]
+    assert scan["delta_star"].min() == pytest.approx(0.2 / 50)
     assert mu_net["mu"].iloc[0] == mu_par["mu"].iloc[0]  # the same threshold, given two ways
+    # a random walk does not age: Δ = σ² t whatever t_w, so t* is flat in t_w
+    summary = storage.read_frame(tmp_path / "par/mu_summary.parquet", "mu_summary").iloc[0]
+    assert summary["status"] == "ok" and abs(summary["mu"]) < 0.15
+    overlap = storage.read_frame(tmp_path / "par/overlap.parquet", "overlap")
+    assert overlap["overlap_mean"].between(0, 1).all() and set(overlap["epsilon"]) == {0.01}

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from glassynets import training
+from glassynets import training, two_time
 from glassynets.nets import Architecture, flatten, unflatten, init_layers
 from glassynets.schedule import log_steps
 from glassynets.training import (
@@ -55,8 +55,12 @@ OBJECTIVES = [(act, loss, output) for act in training.ACTIVATIONS
 
 
 def spec_for(widths, steps, seeds, n_snap=None, **kw) -> TrainSpec:
+    """A spec with snapshots and metrics at log-spaced steps (every step with n_snap) and the online
+    two-time observables on a coarse grid, so that every bit test covers them too."""
     sched = log_steps(steps, 10) if n_snap is None else np.arange(steps + 1)
-    kw = {"lr": 0.05, "batch_size": 20, "weight_decay": LAM, **kw}
+    tws, lags = two_time.grid(steps, 5, 10)
+    kw = {"lr": 0.05, "batch_size": 20, "weight_decay": LAM, "waiting_times": tws, "lags": lags,
+          "overlap_eps": (1e-3, 1e-2), **kw}
     return TrainSpec(arch=Architecture.from_widths(widths), steps=steps, seeds=tuple(seeds), snapshot_steps=sched, metric_steps=sched, **kw)
 
 
@@ -144,6 +148,9 @@ def assert_same_bits(a: training.TrainResult, b: training.TrainResult, cols=slic
     assert np.array_equal(a.snapshots[:, cols], b.snapshots)
     for k in training.METRICS:
         assert np.array_equal(a.metrics[k][:, cols], b.metrics[k]), k
+    if a.two_time is not None or b.two_time is not None:
+        for k in ("delta", "fourth", "overlap"):
+            assert np.array_equal(getattr(a.two_time, k)[..., cols], getattr(b.two_time, k), equal_nan=True), k
 
 
 def test_network_bits_do_not_depend_on_ensemble():
@@ -185,8 +192,11 @@ def test_wide_input_chunks_change_no_bits(monkeypatch, objective):
     xt, yt = data(40, 784, 10, seed=3)
     spec = spec_for([784, 5, 5, 10], 40, range(5), **objective)
     whole = train_ensemble(spec, x, y, xt, yt, log=lambda m: None)
-    alone = train_ensemble(spec_for([784, 5, 5, 10], 40, (3,), **objective), x, y, xt, yt, log=lambda m: None)
-    assert_same_bits(whole, alone, cols=[3])
+    for seed in range(5):  # every seed, alone and in pairs: no network may land in a kernel's tail by luck
+        alone = train_ensemble(spec_for([784, 5, 5, 10], 40, (seed,), **objective), x, y, xt, yt, log=lambda m: None)
+        assert_same_bits(whole, alone, cols=[seed])
+    pair = train_ensemble(spec_for([784, 5, 5, 10], 40, (2, 4), **objective), x, y, xt, yt, log=lambda m: None)
+    assert_same_bits(whole, pair, cols=[2, 4])
     monkeypatch.setattr(training, "GATHER_CHUNK_BYTES", 2 * 20 * 785 * 4)  # 2 networks of B = 20 rows
     chunked = train_ensemble(spec, x, y, xt, yt, log=lambda m: None)
     assert_same_bits(whole, chunked)
@@ -205,6 +215,30 @@ def test_pixel_inputs_gathered_as_bytes_give_the_same_bits(monkeypatch, dtype):
     coded = train_ensemble(spec, x, y, x[:50], y[:50], log=lambda m: None)
     monkeypatch.setattr(training, "_pixel_codes", lambda x_aug: None)
     assert_same_bits(coded, train_ensemble(spec, x, y, x[:50], y[:50], log=lambda m: None))
+
+
+@pytest.mark.parametrize("objective", [{}, TOY], ids=["tanh-ce", "toy"])
+def test_metrics_at_step_s_are_those_of_theta_s(objective):
+    """The stored metrics at step s are evaluated on θ(s), before that step's update: at step 0 the
+    initial weights' loss, at every step the loss of that step's snapshot."""
+    x, y = data(200, 2, 4)
+    xt, yt = data(50, 2, 4, seed=3)
+    spec = spec_for([2, 5, 5, 4], 60, (0, 4), **objective)
+    res = train_ensemble(spec, x, y, xt, yt, log=lambda m: None)
+    assert (spec.snapshot_steps == spec.metric_steps).all()
+    for k, step in enumerate(spec.metric_steps):
+        theta = torch.from_numpy(res.snapshots[k])
+        kw = {"activation": spec.activation, "loss": spec.loss, "output": spec.output}
+        train_loss, train_acc = training.evaluate(theta, x, y, spec.arch, **kw)
+        test_loss, _ = training.evaluate(theta, xt, yt, spec.arch, **kw)
+        np.testing.assert_array_equal(res.metrics["train_loss"][k], train_loss.numpy(), err_msg=f"step {step}")
+        np.testing.assert_array_equal(res.metrics["train_acc"][k], train_acc.numpy())
+        np.testing.assert_array_equal(res.metrics["test_loss"][k], test_loss.numpy())
+    # step 0 is the initialisation, not the network after one update
+    init = torch.from_numpy(res.snapshots[0])
+    assert not np.array_equal(res.snapshots[0], res.snapshots[1])
+    assert res.metrics["train_loss"][0] == pytest.approx(training.evaluate(init, x, y, spec.arch, spec.activation,
+                                                                           spec.loss, spec.output)[0].numpy(), abs=0)
 
 
 def test_float64_close_to_float32():

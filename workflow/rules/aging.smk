@@ -1,9 +1,11 @@
-# Aging analysis of one cell: merge its seed blocks, then Δ, D, Y, t*(t_w), μ, the late-time
+# Aging analysis of one cell: merge its seed blocks, then Δ, D, Y, Q_ε, t*(t_w), the crossover, μ with
+# its full uncertainty, the late-time
 # behaviour of Δ and the parameter histograms. The p-spin glass cells run through the same rule.
 
 
 rule aging:
     input:
+        two_time=block_two_time,
         snapshots=block_snapshots,
         metrics=block_metrics,
     output:
@@ -23,12 +25,14 @@ rule aging:
         options=aging_options,
         folder="results/tables/{experiment}/N{n}/{arch}",
     shell:
-        "glassynets aging --snapshots {input.snapshots} --metrics {input.metrics} {params.options} "
+        "glassynets aging --two-time {input.two_time} --snapshots {input.snapshots} "
+        "--metrics {input.metrics} {params.options} "
         "--out {params.folder} > {log} 2>&1"
 
 
 use rule aging as aging_pspin with:
     input:
+        two_time="results/runs/pspin/N{n}/T{temperature}/two_time.parquet",
         snapshots="results/runs/pspin/N{n}/T{temperature}/snapshots.parquet",
         metrics=[],
     output:

@@ -54,6 +54,9 @@ HESSIAN_FIGURES = {"fig7", "figA1", "figA2"}
 TWO_LAYER_FIGURES = {"fig7", "figA1", "figB4"}
 # Figures that also draw the p-spin glass cells (and need them).
 GLASS_FIGURES = {"figB4"}
+# Figures of loss and accuracy that draw the LJAT19 entropy floor and Bayes ceiling.
+LIMITS_FIGURES = {"fig1", "fig3"}
+LIMITS_FILE = "results/tables/ljat19_limits.json"
 N_CLASSES = {"ljat19": 4, "mnist": 10}
 N_FEATURES = {"ljat19": len(config["ljat19"]["features"]), "mnist": 784}
 DATASETS = sorted({exp["dataset"] for exp in config["experiments"].values()})
@@ -140,8 +143,16 @@ def figure_path(name, dataset=None):
     return f"results/figures/{name}" if dataset is None else f"results/figures/{dataset}/{name}"
 
 
+def figure_limits(name, dataset=None):
+    """The LJAT19 limits file a figure draws, if any."""
+    if name in LIMITS_FIGURES and "ljat19" in [experiment(e)["dataset"] for e in figure_experiments(name, dataset)]:
+        return [LIMITS_FILE]
+    return []
+
+
 def figure_inputs(name, dataset=None):
     files = cell_table_files(figure_cells(name, dataset)) + glass_table_files(figure_glass_cells(name))
+    files += figure_limits(name, dataset)
     if name in HESSIAN_FIGURES:
         files += [f"{d}/{t}.parquet" for d in figure_cells(name, dataset) for t in HESSIAN_TABLES]
     return files
@@ -162,6 +173,7 @@ def figure_params(name, dataset=None):
         f"--cells {' '.join(figure_cells(name, dataset))} "
         f"--plot-tw {' '.join(str(t) for t in first['analysis']['plot_tw'])} "
         f"--underparametrized-accuracy {config['scorecard']['underparametrized_accuracy']}"
+        + "".join(f" --limits {f}" for f in figure_limits(name, dataset))
     )
     if figure_glass_cells(name):
         options += (
@@ -212,14 +224,28 @@ def block_snapshots(wildcards):
     return block_files(wildcards, "snapshots")
 
 
+def block_two_time(wildcards):
+    return block_files(wildcards, "two_time")
+
+
 def block_metrics(wildcards):
     return block_files(wildcards, "metrics")
 
 
 def per_decade(exp, kind):
-    """Snapshots (kind "snapshots") or metric points ("metrics") per decade of steps of an
-    experiment: its own value, else the top-level one."""
+    """Snapshots (kind "snapshots"), metric points ("metrics"), waiting times ("waiting_times") or
+    lags ("lags") per decade of steps of an experiment: its own value, else the top-level one."""
     return exp.get(f"{kind}_per_decade", config[f"{kind}_per_decade"])
+
+
+def two_time_options(settings, defaults):
+    """The grid of the online two-time observables as CLI options."""
+    eps = settings.get("overlap_eps", defaults["overlap_eps"])
+    return (
+        f"--waiting-times-per-decade {settings.get('waiting_times_per_decade', defaults['waiting_times_per_decade'])} "
+        f"--lags-per-decade {settings.get('lags_per_decade', defaults['lags_per_decade'])} "
+        f"--overlap-eps {' '.join(f'{e:g}' for e in eps)}"
+    )
 
 
 def experiment_device(exp):
@@ -402,7 +428,7 @@ def train_options(wildcards):
         f"--init {exp['init']} --lr {exp['lr']} --momentum {exp['momentum']} --batch-size {exp['batch_size']} "
         f"--weight-decay {exp['weight_decay']} --steps {exp['steps']} "
         f"--snapshots-per-decade {per_decade(exp, 'snapshots')} --metrics-per-decade {per_decade(exp, 'metrics')} "
-        f"--dtype {config['dtype']} --data-order {config['data_order']}"
+        f"--dtype {config['dtype']} --data-order {config['data_order']} {two_time_options(exp, config)}"
     )
 
 
@@ -412,7 +438,11 @@ def analysis_options(analysis, step=1.0):
     fit_tw = [t / step for t in analysis["fit_tw"]]
     return (
         f"--delta-star {analysis['delta_star']} --delta-star-unit {analysis['delta_star_unit']} "
-        f"--fit-tw {fit_tw[0]:g} {fit_tw[1]:g} "
+        f"--fit-tw {fit_tw[0]:g} {fit_tw[1]:g} --fit-window {analysis['fit_window']} "
+        f"--min-slope-change {analysis['min_slope_change']} "
+        f"--crossover-margin-dex {analysis['crossover_margin_dex']} --crossover-p {analysis['crossover_p']} "
+        f"--window-shift-dex {analysis['window_shift_dex']} --min-fit-points {analysis['min_fit_points']} "
+        f"--min-fit-decades {analysis['min_fit_decades']} "
         f"--delta-star-scan {analysis['delta_star_scan'][0]} {analysis['delta_star_scan'][1]} "
         f"--scan-points {analysis['scan_points']} --n-boot {analysis['n_boot']} "
         f"--diffusive-tolerance {analysis['diffusive_tolerance']} --hist-bins {analysis['hist_bins']}"
@@ -443,7 +473,7 @@ def scorecard_limits(dataset=None):
     wanted = any(
         experiment(name)["dataset"] == "ljat19" for name in scorecard_experiments(dataset)
     )
-    return ["results/tables/ljat19_limits.json"] if wanted else []
+    return [LIMITS_FILE] if wanted else []
 
 
 def scorecard_glass(dataset=None):
@@ -531,7 +561,8 @@ def pspin_options(wildcards):
     """Every setting of a p-spin job except N and T (Snakemake tracks the shell text)."""
     return (
         f"--samples {PSPIN['samples']} --replicas {PSPIN['replicas']} --dt {PSPIN['dt']} --steps {pspin_steps()} "
-        f"--snapshots-per-decade {PSPIN['snapshots_per_decade']} --seed {PSPIN['seed']} --dtype {PSPIN['dtype']}"
+        f"--snapshots-per-decade {PSPIN['snapshots_per_decade']} --seed {PSPIN['seed']} --dtype {PSPIN['dtype']} "
+        f"{two_time_options(PSPIN, PSPIN)}"
     )
 
 

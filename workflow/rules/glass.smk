@@ -6,6 +6,7 @@ rule pspin:
     output:
         snapshots="results/runs/pspin/N{n}/T{temperature}/snapshots.parquet",
         energy="results/tables/pspin/N{n}/T{temperature}/energy.parquet",
+        two_time="results/runs/pspin/N{n}/T{temperature}/two_time.parquet",
     log:
         "results/logs/pspin/N{n}/T{temperature}.log",
     conda:
@@ -21,4 +22,5 @@ rule pspin:
     shell:
         "glassynets pspin --n {wildcards.n} --temperature {wildcards.temperature} {params.options} "
         "--threads {threads} --checkpoint-dir {params.checkpoints} "
-        "--out-snapshots {output.snapshots} --out-energy {output.energy} > {log} 2>&1"
+        "--out-snapshots {output.snapshots} --out-energy {output.energy} --out-two-time {output.two_time} "
+        "> {log} 2>&1"

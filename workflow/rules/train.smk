@@ -7,6 +7,7 @@ rule train:
     output:
         snapshots="results/runs/{experiment}/N{n}/{arch}/seeds{first}-{last}/snapshots.parquet",
         metrics="results/runs/{experiment}/N{n}/{arch}/seeds{first}-{last}/metrics.parquet",
+        two_time="results/runs/{experiment}/N{n}/{arch}/seeds{first}-{last}/two_time.parquet",
     log:
         "results/logs/train/{experiment}/N{n}/{arch}/seeds{first}-{last}.log",
     conda:
@@ -26,4 +27,5 @@ rule train:
         "--n-train {wildcards.n} --arch {wildcards.arch} --seeds {wildcards.first}-{wildcards.last} "
         "{params.options} --threads {threads} "
         "--checkpoint {params.checkpoint} --checkpoint-every-s {params.checkpoint_every_s} "
-        "--out-snapshots {output.snapshots} --out-metrics {output.metrics} > {log} 2>&1"
+        "--out-snapshots {output.snapshots} --out-metrics {output.metrics} --out-two-time {output.two_time} "
+        "> {log} 2>&1"
