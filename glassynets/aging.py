@@ -53,7 +53,7 @@ def t_star(lags: np.ndarray, delta: np.ndarray, delta_star: float) -> np.ndarray
     """t* of Δ curves over lags [L] (ascending, >= 1): delta [..., L] -> t* [...], NaN where Δ*
     is never reached among the measured lags or is already reached at the first one."""
     lags = np.asarray(lags, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         reached = delta >= delta_star  # NaN compares False
         first = reached.argmax(axis=-1)
         ok = reached.any(axis=-1) & (first > 0)
@@ -230,7 +230,8 @@ def estimate_mu(waiting_times: np.ndarray, lags: np.ndarray, delta: np.ndarray, 
 
     primary["ci_low"], primary["ci_high"] = interval(boot_mu)
     primary["n_boot"] = len(counts)
-    cross_low, cross_high = interval(boot_break)
+    # the interval of a crossover that the data themselves do not show would be a number without a claim
+    cross_low, cross_high = interval(boot_break) if np.isfinite(last_break) else (np.nan, np.nan)
     mu = primary["mu"]
     span = np.log10(end / start) if np.isfinite(start) and end > start else 0.0
     if not np.isfinite(start):

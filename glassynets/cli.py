@@ -624,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
+    except (ValueError, RuntimeError, OSError) as err:  # OSError: disk full, read-only, missing folder (names the path)
         print(f"glassynets {args.command}: error: {err}", file=sys.stderr)
         return 1
     return 0

@@ -2,7 +2,9 @@
 
 Each figure function takes the cells it shows and an output PDF path, and writes the PDF and a
 PNG beside it. Times are SGD steps on log axes (step 0, the initialisation, is left out).
-Bands are the 16th–84th percentiles over runs; lines are ensemble means.
+Bands are the 16th–84th percentiles over runs, drawn from step BAND_FROM on (before it the runs
+are still near their random initial values, and the band would fill the panel); lines are
+ensemble means.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from .scorecard import PAPER_MU_MNIST  # noqa: E402
 
 plt.rcParams.update({"font.size": 9, "axes.titlesize": 9, "legend.fontsize": 7, "figure.dpi": 150})
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+BAND_FROM = 5
 
 
 def _save(fig: plt.Figure, out: str | Path) -> None:
@@ -53,11 +56,12 @@ def ensemble(metrics: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def _metric_panel(ax: plt.Axes, cells: list[CellTables], column: str, ylabel: str, test_column: str | None = None,
-                  logy: bool = False, names: tuple[str, str] = ("train", "test")) -> None:
+                  logy: bool = False, names: tuple[str, str] = ("train", "test"), legend: str = "best") -> None:
     for color, cell in zip(COLORS, cells):
         curve = ensemble(cell.metrics, column)
         ax.plot(curve.index, curve["mean"], color=color, label=f"{cell.label} {names[0]}" if test_column else cell.label)
-        ax.fill_between(curve.index, curve["lo"], curve["hi"], color=color, alpha=0.2, lw=0)
+        band = curve[curve.index >= BAND_FROM]
+        ax.fill_between(band.index, band["lo"], band["hi"], color=color, alpha=0.2, lw=0)
         if test_column:
             test = ensemble(cell.metrics, test_column)
             ax.plot(test.index, test["mean"], color=color, ls="--", label=f"{cell.label} {names[1]}")
@@ -66,7 +70,7 @@ def _metric_panel(ax: plt.Axes, cells: list[CellTables], column: str, ylabel: st
         ax.set_yscale("log")
     ax.set_xlabel("step t")
     ax.set_ylabel(ylabel)
-    ax.legend()
+    ax.legend(loc=legend, fontsize=6, framealpha=0.8)
 
 
 def _time_label(cell: CellTables) -> str:
@@ -104,8 +108,8 @@ def _tstar_axes(ax: plt.Axes, cells: list[CellTables]) -> None:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(f"$t_w$ ({', '.join(units)})")
-    ax.set_ylabel(f"t* ({', '.join(units)}), Δ* = {', '.join(f'{d:.3g}' for d in stars)}")
-    ax.legend(loc="upper left", fontsize=6, framealpha=0.8)
+    ax.set_ylabel(f"t* ({', '.join(units)})\nΔ* = {', '.join(f'{d:.3g}' for d in stars)}")
+    ax.legend(loc="lower right", fontsize=6, framealpha=0.8)
 
 
 def mu_text(fit: pd.Series) -> str:
@@ -144,6 +148,7 @@ def _tstar_panel(ax: plt.Axes, cells: list[CellTables]) -> plt.Axes:
             ax.plot([], [], "o", ms=2.5, color=color, mfc="none", label=label)
     residual_ax.axhline(0, color="grey", lw=0.5)
     residual_ax.set_ylabel("residual\n(dex)", fontsize=7)
+    fig.align_ylabels([ax, residual_ax])
     residual_ax.tick_params(labelsize=6)
     _tstar_axes(ax, cells)
     residual_ax.set_xlabel(ax.get_xlabel())
@@ -161,16 +166,16 @@ def _limit_lines(loss_ax: plt.Axes, acc_ax: plt.Axes, limits: dict | None) -> No
                     label=f"entropy floor {limits['entropy_floor_nats']:.3f}")
     acc_ax.axhline(limits["accuracy_ceiling"], color="k", ls="-.", lw=0.8,
                    label=f"Bayes ceiling {limits['accuracy_ceiling']:.3f}")
-    loss_ax.legend(fontsize=6)
-    acc_ax.legend(fontsize=6)
+    loss_ax.legend(loc="upper right", fontsize=6, framealpha=0.8)
+    acc_ax.legend(loc="lower right", fontsize=6, framealpha=0.8)
 
 
 def fig1(cells: list[CellTables], out: str | Path, limits: dict | None = None, **_) -> None:
     """Loss and accuracy vs step, one curve per architecture, with the data's entropy floor and
     Bayes ceiling where known: the paper's Fig 1 (LJAT19) and Fig 4 (MNIST)."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(7.5, 3.2))
-    _metric_panel(a, cells, "train_loss", "cross-entropy loss (nats)", "test_loss")
-    _metric_panel(b, cells, "train_acc", "accuracy", "test_acc")
+    _metric_panel(a, cells, "train_loss", "cross-entropy loss (nats)", "test_loss", legend="upper right")
+    _metric_panel(b, cells, "train_acc", "accuracy", "test_acc", legend="lower right")
     _limit_lines(a, b, limits)
     a.set_title("(a) loss")
     b.set_title("(b) accuracy")
@@ -190,8 +195,8 @@ def fig2(cells: list[CellTables], out: str | Path, plot_tw: list[float], **_) ->
 def fig3(cells: list[CellTables], out: str | Path, plot_tw: list[float], limits: dict | None = None, **_) -> None:
     """The chain of one unit per layer: loss, accuracy, Δ per depth and t*(t_w): Fig 3."""
     fig, axes = plt.subplots(2, 3, figsize=(10, 7))
-    _metric_panel(axes[0, 0], cells, "train_loss", "cross-entropy loss (nats)", "test_loss")
-    _metric_panel(axes[0, 1], cells, "train_acc", "accuracy", "test_acc")
+    _metric_panel(axes[0, 0], cells, "train_loss", "cross-entropy loss (nats)", "test_loss", legend="upper right")
+    _metric_panel(axes[0, 1], cells, "train_acc", "accuracy", "test_acc", legend="lower right")
     _limit_lines(axes[0, 0], axes[0, 1], limits)
     axes[0, 0].set_title("(a) loss")
     axes[0, 1].set_title("(b) accuracy")

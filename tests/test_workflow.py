@@ -174,8 +174,14 @@ def test_smoke_run_produces_every_ljat19_figure_and_its_scorecard(smoke_run):
     assert {"data", "ljat_arch", "ljat_chain", "ljat_sizes", "ljat_transition", "pspin"} == set(card["experiment"])
     mu = card[card["quantity"].str.startswith("μ at")]
     assert len(mu) == 6 + 2 + 3 + 2  # ... + the transition's 3 N + the p-spin's 2 temperatures
-    aging = card[card["quantity"] == "aging: t* grows with t_w"]
-    assert len(aging) == 6 + 2 + 3 + 2 and set(aging["reproduced"]) <= {"yes", "no", "unclear", "undefined"}
+    aging = card[card["quantity"] == "aging"]
+    assert len(aging) == 6 + 2 + 3 + 2
+    assert set(aging["reproduced"]) <= {"subaging", "simple aging", "superaging", "none", "unclear", "undefined"}
+    # a μ is a number with its interval, or 'undefined' with the reason; never a number without one
+    for _, row in mu.iterrows():
+        assert (row["reproduced"] == "undefined") == (not isinstance(row["uncertainty"], str)), row.to_dict()
+    crossover = card[card["quantity"] == "crossover in t*(t_w), log10 t_w"]
+    assert len(crossover) == 6 + 2 + 3  # networks only: the glass rows have no crossover row
     slopes = card[card["quantity"] == "late-time log–log slope of Δ in t"]["reproduced"].astype(float)
     assert len(slopes) == 6 + 2 + 3 and np.isfinite(slopes).all()
     assert len(card[(card["experiment"] == "ljat_transition") & card["quantity"].str.startswith("α at the transition")]) == 1
@@ -187,7 +193,10 @@ def test_smoke_run_produces_every_ljat19_figure_and_its_scorecard(smoke_run):
     assert len(negative) == 2 * 3 + 2 and negative["reproduced"].astype(float).between(0, 1).all()
     correlations = card[card["quantity"].str.contains("correlation of Hessian trace/N")]
     assert len(correlations) == 2 and correlations["reproduced"].astype(float).between(-1, 1).all()
-    assert (workdir / "results/scorecard_ljat19.md").read_text().startswith("# Scorecard")
+    text = (workdir / "results/scorecard_ljat19.md").read_text()
+    assert text.startswith("# Scorecard") and "## Headline" in text and "## Every cell" in text
+    headline = text.split("## Headline")[1].split("## Every cell")[0]
+    assert 15 <= headline.count("\n| ") - 1 <= 30  # one row per claim, a table a reader takes in at a glance
 
 
 def test_smoke_run_on_the_real_mnist_test_files_produces_figures_4_to_6(smoke_run):
@@ -221,6 +230,17 @@ def test_smoke_run_leaves_no_checkpoints_or_temporary_files(smoke_run):
     leftovers = [p for p in (workdir / "results").rglob("*") if p.name.startswith(".") or p.suffix == ".pt"]
     leftovers += [p for p in (workdir / "resources").rglob("*") if p.name.startswith(".")]
     assert leftovers == []
+
+
+def test_smoke_run_declares_every_file_it_writes(smoke_run):
+    workdir, configs, target = smoke_run
+    targets = ["ljat19", "all", "mnist"] if target == "all" else ["ljat19"]
+    result = snakemake("--list-untracked", "--configfile", *configs, "--directory", str(workdir), *targets)
+    assert result.returncode == 0, result.stderr[-2000:]
+    ours = [line for line in (result.stdout + result.stderr).splitlines()
+            if line.startswith(("results/", "resources/")) and not line.startswith(("results/checkpoints", "results/README"))
+            and line != "resources/README.md" and "/.snakemake" not in line and not line.endswith("mnist_files.yaml")]
+    assert ours == []
 
 
 def test_smoke_run_is_up_to_date_afterwards(smoke_run, tmp_path):

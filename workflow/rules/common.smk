@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 from glassynets import config as config_checks
-from glassynets import mnist
+from glassynets import mnist, two_time
 from glassynets.cells import GLASS_TABLES, HESSIAN_TABLES, METRICS_TABLES, TABLES, seed_blocks
 from glassynets.nets import Architecture
 from glassynets.schedule import log_steps
@@ -271,13 +271,17 @@ def train_job(wildcards):
 
 
 def train_mem_mb(wildcards):
-    """Snapshots [S, E, P] held in memory, twice for the Parquet write; the data [n, d + 1] with
-    the bias column, in the file's and the trainer's copies; plus torch's baseline."""
-    _, arch, n_nets, n_snapshots, n_points = train_job(wildcards)
+    """Snapshots [S, E, P] held in memory, twice for the Parquet write; θ(t_w) of every waiting
+    time [W, E, P] and the two-time results [W, L, E, 2 + K] (float64, twice for the write); the
+    data [n, d + 1] with the bias column, in the file's and the trainer's copies; plus torch's
+    baseline."""
+    exp, arch, n_nets, n_snapshots, n_points = train_job(wildcards)
     bytes_per = 8 if config["dtype"] == "float64" else 4
+    W, L, K = two_time_size(exp["steps"], exp, config)
     snapshots = 3 * n_snapshots * n_nets * arch.n_params * bytes_per
+    recorder = W * n_nets * arch.n_params * bytes_per + 3 * W * L * n_nets * (2 + K) * 8
     data = 3 * n_points * (arch.n_in + 1) * bytes_per
-    return 1000 + math.ceil((snapshots + data) / 2**20)
+    return 1000 + math.ceil((snapshots + recorder + data) / 2**20)
 
 
 # Throughput model of the CPU trainer, fitted to bench/train_throughput.py and full-batch metric
@@ -300,33 +304,51 @@ def train_runtime_min(wildcards):
     return 5 + math.ceil(RUNTIME_SAFETY * seconds / 60)
 
 
+def two_time_size(steps, settings, defaults):
+    """Waiting times W, lags L and overlaps K of a run's two-time grid."""
+    waiting_times, lags = two_time.grid(
+        steps,
+        settings.get("waiting_times_per_decade", defaults["waiting_times_per_decade"]),
+        settings.get("lags_per_decade", defaults["lags_per_decade"]),
+    )
+    return len(waiting_times), len(lags), len(settings.get("overlap_eps", defaults["overlap_eps"]))
+
+
 def cell_size(wildcards):
-    """Snapshots S, runs E (all seed blocks) and parameters P of one cell."""
+    """Snapshots S, runs E (all seed blocks), parameters P, the two-time grid (W, L, K) and the
+    bootstrap replicates of one cell."""
     exp = experiment(wildcards.experiment)
     arch = Architecture.from_name(
         wildcards.arch, N_FEATURES[exp["dataset"]], N_CLASSES[exp["dataset"]]
     )
     n_snapshots = len(log_steps(exp["steps"], per_decade(exp, "snapshots")))
-    return n_snapshots, exp["seeds"], arch.n_params
+    return (
+        n_snapshots,
+        exp["seeds"],
+        arch.n_params,
+        *two_time_size(exp["steps"], exp, config),
+        exp["analysis"]["n_boot"],
+    )
 
 
-# Measured on the 2-core dev machine: aging.displacements costs 4-7 ns per (snapshot pair, run,
-# parameter); 20 ns leaves room for slower nodes, the bootstrap and the Parquet writes.
-AGING_NS_PER_PAIR_RUN_PARAM = 20
+# Measured on the 2-core dev machine: an aging job spends ≈ 5-10 ms per bootstrap replicate
+# (t* of the resampled mean, the regime search, the refit) and ≈ 5 ns per snapshot value in the
+# histograms; the constants leave room for slower nodes and the Parquet writes.
+AGING_S_PER_REPLICATE = 0.03
+AGING_NS_PER_SNAPSHOT_VALUE = 20
 
 
-def aging_memory_mb(S, E, P, bytes_per):
-    """All snapshots [S, E, P] (as read, plus the concatenated copy), the float64 work block of
-    aging.displacements (at most 256 MiB, with its differences and squares), the per-run Δ, D
-    over all pairs [E, S(S-1)/2] and the parameter histograms' pass over the snapshots."""
-    pairs = S * (S - 1) // 2
-    block = min(S * min(E, 16) * P * 8, 256 * 2**20)
-    held = 2 * S * E * P * bytes_per + 3 * block + 4 * E * pairs * 8
+def aging_memory_mb(S, E, P, W, L, K, n_boot, bytes_per):
+    """The snapshots [S, E, P] (as read, plus the concatenated copy) for the histograms; the
+    two-time rows of every run [E, W, L, 2 + K] in float64 (as read, concatenated, made dense);
+    the bootstrap's resampled means and their t* [n_boot, W, L]."""
+    held = 2 * S * E * P * bytes_per + 4 * E * W * L * (2 + K) * 8 + 3 * n_boot * W * L * 8
     return 1000 + math.ceil(held / 2**20)
 
 
-def aging_minutes(S, E, P):
-    return 10 + math.ceil(S * (S - 1) / 2 * E * P * AGING_NS_PER_PAIR_RUN_PARAM * 1e-9 / 60)
+def aging_minutes(S, E, P, W, L, K, n_boot):
+    seconds = n_boot * AGING_S_PER_REPLICATE + S * E * P * AGING_NS_PER_SNAPSHOT_VALUE * 1e-9
+    return 10 + math.ceil(seconds / 60)
 
 
 def aging_mem_mb(wildcards):
@@ -525,7 +547,7 @@ def hessian_size(wildcards):
     """Hessians in the job, P, N, and whether they are exact."""
     exp = experiment(wildcards.experiment)
     h = exp["hessian"]
-    _, _, P = cell_size(wildcards)
+    P = cell_size(wildcards)[2]
     return min(h["seeds"], exp["seeds"]) * len(h["steps"]), P, int(wildcards.n), P <= h["max_exact_params"]
 
 
@@ -533,7 +555,7 @@ def hessian_mem_mb(wildcards):
     """Three dense P×P float64 matrices (H, its blocks, eigvalsh's work) plus the data in float64
     and the cell's snapshots; measured 0.35 GB peak for P = 4015 at N = 10,000."""
     _, P, n, exact = hessian_size(wildcards)
-    S, E, _ = cell_size(wildcards)
+    S, E = cell_size(wildcards)[:2]
     held = (3 * P * P * 8 if exact else 0) + 3 * n * 785 * 8 + 2 * S * E * P * 4
     return 1000 + math.ceil(held / 2**20)
 
@@ -567,21 +589,28 @@ def pspin_options(wildcards):
 
 
 def pspin_size(wildcards):
-    """Snapshots S, runs E and spins n of one p-spin cell."""
+    """Snapshots S, runs E, spins n, the two-time grid (W, L, K) and the bootstrap replicates of
+    one p-spin cell."""
     S = len(log_steps(pspin_steps(), PSPIN["snapshots_per_decade"]))
-    return S, PSPIN["samples"] * PSPIN["replicas"], int(wildcards.n)
+    return (
+        S,
+        PSPIN["samples"] * PSPIN["replicas"],
+        int(wildcards.n),
+        *two_time_size(pspin_steps(), PSPIN, PSPIN),
+        PSPIN["analysis"]["n_boot"],
+    )
 
 
 def pspin_mem_mb(wildcards):
     """The spins at every snapshot (twice for the write) and the coupling tensor n³ (the float64
     draw and its copies)."""
-    S, E, n = pspin_size(wildcards)
-    return 1000 + math.ceil((2 * S * E * n * 8 + 2 * n**3 * 8) / 2**20)
+    S, E, n, W, _, _, _ = pspin_size(wildcards)
+    return 1000 + math.ceil((2 * S * E * n * 8 + W * E * n * 8 + 2 * n**3 * 8) / 2**20)
 
 
 def pspin_runtime_min(wildcards):
     """From the measured cost per contraction term, ×2."""
-    _, E, n = pspin_size(wildcards)
+    _, E, n, *_ = pspin_size(wildcards)
     seconds = 2 * pspin_steps() * n**3 * E * PSPIN_NS_PER_TERM[PSPIN["dtype"]] * 1e-9
     return 5 + math.ceil(seconds / 60)
 
