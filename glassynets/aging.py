@@ -126,7 +126,9 @@ class FitRules:
     "fixed": all of fit_tw, no crossover. shift_dex: for the systematic error the window's start
     is moved by ± this and its end brought in by 2× this. min_points: points per segment of the
     break search and fewest defined t* in the fit window; min_decades: narrowest window (log10 t_w);
-    below either, μ is undefined.
+    below either, μ is undefined. max_residual_dex: a window whose RMS residual about the power
+    law exceeds this is not one regime (a break the search could not resolve, or too much noise),
+    and μ is undefined too.
     """
 
     fit_tw: tuple[float, float]
@@ -137,6 +139,7 @@ class FitRules:
     shift_dex: float = 0.2
     min_points: int = 5
     min_decades: float = 0.7
+    max_residual_dex: float = 0.05
     n_boot: int = 1000
     level: float = 0.95
 
@@ -239,6 +242,9 @@ def estimate_mu(waiting_times: np.ndarray, lags: np.ndarray, delta: np.ndarray, 
     elif primary["n_points"] < rules.min_points or span < rules.min_decades:
         status = (f"undefined: t* defined at {primary['n_points']} t_w spanning {span:.2f} decades in "
                   f"[{start:.3g}, {end:.3g}] (need {rules.min_points} over {rules.min_decades:g})")
+    elif primary["residual_dex"] > rules.max_residual_dex:
+        status = (f"undefined: t*(t_w) on [{start:.3g}, {end:.3g}] is not one power law (RMS residual "
+                  f"{primary['residual_dex']:.3f} dex > {rules.max_residual_dex:g}; slope there {mu:.3f})")
     else:
         status = "ok"
     variants = np.array([f["mu"] for f in fits[1:]], dtype=float)

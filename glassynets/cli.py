@@ -241,6 +241,7 @@ def cmd_aging(args: argparse.Namespace) -> None:
         "delta_star": np.full(curves.size, delta_star), "t_star": curves.reshape(-1)}, meta)
 
     rules = aging.FitRules(fit_tw=tuple(args.fit_tw), window=args.fit_window, min_slope_change=args.min_slope_change,
+                           max_residual_dex=args.max_residual_dex,
                            margin_dex=args.crossover_margin_dex,
                            crossover_p=args.crossover_p, shift_dex=args.window_shift_dex,
                            min_points=args.min_fit_points, min_decades=args.min_fit_decades, n_boot=args.n_boot)
@@ -547,6 +548,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window-shift-dex", type=float, default=0.2, help="window variants for the systematic error")
     p.add_argument("--min-fit-points", type=int, default=5, help="fewer defined t* in the window: μ undefined")
     p.add_argument("--min-fit-decades", type=float, default=0.7, help="a narrower window (log10 t_w): μ undefined")
+    p.add_argument("--max-residual-dex", type=float, default=0.05,
+                   help="a fit window whose RMS residual exceeds this is not one power law: μ undefined")
     p.add_argument("--scan-points", type=int, default=9)
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--late-tw", type=float, help="t_w (steps) of the late-time slope of Δ; default 1%% of the last step")

@@ -105,9 +105,11 @@ def test_asymptotic_window_finds_the_crossover_and_mu_with_full_uncertainty():
     assert summary["residual_dex"] < 0.01
     assert {f["variant"] for f in fits} == {"primary", "window_start_earlier", "window_start_later",
                                             "window_end_earlier", "per_run_tstar"}
-    # one power law through both regimes is what the fixed window gives: a biased μ and a poor fit
-    fixed, _ = aging.estimate_mu(tws, lags, delta, 1e-2, aging.FitRules(fit_tw=(10, 1e5), window="fixed", n_boot=20))
-    assert fixed["mu"] < 0.6 and fixed["residual_dex"] > 0.1
+    # one power law through both regimes is what the fixed window gives: a poor fit, so no μ
+    fixed, fits = aging.estimate_mu(tws, lags, delta, 1e-2, aging.FitRules(fit_tw=(10, 1e5), window="fixed", n_boot=20))
+    assert fixed["residual_dex"] > 0.1 and fits[0]["mu"] < 0.6  # the slope through both regimes is biased
+    assert np.isnan(fixed["mu"]) and "not one power law" in fixed["status"]
+    assert aging.aging_verdict(fixed, 0.1)[0] == "undefined"
 
 
 def test_mu_is_undefined_when_t_star_is_undefined_at_too_many_waiting_times():

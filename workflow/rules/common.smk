@@ -464,7 +464,7 @@ def analysis_options(analysis, step=1.0):
         f"--min-slope-change {analysis['min_slope_change']} "
         f"--crossover-margin-dex {analysis['crossover_margin_dex']} --crossover-p {analysis['crossover_p']} "
         f"--window-shift-dex {analysis['window_shift_dex']} --min-fit-points {analysis['min_fit_points']} "
-        f"--min-fit-decades {analysis['min_fit_decades']} "
+        f"--min-fit-decades {analysis['min_fit_decades']} --max-residual-dex {analysis['max_residual_dex']} "
         f"--delta-star-scan {analysis['delta_star_scan'][0]} {analysis['delta_star_scan'][1]} "
         f"--scan-points {analysis['scan_points']} --n-boot {analysis['n_boot']} "
         f"--diffusive-tolerance {analysis['diffusive_tolerance']} --hist-bins {analysis['hist_bins']}"
