@@ -158,7 +158,11 @@ def read(path: str | os.PathLike, kind: str) -> pa.Table:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file (expected a '{kind}' table)")
-    table = pq.read_table(path)
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise SchemaError(f"{path}: not a readable Parquet file ({err}); delete it and run the workflow again, "
+                          "which rebuilds it") from err
     expected = SCHEMAS[kind]
     got = table.schema
     for i, field in enumerate(expected):

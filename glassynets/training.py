@@ -75,6 +75,12 @@ INITS = ("glorot", "fan_in")
 DEVICES = ("cpu", "cuda")
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "grad_norm", "batch_loss", "batch_grad_norm")
 _CHECKPOINT_VERSION = 3
+# Divergence without NaN: a network whose full-batch training loss stays above this many times its
+# first recorded value for DIVERGED_WINDOW metric points in a row (or at the last step), or one
+# with a parameter beyond ±THETA_MAX, stops the job like a non-finite value does.
+DIVERGED_LOSS_FACTOR = 10.0
+DIVERGED_WINDOW = 3
+THETA_MAX = 1e4
 
 
 class StaleCheckpointError(ValueError):
@@ -82,7 +88,8 @@ class StaleCheckpointError(ValueError):
 
 
 class DivergenceError(RuntimeError):
-    """Some network's parameters or loss became non-finite; the message names seeds and step."""
+    """Some network diverged: non-finite or huge parameters, non-finite loss, or a training loss
+    that stays far above its initial value; the message names seeds, step and lr."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -612,21 +619,38 @@ def train_ensemble(
         replace_atomically(checkpoint, lambda tmp: torch.save(state, tmp))
 
     def check_finite(step: int, what: str, ok: torch.Tensor) -> None:
-        bad = ~ok
+        bad = ~torch.as_tensor(ok)
         if bool(bad.any()):
             which = ", ".join(str(s) for s in seeds[bad.cpu().numpy()][:10]) + (" ..." if int(bad.sum()) > 10 else "")
-            since = f"finite at step {last_ok}" if last_ok is not None else "never checked before"
+            since = f"fine at step {last_ok}" if last_ok is not None else "never checked before"
             raise DivergenceError(
-                f"seed{'s' if int(bad.sum()) > 1 else ''} {which} diverged: non-finite {what} at step {step} "
+                f"seed{'s' if int(bad.sum()) > 1 else ''} {which} diverged: {what} at step {step} "
                 f"({since}); lower lr (now {spec.lr})"
             )
+
+    def check_loss(step: int, loss: np.ndarray) -> None:
+        """Loss far above its first recorded value for DIVERGED_WINDOW points in a row, or at the end."""
+        first = metrics["train_loss"][0] if mi else loss
+        recent = np.vstack([metrics["train_loss"][max(0, mi - DIVERGED_WINDOW + 1) : mi], loss[None]])
+        high = (recent > DIVERGED_LOSS_FACTOR * first).all(axis=0)
+        if len(recent) < DIVERGED_WINDOW and step < spec.steps:
+            high[:] = False
+        check_finite(step, f"training loss above {DIVERGED_LOSS_FACTOR:g}× its initial value "
+                           f"({'at the end' if step == spec.steps else f'for {DIVERGED_WINDOW} metric points'})", ~high)
+
+    def save_checkpoint(step: int) -> None:
+        """A failed write (disk full, read-only) is a warning: the run goes on, a kill restarts from the last good one."""
+        try:
+            save(step)
+        except (OSError, RuntimeError) as err:
+            log(f"warning: could not write the checkpoint {checkpoint} ({err}); training goes on")
 
     t0 = t_log = t_ck = time.perf_counter()
     step0_wall, last_train_loss = start, float("nan")
     snap_steps, met_steps = spec.snapshot_steps, spec.metric_steps
     for s in range(start, spec.steps + 1):
         if checkpoint is not None and s > start and time.perf_counter() - t_ck >= checkpoint_every_s:
-            save(s)
+            save_checkpoint(s)
             t_ck = time.perf_counter()
         if _stop_at_step is not None and s == _stop_at_step:
             if checkpoint is not None:
@@ -636,7 +660,9 @@ def train_ensemble(
         met = mi < M and met_steps[mi] == s
         pair = recorder is not None and s in recorder.steps
         if snap or met:
-            check_finite(s, "parameters", torch.stack([w[:E].reshape(E, -1).isfinite().all(1) for w in net.W]).all(0))
+            check_finite(s, "non-finite parameters", torch.stack([w[:E].reshape(E, -1).isfinite().all(1) for w in net.W]).all(0))
+            check_finite(s, f"a parameter beyond ±{THETA_MAX:g}",
+                         torch.stack([w[:E].reshape(E, -1).abs().amax(1) <= THETA_MAX for w in net.W]).all(0))
         if snap or pair:
             theta = flatten(net.W)[:E].cpu().numpy()
             if snap:
@@ -648,7 +674,8 @@ def train_ensemble(
             ce, acc, grads = _evaluate(net.W, x_aug, y_train, spec.activation, True, spec.loss, spec.output)
             gn = sum((g + 2 * spec.weight_decay * w).square().sum(dim=(1, 2), dtype=torch.float64) for g, w in zip(grads, net.W))
             tce, tacc, _ = _evaluate(net.W, xt_aug, y_test, spec.activation, False, spec.loss, spec.output)
-            check_finite(s, "training loss", ce[:E].isfinite())
+            check_finite(s, "non-finite training loss", ce[:E].isfinite())
+            check_loss(s, ce[:E].cpu().numpy())
         if s == spec.steps and not met:
             break
         idx = order.next().to(dev, non_blocking=True)
@@ -692,5 +719,5 @@ def train_ensemble(
             )
             t_log = now
     if checkpoint is not None:
-        save(spec.steps + 1)
+        save_checkpoint(spec.steps + 1)
     return TrainResult(spec.snapshot_steps.copy(), snapshots, spec.metric_steps.copy(), metrics, recorder)

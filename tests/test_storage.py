@@ -48,3 +48,11 @@ def test_replace_atomically_keeps_the_old_file_when_the_write_fails(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
     storage.replace_atomically(path, lambda tmp: tmp.write_text("new\n"))
     assert path.read_text() == "new\n" and [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_a_truncated_file_says_how_to_rebuild_it(tmp_path):
+    path = tmp_path / "m.parquet"
+    storage.write(path, "energy", {"seed": [0], "step": [1], "energy": [-0.5]}, {})
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(storage.SchemaError, match=r"m.parquet: not a readable Parquet file .*delete it and run the workflow again"):
+        storage.read(path, "energy")

@@ -281,8 +281,32 @@ def test_mismatching_checkpoint_is_refused(tmp_path):
 
 def test_divergence_names_seed_and_step():
     x, y = data(100, 2, 4)
-    with pytest.raises(DivergenceError, match=r"seeds? .*diverged: non-finite .* at step \d+ \(finite at step \d+\)"):
+    with pytest.raises(DivergenceError, match=r"seeds? .*diverged: .* at step \d+ \(fine at step \d+\); lower lr"):
         train_ensemble(spec_for([2, 5, 5, 4], 2000, (0, 1), lr=1e6), x, y, x, y, log=lambda m: None)
+
+
+def test_divergence_without_nan_is_caught():
+    """lr = 10³ on tanh/CE keeps every value finite while the loss stays near 10³ (it starts near
+    1.4): the job stops, naming seeds, step and lr, instead of writing garbage."""
+    x, y = data(200, 2, 4)
+    with pytest.raises(DivergenceError, match=r"seeds 0, 1 diverged: .*above 10× its initial value.* lower lr \(now 1000"):
+        train_ensemble(spec_for([2, 5, 5, 4], 300, (0, 1), lr=1e3), x, y, x, y, log=lambda m: None)
+
+
+def test_a_failed_checkpoint_write_is_a_warning(tmp_path, monkeypatch):
+    """Disk full while writing the resume file: the run goes on and returns its results, with a warning."""
+    x, y = data(100, 2, 4)
+    spec = spec_for([2, 5, 4], 50, (0, 1))
+    whole = train_ensemble(spec, x, y, x, y, log=lambda m: None)
+
+    def full(path, write):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(training, "replace_atomically", full)
+    msgs: list[str] = []
+    result = train_ensemble(spec, x, y, x, y, checkpoint=tmp_path / "c.pt", checkpoint_every_s=0.0, log=msgs.append)
+    assert_same_bits(whole, result)
+    assert any("warning: could not write the checkpoint" in m and "No space left" in m for m in msgs)
 
 
 def test_progress_log():
