@@ -187,7 +187,9 @@ def cmd_train(args: argparse.Namespace) -> None:
         "preprocess": args.preprocess if args.dataset == "mnist" else None, "device": device,
         "train_file": str(args.train), "test_file": str(args.test),
         "waiting_times_per_decade": args.waiting_times_per_decade, "lags_per_decade": args.lags_per_decade,
+        "overlap_eps": list(spec.overlap_eps), "seeds": list(spec.seeds),
     }
+    meta.update(storage.provenance([args.train, args.test], meta))
     seeds = np.asarray(spec.seeds)
     storage.write_snapshots(args.out_snapshots, result.snapshot_steps, seeds, result.snapshots, meta)
     n_metric = len(result.metric_steps)
@@ -222,6 +224,8 @@ def cmd_aging(args: argparse.Namespace) -> None:
     delta, fourth, overlap = dense[..., 0], dense[..., 1], dense[..., 2:]  # [E, W, L], [E, W, L, K]
     meta = {**storage.metadata(args.two_time[0]), "seeds": seeds.tolist()}
     meta.pop("overlap_eps", None)
+    settings = {k: v for k, v in vars(args).items() if k not in ("func", "two_time", "snapshots", "metrics", "out")}
+    meta.update(storage.provenance([*args.two_time, *args.snapshots, *args.metrics], settings))
     n_runs, n_params = len(seeds), int(meta["n_params"])
     _log(f"{n_runs} runs, {len(waiting_times)} t_w × {len(lags)} lags from t = 1, P = {n_params}")
     out = Path(args.out)
@@ -296,6 +300,9 @@ def cmd_hessian(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     blocks = [storage.read_snapshots(p) for p in args.snapshots]
     steps, meta = blocks[0][0], storage.metadata(args.snapshots[0])
+    settings = {k: v for k, v in vars(args).items() if k not in ("func", "snapshots", "train", "test", "out_eigenvalues",
+                                                                 "out_summary", "threads")}
+    meta = {**meta, **storage.provenance([*args.snapshots, args.train, args.test], settings)}
     seeds = np.concatenate([b[1] for b in blocks])
     snapshots = np.concatenate([b[2] for b in blocks], axis=1)
     arch = Architecture.from_widths(meta["widths"])
@@ -354,6 +361,7 @@ def cmd_pspin(args: argparse.Namespace) -> None:
             "samples": args.samples, "replicas": args.replicas, "seed": args.seed, "dtype": args.dtype,
             "waiting_times_per_decade": args.waiting_times_per_decade, "lags_per_decade": args.lags_per_decade,
             "overlap_eps": args.overlap_eps}
+    meta.update(storage.provenance([], meta))
     glassy = "below" if args.temperature < pspin.T_DYNAMICAL else "above"
     _log(f"p-spin N = {args.n}, T = {args.temperature:g} ({glassy} T_d = {pspin.T_DYNAMICAL:.3f}), "
          f"{args.samples} samples × {args.replicas} replicas, dt = {args.dt:g}, {args.steps} steps "
@@ -442,6 +450,25 @@ def cmd_scorecard(args: argparse.Namespace) -> None:
                              accuracy_max=args.underparametrized[1], glasses=glasses)
     scorecard.write(table, args.out_md, args.out_csv, top)
     _log(f"wrote {args.out_md} and {args.out_csv} ({len(table)} rows)")
+
+
+def cmd_describe(args: argparse.Namespace) -> None:
+    """Print what a Parquet file of the pipeline holds: its table kind, rows, every column's type,
+    unit and meaning, and its provenance."""
+    import pyarrow.parquet as pq
+
+    from . import storage
+
+    try:
+        schema, rows = pq.read_schema(args.file), pq.ParquetFile(args.file).metadata.num_rows
+    except Exception as err:  # pyarrow raises several kinds for a file that is not Parquet
+        raise ValueError(f"{args.file}: not a readable Parquet file ({err})") from err
+    kinds = [k for k, s in storage.SCHEMAS.items() if schema.names[: len(s.names)] == s.names]
+    print(f"{args.file}: {'/'.join(kinds) or 'unknown'} table, {rows} rows")
+    for field in schema:
+        doc = (field.metadata or {}).get(b"description", b"").decode() or storage.COLUMN_DOCS.get(field.name, "")
+        print(f"  {field.name:20s} {str(field.type):28s} {doc}")
+    print(json.dumps(storage.metadata(args.file), indent=2, ensure_ascii=False))
 
 
 # --- parser -------------------------------------------------------------------------------------
@@ -620,6 +647,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-md", required=True)
     p.add_argument("--out-csv", required=True)
     p.set_defaults(func=cmd_scorecard)
+
+    p = sub.add_parser("describe", help=cmd_describe.__doc__.splitlines()[0])
+    p.add_argument("file", help="a Parquet file written by the pipeline")
+    p.set_defaults(func=cmd_describe)
     return parser
 
 

@@ -7,7 +7,6 @@ chosen starting distances, σ units, float) and labels y [n] (int64, 0..3); MNIS
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import urllib.request
@@ -18,18 +17,11 @@ import pandas as pd
 import torch
 
 from . import storage
+from .storage import sha256sum
 
 
 class DataError(ValueError):
     """A data file is missing, corrupt, or not what the configuration says it is."""
-
-
-def sha256sum(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fetch_verified(source: str, sha256: str, dest: str | os.PathLike, timeout_s: float = 60) -> Path:

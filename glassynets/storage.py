@@ -3,14 +3,22 @@ writes and checked reads.
 
 Every table is a flat Parquet file. Parameter snapshots keep θ as a fixed-size list column so
 that one row is one (seed, step) and the whole file reads back as an array [rows, P].
-Free-form provenance (config values, generator parameters) travels in the file's key-value
-metadata under ``glassynets`` as JSON.
+Free-form provenance (config values, generator parameters, the sha256 of the input files, a hash
+of the settings) travels in the file's key-value metadata under ``glassynets`` as JSON, with the
+package version, git commit, library versions and a UTC timestamp added to every file written;
+each column's unit and meaning travel as its field metadata (``description``), which pandas,
+polars and duckdb read (``glassynets describe FILE`` prints it all).
 """
 
 from __future__ import annotations
 
+import datetime
+import functools
+import hashlib
 import json
 import os
+import platform
+import subprocess
 from pathlib import Path
 from typing import Any, Callable
 
@@ -102,6 +110,97 @@ SCHEMAS: dict[str, pa.Schema] = {
 }
 
 
+#: Unit and meaning of every column name, attached to each column as field metadata.
+COLUMN_DOCS: dict[str, str] = {
+    "r12": "σ: starting distance of atoms 1 and 2", "r13": "σ: starting distance of atoms 1 and 3",
+    "r23": "σ: starting distance of atoms 2 and 3",
+    "label": "class: LJAT19 minimum (0 triangle, 1-3 chain centred on atom 1-3; -1 failed) or image class",
+    "final_energy": "ε: energy of the minimum reached", "pixels": "0..255: image intensities, row-major",
+    "seed": "run id (network seed, or p-spin sample·replicas + replica; -1: the ensemble mean)",
+    "step": "SGD steps (p-spin: integration steps): state before that step's update",
+    "theta": "parameters θ of the run at that step, in the order of the file's 'theta_layout'",
+    "train_loss": "nats (MSE for loss: mse): full-batch training loss without the L2 term, at θ(step)",
+    "train_acc": "fraction: full-batch training accuracy at θ(step)",
+    "test_loss": "nats (MSE for loss: mse): test loss at θ(step)", "test_acc": "fraction: test accuracy at θ(step)",
+    "grad_norm": "L2 norm of the full-batch gradient of loss + λ‖θ‖² over all parameters, at θ(step)",
+    "batch_loss": "loss of the minibatch that step uses, at θ(step)",
+    "batch_grad_norm": "L2 norm of that minibatch's gradient of loss + λ‖θ‖²",
+    "t_w": "steps: waiting time", "t": "steps: lag after t_w",
+    "delta": "parameter²: Δ(t_w, t_w + t) = (1/P) Σ (θ_i(t_w + t) − θ_i(t_w))²",
+    "fourth": "parameter⁴: D(t_w, t_w + t) = (1/P) Σ Δθ_i⁴",
+    "overlap": "fraction: Q_ε(t_w, t_w + t), parameters with |Δθ_i| < ε, one per 'overlap_eps'",
+    "epsilon": "parameter units: ε of the overlap", "overlap_mean": "fraction: mean over runs of Q_ε",
+    "overlap_sem": "fraction: standard error of overlap_mean", "delta_mean": "parameter²: mean over runs of Δ",
+    "delta_std": "parameter²: standard deviation over runs of Δ", "delta_sem": "parameter²: standard error of delta_mean",
+    "fourth_mean": "parameter⁴: mean over runs of D", "y": "1: Y = mean(D) / mean(Δ)² (3 for Gaussian displacements)",
+    "n_runs": "runs averaged", "t_min": "steps: start of the late-time window", "t_max": "steps: end of that window",
+    "slope": "1: log-log slope of Δ in t", "diffusion": "parameter² per step: Δ/(2t) where diffusive",
+    "diffusive": "whether |slope − 1| <= tolerance", "n_points": "points in the fit", "tolerance": "1: of the slope",
+    "bin_low": "parameter units: bin's lower edge", "bin_high": "parameter units: bin's upper edge",
+    "count": "parameters in the bin (all runs)", "density": "1/parameter unit: count / (total · width)",
+    "energy": "H/N of the p-spin", "delta_star": "parameter²: Δ* defining t*",
+    "t_star": "steps: first lag at which Δ reaches Δ* (NaN: undefined)",
+    "eigenvalue": "nats per parameter²: Hessian eigenvalue (or Ritz value)", "weight": "quadrature weight",
+    "exact": "exact spectrum (else stochastic Lanczos)", "n_params": "P: parameters of the network",
+    "trace": "nats per parameter²: Hessian trace", "trace_stderr": "standard error of a Hutchinson trace",
+    "frac_negative": "fraction of negative eigenvalues", "lambda_min": "smallest eigenvalue",
+    "lambda_max": "largest eigenvalue", "n_train": "N: training points",
+    "variant": "which fit: primary, its window/convention variants, or the Δ* scan",
+    "mu": "1: exponent of t* ∝ t_w^μ (NaN: undefined)", "ci_low": "1: 95% bootstrap lower bound of μ",
+    "ci_high": "1: 95% bootstrap upper bound of μ", "intercept": "log10 steps: c in log10 t* = μ log10 t_w + c",
+    "tw_min": "steps: first t_w of the fit window", "tw_max": "steps: last t_w of the fit window",
+    "residual_dex": "dex: RMS residual of log10 t* about the fit", "n_boot": "bootstrap replicates",
+    "primary": "the cell's μ fit", "stat_low": "1: 95% bootstrap lower bound of μ",
+    "stat_high": "1: 95% bootstrap upper bound of μ", "syst_low": "1: largest deviation of a variant below μ",
+    "syst_high": "1: largest deviation of a variant above μ", "total_low": "1: μ − stat ⊕ syst",
+    "total_high": "1: μ + stat ⊕ syst", "max_residual_dex": "dex: largest residual of the fit",
+    "window_rule": "how the fit window was chosen", "crossover_log10_tw": "log10 steps: the last break of t*(t_w)",
+    "crossover_low": "log10 steps: its 95% bootstrap lower bound", "crossover_high": "log10 steps: upper bound",
+    "hinge_log10_tw": "log10 steps: break of one two-segment fit over fit_tw", "hinge_p": "F-test p of that break",
+    "slope_before": "1: slope before that break", "slope_after": "1: slope after it",
+    "n_tw": "waiting times in fit_tw", "n_tw_defined": "of which t* is defined",
+    "status": "'ok', or why μ is undefined",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _software() -> dict[str, Any]:
+    """Package version, git commit (when run from a checkout; '+dirty' with uncommitted changes)
+    and library versions, once per process."""
+    import torch
+
+    from . import __version__
+
+    root = Path(__file__).resolve().parents[1]
+    commit = None
+    if (root / ".git").exists():
+        try:
+            run = lambda *a: subprocess.run(["git", "-C", str(root), *a], capture_output=True, text=True,  # noqa: E731
+                                            timeout=10).stdout.strip()
+            commit = run("rev-parse", "HEAD") + ("+dirty" if run("status", "--porcelain", "--untracked-files=no") else "")
+        except (OSError, subprocess.SubprocessError):
+            commit = None
+    return {"glassynets": __version__, "git_commit": commit or None, "python": platform.python_version(),
+            "torch": torch.__version__, "numpy": np.__version__, "pyarrow": pa.__version__}
+
+
+def sha256sum(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def provenance(inputs: list[str | os.PathLike] = (), settings: dict | None = None) -> dict[str, Any]:
+    """What a written file came from: the sha256 of each input file and of the settings (sorted
+    JSON). Stored beside the file's other metadata."""
+    out: dict[str, Any] = {"inputs": {str(p): sha256sum(p) for p in inputs}}
+    if settings is not None:
+        out["settings_sha256"] = hashlib.sha256(json.dumps(settings, sort_keys=True, default=_jsonable).encode()).hexdigest()
+    return out
+
+
 class SchemaError(ValueError):
     """A table on disk does not have the columns and types this code expects."""
 
@@ -122,11 +221,15 @@ def replace_atomically(path: str | os.PathLike, write: Callable[[Path], object])
 
 
 def atomic_write(path: str | os.PathLike, table: pa.Table, metadata: dict[str, Any] | None = None) -> Path:
-    """Write ``table`` to ``path`` as Parquet, atomically; ``metadata`` goes into the schema as JSON."""
-    if metadata is not None:
-        table = table.replace_schema_metadata(
-            {**(table.schema.metadata or {}), b"glassynets": json.dumps(metadata, default=_jsonable).encode()}
-        )
+    """Write ``table`` to ``path`` as Parquet, atomically. ``metadata`` goes into the schema as JSON,
+    with the software versions and a UTC timestamp ('written'); each known column gets its unit
+    and meaning (COLUMN_DOCS) as field metadata."""
+    written = {**_software(), "utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    fields = [f.with_metadata({"description": COLUMN_DOCS[f.name]}) if f.name in COLUMN_DOCS else f for f in table.schema]
+    schema = pa.schema(fields, metadata={**(table.schema.metadata or {}),
+                                         b"glassynets": json.dumps({**(metadata or {}), "written": written},
+                                                                   default=_jsonable).encode()})
+    table = table.cast(schema)
     return replace_atomically(path, lambda tmp: pq.write_table(table, tmp))
 
 
@@ -192,6 +295,9 @@ def write_snapshots(
     float_type = pa.from_numpy_dtype(snapshots.dtype)
     values = pa.array(np.ascontiguousarray(snapshots).reshape(-1), type=float_type)
     theta = pa.FixedSizeListArray.from_arrays(values, n_params)
+    layout = ("one value per spin" if metadata.get("model") == "pspin" else "layer by layer, input to output; each "
+              "layer's weights W_l [out_l, in_l + 1] row-major with the bias as the last column (nets.flatten)")
+    metadata = {**metadata, "theta_layout": layout}
     table = pa.table(
         {
             "seed": pa.array(np.tile(np.asarray(seeds, dtype=np.int32), n_steps), type=I32),

@@ -60,19 +60,28 @@ def _train_args(ljat_files, out, checkpoint):
             "--out-two-time", str(out / "tt.parquet"), "--overlap-eps", "0.01"]
 
 
-def test_a_killed_training_job_resumes_to_the_same_bits(ljat_files, tmp_path):
+def test_a_training_job_killed_five_times_resumes_to_the_same_bits(ljat_files, tmp_path):
+    """Fault injection: SIGKILL the job at five random moments in a row (each after it has written
+    a checkpoint), then let it finish: its files hold the bits of an uninterrupted run."""
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     subprocess.run(_train_args(ljat_files, whole, tmp_path / "w.pt"), check=True, capture_output=True)
     checkpoint = tmp_path / "k.pt"
-    job = subprocess.Popen(_train_args(ljat_files, killed, checkpoint), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.time() + 60
-    while not checkpoint.exists() and time.time() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.4)
-    job.send_signal(signal.SIGKILL)
-    job.wait()
-    assert job.returncode == -signal.SIGKILL, "the job finished before it could be killed; make it longer"
-    assert checkpoint.exists() and not (killed / "s.parquet").exists()
+    rng = np.random.default_rng(int(time.time()))
+    steps_at_kill = []
+    for _ in range(5):
+        before = checkpoint.stat().st_mtime_ns if checkpoint.exists() else 0
+        job = subprocess.Popen(_train_args(ljat_files, killed, checkpoint), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+        deadline = time.time() + 60
+        while (not checkpoint.exists() or checkpoint.stat().st_mtime_ns == before) and time.time() < deadline:
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 0.5))
+        job.send_signal(signal.SIGKILL)
+        out, _ = job.communicate()
+        assert job.returncode == -signal.SIGKILL, "the job finished before it could be killed; make it longer"
+        assert checkpoint.exists() and not (killed / "s.parquet").exists()
+        steps_at_kill.append(torch_step(checkpoint))
+    assert len(set(steps_at_kill)) == 5 and steps_at_kill == sorted(steps_at_kill)  # five kills at five places
     resumed = subprocess.run(_train_args(ljat_files, killed, checkpoint), check=True, capture_output=True, text=True)
     assert "resumed from" in resumed.stdout
     for name, kind in (("s.parquet", "snapshots"), ("m.parquet", "metrics"), ("tt.parquet", "two_time")):
@@ -80,6 +89,13 @@ def test_a_killed_training_job_resumes_to_the_same_bits(ljat_files, tmp_path):
     assert not checkpoint.exists()
     steps, _, theta = storage.read_snapshots(killed / "s.parquet")
     assert steps[-1] == 40000 and np.isfinite(theta).all()
+
+
+def torch_step(checkpoint: Path) -> int:
+    """The step a training checkpoint resumes at."""
+    import torch
+
+    return int(torch.load(checkpoint, weights_only=True)["step"])
 
 
 MNIST_FILES = Path(__file__).resolve().parents[1].parent / "shared/data/mnist"

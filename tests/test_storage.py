@@ -13,7 +13,9 @@ def test_snapshots_round_trip_bit_exact(tmp_path):
     steps, seeds, back = storage.read_snapshots(path)
     assert steps.tolist() == [0, 1, 3, 10] and seeds.tolist() == [5, 6, 7]
     assert back.dtype == np.float32 and np.array_equal(back, snaps)
-    assert storage.metadata(path) == {"arch": "h2", "n_params": 9}
+    meta = storage.metadata(path)
+    assert {k: meta[k] for k in ("arch", "n_params")} == {"arch": "h2", "n_params": 9}
+    assert "theta_layout" in meta and "utc" in meta["written"]
 
 
 def test_reading_the_wrong_kind_names_file_and_columns(tmp_path):
@@ -56,3 +58,33 @@ def test_a_truncated_file_says_how_to_rebuild_it(tmp_path):
     path.write_bytes(path.read_bytes()[:40])
     with pytest.raises(storage.SchemaError, match=r"m.parquet: not a readable Parquet file .*delete it and run the workflow again"):
         storage.read(path, "energy")
+
+
+def test_every_column_has_its_unit_and_meaning_and_every_file_its_provenance(tmp_path):
+    missing = {n for schema in storage.SCHEMAS.values() for n in schema.names} - set(storage.COLUMN_DOCS)
+    assert missing == set()
+    source = tmp_path / "in.txt"
+    source.write_text("data")
+    path = tmp_path / "e.parquet"
+    storage.write(path, "energy", {"seed": [0], "step": [1], "energy": [-0.5]},
+                  {"temperature": 0.5, **storage.provenance([source], {"temperature": 0.5})})
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    assert all(f.metadata[b"description"] for f in schema)
+    meta = storage.metadata(path)
+    assert meta["inputs"] == {str(source): storage.sha256sum(source)} and len(meta["settings_sha256"]) == 64
+    assert {"glassynets", "git_commit", "torch", "numpy", "pyarrow", "utc"} <= set(meta["written"])
+
+
+def test_describe_prints_kind_columns_and_provenance(tmp_path, capsys):
+    from glassynets import cli
+
+    path = tmp_path / "e.parquet"
+    storage.write(path, "energy", {"seed": [0, 1], "step": [1, 1], "energy": [-0.5, -0.6]}, {"temperature": 0.5})
+    assert cli.main(["describe", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "energy table, 2 rows" in out and "H/N of the p-spin" in out and '"temperature": 0.5' in out
+    (tmp_path / "bad.parquet").write_text("not parquet")
+    assert cli.main(["describe", str(tmp_path / "bad.parquet")]) == 1
+    assert "not a readable Parquet file" in capsys.readouterr().err
