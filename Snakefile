@@ -1,9 +1,20 @@
 # Glassy training dynamics of small neural networks: aging and subaging of SGD
 # (Herrera Segura, Montoya, Tapias 2022; Baity-Jesi et al. 2018). See README.md.
 
+import sys
+
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+
+# Snakemake's own message for a YAML syntax error names neither file nor line: check first.
+from glassynets.config import ConfigError, load_yaml
+
+try:
+    load_yaml("config.yaml")
+except ConfigError as err:
+    sys.exit(f"config error: {err}")
 
 
 configfile: "config.yaml"

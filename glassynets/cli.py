@@ -452,6 +452,16 @@ def cmd_scorecard(args: argparse.Namespace) -> None:
     _log(f"wrote {args.out_md} and {args.out_csv} ({len(table)} rows)")
 
 
+def cmd_check_config(args: argparse.Namespace) -> None:
+    """Check config files as snakemake --configfile would merge them (later ones override earlier
+    ones): YAML syntax with file and line, then the schema; prints the experiments found."""
+    from . import config
+
+    schema = Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml"
+    checked = config.check_files(args.files, schema)
+    _log(f"{', '.join(args.files)}: valid; experiments {', '.join(checked['experiments'])}")
+
+
 def cmd_describe(args: argparse.Namespace) -> None:
     """Print what a Parquet file of the pipeline holds: its table kind, rows, every column's type,
     unit and meaning, and its provenance."""
@@ -647,6 +657,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-md", required=True)
     p.add_argument("--out-csv", required=True)
     p.set_defaults(func=cmd_scorecard)
+
+    p = sub.add_parser("check-config", help=cmd_check_config.__doc__.splitlines()[0])
+    p.add_argument("files", nargs="+", help="config.yaml, then any --configfile files in the order given")
+    p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("describe", help=cmd_describe.__doc__.splitlines()[0])
     p.add_argument("file", help="a Parquet file written by the pipeline")

@@ -137,6 +137,38 @@ def _check_fit_windows(config: dict[str, Any]) -> None:
             )
 
 
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """A config file's contents; a syntax error is a ConfigError naming the file, line and column."""
+    try:
+        loaded = yaml.safe_load(Path(path).read_text())
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {err.problem or err.context}") from err
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot be read ({err.strerror})") from err
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: must hold keys at the top level, found {type(loaded).__name__}")
+    return loaded
+
+
+def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Snakemake's rule for --configfile: nested keys replaced one by one, lists and values whole."""
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def check_files(paths: list[str | Path], schema_path: str | Path) -> dict[str, Any]:
+    """Load config files in order (later ones override earlier ones, as with snakemake
+    --configfile) and validate the result; raises ConfigError."""
+    config: dict[str, Any] = {}
+    for path in paths:
+        config = merge(config, load_yaml(path))
+    return validate(config, schema_path)
+
+
 def validate(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
     """Return a validated copy of ``config`` with defaults filled in; raise ConfigError otherwise."""
     schema = yaml.safe_load(Path(schema_path).read_text())

@@ -65,3 +65,24 @@ def test_invalid_config_gives_one_line_naming_the_key(change, message):
         validate(config, SCHEMA)
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_yaml_syntax_error_names_file_line_and_column(tmp_path):
+    from glassynets.config import check_files, load_yaml
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("experiments:\n  a:\n    lr: [1, 2\n    b: 3\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml, line 4, column 6: not valid YAML"):
+        load_yaml(bad)
+    with pytest.raises(ConfigError, match=r"bad.yaml, line 4"):
+        check_files([ROOT / "config.yaml", bad], SCHEMA)
+    # merged as snakemake --configfile merges: nested keys one by one
+    merged = check_files([ROOT / "config.yaml", ROOT / "tests/config/smoke.yaml"], SCHEMA)
+    assert merged["experiments"]["ljat_arch"]["steps"] == 3000 and merged["ljat19"]["source"] == "regenerate"
+
+
+def test_a_fit_window_without_waiting_times_is_a_config_error():
+    config = paper()
+    config["experiments"]["ljat_arch"]["analysis"]["fit_tw"] = [2.0e+5, 3.0e+5]  # past the run's 150,000 steps
+    with pytest.raises(ConfigError, match=r"'experiments.ljat_arch.analysis.fit_tw' = \[200000.0, 300000.0\] holds 0 "):
+        validate(config, SCHEMA)
