@@ -109,7 +109,7 @@ def _tstar_axes(ax: plt.Axes, cells: list[CellTables]) -> None:
     ax.set_yscale("log")
     ax.set_xlabel(f"$t_w$ ({', '.join(units)})")
     ax.set_ylabel(f"t* ({', '.join(units)})\nΔ* = {', '.join(f'{d:.3g}' for d in stars)}")
-    ax.legend(loc="lower right", fontsize=6, framealpha=0.8)
+    ax.legend(loc="upper left", fontsize=6, framealpha=0.8)
 
 
 def mu_text(fit: pd.Series) -> str:
@@ -122,14 +122,14 @@ def mu_text(fit: pd.Series) -> str:
 
 def _tstar_panel(ax: plt.Axes, cells: list[CellTables]) -> plt.Axes:
     """t*(t_w) of the ensemble-mean Δ per cell; each power-law fit drawn only over the t_w it used,
-    the crossover (start of the asymptotic window) dotted with its bootstrap interval shaded, and
-    the fit's residuals log10(t*/fit) in a strip below (``ax``'s slot is split in two). Returns
-    the t* axes."""
+    the crossover (the last break of t*(t_w)) dotted, with its bootstrap interval as a bar along the
+    bottom, and the fit's residuals log10(t*/fit) in a strip below (``ax``'s slot is split in two).
+    Returns the t* axes."""
     fig, spec = ax.figure, ax.get_subplotspec().subgridspec(2, 1, height_ratios=[3.2, 1], hspace=0.06)
     ax.remove()
     ax = fig.add_subplot(spec[0])
     residual_ax = fig.add_subplot(spec[1], sharex=ax)
-    for color, cell in zip(COLORS, cells):
+    for k, (color, cell) in enumerate(zip(COLORS, cells)):
         curve, unit = cell.tstar_curve.dropna(), cell.time_unit
         fit = cell.fit
         ax.plot(curve["t_w"] * unit, curve["t_star"] * unit, "o", ms=2.5, color=color, mfc="none", mew=0.7)
@@ -137,15 +137,16 @@ def _tstar_panel(ax: plt.Axes, cells: list[CellTables]) -> plt.Axes:
         if np.isfinite(fit["mu"]):
             used = curve[(curve["t_w"] >= fit["tw_min"]) & (curve["t_w"] <= fit["tw_max"])]
             tw = used["t_w"].to_numpy(float)
-            ax.plot(tw * unit, 10 ** fit["intercept"] * tw ** fit["mu"] * unit, color=color, lw=1.2, label=label)
-            ax.axvline(fit["tw_min"] * unit, color=color, ls=":", lw=0.8)
-            if np.isfinite(fit["crossover_low"]):
-                ax.axvspan(10 ** fit["crossover_low"] * unit, 10 ** fit["crossover_high"] * unit, color=color,
-                           alpha=0.1, lw=0)
-            residual_ax.plot(tw * unit, np.log10(used["t_star"] / (10 ** fit["intercept"] * tw ** fit["mu"])), "o-",
-                             ms=2, lw=0.6, color=color)
+            line = 10 ** fit["intercept"] * tw ** fit["mu"]
+            ax.plot(tw * unit, line * unit, color=color, lw=1.2, label=label)
+            residual_ax.plot(tw * unit, np.log10(used["t_star"] / line), "o-", ms=2, lw=0.6, color=color)
         else:
             ax.plot([], [], "o", ms=2.5, color=color, mfc="none", label=label)
+        if np.isfinite(fit["crossover_log10_tw"]):
+            ax.axvline(10 ** fit["crossover_log10_tw"] * unit, color=color, ls=":", lw=0.8)
+            if np.isfinite(fit["crossover_low"]):
+                ax.plot(np.array([10 ** fit["crossover_low"], 10 ** fit["crossover_high"]]) * unit, [0.03 + 0.03 * k] * 2,
+                        color=color, lw=2, solid_capstyle="butt", transform=ax.get_xaxis_transform())
     residual_ax.axhline(0, color="grey", lw=0.5)
     residual_ax.set_ylabel("residual\n(dex)", fontsize=7)
     fig.align_ylabels([ax, residual_ax])
