@@ -18,6 +18,7 @@ window's start and end, averaging Δ or log t* over runs). Subaging means μ < 1
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,24 +119,21 @@ class FitRules:
     """How μ is estimated from t*(t_w) (configured per experiment under ``analysis``).
 
     fit_tw: outer bounds of the t_w where the regimes of t*(t_w) are looked for (steps).
-    window: "asymptotic": the regimes are peeled off from the start: a continuous two-segment fit
-    (:func:`crossover`) over the t_w from the current start to the last defined t* finds a break;
-    when it is significant (F-test p < crossover_p and the slopes differ by at least
-    min_slope_change) the start moves to it and the search repeats. The last such break is the
-    crossover, and μ is fitted from crossover + margin_dex to the last t_w with a defined t*.
-    "fixed": all of fit_tw, no crossover. shift_dex: for the systematic error the window's start
-    is moved by ± this and its end brought in by 2× this. min_points: points per segment of the
-    break search and fewest defined t* in the fit window; min_decades: narrowest window (log10 t_w);
-    below either, μ is undefined. max_residual_dex: a window whose RMS residual about the power
-    law exceeds this is not one regime (a break the search could not resolve, or too much noise),
-    and μ is undefined too.
+    window: "asymptotic": the last regime, grown backwards from the end: start with the last
+    min_points t_w with a defined t*, fit a power law, and take in the next earlier t_w while its
+    log10 t* lies within point_residual_dex (or three bootstrap standard deviations of its log10 t*,
+    if larger) of the line fitted to the points after it, refitting after each (a single stray
+    point is taken in when the one before it fits); two t_w in a row that do not fit end the
+    regime, and the window's start is the crossover. "fixed": all of fit_tw,
+    no crossover. shift_dex: for the systematic error the window's start is moved by ± this and
+    its end brought in by 2× this. min_points, min_decades: fewer defined t* in the window, or a
+    narrower span in log10 t_w, and μ is undefined; so it is when the window's RMS residual exceeds
+    max_residual_dex (not one power law).
     """
 
     fit_tw: tuple[float, float]
     window: str = "asymptotic"
-    crossover_p: float = 0.01
-    min_slope_change: float = 0.15
-    margin_dex: float = 0.1
+    point_residual_dex: float = 0.03
     shift_dex: float = 0.2
     min_points: int = 5
     min_decades: float = 0.7
@@ -157,29 +155,36 @@ def per_run_tstar(lags: np.ndarray, delta: np.ndarray, delta_star: float) -> np.
         return 10 ** np.log10(runs).mean(axis=0)
 
 
-def fit_window(waiting_times: np.ndarray, curve: np.ndarray, rules: FitRules) -> tuple[float, float, float, dict]:
-    """The t_w window (start, end) of the μ fit on one t*(t_w) curve by ``rules``, the crossover
-    (log10 t_w of the last significant break; NaN when none) and the first two-segment fit over
-    fit_tw (:func:`crossover`, for reference). start is NaN when no t* is defined."""
+def fit_window(waiting_times: np.ndarray, curve: np.ndarray, rules: FitRules,
+               noise: np.ndarray | None = None) -> tuple[float, float, float]:
+    """The t_w window (start, end) of the μ fit on one t*(t_w) curve by ``rules``, and the crossover
+    (log10 of the window's start for the asymptotic rule, NaN for fixed). noise: bootstrap
+    standard deviation of log10 t* per t_w, or None. NaNs when fewer than min_points t* are
+    defined."""
     lo_tw, hi_tw = rules.fit_tw
-    defined = (waiting_times >= lo_tw) & (waiting_times <= hi_tw) & np.isfinite(curve)
-    first = crossover(waiting_times[defined], curve[defined], rules.min_points)
-    if not defined.any():
-        return float("nan"), float("nan"), float("nan"), first
-    end = float(waiting_times[defined].max())
+    defined = np.nonzero((waiting_times >= lo_tw) & (waiting_times <= hi_tw) & np.isfinite(curve))[0]
+    if len(defined) < rules.min_points:
+        return float("nan"), float("nan"), float("nan")
+    end = float(waiting_times[defined[-1]])
     if rules.window == "fixed":
-        return float(lo_tw), end, float("nan"), first
-    start, last_break, hinge = float(lo_tw), float("nan"), first
-    while np.isfinite(hinge["log10_tw"]):
-        if not (hinge["p_value"] < rules.crossover_p
-                and abs(hinge["slope_after"] - hinge["slope_before"]) >= rules.min_slope_change):
+        return float(lo_tw), end, float("nan")
+    x, y = np.log10(waiting_times[defined]), np.log10(curve[defined])
+    tolerance = np.full(len(x), rules.point_residual_dex)
+    if noise is not None:
+        tolerance = np.maximum(tolerance, 3 * np.nan_to_num(noise[defined]))
+    first = len(x) - rules.min_points
+    while first > 0:  # one stray point is taken in when the one before it fits again
+        slope, intercept = np.polyfit(x[first:], y[first:], 1)
+        off = np.abs(y[max(0, first - 2) : first] - (slope * x[max(0, first - 2) : first] + intercept))[::-1]
+        fits = off <= tolerance[max(0, first - 2) : first][::-1]
+        if fits[0]:
+            first -= 1
+        elif len(fits) > 1 and fits[1]:
+            first -= 2
+        else:
             break
-        last_break, start = hinge["log10_tw"], 10 ** hinge["log10_tw"]
-        rest = defined & (waiting_times >= start)
-        hinge = crossover(waiting_times[rest], curve[rest], rules.min_points)
-    if np.isfinite(last_break):
-        start = 10 ** (last_break + rules.margin_dex)
-    return start, end, last_break, first
+    start = float(waiting_times[defined[first]])
+    return start, end, float(np.log10(start))
 
 
 def estimate_mu(waiting_times: np.ndarray, lags: np.ndarray, delta: np.ndarray, delta_star: float, rules: FitRules,
@@ -199,8 +204,17 @@ def estimate_mu(waiting_times: np.ndarray, lags: np.ndarray, delta: np.ndarray, 
     waiting_times = np.asarray(waiting_times, float)
     n_runs = delta.shape[0]
     curve = t_star(lags, delta.mean(axis=0), delta_star)
-    start, end, last_break, hinge = fit_window(waiting_times, curve, rules)
+    # bootstrap over runs: the noise of log10 t* per t_w (for the window rule), μ at the primary
+    # window and where the rule puts the crossover in each resample
+    counts = _bootstrap_counts(n_runs, rules.n_boot, seed) if n_runs > 1 and rules.n_boot > 0 else np.zeros((0, n_runs))
+    curves = t_star(lags, np.tensordot(counts, delta, axes=(1, 0)) / n_runs, delta_star)  # [B, W]
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # t_w where no resample has a t*: NaN noise
+        noise = np.nanstd(np.log10(curves), axis=0) if len(curves) > 1 else None
+    start, end, last_break = fit_window(waiting_times, curve, rules, noise)
     inside = (waiting_times >= rules.fit_tw[0]) & (waiting_times <= rules.fit_tw[1])
+    defined_inside = inside & np.isfinite(curve)
+    hinge = crossover(waiting_times[defined_inside], curve[defined_inside], rules.min_points)
     summary = {"delta_star": delta_star, "window_rule": rules.window,
                "hinge_log10_tw": hinge["log10_tw"], "hinge_p": hinge["p_value"],
                "slope_before": hinge["slope_before"], "slope_after": hinge["slope_after"],
@@ -220,11 +234,8 @@ def estimate_mu(waiting_times: np.ndarray, lags: np.ndarray, delta: np.ndarray, 
             fit("window_start_later", curve, (window[0] * shift, window[1])),
             fit("window_end_earlier", curve, (window[0], window[1] / shift**2)),
             fit("per_run_tstar", per_run_tstar(lags, delta, delta_star), window)]
-    # bootstrap over runs: μ at the primary window, and where the rule puts the crossover
-    counts = _bootstrap_counts(n_runs, rules.n_boot, seed) if n_runs > 1 and rules.n_boot > 0 else np.zeros((0, n_runs))
-    curves = t_star(lags, np.tensordot(counts, delta, axes=(1, 0)) / n_runs, delta_star)  # [B, W]
     boot_mu = np.array([fit_power_law(waiting_times, c, window)[0] for c in curves])
-    boot_break = np.array([fit_window(waiting_times, c, rules)[2] for c in curves])
+    boot_break = np.array([fit_window(waiting_times, c, rules, noise)[2] for c in curves])
     alpha = (1 - rules.level) / 2
 
     def interval(values):
@@ -238,10 +249,10 @@ def estimate_mu(waiting_times: np.ndarray, lags: np.ndarray, delta: np.ndarray, 
     mu = primary["mu"]
     span = np.log10(end / start) if np.isfinite(start) and end > start else 0.0
     if not np.isfinite(start):
-        status = "undefined: t* is not defined at any t_w in fit_tw"
+        status = f"undefined: t* is defined at fewer than {rules.min_points} t_w in fit_tw"
     elif primary["n_points"] < rules.min_points or span < rules.min_decades:
-        status = (f"undefined: t* defined at {primary['n_points']} t_w spanning {span:.2f} decades in "
-                  f"[{start:.3g}, {end:.3g}] (need {rules.min_points} over {rules.min_decades:g})")
+        status = (f"undefined: the last regime holds {primary['n_points']} t_w spanning {span:.2f} decades, "
+                  f"[{start:.3g}, {end:.3g}] (need {rules.min_points} over {rules.min_decades:g}; slope there {mu:.3f})")
     elif primary["residual_dex"] > rules.max_residual_dex:
         status = (f"undefined: t*(t_w) on [{start:.3g}, {end:.3g}] is not one power law (RMS residual "
                   f"{primary['residual_dex']:.3f} dex > {rules.max_residual_dex:g}; slope there {mu:.3f})")

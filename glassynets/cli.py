@@ -244,10 +244,8 @@ def cmd_aging(args: argparse.Namespace) -> None:
         "seed": np.repeat(np.concatenate([[-1], seeds]), len(waiting_times)), "t_w": np.tile(waiting_times, n_runs + 1),
         "delta_star": np.full(curves.size, delta_star), "t_star": curves.reshape(-1)}, meta)
 
-    rules = aging.FitRules(fit_tw=tuple(args.fit_tw), window=args.fit_window, min_slope_change=args.min_slope_change,
-                           max_residual_dex=args.max_residual_dex,
-                           margin_dex=args.crossover_margin_dex,
-                           crossover_p=args.crossover_p, shift_dex=args.window_shift_dex,
+    rules = aging.FitRules(fit_tw=tuple(args.fit_tw), window=args.fit_window, point_residual_dex=args.point_residual_dex,
+                           max_residual_dex=args.max_residual_dex, shift_dex=args.window_shift_dex,
                            min_points=args.min_fit_points, min_decades=args.min_fit_decades, n_boot=args.n_boot)
     summary, fits = aging.estimate_mu(waiting_times, lags, delta, delta_star, rules)
     scan = np.geomspace(scan_range[0], scan_range[1], args.scan_points)
@@ -256,7 +254,7 @@ def cmd_aging(args: argparse.Namespace) -> None:
     storage.write(out / "mu.parquet", "mu", {c: [f[c] for f in fits] for c in storage.SCHEMAS["mu"].names}, meta)
     storage.write(out / "mu_summary.parquet", "mu_summary", {c: [summary[c]] for c in storage.SCHEMAS["mu_summary"].names},
                   meta)
-    _log(f"Δ* = {delta_star:.4g}: crossover (last break) at log10 t_w = {summary['crossover_log10_tw']:.2f} "
+    _log(f"Δ* = {delta_star:.4g}: asymptotic regime from log10 t_w = {summary['crossover_log10_tw']:.2f} "
          f"[{summary['crossover_low']:.2f}, {summary['crossover_high']:.2f}] (two-segment break at "
          f"{summary['hinge_log10_tw']:.2f}, p = {summary['hinge_p']:.2g}); "
          f"μ = {summary['mu']:.3f} [{summary['total_low']:.3f}, {summary['total_high']:.3f}] over t_w in "
@@ -577,11 +575,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delta-star-unit", choices=["parameter", "network"], default="parameter",
                    help="Δ* (and its scan) per parameter, or per network: a threshold on |Δθ|² = P·Δ")
     p.add_argument("--fit-window", choices=["asymptotic", "fixed"], default="asymptotic",
-                   help="fit μ past the last significant break of t*(t_w), or over all of --fit-tw")
-    p.add_argument("--min-slope-change", type=float, default=0.15,
-                   help="a break of t*(t_w) counts when the log-log slopes on its two sides differ by this much")
-    p.add_argument("--crossover-margin-dex", type=float, default=0.1, help="the window starts this far past the crossover")
-    p.add_argument("--crossover-p", type=float, default=0.01, help="F-test p below which a break counts as significant")
+                   help="fit μ on the last power-law regime of t*(t_w), or over all of --fit-tw")
+    p.add_argument("--point-residual-dex", type=float, default=0.03,
+                   help="the asymptotic regime takes in an earlier t_w while its log10 t* is this close to the fit")
     p.add_argument("--window-shift-dex", type=float, default=0.2, help="window variants for the systematic error")
     p.add_argument("--min-fit-points", type=int, default=5, help="fewer defined t* in the window: μ undefined")
     p.add_argument("--min-fit-decades", type=float, default=0.7, help="a narrower window (log10 t_w): μ undefined")

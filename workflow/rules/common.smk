@@ -461,8 +461,7 @@ def analysis_options(analysis, step=1.0):
     return (
         f"--delta-star {analysis['delta_star']} --delta-star-unit {analysis['delta_star_unit']} "
         f"--fit-tw {fit_tw[0]:g} {fit_tw[1]:g} --fit-window {analysis['fit_window']} "
-        f"--min-slope-change {analysis['min_slope_change']} "
-        f"--crossover-margin-dex {analysis['crossover_margin_dex']} --crossover-p {analysis['crossover_p']} "
+        f"--point-residual-dex {analysis['point_residual_dex']} "
         f"--window-shift-dex {analysis['window_shift_dex']} --min-fit-points {analysis['min_fit_points']} "
         f"--min-fit-decades {analysis['min_fit_decades']} --max-residual-dex {analysis['max_residual_dex']} "
         f"--delta-star-scan {analysis['delta_star_scan'][0]} {analysis['delta_star_scan'][1]} "
