@@ -2,6 +2,7 @@
 # (Herrera Segura, Montoya, Tapias 2022; Baity-Jesi et al. 2018). See README.md.
 
 import sys
+from pathlib import Path
 
 from snakemake.utils import min_version
 
@@ -12,7 +13,8 @@ min_version("9.0")
 from glassynets.config import ConfigError, load_yaml
 
 try:
-    load_yaml("config.yaml")
+    if Path("config.yaml").exists():  # with --directory elsewhere the --configfile files are the whole config
+        load_yaml("config.yaml")
 except ConfigError as err:
     sys.exit(f"config error: {err}")
 

@@ -158,7 +158,8 @@ def per_run_tstar(lags: np.ndarray, delta: np.ndarray, delta_star: float) -> np.
 def fit_window(waiting_times: np.ndarray, curve: np.ndarray, rules: FitRules,
                noise: np.ndarray | None = None) -> tuple[float, float, float]:
     """The t_w window (start, end) of the μ fit on one t*(t_w) curve by ``rules``, and the crossover
-    (log10 of the window's start for the asymptotic rule, NaN for fixed). noise: bootstrap
+    (log10 of the window's start for the asymptotic rule; NaN for fixed, or when the regime reaches
+    back to the first defined t_w). noise: bootstrap
     standard deviation of log10 t* per t_w, or None. NaNs when fewer than min_points t* are
     defined."""
     lo_tw, hi_tw = rules.fit_tw
@@ -184,7 +185,8 @@ def fit_window(waiting_times: np.ndarray, curve: np.ndarray, rules: FitRules,
         else:
             break
     start = float(waiting_times[defined[first]])
-    return start, end, float(np.log10(start))
+    # a regime that reaches back to the first t_w of fit_tw has no crossover inside it
+    return start, end, float(np.log10(start)) if first > 0 else float("nan")
 
 
 def estimate_mu(waiting_times: np.ndarray, lags: np.ndarray, delta: np.ndarray, delta_star: float, rules: FitRules,

@@ -363,7 +363,7 @@ def test_images_table_round_trip(tmp_path, real):
     pixels, back = storage.read_images(path)
     assert pixels.dtype == np.uint8 and pixels.shape == (10000, 784) and np.array_equal(pixels, images)
     assert back.dtype == np.int64 and np.array_equal(back, labels)
-    assert storage.metadata(path) == {"split": "t10k"}
+    assert storage.metadata(path)["split"] == "t10k"
     assert [p.name for p in tmp_path.iterdir()] == ["t10k.parquet"]
 
 
