@@ -210,11 +210,14 @@ def replace_atomically(path: str | os.PathLike, write: Callable[[Path], object])
     rename: readers never see a partial file. If ``write`` raises (e.g. a failed checksum), the
     temporary file is removed and ``path`` is left as it was."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         write(tmp)
         os.replace(tmp, path)
+    except OSError as err:  # disk full, read-only, no permission: say which file, whatever raised it
+        cause = err.strerror or str(err)
+        raise OSError(err.errno, f"cannot write {path}: {cause}") from err
     finally:
         tmp.unlink(missing_ok=True)
     return path

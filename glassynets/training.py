@@ -41,6 +41,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -642,8 +643,10 @@ def train_ensemble(
         """A failed write (disk full, read-only) is a warning: the run goes on, a kill restarts from the last good one."""
         try:
             save(step)
-        except (OSError, RuntimeError) as err:
-            log(f"warning: could not write the checkpoint {checkpoint} ({err}); training goes on")
+        except (OSError, RuntimeError) as err:  # torch.save reports a full disk as a RuntimeError
+            free = shutil.disk_usage(checkpoint.parent).free
+            log(f"warning: could not write the checkpoint {checkpoint} ({err}; {free / 2**20:.1f} MiB free there); "
+                "training goes on")
 
     t0 = t_log = t_ck = time.perf_counter()
     step0_wall, last_train_loss = start, float("nan")
