@@ -357,14 +357,19 @@ def figB2(cells: list[CellTables], out: str | Path, accuracy_max: float = 0.99, 
         hi = (fits["total_high"] - fits["mu"]).clip(lower=0).fillna(0)
         ax.errorbar(alpha[ok], fits["mu"][ok], yerr=[lo[ok], hi[ok]], fmt=marker + "-", color=color, ms=4, capsize=2,
                     lw=0.8, label=f"{name}: μ")
+        if (~ok).any():  # undefined μ: a mark along the bottom, never a number
+            ax.plot(alpha[~ok], np.full((~ok).sum(), 0.03), "x", color=color, ms=5, transform=ax.get_xaxis_transform(),
+                    label=f"{name}: μ undefined")
         acc_ax.plot(alpha, [c.final("train_acc")[0] for c in group], marker, ls="--", color=color, mfc="none", ms=5,
                     lw=0.8, label=f"{name}: train accuracy")
         alpha_star = phases(group, accuracy_max)[2]
         if np.isfinite(alpha_star):
             ax.axvline(alpha_star, color=color, ls=":", lw=1)
     ax.set_xscale("log")
+    low, high = ax.get_ylim()
+    ax.set_ylim(min(low, -0.1), max(high, 1.3))  # μ = 0 (no aging) and 1 (simple aging) always in view
     ax.set_xlabel("α = P/N")
-    ax.set_ylabel("μ (filled)")
+    ax.set_ylabel("μ (filled; x: undefined)")
     acc_ax.set_ylabel("final train accuracy (open)")
     acc_ax.axhline(accuracy_max, color="grey", ls="--", lw=0.5)
     handles = ax.get_legend_handles_labels()
