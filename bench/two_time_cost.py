@@ -1,6 +1,6 @@
 """Cost of the online two-time observables (two_time.Recorder) against training, one thread.
 
-    python bench/two_time_cost.py [--quick] [--repeats R]
+    python bench/two_time_cost.py [--quick] [--repeats R] [--ljat-steps N] [--only CASE ...]
 
 Two measurements per network shape, both with the paper's grid (10 waiting times and 20 lags per
 decade from 1, two ε for the overlaps):
@@ -90,13 +90,19 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer steps in the side-by-side runs")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--nets", type=int, default=50)
+    parser.add_argument("--ljat-steps", type=int, help="steps of the LJAT19 side-by-side runs (150000: the paper's length)")
+    parser.add_argument("--only", nargs="+", help="case names to run, e.g. 'ljat h5-5'")
     args = parser.parse_args()
     torch.set_num_threads(1)
     records = []
     print(f"{'case':18s} {'steps':>7s} {'train s':>8s} {'with rec s':>10s} {'ratio':>6s} | "
           f"{'paper steps':>11s} {'pairs':>6s} {'rec alone s':>11s} {'train est s':>11s} {'share':>6s}")
     for name, widths, n, batch, paper_steps in CASES:
+        if args.only and name not in args.only:
+            continue
         steps = (2_000 if args.quick else 10_000) if widths[0] != 784 else (300 if args.quick else 1_500)
+        if args.ljat_steps and widths[0] != 784:
+            steps = args.ljat_steps
         x, y = data(widths, n)
         xt, yt = x[:10], y[:10]
         plain, recorded = [], []
