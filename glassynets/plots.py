@@ -112,7 +112,7 @@ def _tstar_axes(ax: plt.Axes, cells: list[CellTables]) -> None:
     ax.legend(loc="upper left", fontsize=6, framealpha=0.8)
 
 
-def mu_text(fit: pd.Series) -> str:
+def _mu_label(fit: pd.Series) -> str:
     """μ with its total interval and goodness of fit, or why it is undefined."""
     if not np.isfinite(fit["mu"]):
         return "μ undefined"
@@ -133,7 +133,7 @@ def _tstar_panel(ax: plt.Axes, cells: list[CellTables]) -> plt.Axes:
         curve, unit = cell.tstar_curve.dropna(), cell.time_unit
         fit = cell.fit
         ax.plot(curve["t_w"] * unit, curve["t_star"] * unit, "o", ms=2.5, color=color, mfc="none", mew=0.7)
-        label = f"{cell.label}: {mu_text(fit)}"
+        label = f"{cell.label}: {_mu_label(fit)}"
         if np.isfinite(fit["mu"]):
             used = curve[(curve["t_w"] >= fit["tw_min"]) & (curve["t_w"] <= fit["tw_max"])]
             tw = used["t_w"].to_numpy(float)
@@ -218,11 +218,10 @@ def figA3(cells: list[CellTables], out: str | Path, **_) -> None:
 
 def fig6(cells: list[CellTables], out: str | Path, **_) -> None:
     """The α sweep: (a) ensemble-mean t*(t_w) per α; (b) μ(α) with total intervals (bootstrap and
-    window/convention), their
-    mean (dashed) and the paper's MNIST band μ = 0.709 ± 0.017 (grey): the paper's Fig 6."""
+    window/convention), their mean (dashed) and the paper's MNIST band μ = 0.709 ± 0.017 (grey):
+    the paper's Fig 6."""
     cells = sorted(cells, key=lambda c: c.alpha)
     fig, (a, b) = plt.subplots(1, 2, figsize=(8.5, 3.6))
-    colors = plt.cm.viridis(np.linspace(0, 0.9, len(cells)))
     _tstar_panel(a, cells).set_title("(a) t*($t_w$), ensemble mean")
     fits = pd.DataFrame([{"alpha": c.alpha, **c.fit[["mu", "total_low", "total_high"]].to_dict()} for c in cells])
     ok = fits[np.isfinite(fits["mu"])]
