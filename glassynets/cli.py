@@ -392,8 +392,7 @@ def cmd_pspin(args: argparse.Namespace) -> None:
     snaps, e = np.concatenate(snapshots, axis=1), np.concatenate(energies, axis=1)
     runs = np.arange(snaps.shape[1])  # run = sample · replicas + replica
     storage.write_snapshots(args.out_snapshots, record, runs, snaps, meta)
-    merged = two_time.Recorder(waiting_times, lags, args.steps, args.overlap_eps, 0, args.n)
-    merged.delta, merged.fourth, merged.overlap = (np.concatenate(arrays, axis=-1) for arrays in zip(*pairs))
+    merged = two_time.Recorder(waiting_times, lags, args.steps, args.overlap_eps, 0, 0).joined(pairs)
     storage.write_two_time(args.out_two_time, merged.columns(runs), merged.eps, meta)
     storage.write(args.out_energy, "energy", {"seed": np.tile(runs, len(record)), "step": np.repeat(record, len(runs)),
                                               "energy": e.reshape(-1)}, meta)

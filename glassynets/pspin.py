@@ -234,9 +234,7 @@ def simulate(
         recorders.append(recorder)
     two_time = None
     if len(waiting_times):
-        two_time = Recorder(waiting_times, lags, int(record[-1]), overlap_eps, 0, n, np_dtype)
-        for name in ("delta", "fourth", "overlap"):
-            setattr(two_time, name, np.concatenate([getattr(r, name) for r in recorders], axis=-1))
+        two_time = recorders[0].joined([(r.delta, r.fourth, r.overlap) for r in recorders])
     runs = np.array([k * replicas + r for k in ids for r in range(replicas)], dtype=np.int64)
     meta = {"model": "spherical p-spin", "p": 3, "n": n, "temperature": temperature, "dt": dt,
             "seed": seed, "samples": ids, "replicas": replicas, "dtype": str(dtype).removeprefix("torch.")}

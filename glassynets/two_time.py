@@ -120,6 +120,13 @@ class Recorder:
         self.refs[: self.n_refs] = state["refs"]
         self.delta[...], self.fourth[...], self.overlap[...] = state["delta"], state["fourth"], state["overlap"]
 
+    def joined(self, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> "Recorder":
+        """A recorder on this grid holding the (delta, fourth, overlap) results of several groups of
+        runs side by side, in order (e.g. the coupling samples of a p-spin job); no θ(t_w)."""
+        out = Recorder(self.waiting_times, self.lags, self.last_step, self.eps, 0, 0)
+        out.delta, out.fourth, out.overlap = (np.concatenate(arrays, axis=-1) for arrays in zip(*parts))
+        return out
+
     def columns(self, seeds: np.ndarray) -> dict[str, np.ndarray]:
         """The measured pairs as table columns (rows sorted by seed, t_w, t): seed, t_w, t, delta,
         fourth [rows] and overlap [rows, K]."""
