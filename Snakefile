@@ -47,5 +47,10 @@ rule mnist:
         targets("mnist"),
 
 
+rule fashion_mnist:
+    input:
+        targets("fashion_mnist"),
+
+
 onsuccess:
     print(completion_message())

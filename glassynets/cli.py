@@ -71,7 +71,9 @@ def cmd_ljat19_fetch(args: argparse.Namespace) -> None:
     """Copy or download a published LJAT19 file and keep it only if its sha256 matches."""
     from . import data
 
-    data.fetch_verified(args.source, args.sha256, args.out)
+    data.fetch_verified(args.out, [args.source], data.sha256_check(args.sha256), what=f"LJAT19 file {args.source}",
+                        hint="Check ljat19.published in the config, or download the file by hand and give its path.",
+                        retries=1, log=_log)
     _log(f"verified {args.source} -> {args.out}")
 
 
@@ -87,41 +89,37 @@ def cmd_ljat19_limits(args: argparse.Namespace) -> None:
     storage.atomic_write_text(args.out, json.dumps(limits, indent=2) + "\n")
 
 
-# --- MNIST data ---------------------------------------------------------------------------------
+# --- image data sets (MNIST, Fashion-MNIST) ---------------------------------------------------
 
 
-def cmd_mnist_fetch(args: argparse.Namespace) -> None:
-    """Copy one official MNIST file from a local folder, or download it from the mirrors; md5-verified."""
-    from . import mnist
+def cmd_images_fetch(args: argparse.Namespace) -> None:
+    """Copy one official file of an image data set from a local folder, or download it; verified."""
+    from . import images
 
     out = Path(args.out)
-    if out.name not in mnist.MD5:
-        raise ValueError(f"--out {out}: the file name must be one of the official ones: {', '.join(sorted(mnist.MD5))}")
-    mnist.fetch(out.name, out.parent, source_dir=args.source_dir, mirrors=args.mirrors, log=_log)
+    images.fetch(args.dataset, out.name, out.parent, source_dir=args.source_dir, mirrors=args.mirrors, log=_log)
 
 
-def cmd_mnist_convert(args: argparse.Namespace) -> None:
-    """Check one split's two IDX files (md5, magic numbers, sizes) and store it as an images table."""
-    from . import data, mnist, storage
+def cmd_images_convert(args: argparse.Namespace) -> None:
+    """Check one split's two IDX files (checksums, magic numbers, sizes) and store it as an images table."""
+    from . import data, images, storage
 
     for path in (args.images, args.labels):
-        if Path(path).name not in mnist.MD5:
-            raise data.DataError(f"{path}: not one of the official MNIST file names ({', '.join(mnist.MD5)})")
-        expected = mnist.MD5[Path(path).name]
-        if (got := mnist.md5sum(path)) != expected:
-            raise data.DataError(f"{path}: md5 is {got}, the official file's is {expected}; delete it and run again to fetch it")
-    pixels, labels = mnist.read_split(args.images, args.labels)
+        if (problem := images.verify(args.dataset, path)) is not None:
+            raise data.DataError(f"{path}: {problem}; delete it and run again to fetch it")
+    pixels, labels = images.read_split(args.images, args.labels)
     _log(f"{args.images}: {len(labels)} images, label counts {np.bincount(labels, minlength=10).tolist()}")
-    storage.write_images(args.out, labels, pixels, {"source": [Path(args.images).name, Path(args.labels).name]})
+    storage.write_images(args.out, labels, pixels,
+                         {"dataset": args.dataset, "source": [Path(args.images).name, Path(args.labels).name]})
 
 
-def cmd_mnist_subset(args: argparse.Namespace) -> None:
+def cmd_images_subset(args: argparse.Namespace) -> None:
     """Draw a deterministic training subset of N images from a converted split."""
-    from . import mnist, storage
+    from . import images, storage
 
     pixels, labels = storage.read_images(args.split)
     stratified = args.subset == "stratified"
-    idx = mnist.subset_indices(labels, args.n, args.seed, stratified=stratified)
+    idx = images.subset_indices(labels, args.n, args.seed, stratified=stratified)
     meta = {**storage.metadata(args.split), "split_file": str(args.split), "n": args.n, "subset": args.subset,
             "subset_seed": args.seed}
     _log(f"{args.n} of {len(labels)} images ({args.subset}, seed {args.seed}); "
@@ -184,7 +182,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         "steps": args.steps, "dtype": args.dtype, "data_order": args.data_order, "activation": args.activation,
         "loss": args.loss, "output": args.output, "momentum": args.momentum, "init": args.init,
         "features": args.features if args.dataset == "ljat19" else None,
-        "preprocess": args.preprocess if args.dataset == "mnist" else None, "device": device,
+        "preprocess": args.preprocess if args.dataset != "ljat19" else None, "device": device,
         "train_file": str(args.train), "test_file": str(args.test),
         "waiting_times_per_decade": args.waiting_times_per_decade, "lags_per_decade": args.lags_per_decade,
         "overlap_eps": list(spec.overlap_eps), "seeds": list(spec.seeds),
@@ -411,8 +409,8 @@ def _save_npz(path: Path, **arrays) -> None:
 def _dataset_tensors(dataset, path, features, preprocess, limit, dtype):
     from . import data
 
-    if dataset == "mnist":
-        return data.mnist_tensors(path, preprocess, limit=limit, dtype=dtype)
+    if dataset != "ljat19":
+        return data.image_tensors(path, dataset, preprocess, limit=limit, dtype=dtype)
     return data.ljat19_tensors(path, features, limit=limit, dtype=dtype)
 
 
@@ -482,7 +480,7 @@ def cmd_describe(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import ljat19, mnist, training
+    from . import images, ljat19, training
 
     parser = argparse.ArgumentParser(prog="glassynets", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -508,33 +506,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="JSON file")
     p.set_defaults(func=cmd_ljat19_limits)
 
-    p = sub.add_parser("mnist-fetch", help=cmd_mnist_fetch.__doc__)
+    p = sub.add_parser("images-fetch", help=cmd_images_fetch.__doc__)
+    p.add_argument("--dataset", choices=sorted(images.IMAGE_SETS), required=True)
     p.add_argument("--source-dir", help="folder that may already hold the file (nothing is downloaded then)")
-    p.add_argument("--mirrors", nargs="*", default=mnist.MIRRORS, help="base URLs, tried in turn")
+    p.add_argument("--mirrors", nargs="*", help="base URLs, tried in turn (default: the data set's official ones)")
     p.add_argument("--out", required=True, help="destination; its name is the official file name")
-    p.set_defaults(func=cmd_mnist_fetch)
+    p.set_defaults(func=cmd_images_fetch)
 
-    p = sub.add_parser("mnist-convert", help=cmd_mnist_convert.__doc__)
+    p = sub.add_parser("images-convert", help=cmd_images_convert.__doc__)
+    p.add_argument("--dataset", choices=sorted(images.IMAGE_SETS), required=True)
     p.add_argument("--images", required=True, help="*-images-idx3-ubyte.gz")
     p.add_argument("--labels", required=True, help="*-labels-idx1-ubyte.gz")
     p.add_argument("--out", required=True, help="images table (Parquet)")
-    p.set_defaults(func=cmd_mnist_convert)
+    p.set_defaults(func=cmd_images_convert)
 
-    p = sub.add_parser("mnist-subset", help=cmd_mnist_subset.__doc__)
+    p = sub.add_parser("images-subset", help=cmd_images_subset.__doc__)
     p.add_argument("--split", required=True, help="converted split (images table)")
     p.add_argument("--n", type=int, required=True, help="subset size (the whole split: its size)")
     p.add_argument("--subset", choices=["stratified", "random"], default="stratified")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
-    p.set_defaults(func=cmd_mnist_subset)
+    p.set_defaults(func=cmd_images_subset)
 
     p = sub.add_parser("train", help=cmd_train.__doc__)
     p.add_argument("--experiment", required=True)
-    p.add_argument("--dataset", choices=["ljat19", "mnist"], default="ljat19")
+    p.add_argument("--dataset", choices=["ljat19", *sorted(images.IMAGE_SETS)], default="ljat19")
     p.add_argument("--train", required=True, help="training table")
     p.add_argument("--test", required=True, help="test table")
     p.add_argument("--features", nargs="+", default=["r12", "r13"], help="LJAT19 input distances")
-    p.add_argument("--preprocess", choices=mnist.PREPROCESS, default="unit", help="MNIST pixels: unit ([0, 1]) or standardize")
+    p.add_argument("--preprocess", choices=images.PREPROCESS, default="unit", help="image pixels: unit ([0, 1]) or standardize")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     p.add_argument("--n-train", type=int, required=True)
     p.add_argument("--n-out", type=int, default=4, help="number of classes")
@@ -592,11 +592,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("hessian", help=cmd_hessian.__doc__)
     p.add_argument("--snapshots", nargs="+", required=True, help="the cell's snapshot files (seed blocks)")
-    p.add_argument("--dataset", choices=["ljat19", "mnist"], default="ljat19")
+    p.add_argument("--dataset", choices=["ljat19", *sorted(images.IMAGE_SETS)], default="ljat19")
     p.add_argument("--train", required=True, help="the training table the cell was trained on")
     p.add_argument("--test", required=True, help="the test table")
     p.add_argument("--features", nargs="+", default=["r12", "r13"], help="LJAT19 input distances")
-    p.add_argument("--preprocess", choices=mnist.PREPROCESS, default="unit", help="MNIST pixels: unit or standardize")
+    p.add_argument("--preprocess", choices=images.PREPROCESS, default="unit", help="image pixels: unit or standardize")
     p.add_argument("--steps", nargs="+", required=True, help="steps (nearest snapshot is used) or 'end'")
     p.add_argument("--seeds", type=int, required=True, help="the first this many runs of the cell")
     p.add_argument("--max-exact-params", type=int, default=5000)

@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .mnist import SPLIT_SIZES
+from .images import IMAGE_SETS, SPLIT_SIZES
 
 
 class ConfigError(ValueError):
@@ -91,7 +91,7 @@ def _check_cross_fields(config: dict[str, Any]) -> None:
             raise ConfigError(
                 f"'experiments.{name}.output' = 'sigmoid' needs 'loss: mse' (cross_entropy applies the softmax itself)"
             )
-        if "hessian" in exp and (exp["loss"], exp["output"]) != ("cross_entropy", "linear"):
+        if exp.get("hessian") is not None and (exp["loss"], exp["output"]) != ("cross_entropy", "linear"):
             raise ConfigError(
                 f"'experiments.{name}.hessian': Hessian spectra are computed for the cross-entropy loss only, "
                 f"not for loss {exp['loss']!r} with {exp['output']} outputs; remove the hessian section"
@@ -103,11 +103,10 @@ def _check_cross_fields(config: dict[str, Any]) -> None:
                 f"experiment's architectures {exp['architectures']}"
             )
         for n in exp["n_train"]:
-            split = config["mnist"]["train_split"]
-            if exp["dataset"] == "mnist" and n > SPLIT_SIZES[split]:
+            if exp["dataset"] in IMAGE_SETS and n > SPLIT_SIZES[split := config[exp["dataset"]]["train_split"]]:
                 raise ConfigError(
                     f"'experiments.{name}.n_train' holds {n}, more than the {SPLIT_SIZES[split]} images of "
-                    f"'mnist.train_split' = {split!r}"
+                    f"'{exp['dataset']}.train_split' = {split!r}"
                 )
             if exp["batch_size"] > n:
                 raise ConfigError(

@@ -7,9 +7,14 @@ chosen starting distances, σ units, float) and labels y [n] (int64, 0..3); MNIS
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
+import socket
+import time
+import urllib.error
 import urllib.request
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,35 +22,124 @@ import pandas as pd
 import torch
 
 from . import storage
-from .storage import sha256sum
 
 
 class DataError(ValueError):
     """A data file is missing, corrupt, or not what the configuration says it is."""
 
 
-def fetch_verified(source: str, sha256: str, dest: str | os.PathLike, timeout_s: float = 60) -> Path:
-    """Copy a local file or download a URL to ``dest``, accepting it only if its sha256 matches.
+def fetch_verified(
+    dest: str | os.PathLike,
+    sources: Sequence[str | os.PathLike],
+    check: Callable[[Path], str | None],
+    *,
+    what: str,
+    hint: str,
+    retries: int = 3,
+    timeout_s: float = 60,
+    backoff_s: float = 1.0,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Put a verified copy of a file at ``dest`` and return its path: the one way data files arrive.
 
-    The bytes land under a temporary name and are renamed only after the check, so ``dest``
-    never holds an unverified or partial file.
+    ``check(path)`` returns None for a good file, else the reason it is not (one line). A good
+    file already at ``dest`` is kept. Otherwise ``sources`` are tried in order: a local path is
+    copied when it exists (a bad local copy is an error at once: it is the user's file, so
+    nothing is downloaded in its place); a URL is downloaded up to ``retries`` times, waiting
+    ``backoff_s`` × attempt seconds between tries, and a bad download or a "not found"-type
+    error moves on to the next source. Bytes land under a temporary name and are renamed only
+    once verified. Raises :class:`DataError` naming ``what``, every source tried and ``hint``.
     """
-    def fetch_and_check(tmp: Path) -> None:
-        if "://" in source:
-            try:
-                with urllib.request.urlopen(source, timeout=timeout_s) as response, open(tmp, "wb") as out:
-                    shutil.copyfileobj(response, out)
-            except OSError as err:
-                raise DataError(f"could not download {source}: {err}; download it by hand and give its local path") from err
-        else:
-            if not Path(source).is_file():
-                raise DataError(f"{source}: no such file; check the path in the config")
-            shutil.copyfile(source, tmp)
-        got = sha256sum(tmp)
-        if got != sha256.lower():
-            raise DataError(f"{source}: sha256 is {got}, the config expects {sha256}; the file is corrupt or a different version")
+    if retries < 1:
+        raise ValueError(f"retries must be at least 1, got {retries}")
+    dest = Path(dest)
+    stale = ""
+    if dest.is_file():
+        problem = check(dest)
+        if problem is None:
+            log(f"{dest} present, verified")
+            return dest
+        log(f"{dest}: {problem}; replacing it")
+        stale = f" ({dest} is there but {problem})"
 
-    return storage.replace_atomically(dest, fetch_and_check)
+    def obtain(tmp: Path) -> None:
+        failures = []
+        for source in map(str, sources):
+            if "://" not in source:
+                if not Path(source).is_file():
+                    failures.append(f"{source} (no such file)")
+                    continue
+                shutil.copyfile(source, tmp)
+                if (problem := check(tmp)) is not None:
+                    raise DataError(f"{source}: {problem}; the file is corrupt or a different version: "
+                                    "replace it with the right file or remove it")
+                log(f"copied {source} -> {dest} ({tmp.stat().st_size:,} bytes), verified")
+                return
+            for attempt in range(1, retries + 1):
+                log(f"{dest.name}: downloading {source} (try {attempt}/{retries})")
+                try:
+                    n_bytes = _download(source, tmp, timeout_s)
+                except (OSError, ValueError, http.client.HTTPException) as err:  # URLError, timeouts, bad URLs
+                    tmp.unlink(missing_ok=True)
+                    failure = _short(err)
+                    log(f"{source}: {failure}")
+                    if _permanent(err) or attempt == retries:
+                        break
+                    time.sleep(backoff_s * attempt)
+                    continue
+                if (problem := check(tmp)) is not None:
+                    tmp.unlink(missing_ok=True)
+                    failure = f"{n_bytes:,} bytes: {problem}"
+                    log(f"{source}: {failure}; trying the next source")
+                    break
+                log(f"{dest.name}: {n_bytes:,} bytes from {source}, verified")
+                return
+            failures.append(f"{source} ({failure})")
+        tried = "; ".join(failures) if failures else "no sources configured"
+        raise DataError(f"{what} is missing: not at {dest}{stale}, and no source gave a verified copy "
+                        f"(tried: {tried}). {hint}")
+
+    return storage.replace_atomically(dest, obtain)
+
+
+def sha256_check(sha256: str) -> Callable[[Path], str | None]:
+    """A ``check`` for :func:`fetch_verified`: the file's sha256 must be ``sha256``."""
+
+    def check(path: Path) -> str | None:
+        got = storage.file_digest(path)
+        return None if got == sha256.lower() else f"sha256 is {got}, the config expects {sha256}"
+
+    return check
+
+
+def _download(url: str, tmp: Path, timeout_s: float) -> int:
+    """Stream ``url`` into ``tmp``; the number of bytes written."""
+    with urllib.request.urlopen(url, timeout=timeout_s) as response, open(tmp, "wb") as out:
+        shutil.copyfileobj(response, out, 1 << 20)
+        return out.tell()
+
+
+def _short(err: BaseException, limit: int = 120) -> str:
+    """A one-line description of a download error."""
+    if isinstance(err, urllib.error.HTTPError):
+        text = f"HTTP {err.code} {err.reason}"
+    elif isinstance(err, urllib.error.URLError):
+        reason = err.reason
+        text = reason.strerror if isinstance(reason, OSError) and reason.strerror else str(reason)
+    else:
+        text = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _permanent(err: BaseException) -> bool:
+    """True for errors that retrying the same URL will not cure (not found, forbidden, a host name
+    that does not resolve: offline machines fail fast)."""
+    if isinstance(err, urllib.error.HTTPError):
+        return 400 <= err.code < 500 and err.code not in (408, 429)
+    return isinstance(err, urllib.error.URLError) and isinstance(
+        err.reason, (FileNotFoundError, IsADirectoryError, socket.gaierror)
+    )
 
 
 def read_ljat19_published(path: str | os.PathLike) -> pd.DataFrame:
@@ -64,19 +158,20 @@ def read_ljat19_published(path: str | os.PathLike) -> pd.DataFrame:
     )
 
 
-def mnist_tensors(
-    path: str | os.PathLike, preprocess: str = "unit", limit: int | None = None, dtype: torch.dtype = torch.float32
+def image_tensors(
+    path: str | os.PathLike, dataset: str, preprocess: str = "unit", limit: int | None = None,
+    dtype: torch.dtype = torch.float32,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pixels [n, 784] (preprocessed, see :func:`glassynets.mnist.preprocess`) and labels [n] of an
-    MNIST images table; the first ``limit`` rows if given."""
-    from . import mnist
+    """Pixels [n, 784] (preprocessed, see :func:`glassynets.images.preprocess`) and labels [n] of an
+    images table of ``dataset`` (mnist, fashion_mnist); the first ``limit`` rows if given."""
+    from . import images
 
     pixels, labels = storage.read_images(path)
     if limit is not None:
         if limit > len(labels):
             raise DataError(f"{path}: holds {len(labels)} images, {limit} requested")
         pixels, labels = pixels[:limit], labels[:limit]
-    return mnist.preprocess(pixels, preprocess, dtype), torch.from_numpy(labels.astype(np.int64))
+    return images.preprocess(pixels, preprocess, dataset, dtype), torch.from_numpy(labels.astype(np.int64))
 
 
 def ljat19_tensors(

@@ -184,18 +184,16 @@ def _software() -> dict[str, Any]:
             "torch": torch.__version__, "numpy": np.__version__, "pyarrow": pa.__version__}
 
 
-def sha256sum(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """Hex digest of a file's bytes (``algorithm``: any name hashlib knows, e.g. sha256, md5)."""
     with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, algorithm).hexdigest()
 
 
 def provenance(inputs: list[str | os.PathLike] = (), settings: dict | None = None) -> dict[str, Any]:
     """What a written file came from: the sha256 of each input file and of the settings (sorted
     JSON). Stored beside the file's other metadata."""
-    out: dict[str, Any] = {"inputs": {str(p): sha256sum(p) for p in inputs}}
+    out: dict[str, Any] = {"inputs": {str(p): file_digest(p) for p in inputs}}
     if settings is not None:
         out["settings_sha256"] = hashlib.sha256(json.dumps(settings, sort_keys=True, default=_jsonable).encode()).hexdigest()
     return out

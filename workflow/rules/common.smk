@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 from glassynets import config as config_checks
-from glassynets import mnist, two_time
+from glassynets import images, two_time
 from glassynets.cells import GLASS_TABLES, HESSIAN_TABLES, METRICS_TABLES, TABLES, seed_blocks
 from glassynets.nets import Architecture
 from glassynets.schedule import log_steps
@@ -23,8 +23,9 @@ wildcard_constraints:
     arch=r"h\d+(-\d+)*",
     first=r"\d+",
     last=r"\d+",
-    mnist_split=r"train|t10k",
-    mnist_file="|".join(re.escape(name) for name in mnist.MD5),
+    image_set="|".join(images.IMAGE_SETS),
+    image_split="|".join(images.SPLIT_SIZES),
+    image_file="|".join(re.escape(name) for name in images.FILES.values()),
     temperature=r"\d+(\.\d+)?",
 
 
@@ -35,9 +36,9 @@ FIGURE_EXPERIMENTS = {
     "fig2": ["ljat_arch"],
     "fig3": ["ljat_chain"],
     "figA3": ["ljat_arch"],
-    "fig4": ["mnist_arch"],
-    "fig5": ["mnist_arch"],
-    "fig6": ["mnist_alpha"],
+    "fig4": ["mnist_arch", "fashion_arch"],
+    "fig5": ["mnist_arch", "fashion_arch"],
+    "fig6": ["mnist_alpha", "fashion_alpha"],
     "fig7": ["ljat_arch", "mnist_arch"],
     "figA1": ["ljat_arch", "mnist_arch"],
     "figA2": ["ljat_sizes"],
@@ -57,8 +58,11 @@ GLASS_FIGURES = {"figB4"}
 # Figures of loss and accuracy that draw the LJAT19 entropy floor and Bayes ceiling.
 LIMITS_FIGURES = {"fig1", "fig3"}
 LIMITS_FILE = "results/tables/ljat19_limits.json"
-N_CLASSES = {"ljat19": 4, "mnist": 10}
-N_FEATURES = {"ljat19": len(config["ljat19"]["features"]), "mnist": 784}
+# The papers' data sets: results/figures/<name> draws these; the others (Fashion-MNIST) get their
+# own results/figures/<dataset>/<name>.
+PAPER_DATASETS = ("ljat19", "mnist")
+N_CLASSES = {"ljat19": 4, **{name: 10 for name in images.IMAGE_SETS}}
+N_FEATURES = {"ljat19": len(config["ljat19"]["features"]), **{name: images.PIXELS for name in images.IMAGE_SETS}}
 DATASETS = sorted({exp["dataset"] for exp in config["experiments"].values()})
 PSPIN = config["pspin"]
 
@@ -85,19 +89,22 @@ def glass_dirs():
 
 
 def figure_experiments(name, dataset=None):
-    """The configured experiments a figure draws (with a `hessian` section for Hessian figures),
-    of one data set if given."""
+    """The configured experiments a figure draws (with a `hessian` section for Hessian figures):
+    of one data set if given, else those of the papers' data sets."""
     return [
         exp
         for exp in FIGURE_EXPERIMENTS[name]
         if exp in config["experiments"]
-        and (name not in HESSIAN_FIGURES or "hessian" in experiment(exp))
-        and dataset in (None, experiment(exp)["dataset"])
+        and (name not in HESSIAN_FIGURES or experiment(exp).get("hessian") is not None)
+        and experiment(exp)["dataset"] in ((dataset,) if dataset else PAPER_DATASETS)
     ]
 
 
-def figure_datasets(name):
-    return sorted({experiment(e)["dataset"] for e in figure_experiments(name)})
+def figure_datasets(name, dataset=None):
+    """Data sets of the experiments a figure draws (every configured one if dataset is "all")."""
+    if dataset == "all":
+        return sorted({experiment(e)["dataset"] for e in FIGURE_EXPERIMENTS[name] if e in config["experiments"]})
+    return sorted({experiment(e)["dataset"] for e in figure_experiments(name, dataset)})
 
 
 def figure_cells(name, dataset=None):
@@ -126,16 +133,17 @@ def drawable(name, dataset=None):
 
 
 def figure_variants():
-    """(figure, data set) of every figure rule: (name, None) draws all its configured experiments
-    into results/figures/<name>; a figure that mixes data sets also gets (name, dataset) for each
-    of them, drawing that data set's experiments only into results/figures/<dataset>/<name>, so
-    that a run without MNIST still has the LJAT19 half of the mixed figures."""
-    variants = []
+    """(figure, data set) of every figure rule: (name, None) draws its configured experiments of
+    the papers' data sets into results/figures/<name>; (name, dataset) draws one data set's
+    experiments into results/figures/<dataset>/<name>, for every data set the main figure does
+    not draw alone (the LJAT19 half of a mixed figure, Fashion-MNIST's version of Fig 6)."""
+    variants = [(name, None) for name in FIGURE_EXPERIMENTS if drawable(name)]
     for name in FIGURE_EXPERIMENTS:
-        if drawable(name):
-            variants.append((name, None))
-            if len(figure_datasets(name)) > 1:
-                variants += [(name, d) for d in figure_datasets(name) if drawable(name, d)]
+        variants += [
+            (name, d)
+            for d in figure_datasets(name, "all")
+            if figure_datasets(name) != [d] and drawable(name, d)
+        ]
     return variants
 
 
@@ -266,7 +274,7 @@ def train_job(wildcards):
     )
     n_nets = max(2, int(wildcards.last) - int(wildcards.first) + 1)  # a lone network trains beside a copy
     n_snapshots = len(log_steps(exp["steps"], per_decade(exp, "snapshots")))
-    n_test = LJAT["test_size"] if exp["dataset"] == "ljat19" else 10000
+    n_test = LJAT["test_size"] if exp["dataset"] == "ljat19" else images.SPLIT_SIZES["t10k"]
     return exp, arch, n_nets, n_snapshots, int(wildcards.n) + n_test
 
 
@@ -360,8 +368,8 @@ def aging_runtime_min(wildcards):
 
 
 def completion_message():
-    return "\nDone. Figures in results/figures/ (LJAT19- or MNIST-only versions of mixed figures in " \
-        "results/figures/<dataset>/), scorecards in results/scorecard*.md."
+    return "\nDone. Figures in results/figures/ (one data set's versions in results/figures/<dataset>/), " \
+        "scorecards in results/scorecard*.md."
 
 
 LJAT = config["ljat19"]
@@ -419,26 +427,25 @@ def published_sha256(wildcards):
     return LJAT["published"][f"{wildcards.split}_sha256"]
 
 
-MNIST = config["mnist"]
-
-
-def mnist_fetch_options():
-    """Where MNIST files come from. Deliberately kept out of params, since the bytes are md5-checked, so
-    changing the folder or the mirrors must not refetch the files and retrain every MNIST cell."""
-    source = f"--source-dir {MNIST['source_dir']}" if MNIST["source_dir"] else ""
-    return f"{source} --mirrors {' '.join(MNIST['mirrors'])}"
+def image_fetch_options(image_set):
+    """Where an image data set's files come from. Deliberately kept out of params: the bytes are
+    verified, so changing the folder or the mirrors must not refetch the files and retrain."""
+    settings = config[image_set]
+    source = f"--source-dir {settings['source_dir']}" if settings["source_dir"] else ""
+    mirrors = f"--mirrors {' '.join(settings['mirrors'])}" if settings["mirrors"] is not None else ""
+    return f"--dataset {image_set} {source} {mirrors}"
 
 
 def train_inputs(wildcards):
     dataset = experiment(wildcards.experiment)["dataset"]
-    test = "resources/ljat19/test.parquet" if dataset == "ljat19" else "resources/mnist/t10k.parquet"
-    return {"train": f"resources/{dataset}/train_N{wildcards.n}.parquet", "test": test}
+    test = "test" if dataset == "ljat19" else "t10k"
+    return {"train": f"resources/{dataset}/train_N{wildcards.n}.parquet", "test": f"resources/{dataset}/{test}.parquet"}
 
 
 def dataset_options(dataset):
     if dataset == "ljat19":
         return f"--features {' '.join(config['ljat19']['features'])}"
-    return f"--preprocess {MNIST['preprocess']}"
+    return f"--preprocess {config[dataset]['preprocess']}"
 
 
 def train_options(wildcards):
@@ -515,7 +522,7 @@ def scorecard_inputs(dataset=None):
 def hessian_cells(name):
     """Cells of an experiment that get Hessian spectra (none without a `hessian` section)."""
     h = experiment(name).get("hessian")
-    if h is None:
+    if h is None:  # absent or null
         return []
     archs = h["architectures"]
     return [d for d in cell_dirs(name) if archs is None or Path(d).name in archs]

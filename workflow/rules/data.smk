@@ -1,5 +1,5 @@
 # Data: LJAT19 regenerated from its physics (default, offline) or the published files, verified;
-# MNIST from a local folder or the mirrors, md5-verified.
+# image data sets from a local folder or the mirrors, verified.
 
 
 rule ljat19_fetch_published:
@@ -95,30 +95,31 @@ rule ljat19_limits:
         "glassynets ljat19-limits --sample {input} --features {params.features} --out {output} > {log} 2>&1"
 
 
-# MNIST: the four official files, md5-verified, converted once to images tables, then subsets.
+# Image data sets (MNIST, Fashion-MNIST): the four official files, verified, converted once to
+# images tables, then subsets.
 
 
-rule mnist_fetch:
+rule images_fetch:
     output:
-        "resources/mnist/raw/{mnist_file}",
+        "resources/{image_set}/raw/{image_file}",
     log:
-        "results/logs/mnist_fetch/{mnist_file}.log",
+        "results/logs/images_fetch/{image_set}/{image_file}.log",
     localrule: True  # runs where the network is (the login node of a cluster); retries each mirror itself
     run:
-        # run: rather than shell: so that the source options below (see mnist_fetch_options) are
+        # run: rather than shell: so that the source options below (see image_fetch_options) are
         # not part of the tracked command text; tee shows an offline user what is missing.
-        options = mnist_fetch_options()
-        shell("glassynets mnist-fetch {options} --out {output} 2>&1 | tee {log}")
+        options = image_fetch_options(wildcards.image_set)
+        shell("glassynets images-fetch {options} --out {output} 2>&1 | tee {log}")
 
 
-rule mnist_convert:
+rule images_convert:
     input:
-        images="resources/mnist/raw/{mnist_split}-images-idx3-ubyte.gz",
-        labels="resources/mnist/raw/{mnist_split}-labels-idx1-ubyte.gz",
+        images="resources/{image_set}/raw/{image_split}-images-idx3-ubyte.gz",
+        labels="resources/{image_set}/raw/{image_split}-labels-idx1-ubyte.gz",
     output:
-        "resources/mnist/{mnist_split}.parquet",
+        "resources/{image_set}/{image_split}.parquet",
     log:
-        "results/logs/mnist_convert/{mnist_split}.log",
+        "results/logs/images_convert/{image_set}/{image_split}.log",
     threads: 1
     resources:
         mem_mb=table_mem_mb(60000, 784),
@@ -126,16 +127,17 @@ rule mnist_convert:
     conda:
         "../../envs/glassynets.yaml"
     shell:
-        "glassynets mnist-convert --images {input.images} --labels {input.labels} --out {output} > {log} 2>&1"
+        "glassynets images-convert --dataset {wildcards.image_set} --images {input.images} --labels {input.labels} "
+        "--out {output} > {log} 2>&1"
 
 
-rule mnist_train_set:
+rule images_train_set:
     input:
-        f"resources/mnist/{MNIST['train_split']}.parquet",
+        lambda wildcards: f"resources/{wildcards.image_set}/{config[wildcards.image_set]['train_split']}.parquet",
     output:
-        "resources/mnist/train_N{n}.parquet",
+        "resources/{image_set}/train_N{n}.parquet",
     log:
-        "results/logs/mnist_train_set/N{n}.log",
+        "results/logs/images_train_set/{image_set}/N{n}.log",
     threads: 1
     resources:
         mem_mb=table_mem_mb(60000, 784),
@@ -143,8 +145,8 @@ rule mnist_train_set:
     conda:
         "../../envs/glassynets.yaml"
     params:
-        subset=MNIST["subset"],
-        seed=MNIST["subset_seed"],
+        subset=lambda wildcards: config[wildcards.image_set]["subset"],
+        seed=lambda wildcards: config[wildcards.image_set]["subset_seed"],
     shell:
-        "glassynets mnist-subset --split {input} --n {wildcards.n} --subset {params.subset} --seed {params.seed} "
+        "glassynets images-subset --split {input} --n {wildcards.n} --subset {params.subset} --seed {params.seed} "
         "--out {output} > {log} 2>&1"
