@@ -185,13 +185,16 @@ def split_files(splits: Iterable[str]) -> list[str]:
     return names
 
 
-def verify(dataset: str, path: str | os.PathLike) -> str | None:
-    """None if ``path`` is the data set's file of that name, else why not (one line).
+def verify(dataset: str, path: str | os.PathLike, name: str | None = None) -> str | None:
+    """None if ``path`` is the data set's official file ``name`` (default: the path's name), else
+    why not (one line).
 
     Accepted: the official ``.gz`` md5, or decompressed bytes with the known sha256 (a
     recompressed copy of the official data).
     """
-    spec, name = image_set(dataset), Path(path).name
+    spec, name = image_set(dataset), name or Path(path).name
+    if name not in spec.md5:
+        return f"{name!r} is not one of the official {spec.title} file names ({', '.join(spec.md5)})"
     md5 = file_digest(path, "md5")
     if md5 == spec.md5[name]:
         return None
@@ -229,7 +232,7 @@ def fetch(
     sources = [Path(folder) / filename for folder in folders] + [mirror + filename for mirror in mirrors]
     hint = (f"Put the four {spec.title} files ({', '.join(spec.md5)}) in {Path(dest_dir)} or set "
             f"{dataset}.source_dir in config.yaml to a folder holding them.")
-    return fetch_verified(Path(dest_dir) / filename, sources, lambda path: verify(dataset, path),
+    return fetch_verified(Path(dest_dir) / filename, sources, lambda path: verify(dataset, path, filename),
                           what=f"{spec.title} file {filename}", hint=hint, log=lambda m: log(f"{dataset}: {m}"),
                           **retry)
 
