@@ -22,11 +22,16 @@ import pandas as pd  # noqa: E402
 from .cells import CellTables, phases  # noqa: E402
 from .schedule import nearest_steps  # noqa: E402
 from .storage import replace_atomically  # noqa: E402
-from .scorecard import PAPER_MU_MNIST  # noqa: E402
+from .scorecard import PAPER_MU_MNIST, TITLES  # noqa: E402
 
 plt.rcParams.update({"font.size": 9, "axes.titlesize": 9, "legend.fontsize": 7, "figure.dpi": 150})
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 BAND_FROM = 5
+
+
+def _data_title(fig: plt.Figure, cells: list[CellTables]) -> None:
+    """Name the data set(s) drawn above the panels (the same figure code draws MNIST and Fashion-MNIST)."""
+    fig.suptitle(" and ".join(sorted({TITLES.get(c.dataset, c.dataset) for c in cells})), fontsize=9)
 
 
 def _save(fig: plt.Figure, out: str | Path) -> None:
@@ -180,6 +185,7 @@ def fig1(cells: list[CellTables], out: str | Path, limits: dict | None = None, *
     _limit_lines(a, b, limits)
     a.set_title("(a) loss")
     b.set_title("(b) accuracy")
+    _data_title(fig, cells)
     _save(fig, out)
 
 
@@ -190,6 +196,7 @@ def fig2(cells: list[CellTables], out: str | Path, plot_tw: list[float], **_) ->
         _msd_panel(ax, cell, plot_tw)
         ax.set_title(f"({letter}) {cell.label}")
     _tstar_panel(axes.flat[3], cells).set_title("(d) t*($t_w$), ensemble mean")
+    _data_title(fig, cells)
     _save(fig, out)
 
 
@@ -234,11 +241,12 @@ def fig6(cells: list[CellTables], out: str | Path, **_) -> None:
     if len(ok):
         b.axhline(ok["mu"].mean(), color=COLORS[0], ls="--", lw=1, label=f"mean μ = {ok['mu'].mean():.3f}")
     mu_paper, mu_err = PAPER_MU_MNIST
-    b.axhspan(mu_paper - mu_err, mu_paper + mu_err, color="grey", alpha=0.25, lw=0, label=f"paper: {mu_paper} ± {mu_err}")
+    b.axhspan(mu_paper - mu_err, mu_paper + mu_err, color="grey", alpha=0.25, lw=0, label=f"paper (MNIST): {mu_paper} ± {mu_err}")
     b.set_xlabel("α = P/N")
     b.set_ylabel("μ")
     b.set_title("(b) μ(α)")
     b.legend()
+    _data_title(fig, cells)
     _save(fig, out)
 
 
@@ -256,7 +264,7 @@ def fig7(cells: list[CellTables], out: str | Path, **_) -> None:
         ax.set_xlabel("training step")
         ax.set_ylabel("Hessian eigenvalue")
         n_runs = cell.hessian["seed"].nunique()
-        ax.set_title(f"{cell.dataset.upper()} {cell.label}, {n_runs} runs")
+        ax.set_title(f"{TITLES.get(cell.dataset, cell.dataset)} {cell.label}, {n_runs} runs")
     _save(fig, out)
 
 
@@ -275,7 +283,7 @@ def figA1(cells: list[CellTables], out: str | Path, **_) -> None:
         ax.axhline(0, color="grey", lw=0.5)
         ax.set_xlabel("index (ascending)")
         ax.set_ylabel("Hessian eigenvalue")
-        ax.set_title(f"{cell.dataset.upper()} {cell.label}")
+        ax.set_title(f"{TITLES.get(cell.dataset, cell.dataset)} {cell.label}")
         ax.legend()
     _save(fig, out)
 

@@ -30,13 +30,18 @@ def test_regenerated_sets_are_nested_prefixes(ljat_files, tmp_path):
 
 def test_fetch_verifies_the_checksum_for_paths_and_urls(ljat_files, tmp_path):
     source = ljat_files / "train.parquet"
-    good = data.sha256sum(source)
-    out = data.fetch_verified(source.as_uri(), good, tmp_path / "a.verified")  # the download path, via file://
-    assert data.sha256sum(out) == good
+    good = storage.file_digest(source)
+
+    def fetch(source, sha256, dest):
+        return data.fetch_verified(dest, [source], data.sha256_check(sha256), what="LJAT19 file", hint="",
+                                   log=lambda m: None)
+
+    out = fetch(source.as_uri(), good, tmp_path / "a.verified")  # the download path, via file://
+    assert storage.file_digest(out) == good
     with pytest.raises(data.DataError, match="sha256 is .* the config expects 0000"):
-        data.fetch_verified(str(source), "0" * 64, tmp_path / "b.verified")
-    with pytest.raises(data.DataError, match="could not download"):
-        data.fetch_verified((tmp_path / "missing.csv").as_uri(), good, tmp_path / "c.verified")
+        fetch(str(source), "0" * 64, tmp_path / "b.verified")
+    with pytest.raises(data.DataError, match="LJAT19 file is missing.*No such file"):
+        fetch((tmp_path / "missing.csv").as_uri(), good, tmp_path / "c.verified")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.verified"]  # nothing partial left behind
 
 
@@ -108,8 +113,9 @@ def mnist_t10k(tmp_path_factory):
         pytest.skip(f"{MNIST_FILES} is absent (a user's clone has no ../shared): real-MNIST CLI tests not run")
     folder = tmp_path_factory.mktemp("mnist")
     for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
-        assert cli.main(["mnist-fetch", "--source-dir", str(MNIST_FILES), "--mirrors", "--out", str(folder / "raw" / name)]) == 0
-    assert cli.main(["mnist-convert", "--images", str(folder / "raw/t10k-images-idx3-ubyte.gz"),
+        assert cli.main(["images-fetch", "--dataset", "mnist", "--source-dir", str(MNIST_FILES), "--mirrors",
+                         "--out", str(folder / "raw" / name)]) == 0
+    assert cli.main(["images-convert", "--dataset", "mnist", "--images", str(folder / "raw/t10k-images-idx3-ubyte.gz"),
                      "--labels", str(folder / "raw/t10k-labels-idx1-ubyte.gz"), "--out", str(folder / "t10k.parquet")]) == 0
     return folder
 
@@ -118,7 +124,7 @@ def test_mnist_convert_and_subset_on_the_real_test_files(mnist_t10k, tmp_path):
     pixels, labels = storage.read_images(mnist_t10k / "t10k.parquet")
     assert pixels.shape == (10000, 784) and np.bincount(labels).tolist()[:3] == [980, 1135, 1032]
     out = tmp_path / "train_N1000.parquet"
-    assert cli.main(["mnist-subset", "--split", str(mnist_t10k / "t10k.parquet"), "--n", "1000", "--seed", "0",
+    assert cli.main(["images-subset", "--split", str(mnist_t10k / "t10k.parquet"), "--n", "1000", "--seed", "0",
                      "--out", str(out)]) == 0
     sub_pixels, sub_labels = storage.read_images(out)
     assert sub_pixels.shape == (1000, 784)
@@ -129,14 +135,14 @@ def test_mnist_convert_and_subset_on_the_real_test_files(mnist_t10k, tmp_path):
 def test_mnist_convert_refuses_a_file_with_the_wrong_md5(mnist_t10k, tmp_path, capsys):
     bad = tmp_path / "t10k-labels-idx1-ubyte.gz"
     bad.write_bytes((mnist_t10k / "raw/t10k-labels-idx1-ubyte.gz").read_bytes()[:-10])
-    code = cli.main(["mnist-convert", "--images", str(mnist_t10k / "raw/t10k-images-idx3-ubyte.gz"),
+    code = cli.main(["images-convert", "--dataset", "mnist", "--images", str(mnist_t10k / "raw/t10k-images-idx3-ubyte.gz"),
                      "--labels", str(bad), "--out", str(tmp_path / "t.parquet")])
     assert code == 1 and "md5 is" in capsys.readouterr().err and not (tmp_path / "t.parquet").exists()
 
 
 def test_train_on_real_mnist_images(mnist_t10k, tmp_path):
     split = str(mnist_t10k / "t10k.parquet")
-    assert cli.main(["mnist-subset", "--split", split, "--n", "500", "--out", str(tmp_path / "train.parquet")]) == 0
+    assert cli.main(["images-subset", "--split", split, "--n", "500", "--out", str(tmp_path / "train.parquet")]) == 0
     assert cli.main(["train", "--experiment", "t", "--dataset", "mnist", "--train", str(tmp_path / "train.parquet"),
                      "--test", split, "--n-train", "500", "--n-out", "10", "--arch", "h5", "--lr", "0.05",
                      "--batch-size", "50", "--weight-decay", "1e-4", "--steps", "300", "--seeds", "0-2", "--device", "auto",

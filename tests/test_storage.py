@@ -73,7 +73,7 @@ def test_every_column_has_its_unit_and_meaning_and_every_file_its_provenance(tmp
     schema = pq.read_schema(path)
     assert all(f.metadata[b"description"] for f in schema)
     meta = storage.metadata(path)
-    assert meta["inputs"] == {str(source): storage.sha256sum(source)} and len(meta["settings_sha256"]) == 64
+    assert meta["inputs"] == {str(source): storage.file_digest(source)} and len(meta["settings_sha256"]) == 64
     assert {"glassynets", "git_commit", "torch", "numpy", "pyarrow", "utc"} <= set(meta["written"])
 
 

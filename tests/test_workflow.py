@@ -17,6 +17,7 @@ from glassynets import storage
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "tests/config/smoke.yaml"
 MNIST_FILES = ROOT.parent / "shared/data/mnist"  # real t10k files; a user's clone has none
+FASHION_FILES = ROOT.parent / "shared/data/fashion-mnist"  # all four real files
 LJAT_FIGURES = ("fig1", "fig2", "fig3", "figA3", "figA2", "figB4")  # figB4: with the p-spin glass
 MNIST_FIGURES = ("fig4", "fig5", "fig6")
 BOTH_FIGURES = ("fig7", "figA1", "figB1", "figB2", "figB3")  # LJAT19 and MNIST side by side
@@ -44,14 +45,17 @@ def test_dry_run_of_the_paper_config_plans_every_cell():
     # LJAT19: 6 architectures × 100 seeds in blocks of 50, 6 N × 3 architectures × 10 seeds,
     # 8 N of the transition in one block each; MNIST: 3 architectures × 50 seeds in one block,
     # 6 widths × 100 seeds in blocks of 50, 6 N of the transition, 4 toy widths × 4 seeds in
-    # blocks of 2; one aging job per cell; Hessians for ljat_arch (3 cells), ljat_sizes (18), mnist_arch
-    # h5-5 (1); the p-spin at 3 temperatures.
-    assert counts["train"] == 12 + 18 + 8 + 3 + 12 + 6 + 8 and counts["aging"] == 6 + 18 + 8 + 3 + 6 + 6 + 4
+    # blocks of 2; Fashion-MNIST as MNIST's arch and alpha; one aging job per cell; Hessians for
+    # ljat_arch (3 cells), ljat_sizes (18), mnist_arch h5-5 (1); the p-spin at 3 temperatures.
+    assert counts["train"] == 12 + 18 + 8 + 3 + 12 + 6 + 8 + 3 + 12
+    assert counts["aging"] == 6 + 18 + 8 + 3 + 6 + 6 + 4 + 3 + 6
     assert counts["hessian"] == 3 + 18 + 1 and counts["pspin"] == counts["aging_pspin"] == 3
     assert all(counts[f] == 1 for f in LJAT_FIGURES + MNIST_FIGURES + BOTH_FIGURES)
     assert not any(f"{f}_ljat19" in counts for f in BOTH_FIGURES)  # the LJAT19-only versions belong to `ljat19`
+    assert all(counts[f"{f}_fashion_mnist"] == 1 for f in MNIST_FIGURES)  # Fashion-MNIST's own Figs 4-6
     assert counts["scorecard"] == counts["scorecard_ljat19"] == counts["scorecard_mnist"] == 1
-    assert counts["mnist_fetch"] == 4 and counts["mnist_convert"] == 2 and counts["mnist_train_set"] == 6  # 6 N
+    assert counts["scorecard_fashion_mnist"] == 1
+    assert counts["images_fetch"] == 8 and counts["images_convert"] == 4 and counts["images_train_set"] == 6 + 1
 
 
 def test_dry_run_of_the_mnist_target_plans_only_mnist():
@@ -61,7 +65,16 @@ def test_dry_run_of_the_mnist_target_plans_only_mnist():
     assert counts["train"] == 15 + 6 + 8 and counts["aging"] == 9 + 6 + 4 and counts["scorecard_mnist"] == 1
     assert counts["hessian"] == 1
     assert all(counts[f"{f}_mnist"] == 1 for f in BOTH_FIGURES)
-    assert not {"ljat19_train_set", "fig1", "fig7", "figB4", "pspin", "scorecard"} & set(counts)
+    assert not {"ljat19_train_set", "fig1", "fig7", "figB4", "pspin", "scorecard", "fig4_fashion_mnist"} & set(counts)
+
+
+def test_dry_run_of_the_fashion_mnist_target_plans_only_fashion_mnist():
+    result = snakemake("-n", "-F", "--cores", "2", "fashion_mnist")
+    assert result.returncode == 0, result.stderr
+    counts = job_counts(result.stdout)
+    assert counts["train"] == 3 + 12 and counts["aging"] == 3 + 6 and counts["scorecard_fashion_mnist"] == 1
+    assert all(counts[f"{f}_fashion_mnist"] == 1 for f in MNIST_FIGURES)
+    assert counts["images_fetch"] == 4 and "hessian" not in counts and "fig4" not in counts
 
 
 def test_dry_run_of_the_ljat19_target_is_offline_and_has_the_ljat19_half_of_mixed_figures():
@@ -69,7 +82,7 @@ def test_dry_run_of_the_ljat19_target_is_offline_and_has_the_ljat19_half_of_mixe
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
     assert all(counts[f] == 1 for f in LJAT_FIGURES) and all(counts[f"{f}_ljat19"] == 1 for f in BOTH_FIGURES)
-    assert counts["pspin"] == 3 and not {"mnist_fetch", "mnist_convert", "fig4"} & set(counts)
+    assert counts["pspin"] == 3 and not {"images_fetch", "images_convert", "fig4"} & set(counts)
 
 
 def test_mnist_training_jobs_ask_for_a_gpu_and_ljat19_jobs_do_not():
@@ -88,7 +101,7 @@ def test_dry_run_of_a_single_figure(target):
     assert counts["fig2"] == 1 and "fig1" not in counts and "scorecard" not in counts
 
 
-@pytest.mark.parametrize("target, train_jobs", [([], 67), (["fig2"], 6), (["fig6"], 12), (["fig7"], 3), (["figB4"], 2)])
+@pytest.mark.parametrize("target, train_jobs", [([], 82), (["fig2"], 6), (["fig6"], 12), (["fig7"], 3), (["figB4"], 2)])
 def test_dry_run_with_the_slurm_profile(target, train_jobs):
     pytest.importorskip("snakemake_executor_plugin_slurm", reason="pip install -e '.[slurm]' to check the profile")
     result = snakemake("-n", "-F", "--profile", "slurm", *target)
@@ -146,17 +159,17 @@ def test_offline_without_mnist_files_says_which_files_are_missing(tmp_path):
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
-    """The LJAT19 half of the smoke config (offline everywhere), then the MNIST half and the
-    combined scorecard where the real MNIST test files exist (target `all`, and `mnist` for the
-    MNIST-only versions of the mixed figures)."""
+    """The LJAT19 half of the smoke config (offline everywhere), then the MNIST and Fashion-MNIST
+    halves and the combined scorecard where the real files exist (target `all`, and `mnist` for
+    the MNIST-only versions of the mixed figures)."""
     workdir = tmp_path_factory.mktemp("smoke")
     configs = [str(SMOKE)]
     result = snakemake("--cores", "2", "--configfile", *configs, "--directory", str(workdir), "ljat19", timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     target = "ljat19"
-    if MNIST_FILES.is_dir():
-        local = workdir / "mnist_files.yaml"
-        local.write_text(f"mnist:\n  source_dir: {MNIST_FILES}\n")
+    if MNIST_FILES.is_dir() and FASHION_FILES.is_dir():
+        local = workdir / "image_files.yaml"
+        local.write_text(f"mnist:\n  source_dir: {MNIST_FILES}\nfashion_mnist:\n  source_dir: {FASHION_FILES}\n")
         configs.append(str(local))
         result = snakemake("--cores", "2", "--configfile", *configs, "--directory", str(workdir), "all", "mnist",
                            timeout=900)
@@ -202,13 +215,13 @@ def test_smoke_run_produces_every_ljat19_figure_and_its_scorecard(smoke_run):
 def test_smoke_run_on_the_real_mnist_test_files_produces_figures_4_to_6(smoke_run):
     workdir, _, target = smoke_run
     if target != "all":
-        pytest.skip(f"{MNIST_FILES} is absent (a user's clone has no ../shared): MNIST half not run")
+        pytest.skip(f"{MNIST_FILES} or {FASHION_FILES} is absent (a user's clone has no ../shared): MNIST half not run")
     for path in [*MNIST_FIGURES, *BOTH_FIGURES, *(f"mnist/{name}" for name in BOTH_FIGURES)]:
         for ext in ("pdf", "png"):
             assert (workdir / f"results/figures/{path}.{ext}").stat().st_size > 10_000, path
     card = pd.read_csv(workdir / "results/scorecard.csv")
     assert {"data", "ljat_arch", "ljat_chain", "ljat_sizes", "ljat_transition", "mnist_arch", "mnist_alpha",
-            "mnist_transition", "mnist_toy", "pspin"} == set(card["experiment"])
+            "mnist_transition", "mnist_toy", "fashion_arch", "fashion_alpha", "pspin"} == set(card["experiment"])
     mnist_card = pd.read_csv(workdir / "results/scorecard_mnist.csv")
     assert set(mnist_card["experiment"]) == {"mnist_arch", "mnist_alpha", "mnist_transition", "mnist_toy"}
     assert len(mnist_card[mnist_card["quantity"].str.startswith("μ at")]) == 6 + 2 + 2
@@ -223,6 +236,28 @@ def test_smoke_run_on_the_real_mnist_test_files_produces_figures_4_to_6(smoke_ru
     # the training data are the real t10k images: 10,000 of them, stratified counts = the split's
     meta = storage.metadata(workdir / "resources/mnist/train_N10000.parquet")
     assert meta["n"] == 10000 and meta["source"] == ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+
+
+def test_smoke_run_on_the_real_fashion_mnist_images_produces_its_own_figures_and_scorecard(smoke_run):
+    workdir, _, target = smoke_run
+    if target != "all":
+        pytest.skip(f"{FASHION_FILES} is absent (a user's clone has no ../shared): Fashion-MNIST half not run")
+    for name in MNIST_FIGURES:
+        for ext in ("pdf", "png"):
+            assert (workdir / f"results/figures/fashion_mnist/{name}.{ext}").stat().st_size > 10_000, name
+    card = pd.read_csv(workdir / "results/scorecard_fashion_mnist.csv")
+    assert set(card["experiment"]) == {"fashion_arch", "fashion_alpha"}
+    assert len(card[card["quantity"].str.startswith("μ at")]) == 2 + 2
+    # no paper value: MNIST's beside it, labelled as such
+    mu_rows = card[card["quantity"] == "mean μ across cells"]
+    assert len(mu_rows) == 2 and mu_rows["paper"].str.startswith("no paper value (MNIST: ").all()
+    headline = (workdir / "results/scorecard_fashion_mnist.md").read_text().split("## Every cell")[0]
+    assert "Fashion-MNIST μ, h5" in headline and "no paper value (MNIST: 0.709 ± 0.017)" in headline
+    # trained on 2,000 of the 60,000 real training images, stratified: 200 per class
+    meta = storage.metadata(workdir / "resources/fashion_mnist/train_N2000.parquet")
+    assert meta["n"] == 2000 and meta["dataset"] == "fashion_mnist"
+    _, labels = storage.read_images(workdir / "resources/fashion_mnist/train_N2000.parquet")
+    assert np.bincount(labels).tolist() == [200] * 10
 
 
 def test_smoke_run_leaves_no_checkpoints_or_temporary_files(smoke_run):

@@ -192,12 +192,13 @@ def figure_params(name, dataset=None):
 
 
 def figures(dataset=None):
-    """Figure files (without extension) of the default target, or of one data set's target: its
-    own figures, and its variants of the mixed ones."""
+    """Figure files (without extension) of the default target (the papers' figures and every
+    other data set's own), or of one data set's target (its figures, and its versions of the
+    mixed ones)."""
     return [
         figure_path(name, variant)
         for name, variant in figure_variants()
-        if dataset is None and variant is None
+        if dataset is None and variant not in PAPER_DATASETS
         or dataset is not None
         and (variant == dataset or variant is None and figure_datasets(name) == [dataset])
     ]
