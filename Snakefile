@@ -34,22 +34,22 @@ include: "workflow/rules/figures.smk"
 rule all:
     default_target: True
     input:
-        targets(),
+        TARGETS.targets(),
 
 
 rule ljat19:
     input:
-        targets("ljat19"),
+        TARGETS.targets("ljat19"),
 
 
 rule mnist:
     input:
-        targets("mnist"),
+        TARGETS.targets("mnist"),
 
 
 rule fashion_mnist:
     input:
-        targets("fashion_mnist"),
+        TARGETS.targets("fashion_mnist"),
 
 
 onsuccess:

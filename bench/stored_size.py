@@ -23,12 +23,12 @@ import yaml  # noqa: E402
 
 from glassynets import two_time  # noqa: E402
 from glassynets.cells import seed_blocks  # noqa: E402
+from glassynets import settings  # noqa: E402
 from glassynets.config import validate  # noqa: E402
+from glassynets.images import PIXELS  # noqa: E402
 from glassynets.nets import Architecture  # noqa: E402
 from glassynets.schedule import log_steps  # noqa: E402
 
-N_FEATURES = {"ljat19": 2, "mnist": 784}
-N_CLASSES = {"ljat19": 4, "mnist": 10}
 
 
 def job_bytes(config: dict, exp: dict, arch: Architecture, n_runs: int) -> dict[str, int]:
@@ -57,7 +57,9 @@ def main() -> None:
         measured = 0
         for n in exp["n_train"]:
             for arch_name in exp["architectures"]:
-                arch = Architecture.from_name(arch_name, N_FEATURES[exp["dataset"]], N_CLASSES[exp["dataset"]])
+                data = settings.dataset_settings(config, exp["dataset"])
+                n_in = len(data["features"]) if exp["dataset"] == "ljat19" else PIXELS
+                arch = Architecture.from_name(arch_name, n_in, data["n_classes"])
                 for lo, hi in seed_blocks(exp["seeds"], exp["seeds_per_job"]):
                     est = job_bytes(config, exp, arch, hi - lo + 1)
                     for k in sums:

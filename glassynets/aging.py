@@ -401,3 +401,75 @@ def ensemble_tables(waiting_times: np.ndarray, lags: np.ndarray, delta: np.ndarr
                 "epsilon": np.tile(eps, len(w)), "overlap_mean": q.mean(axis=0).reshape(-1),
                 "overlap_sem": q_sem.reshape(-1)}
     return msd, overlaps
+
+
+def merge_blocks(blocks: list[tuple[dict[str, np.ndarray], np.ndarray]]) -> tuple[np.ndarray, ...]:
+    """The two-time rows of a cell's seed blocks (storage.read_two_time of each) as dense arrays:
+    waiting times [W], lags [L], seeds [E], Δ and D [E, W, L], Q_ε [E, W, L, K] and ε [K]."""
+    eps = blocks[0][1]
+    if any(not np.array_equal(b[1], eps) for b in blocks):
+        raise ValueError("seed blocks of one cell have different overlap_eps; retrain them with one config")
+    rows = {k: np.concatenate([b[0][k] for b in blocks]) for k in blocks[0][0]}
+    if len(np.unique(rows["seed"])) * len(set(zip(rows["t_w"], rows["t"]))) != len(rows["seed"]):
+        raise ValueError("seed blocks overlap or have different (t_w, t) grids")
+    values = np.column_stack([rows["delta"], rows["fourth"], rows["overlap"]])
+    waiting_times, lags, seeds, dense = two_time.dense(rows["t_w"], rows["t"], rows["seed"], values)
+    return waiting_times, lags, seeds, dense[..., 0], dense[..., 1], dense[..., 2:], eps
+
+
+def analyse_cell(blocks: list[tuple[dict[str, np.ndarray], np.ndarray]], snapshots: np.ndarray, snapshot_steps: np.ndarray,
+                 n_params: int, last_step: float, settings: dict, log=print) -> dict[str, dict[str, np.ndarray]]:
+    """Every aging table of one cell, as columns by table kind (storage.SCHEMAS): msd (Δ, D, Y),
+    overlap (Q_ε), tstar, mu (every fit), mu_summary (the estimate), msd_late and weight_hist.
+
+    blocks: the cell's two-time tables; snapshots [S, E, P] at snapshot_steps [S] for the
+    histograms; settings: an ``analysis`` section with t_w in steps (glassynets.settings.aging).
+    """
+    waiting_times, lags, seeds, delta, fourth, overlap, eps = merge_blocks(blocks)
+    n_runs = len(seeds)
+    log(f"{n_runs} runs, {len(waiting_times)} t_w × {len(lags)} lags from t = 1, P = {n_params}")
+    msd, overlaps = ensemble_tables(waiting_times, lags, delta, fourth, overlap, eps)
+    tables = {"msd": msd, "overlap": overlaps}
+
+    # Δ* per parameter; given per network (a threshold on |Δθ|² = P·Δ), it is divided by P, which
+    # compares networks of very different widths at the same total distance travelled.
+    per = 1 / n_params if settings["delta_star_unit"] == "network" else 1.0
+    delta_star, scan_range = settings["delta_star"] * per, [d * per for d in settings["delta_star_scan"]]
+    if per != 1:
+        log(f"Δ* = {settings['delta_star']:g} per network = {delta_star:.4g} per parameter (P = {n_params})")
+    curves = t_star(lags, np.concatenate([delta.mean(axis=0)[None], delta]), delta_star)  # row 0: the mean
+    tables["tstar"] = {"seed": np.repeat(np.concatenate([[-1], seeds]), len(waiting_times)),
+                       "t_w": np.tile(waiting_times, n_runs + 1), "delta_star": np.full(curves.size, delta_star),
+                       "t_star": curves.reshape(-1)}
+
+    rules = FitRules(fit_tw=tuple(settings["fit_tw"]), window=settings["fit_window"],
+                     point_residual_dex=settings["point_residual_dex"], max_residual_dex=settings["max_residual_dex"],
+                     shift_dex=settings["window_shift_dex"], min_points=settings["min_fit_points"],
+                     min_decades=settings["min_fit_decades"], n_boot=settings["n_boot"])
+    summary, fits = estimate_mu(waiting_times, lags, delta, delta_star, rules)
+    scan = np.geomspace(scan_range[0], scan_range[1], settings["scan_points"])
+    fits += delta_star_scan(waiting_times, lags, delta, scan, (summary["tw_min"], summary["tw_max"]),
+                            settings["n_boot"] // 4)
+    tables["mu"] = {c: [f[c] for f in fits] for c in fits[0]}
+    tables["mu_summary"] = {c: [v] for c, v in summary.items()}
+    log(f"Δ* = {delta_star:.4g}: asymptotic regime from log10 t_w = {summary['crossover_log10_tw']:.2f} "
+        f"[{summary['crossover_low']:.2f}, {summary['crossover_high']:.2f}] (two-segment break at "
+        f"{summary['hinge_log10_tw']:.2f}, p = {summary['hinge_p']:.2g}); "
+        f"μ = {summary['mu']:.3f} [{summary['total_low']:.3f}, {summary['total_high']:.3f}] over t_w in "
+        f"[{summary['tw_min']:.3g}, {summary['tw_max']:.3g}], {summary['n_points']} points, "
+        f"residual {summary['residual_dex']:.3f} dex; {summary['status']}")
+
+    late_tw = settings["late_tw"] if settings["late_tw"] is not None else last_step / 100
+    late = late_msd(msd["t_w"], msd["t"], msd["delta_mean"], late_tw, settings["diffusive_tolerance"])
+    tables["msd_late"] = {**{k: [v] for k, v in late.items()}, "diffusive": [bool(late["diffusive"])],
+                          "tolerance": [settings["diffusive_tolerance"]]}
+    log(f"late Δ at t_w = {late['t_w']:g}: slope {late['slope']:.3f} over t in [{late['t_min']:g}, {late['t_max']:g}]"
+        + (f", diffusive, D = {late['diffusion']:.3g} per step" if late["diffusive"] else ""))
+
+    bins = settings["hist_bins"]
+    edges, counts = weight_histograms(snapshots, bins)
+    density = counts / (counts.sum(axis=1, keepdims=True) * np.diff(edges))
+    tables["weight_hist"] = {"step": np.repeat(snapshot_steps, bins), "bin_low": np.tile(edges[:-1], len(snapshot_steps)),
+                             "bin_high": np.tile(edges[1:], len(snapshot_steps)), "count": counts.reshape(-1),
+                             "density": density.reshape(-1)}
+    return tables

@@ -344,3 +344,47 @@ def spectrum(
         "lanczos", P, float(P * a0.mean()), se, float(w[ritz < 0].sum()),
         float(ritz.min()), float(ritz.max()), ritz=ritz.reshape(-1).numpy(), weights=w.reshape(-1).numpy(),
     )
+
+
+def along_training(steps: np.ndarray, seeds: np.ndarray, snapshots: np.ndarray, train: tuple, test: tuple,
+                   meta: dict, settings: dict, log=print) -> tuple[dict, dict]:
+    """Spectra of one cell at the snapshot steps nearest to ``settings["steps"]`` ("end": the last)
+    for its first ``settings["seeds"]`` runs: the eigenvalue table and the summary table, as columns.
+
+    snapshots [S, E, P] at steps [S] of runs ``seeds`` [E]; train, test: (x [n, d] float64, y [n]);
+    meta: the cell's training metadata (widths, weight_decay, activation).
+    """
+    import time
+
+    from .schedule import nearest_steps
+    from .training import evaluate
+
+    arch = Architecture.from_widths(meta["widths"])
+    (x, y), (x_test, y_test) = train, test
+    chosen = nearest_steps(steps, [steps[-1] if w == "end" else float(w) for w in settings["steps"]])
+    picks = [(k, s) for k, s in enumerate(seeds) if k < settings["seeds"]]
+    exact = arch.n_params <= settings["max_exact_params"]
+    log(f"{meta['experiment']}/N{meta['n_train']}/{arch.name}: P = {arch.n_params}, seeds {[int(s) for _, s in picks]}, "
+        f"steps {chosen} (asked {settings['steps']}); {'exact' if exact else 'stochastic'}")
+    eig_rows, summary = [], []
+    for k, seed in picks:
+        for step in chosen:
+            start = time.perf_counter()
+            theta = torch.from_numpy(snapshots[np.searchsorted(steps, step), k].astype(np.float64))
+            found = spectrum(theta, x, y, arch, meta["weight_decay"], meta["activation"],
+                             max_exact_params=settings["max_exact_params"], n_probes=settings["n_probes"],
+                             lanczos_steps=settings["lanczos_steps"], seed=int(seed))
+            values = found.eigenvalues if found.eigenvalues is not None else found.ritz
+            weights = np.full(len(values), 1 / len(values)) if found.eigenvalues is not None else found.weights
+            eig_rows.append((np.full(len(values), seed), np.full(len(values), step), values, weights))
+            losses = [float(evaluate(theta[None], xx, yy, arch, meta["activation"])[0][0])
+                      for xx, yy in ((x, y), (x_test, y_test))]
+            summary.append({"seed": seed, "step": step, "exact": found.method == "exact", "n_params": arch.n_params,
+                            "trace": found.trace, "trace_stderr": found.trace_stderr,
+                            "frac_negative": found.frac_negative, "lambda_min": found.lambda_min,
+                            "lambda_max": found.lambda_max, "n_train": len(y), "train_loss": losses[0],
+                            "test_loss": losses[1]})
+            log(f"seed {seed} step {step}: {found.method}, trace {found.trace:.4g}, {found.frac_negative:.1%} negative, "
+                f"λ in [{found.lambda_min:.3g}, {found.lambda_max:.3g}] ({time.perf_counter() - start:.1f} s)")
+    eigenvalues = dict(zip(("seed", "step", "eigenvalue", "weight"), (np.concatenate(c) for c in zip(*eig_rows))))
+    return eigenvalues, {c: [r[c] for r in summary] for c in summary[0]}

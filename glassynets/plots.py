@@ -438,7 +438,8 @@ def figB4(cells: list[CellTables], out: str | Path, plot_tw: list[float], glass_
     _save(fig, out)
 
 
-FIGURES: dict[str, Callable[..., None]] = {
-    "fig1": fig1, "fig2": fig2, "fig3": fig3, "figA3": figA3, "fig4": fig1, "fig5": fig2, "fig6": fig6,
-    "fig7": fig7, "figA1": figA1, "figA2": figA2, "figB1": figB1, "figB2": figB2, "figB3": figB3, "figB4": figB4,
-}
+def draw(name: str, cells: list[CellTables], out: str | Path, **options) -> None:
+    """Draw figure ``name`` of the registry (glassynets.figures) from its cells into ``out`` (.pdf and .png)."""
+    from .figures import FIGURES
+
+    globals()[FIGURES[name].draw](cells, out, **options)

@@ -17,9 +17,11 @@ core with ``torch.set_num_threads(1)``.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -279,3 +281,59 @@ def asymptotic_energy(temperature: float) -> float:
     q = plateau_q(temperature)
     x = (1 - q) / q
     return -(1 - (1 - x) * q**3) / (2 * temperature)
+
+
+def run_cell(n: int, temperature: float, settings: dict, checkpoint_dir: Path | None = None,
+             log: Callable[[str], None] = print) -> Simulation:
+    """One (N, T) cell of the workflow: every coupling sample of ``settings`` (glassynets.settings.pspin:
+    samples, replicas, dt, steps, snapshots_per_decade, seed, dtype and the two-time grid), one
+    sample at a time. A finished sample is kept in ``checkpoint_dir`` (sample<k>.npz, with the
+    settings it belongs to), so a killed job resumes at the next sample with the same bits."""
+    from . import two_time
+    from .schedule import log_steps
+    from .storage import replace_atomically
+
+    steps = settings["steps"]
+    record = log_steps(steps, settings["snapshots_per_decade"])
+    waiting_times, lags = two_time.grid(steps, settings["waiting_times_per_decade"], settings["lags_per_decade"])
+    identity = json.dumps({"n": n, "temperature": temperature, **settings}, sort_keys=True)
+    glassy = "below" if temperature < T_DYNAMICAL else "above"
+    log(f"p-spin N = {n}, T = {temperature:g} ({glassy} T_d = {T_DYNAMICAL:.3f}), {settings['samples']} samples × "
+        f"{settings['replicas']} replicas, dt = {settings['dt']:g}, {steps} steps (time {steps * settings['dt']:g}), "
+        f"{len(record)} snapshots; torch {torch.get_num_threads()} thread(s)")
+    snapshots, energies, pairs = [], [], []
+    for k in range(settings["samples"]):
+        done = checkpoint_dir / f"sample{k}.npz" if checkpoint_dir else None
+        if done is not None and done.exists():
+            saved = np.load(done, allow_pickle=False)
+            if str(saved["identity"]) == identity:
+                log(f"sample {k}: resumed from {done}")
+                snapshots.append(saved["snapshots"])
+                energies.append(saved["energies"])
+                pairs.append([saved[name] for name in ("delta", "fourth", "overlap")])
+                continue
+            log(f"sample {k}: {done} belongs to other settings; simulating afresh")
+        start = time.perf_counter()
+        sim = simulate(n, temperature, [k], settings["replicas"], settings["dt"], steps, record, settings["seed"],
+                       log=log, dtype=getattr(torch, settings["dtype"]), waiting_times=waiting_times, lags=lags,
+                       overlap_eps=settings["overlap_eps"])
+        log(f"sample {k}: final energy per spin {sim.energies[-1].mean():.4f} ({time.perf_counter() - start:.1f} s)")
+        tt = sim.two_time
+        snapshots.append(sim.snapshots)
+        energies.append(sim.energies)
+        pairs.append([tt.delta, tt.fourth, tt.overlap])
+        if done is not None:
+            done.parent.mkdir(parents=True, exist_ok=True)
+            replace_atomically(done, lambda tmp: _save_npz(tmp, snapshots=sim.snapshots, energies=sim.energies,
+                                                           delta=tt.delta, fourth=tt.fourth, overlap=tt.overlap,
+                                                           identity=identity))
+    snaps = np.concatenate(snapshots, axis=1)
+    runs = np.arange(snaps.shape[1])  # run = sample · replicas + replica
+    merged = two_time.Recorder(waiting_times, lags, steps, settings["overlap_eps"], 0, 0).joined(pairs)
+    return Simulation(snaps, np.concatenate(energies, axis=1), runs, record, {}, merged)
+
+
+def _save_npz(path: Path, **arrays) -> None:
+    """np.savez to exactly ``path`` (given a name, np.savez appends .npz when it is missing)."""
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)

@@ -327,6 +327,17 @@ def read_snapshots(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.
     return steps, seeds, theta[order].reshape(len(steps), len(seeds), n_params)
 
 
+def write_training(result, seeds: np.ndarray, snapshots_path: str | os.PathLike, metrics_path: str | os.PathLike,
+                   two_time_path: str | os.PathLike, metadata: dict) -> None:
+    """The three tables of a training job (a training.TrainResult of runs ``seeds``)."""
+    write_snapshots(snapshots_path, result.snapshot_steps, seeds, result.snapshots, metadata)
+    n_metric = len(result.metric_steps)
+    columns = {"seed": np.tile(seeds, n_metric), "step": np.repeat(result.metric_steps, len(seeds))}
+    columns.update({name: values.reshape(-1) for name, values in result.metrics.items()})
+    write(metrics_path, "metrics", columns, metadata)
+    write_two_time(two_time_path, result.two_time.columns(seeds), result.two_time.eps, metadata)
+
+
 def write_two_time(path: str | os.PathLike, columns: dict[str, np.ndarray], eps: np.ndarray, metadata: dict) -> Path:
     """Store a two_time table: columns seed, t_w, t, delta, fourth [rows] and overlap [rows, K] for
     the K values of ``eps``."""

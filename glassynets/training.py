@@ -163,6 +163,22 @@ class TrainSpec:
         if self.steps < 0 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0:
             raise ValueError("need steps >= 0, batch_size >= 1, lr > 0, weight_decay >= 0")
 
+    @classmethod
+    def from_settings(cls, settings: dict, arch: Architecture, seeds: tuple[int, ...], device: str) -> TrainSpec:
+        """The spec of one job from its settings (glassynets.settings.train: every experiment key,
+        by name) and its cell: the step grids are drawn from the settings' per-decade densities,
+        and every other field of the spec is the setting of the same name."""
+        from .schedule import log_steps
+        from .two_time import grid
+
+        steps = settings["steps"]
+        waiting_times, lags = grid(steps, settings["waiting_times_per_decade"], settings["lags_per_decade"])
+        derived = dict(arch=arch, seeds=seeds, device=device, waiting_times=waiting_times, lags=lags,
+                       snapshot_steps=log_steps(steps, settings["snapshots_per_decade"]),
+                       metric_steps=log_steps(steps, settings["metrics_per_decade"]))
+        given = {f.name: settings[f.name] for f in dataclasses.fields(cls) if f.name in settings and f.name not in derived}
+        return cls(**derived, **given)
+
     @property
     def torch_dtype(self) -> torch.dtype:
         return getattr(torch, self.dtype)
@@ -505,6 +521,249 @@ class _StopForTest(Exception):
     """Raised by the private _stop_at_step hook after a checkpoint was written."""
 
 
+def train_resumable(
+    spec: TrainSpec,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
+    checkpoint: Path | None,
+    checkpoint_every_s: float,
+    log: Callable[[str], None] = print,
+) -> TrainResult:
+    """:func:`train_ensemble`, resuming from ``checkpoint`` when it belongs to this run and
+    starting afresh (with a note) when it belongs to other settings."""
+    if checkpoint is not None:
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return train_ensemble(spec, x_train, y_train, x_test, y_test, checkpoint=checkpoint,
+                              checkpoint_every_s=checkpoint_every_s, log=log)
+    except StaleCheckpointError as err:
+        log(f"{err}: the settings changed since it was written, so training starts afresh")
+        checkpoint.unlink()
+        return train_ensemble(spec, x_train, y_train, x_test, y_test, checkpoint=checkpoint,
+                              checkpoint_every_s=checkpoint_every_s, log=log)
+
+
+def _check_data(spec: TrainSpec, x_train, y_train, x_test, y_test) -> None:
+    arch, (n, d) = spec.arch, x_train.shape
+    if d != arch.n_in or x_test.shape[1] != arch.n_in:
+        raise ValueError(f"data has {d} features, architecture expects {arch.n_in}")
+    if spec.batch_size > n:
+        raise ValueError(f"batch_size {spec.batch_size} exceeds the {n} training points")
+    for name, yy, m in (("y_train", y_train, n), ("y_test", y_test, x_test.shape[0])):
+        if yy.shape != (m,) or (m and (int(yy.min()) < 0 or int(yy.max()) >= arch.n_out)):
+            raise ValueError(f"{name} must be [n] int labels in [0, {arch.n_out})")
+
+
+class _Batches:
+    """The minibatch source of an ensemble: each network's next indices, gathered and stepped.
+
+    It hides the three ways of gathering the inputs: the shared order (rows once for the whole
+    ensemble), few features (columns of a feature-major copy: measured ~36 µs of ~600 µs per step
+    at E = 100 on [2,5,5,4]) and wide inputs (rows, chunk by chunk of networks, as bytes where the
+    pixels allow; see GATHER_CHUNK_BYTES)."""
+
+    def __init__(self, spec: TrainSpec, net: _Ensemble, x_aug: torch.Tensor, y: torch.Tensor, order: _Order, E: int):
+        (n, d1), B, R, dev = x_aug.shape, spec.batch_size, net.E, x_aug.device
+        self.net, self.order, self.x_aug, self.y, self.B, self.E, self.R = net, order, x_aug, y, B, E, R
+        self.shared = spec.data_order == "shared"
+        self.small_d = d1 <= 32 and not self.shared
+        self.xT = x_aug.T.contiguous() if self.small_d else None
+        self.buf = torch.empty(d1, R * B, dtype=x_aug.dtype, device=dev) if self.small_d else None
+        self.parts = None
+        if not (self.shared or self.small_d):  # parts share net.W's storage (slices)
+            # (a GPU has no such cache to keep warm and prefers one big call)
+            c = R if dev.type == "cuda" else max(2, GATHER_CHUNK_BYTES // (B * d1 * x_aug.element_size()))
+            bounds = list(range(0, R, c)) + [R]
+            if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:  # a last chunk of one network joins the one before
+                del bounds[-2]
+            self.parts = [(i * B, _Ensemble([w[i:j] for w in net.W], spec,
+                                            [v[i:j] for v in net.V] if spec.momentum else None))
+                          for i, j in zip(bounds, bounds[1:])]
+            self.buf = torch.empty(max(j - i for i, j in zip(bounds, bounds[1:])) * B, d1, dtype=x_aug.dtype,
+                                   device=dev)
+            self.codes = _pixel_codes(x_aug) if dev.type == "cpu" else None
+            self.code_buf = torch.empty(self.buf.shape, dtype=torch.uint8) if self.codes is not None else None
+
+    def step(self, update: bool, batch_metrics: bool) -> list[torch.Tensor] | None:
+        """One SGD step of every network on its next minibatch (see _Ensemble.step)."""
+        B, d1 = self.B, self.x_aug.shape[1]
+        idx = self.order.next().to(self.x_aug.device, non_blocking=True)
+        if self.R > self.E and not self.shared:
+            idx = idx.repeat(self.R // self.E)
+        if self.parts is not None:  # wide inputs: gather rows (cheaper than columns) chunk by chunk
+            outs = []
+            for i0, part in self.parts:
+                ic = idx[i0 : i0 + part.E * B]
+                if self.codes is None:
+                    rows = torch.index_select(self.x_aug, 0, ic, out=self.buf[: len(ic)])  # [e*B, d+1]
+                else:  # the same floats, from a quarter of the bytes
+                    codes = torch.index_select(self.codes, 0, ic, out=self.code_buf[: len(ic)])
+                    rows = self.buf[: len(ic)].copy_(codes).div_(255)
+                x0 = rows.view(-1, B, d1).transpose(1, 2)  # viewed feature-major: [e, d+1, B]
+                yb = self.y.index_select(0, ic).view(-1, 1, B)
+                outs.append(part.step(x0, False, yb, update=update, batch_metrics=batch_metrics))
+            return [torch.cat(o) for o in zip(*outs)] if batch_metrics else None
+        if self.shared:
+            x0 = self.x_aug.index_select(0, idx)  # [B, d+1]
+        else:  # gather columns of the feature-major copy: [d+1, E*B] viewed as [E, d+1, B]
+            x0 = torch.index_select(self.xT, 1, idx, out=self.buf).view(-1, self.R, B).permute(1, 0, 2)
+        yb = self.y.index_select(0, idx).view(-1, 1, B).expand(self.R, 1, B)
+        return self.net.step(x0, self.shared, yb, update=update, batch_metrics=batch_metrics)
+
+
+class _Recording:
+    """What a run records at step s, with θ(s) before that step's update: snapshots, the online
+    two-time observables, the full-batch metrics (and, after the step, the minibatch ones), and
+    the divergence checks at each of them. Its state goes into the checkpoint."""
+
+    def __init__(self, spec: TrainSpec, data: tuple[torch.Tensor, ...]):
+        E, P = len(spec.seeds), spec.arch.n_params
+        self.spec, self.data, self.E, self.seeds = spec, data, E, np.array(spec.seeds)
+        self.snapshots = np.empty((len(spec.snapshot_steps), E, P), dtype=spec.dtype)
+        self.metrics = {k: np.full((len(spec.metric_steps), E), np.nan) for k in METRICS}
+        self.two_time = (Recorder(spec.waiting_times, spec.lags, spec.steps, spec.overlap_eps, E, P, spec.dtype)
+                         if len(spec.waiting_times) else None)
+        self.si, self.mi, self.last_ok, self.last_loss, self.row = 0, 0, None, float("nan"), None
+
+    def metrics_due(self, s: int) -> bool:
+        return self.mi < len(self.spec.metric_steps) and self.spec.metric_steps[self.mi] == s
+
+    def before_update(self, s: int, W: list[torch.Tensor]) -> None:
+        spec, E = self.spec, self.E
+        snap = self.si < len(spec.snapshot_steps) and spec.snapshot_steps[self.si] == s
+        pair = self.two_time is not None and s in self.two_time.steps
+        self.row = None
+        if snap or self.metrics_due(s):
+            self._check(s, "non-finite parameters", torch.stack([w[:E].reshape(E, -1).isfinite().all(1) for w in W]).all(0))
+            self._check(s, f"a parameter beyond ±{THETA_MAX:g}",
+                        torch.stack([w[:E].reshape(E, -1).abs().amax(1) <= THETA_MAX for w in W]).all(0))
+        if snap or pair:
+            theta = flatten(W)[:E].cpu().numpy()
+            if snap:
+                self.snapshots[self.si] = theta
+                self.si += 1
+            if pair:
+                self.two_time.record(s, theta)
+        if self.metrics_due(s):  # full-batch metrics of θ(s), before this step's update
+            x_aug, y_train, xt_aug, y_test = self.data
+            ce, acc, grads = _evaluate(W, x_aug, y_train, spec.activation, True, spec.loss, spec.output)
+            gn = sum((g + 2 * spec.weight_decay * w).square().sum(dim=(1, 2), dtype=torch.float64)
+                     for g, w in zip(grads, W))
+            tce, tacc, _ = _evaluate(W, xt_aug, y_test, spec.activation, False, spec.loss, spec.output)
+            self._check(s, "non-finite training loss", ce[:E].isfinite())
+            self._check_loss(s, ce[:E].cpu().numpy())
+            self.row = dict(train_loss=ce, train_acc=acc, test_loss=tce, test_acc=tacc, grad_norm=gn.sqrt())
+        if snap or self.row is not None:
+            self.last_ok = s  # every check of this step passed
+
+    def after_update(self, batch: list[torch.Tensor] | None) -> None:
+        """The minibatch metrics of the step whose full-batch metrics were just taken."""
+        if self.row is None:
+            return
+        self.row.update(batch_loss=batch[0], batch_grad_norm=batch[1])
+        for k, v in self.row.items():
+            self.metrics[k][self.mi] = v[: self.E].cpu().numpy()
+        self.last_loss = float(self.row["train_loss"][: self.E].mean())
+        self.mi += 1
+
+    def _check(self, step: int, what: str, ok: torch.Tensor) -> None:
+        bad = ~torch.as_tensor(ok)
+        if bool(bad.any()):
+            n_bad = int(bad.sum())
+            which = ", ".join(str(s) for s in self.seeds[bad.cpu().numpy()][:10]) + (" ..." if n_bad > 10 else "")
+            since = f"fine at step {self.last_ok}" if self.last_ok is not None else "never checked before"
+            raise DivergenceError(f"seed{'s' if n_bad > 1 else ''} {which} diverged: {what} at step {step} "
+                                  f"({since}); lower lr (now {self.spec.lr})")
+
+    def _check_loss(self, step: int, loss: np.ndarray) -> None:
+        """Loss far above its first recorded value for DIVERGED_WINDOW points in a row, or at the end."""
+        mi, train_loss = self.mi, self.metrics["train_loss"]
+        first = train_loss[0] if mi else loss
+        recent = np.vstack([train_loss[max(0, mi - DIVERGED_WINDOW + 1) : mi], loss[None]])
+        high = (recent > DIVERGED_LOSS_FACTOR * first).all(axis=0)
+        if len(recent) < DIVERGED_WINDOW and step < self.spec.steps:
+            high[:] = False
+        when = "at the end" if step == self.spec.steps else f"for {DIVERGED_WINDOW} metric points"
+        self._check(step, f"training loss above {DIVERGED_LOSS_FACTOR:g}× its initial value ({when})", ~high)
+
+    def state(self) -> dict:
+        return {"si": self.si, "mi": self.mi, "last_ok": self.last_ok,
+                "snapshots": torch.from_numpy(self.snapshots[: self.si].copy()),
+                "metrics": {k: torch.from_numpy(v[: self.mi].copy()) for k, v in self.metrics.items()},
+                "two_time": ({k: torch.from_numpy(v) for k, v in self.two_time.state().items()}
+                             if self.two_time is not None else {})}
+
+    def load(self, state: dict) -> None:
+        self.si, self.mi, self.last_ok = state["si"], state["mi"], state["last_ok"]
+        self.snapshots[: self.si] = state["snapshots"].numpy()
+        for k in METRICS:
+            self.metrics[k][: self.mi] = state["metrics"][k].numpy()
+        if self.two_time is not None:
+            self.two_time.load({k: v.numpy() for k, v in state["two_time"].items()})
+
+    def result(self) -> TrainResult:
+        spec = self.spec
+        return TrainResult(spec.snapshot_steps.copy(), self.snapshots, spec.metric_steps.copy(), self.metrics,
+                           self.two_time)
+
+
+class _Checkpoint:
+    """The full state of a run (networks, generators, data order, recordings) in one file, written
+    atomically; loading accepts only a file of this spec, these data and this format."""
+
+    def __init__(self, path: Path, spec: TrainSpec, data_fingerprint: str, log: Callable[[str], None]):
+        self.path, self.spec, self.fingerprint, self.log = Path(path), spec, data_fingerprint, log
+
+    def save(self, step: int, net: _Ensemble, gens: list[torch.Generator], order: _Order, rec: _Recording) -> None:
+        state = {"version": _CHECKPOINT_VERSION, "spec": self.spec.describe(), "data": self.fingerprint, "step": step,
+                 "layers": [w.cpu() for w in net.W], "velocity": [v.cpu() for v in net.V if v is not None],
+                 "gen_states": [g.get_state() for g in gens], "perm": order.perm, "pos": order.pos, **rec.state()}
+        replace_atomically(self.path, lambda tmp: torch.save(state, tmp))
+
+    def save_or_warn(self, *args) -> None:
+        """A failed write (disk full, read-only) is a warning: the run goes on, a kill restarts from the last good one."""
+        try:
+            self.save(*args)
+        except (OSError, RuntimeError) as err:  # torch.save reports a full disk as a RuntimeError
+            free = shutil.disk_usage(self.path.parent).free
+            self.log(f"warning: could not write the checkpoint {self.path} ({err}; {free / 2**20:.1f} MiB free there); "
+                     "training goes on")
+
+    def load(self, gens: list[torch.Generator], order: _Order, rec: _Recording) -> dict | None:
+        """The saved state (its step, layers and velocity), restoring generators, order and recordings; None if no file."""
+        if not self.path.exists():
+            return None
+        ck = torch.load(self.path, weights_only=True)
+        if ck.get("version") != _CHECKPOINT_VERSION or ck.get("spec") != self.spec.describe() or ck.get("data") != self.fingerprint:
+            raise StaleCheckpointError(f"checkpoint {self.path} belongs to a different run (spec, data or format differ); "
+                                       "delete it to start afresh")
+        for g, st in zip(gens, ck["gen_states"]):
+            g.set_state(st)
+        order.perm, order.pos = ck["perm"], ck["pos"]
+        rec.load(ck)
+        self.log(f"resumed from {self.path} at step {ck['step']}")
+        return ck
+
+
+class _Progress:
+    """A log line every log_every_s seconds: step, rate, ETA and the last mean training loss."""
+
+    def __init__(self, spec: TrainSpec, start: int, log: Callable[[str], None], every_s: float):
+        self.spec, self.start, self.log, self.every_s = spec, start, log, every_s
+        self.t0 = self.t_log = time.perf_counter()
+
+    def tick(self, s: int, rec: _Recording) -> None:
+        now, steps = time.perf_counter(), self.spec.steps
+        if s < steps and now - self.t_log >= self.every_s:
+            rate = (s + 1 - self.start) / (now - self.t0)
+            self.log(f"step {s + 1}/{steps} ({100 * (s + 1) / steps:.1f}%)  {rate:,.0f} steps/s  "
+                     f"{rate * rec.E:,.0f} net-steps/s  ETA {_fmt_time((steps - s - 1) / rate)}  "
+                     f"mean train loss {rec.last_loss:.4f} (step {rec.last_ok})")
+            self.t_log = now
+
+
 def train_ensemble(
     spec: TrainSpec,
     x_train: torch.Tensor,
@@ -530,196 +789,42 @@ def train_ensemble(
     Raises DivergenceError (naming seeds and step) if any network is non-finite at a recorded step.
     Does not set torch's thread count: call torch.set_num_threads(1) (one process per core).
     """
-    arch, dt, E, dev = spec.arch, spec.torch_dtype, len(spec.seeds), torch.device(spec.device)
-    n, d = x_train.shape
-    if d != arch.n_in or x_test.shape[1] != arch.n_in:
-        raise ValueError(f"data has {d} features, architecture expects {arch.n_in}")
-    if spec.batch_size > n:
-        raise ValueError(f"batch_size {spec.batch_size} exceeds the {n} training points")
-    for name, yy, m in (("y_train", y_train, n), ("y_test", y_test, x_test.shape[0])):
-        if yy.shape != (m,) or (m and (int(yy.min()) < 0 or int(yy.max()) >= arch.n_out)):
-            raise ValueError(f"{name} must be [n] int labels in [0, {arch.n_out})")
+    _check_data(spec, x_train, y_train, x_test, y_test)
+    E, dev = len(spec.seeds), torch.device(spec.device)
     y_train, y_test = y_train.long().contiguous(), y_test.long().contiguous()
-    data_fp = _fingerprint(x_train, y_train, x_test, y_test) if checkpoint is not None else None
+    fingerprint = _fingerprint(x_train, y_train, x_test, y_test) if checkpoint is not None else None
     x_train, y_train, x_test, y_test = (t.to(dev) for t in (x_train, y_train, x_test, y_test))
-    x_aug, xt_aug = _augment(x_train, dt), _augment(x_test, dt)  # [n, d+1]
-    shared = spec.data_order == "shared"
-    # For few input features, gathering columns of a feature-major copy of the data is faster than
-    # gathering rows (measured: ~36 us of ~600 us per step at E=100 on [2,5,5,4]); for MNIST rows.
-    B = spec.batch_size
-    small_d = d + 1 <= 32 and not shared
-    xT_aug = x_aug.T.contiguous() if small_d else None
+    x_aug = _augment(x_train, spec.torch_dtype)  # [n, d+1]
+    gens = [network_generator(s) for s in spec.seeds]
+    layers = [torch.stack(ws).to(dev) for ws in zip(*(init_layers(spec.arch, g, spec.torch_dtype, spec.init) for g in gens))]
+    order = _Order(gens[:1] if spec.data_order == "shared" else gens, len(y_train), spec.batch_size)
+    rec = _Recording(spec, (x_aug, y_train, _augment(x_test, spec.torch_dtype), y_test))
+    saver = _Checkpoint(checkpoint, spec, fingerprint, log) if checkpoint is not None else None
+    saved = saver.load(gens, order, rec) if saver is not None else None
     # MKL runs a batch of one matrix product through other kernels than a batch of several (measured:
     # baddbmm_ with a long inner dimension rounds differently), so a lone network trains beside a
-    # copy of itself that follows its minibatches and is dropped: R networks run, E are kept (a job
-    # of one network costs as much as one of two).
-    R = max(E, 2)
-    x0_buf = torch.empty(d + 1, R * B, dtype=dt, device=dev) if small_d else None
-
-    gens = [network_generator(s) for s in spec.seeds]
-    layers = [torch.stack(ws).to(dev) for ws in zip(*(init_layers(arch, g, dt, spec.init) for g in gens))]
-    layers = [w.repeat(R // E, 1, 1) for w in layers]
-    order = _Order(gens[:1] if shared else gens, n, spec.batch_size)
-    S, M, P = len(spec.snapshot_steps), len(spec.metric_steps), arch.n_params
-    snapshots = np.empty((S, E, P), dtype=spec.dtype)
-    metrics = {k: np.full((M, E), np.nan) for k in METRICS}
-    recorder = (Recorder(spec.waiting_times, spec.lags, spec.steps, spec.overlap_eps, E, P, spec.dtype)
-                if len(spec.waiting_times) else None)
-    start, si, mi, last_ok, velocity = 0, 0, 0, None, None
-
-    if checkpoint is not None:
-        checkpoint = Path(checkpoint)
-        if checkpoint.exists():
-            ck = torch.load(checkpoint, weights_only=True)
-            if ck.get("version") != _CHECKPOINT_VERSION or ck.get("spec") != spec.describe() or ck.get("data") != data_fp:
-                raise StaleCheckpointError(
-                    f"checkpoint {checkpoint} belongs to a different run (spec, data or format differ); "
-                    "delete it to start afresh"
-                )
-            layers = [w.to(dev) for w in ck["layers"]]
-            velocity = [v.to(dev) for v in ck["velocity"]] if spec.momentum else None
-            for g, st in zip(gens, ck["gen_states"]):
-                g.set_state(st)
-            order.perm, order.pos = ck["perm"], ck["pos"]
-            start, si, mi, last_ok = ck["step"], ck["si"], ck["mi"], ck["last_ok"]
-            snapshots[:si] = ck["snapshots"].numpy()
-            for k in METRICS:
-                metrics[k][:mi] = ck["metrics"][k].numpy()
-            if recorder is not None:
-                recorder.load({k: v.numpy() for k, v in ck["two_time"].items()})
-            log(f"resumed from {checkpoint} at step {start}")
-
-    net = _Ensemble(layers, spec, velocity)
-    parts = None
-    if not (shared or small_d):  # see GATHER_CHUNK_BYTES; parts share net.W's storage (slices)
-        # (a GPU has no such cache to keep warm and prefers one big call)
-        c = R if dev.type == "cuda" else max(2, GATHER_CHUNK_BYTES // (B * (d + 1) * x_aug.element_size()))
-        bounds = list(range(0, R, c)) + [R]
-        if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:  # a last chunk of one network joins the one before
-            del bounds[-2]
-        parts = [(i * B, _Ensemble([w[i:j] for w in net.W], spec, [v[i:j] for v in net.V] if spec.momentum else None))
-                 for i, j in zip(bounds, bounds[1:])]
-        x0_buf = torch.empty(max(j - i for i, j in zip(bounds, bounds[1:])) * B, d + 1, dtype=dt, device=dev)
-        codes = _pixel_codes(x_aug) if dev.type == "cpu" else None
-        code_buf = torch.empty(x0_buf.shape, dtype=torch.uint8) if codes is not None else None
+    # copy of itself that follows its minibatches and is dropped: R = max(E, 2) networks run.
+    net = (_Ensemble([w.to(dev) for w in saved["layers"]], spec, [v.to(dev) for v in saved["velocity"]] or None)
+           if saved else _Ensemble([w.repeat(max(E, 2) // E, 1, 1) for w in layers], spec))
+    batches, start = _Batches(spec, net, x_aug, y_train, order, E), saved["step"] if saved else 0
+    progress, t_saved = _Progress(spec, start, log, log_every_s), time.perf_counter()
     if torch.get_num_threads() > 1:
         log(f"note: torch uses {torch.get_num_threads()} threads; this trainer is fastest with "
             "torch.set_num_threads(1) and one process per core")
-    seeds = np.array(spec.seeds)
-
-    def save(step: int) -> None:
-        state = {
-            "version": _CHECKPOINT_VERSION, "spec": spec.describe(), "data": data_fp, "step": step,
-            "layers": [w.cpu() for w in net.W], "velocity": [v.cpu() for v in net.V if v is not None], "gen_states": [g.get_state() for g in gens],
-            "perm": order.perm, "pos": order.pos, "si": si, "mi": mi, "last_ok": last_ok,
-            "snapshots": torch.from_numpy(snapshots[:si].copy()),
-            "metrics": {k: torch.from_numpy(v[:mi].copy()) for k, v in metrics.items()},
-            "two_time": {k: torch.from_numpy(v) for k, v in recorder.state().items()} if recorder is not None else {},
-        }
-        replace_atomically(checkpoint, lambda tmp: torch.save(state, tmp))
-
-    def check_finite(step: int, what: str, ok: torch.Tensor) -> None:
-        bad = ~torch.as_tensor(ok)
-        if bool(bad.any()):
-            which = ", ".join(str(s) for s in seeds[bad.cpu().numpy()][:10]) + (" ..." if int(bad.sum()) > 10 else "")
-            since = f"fine at step {last_ok}" if last_ok is not None else "never checked before"
-            raise DivergenceError(
-                f"seed{'s' if int(bad.sum()) > 1 else ''} {which} diverged: {what} at step {step} "
-                f"({since}); lower lr (now {spec.lr})"
-            )
-
-    def check_loss(step: int, loss: np.ndarray) -> None:
-        """Loss far above its first recorded value for DIVERGED_WINDOW points in a row, or at the end."""
-        first = metrics["train_loss"][0] if mi else loss
-        recent = np.vstack([metrics["train_loss"][max(0, mi - DIVERGED_WINDOW + 1) : mi], loss[None]])
-        high = (recent > DIVERGED_LOSS_FACTOR * first).all(axis=0)
-        if len(recent) < DIVERGED_WINDOW and step < spec.steps:
-            high[:] = False
-        check_finite(step, f"training loss above {DIVERGED_LOSS_FACTOR:g}× its initial value "
-                           f"({'at the end' if step == spec.steps else f'for {DIVERGED_WINDOW} metric points'})", ~high)
-
-    def save_checkpoint(step: int) -> None:
-        """A failed write (disk full, read-only) is a warning: the run goes on, a kill restarts from the last good one."""
-        try:
-            save(step)
-        except (OSError, RuntimeError) as err:  # torch.save reports a full disk as a RuntimeError
-            free = shutil.disk_usage(checkpoint.parent).free
-            log(f"warning: could not write the checkpoint {checkpoint} ({err}; {free / 2**20:.1f} MiB free there); "
-                "training goes on")
-
-    t0 = t_log = t_ck = time.perf_counter()
-    step0_wall, last_train_loss = start, float("nan")
-    snap_steps, met_steps = spec.snapshot_steps, spec.metric_steps
     for s in range(start, spec.steps + 1):
-        if checkpoint is not None and s > start and time.perf_counter() - t_ck >= checkpoint_every_s:
-            save_checkpoint(s)
-            t_ck = time.perf_counter()
+        if saver is not None and s > start and time.perf_counter() - t_saved >= checkpoint_every_s:
+            saver.save_or_warn(s, net, gens, order, rec)
+            t_saved = time.perf_counter()
         if _stop_at_step is not None and s == _stop_at_step:
-            if checkpoint is not None:
-                save(s)
+            if saver is not None:
+                saver.save(s, net, gens, order, rec)
             raise _StopForTest(s)
-        snap = si < S and snap_steps[si] == s
-        met = mi < M and met_steps[mi] == s
-        pair = recorder is not None and s in recorder.steps
-        if snap or met:
-            check_finite(s, "non-finite parameters", torch.stack([w[:E].reshape(E, -1).isfinite().all(1) for w in net.W]).all(0))
-            check_finite(s, f"a parameter beyond ±{THETA_MAX:g}",
-                         torch.stack([w[:E].reshape(E, -1).abs().amax(1) <= THETA_MAX for w in net.W]).all(0))
-        if snap or pair:
-            theta = flatten(net.W)[:E].cpu().numpy()
-            if snap:
-                snapshots[si] = theta
-                si += 1
-            if pair:
-                recorder.record(s, theta)
-        if met:  # full-batch metrics of θ(s), before this step's update
-            ce, acc, grads = _evaluate(net.W, x_aug, y_train, spec.activation, True, spec.loss, spec.output)
-            gn = sum((g + 2 * spec.weight_decay * w).square().sum(dim=(1, 2), dtype=torch.float64) for g, w in zip(grads, net.W))
-            tce, tacc, _ = _evaluate(net.W, xt_aug, y_test, spec.activation, False, spec.loss, spec.output)
-            check_finite(s, "non-finite training loss", ce[:E].isfinite())
-            check_loss(s, ce[:E].cpu().numpy())
-        if s == spec.steps and not met:
+        metrics_due = rec.metrics_due(s)
+        rec.before_update(s, net.W)
+        if s == spec.steps and not metrics_due:
             break
-        idx = order.next().to(dev, non_blocking=True)
-        if R > E and not shared:
-            idx = idx.repeat(R // E)
-        if parts is not None:  # wide inputs: gather rows (cheaper than columns) chunk by chunk
-            outs = []
-            for i0, part in parts:
-                ic = idx[i0 : i0 + part.E * B]
-                if codes is None:
-                    rows = torch.index_select(x_aug, 0, ic, out=x0_buf[: len(ic)])  # [e*B, d+1]
-                else:  # the same floats, from a quarter of the bytes
-                    rows = x0_buf[: len(ic)].copy_(torch.index_select(codes, 0, ic, out=code_buf[: len(ic)])).div_(255)
-                x0 = rows.view(-1, B, d + 1).transpose(1, 2)  # viewed feature-major: [e, d+1, B]
-                yb = y_train.index_select(0, ic).view(-1, 1, B)
-                outs.append(part.step(x0, False, yb, update=s < spec.steps, batch_metrics=met))
-            out = [torch.cat(o) for o in zip(*outs)] if met else None
-        else:
-            if shared:
-                x0 = x_aug.index_select(0, idx)  # [B, d+1]
-            else:  # gather columns of the feature-major copy: [d+1, E*B] viewed as [E, d+1, B]
-                x0 = torch.index_select(xT_aug, 1, idx, out=x0_buf).view(-1, R, B).permute(1, 0, 2)
-            yb = y_train.index_select(0, idx).view(-1, 1, B).expand(R, 1, B)
-            out = net.step(x0, shared, yb, update=s < spec.steps, batch_metrics=met)
-        if met:
-            row = dict(train_loss=ce, train_acc=acc, test_loss=tce, test_acc=tacc, grad_norm=gn.sqrt(),
-                       batch_loss=out[0], batch_grad_norm=out[1])
-            for k, v in row.items():
-                metrics[k][mi] = v[:E].cpu().numpy()
-            last_train_loss = float(ce[:E].mean())
-            mi += 1
-        if snap or met:
-            last_ok = s
-        now = time.perf_counter()
-        if s < spec.steps and now - t_log >= log_every_s:
-            rate = (s + 1 - step0_wall) / (now - t0)
-            log(
-                f"step {s + 1}/{spec.steps} ({100 * (s + 1) / spec.steps:.1f}%)  {rate:,.0f} steps/s  "
-                f"{rate * E:,.0f} net-steps/s  ETA {_fmt_time((spec.steps - s - 1) / rate)}  "
-                f"mean train loss {last_train_loss:.4f} (step {last_ok})"
-            )
-            t_log = now
-    if checkpoint is not None:
-        save_checkpoint(spec.steps + 1)
-    return TrainResult(spec.snapshot_steps.copy(), snapshots, spec.metric_steps.copy(), metrics, recorder)
+        rec.after_update(batches.step(update=s < spec.steps, batch_metrics=metrics_due))
+        progress.tick(s, rec)
+    if saver is not None:
+        saver.save_or_warn(spec.steps + 1, net, gens, order, rec)
+    return rec.result()

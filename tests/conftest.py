@@ -1,5 +1,7 @@
 """Shared test setup."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -12,3 +14,39 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+# Real data beside the project's own checkout (a user's clone has no ../shared: tests skip there).
+SHARED = Path(__file__).resolve().parents[1].parent / "shared/data"
+MNIST_FILES = SHARED / "mnist"  # the t10k files and the training labels
+FASHION_FILES = SHARED / "fashion-mnist"  # all four files
+SCHEMA = Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml"
+
+
+def job_settings(kind: str = "train", dataset: str = "ljat19", **experiment) -> str:
+    """A job's --settings as the workflow builds them: one experiment "t" with the schema's
+    defaults for every key not given (the schema is the only definition of a default)."""
+    from glassynets import config, settings
+
+    cell = {"dataset": dataset, "n_train": [60000], "architectures": ["h1"]}
+    cfg = config.validate({"experiments": {"t": {**cell, **experiment}}}, SCHEMA)
+    built = {"train": settings.train, "hessian": settings.hessian}[kind](cfg, "t")
+    return settings.as_json(built)
+
+
+def aging_settings(**analysis) -> str:
+    """An aging job's --settings: the schema's analysis defaults for every key not given."""
+    from glassynets import config, settings
+
+    cell = {"dataset": "ljat19", "n_train": [60000], "architectures": ["h1"], "analysis": analysis}
+    cfg = config.validate({"experiments": {"t": cell}}, SCHEMA)
+    return settings.as_json(settings.aging(cfg["experiments"]["t"]["analysis"]))
+
+
+def pspin_settings(**pspin) -> str:
+    """A p-spin job's --settings: the schema's defaults for every key of the pspin section not given."""
+    from glassynets import config, settings
+
+    cell = {"dataset": "ljat19", "n_train": [60000], "architectures": ["h1"]}
+    cfg = config.validate({"experiments": {"t": cell}, "pspin": pspin}, SCHEMA)
+    return settings.as_json(settings.pspin(cfg))

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import MNIST_FILES, aging_settings, job_settings, pspin_settings
 from glassynets import cli, data, storage
 
 
@@ -57,12 +58,13 @@ def test_published_format_is_checked(tmp_path):
 
 
 def _train_args(ljat_files, out, checkpoint):
-    return [sys.executable, "-m", "glassynets.cli", "train", "--experiment", "t",
+    return [sys.executable, "-m", "glassynets.cli", "train", "--settings",
+            job_settings(steps=40000, snapshots_per_decade=20, overlap_eps=[0.01]),
             "--train", str(ljat_files / "train.parquet"), "--test", str(ljat_files / "test.parquet"),
-            "--n-train", "300", "--arch", "h5-5", "--lr", "0.05", "--batch-size", "100", "--weight-decay", "1e-4",
-            "--steps", "40000", "--seeds", "0-3", "--checkpoint", str(checkpoint), "--checkpoint-every-s", "0.3",
+            "--n-train", "300", "--arch", "h5-5", "--seeds", "0-3", "--threads", "1",
+            "--checkpoint", str(checkpoint), "--checkpoint-every-s", "0.3",
             "--out-snapshots", str(out / "s.parquet"), "--out-metrics", str(out / "m.parquet"),
-            "--out-two-time", str(out / "tt.parquet"), "--overlap-eps", "0.01"]
+            "--out-two-time", str(out / "tt.parquet")]
 
 
 def test_a_training_job_killed_five_times_resumes_to_the_same_bits(ljat_files, tmp_path):
@@ -103,7 +105,6 @@ def torch_step(checkpoint: Path) -> int:
     return int(torch.load(checkpoint, weights_only=True)["step"])
 
 
-MNIST_FILES = Path(__file__).resolve().parents[1].parent / "shared/data/mnist"
 
 
 @pytest.fixture(scope="module")
@@ -143,10 +144,10 @@ def test_mnist_convert_refuses_a_file_with_the_wrong_md5(mnist_t10k, tmp_path, c
 def test_train_on_real_mnist_images(mnist_t10k, tmp_path):
     split = str(mnist_t10k / "t10k.parquet")
     assert cli.main(["images-subset", "--split", split, "--n", "500", "--out", str(tmp_path / "train.parquet")]) == 0
-    assert cli.main(["train", "--experiment", "t", "--dataset", "mnist", "--train", str(tmp_path / "train.parquet"),
-                     "--test", split, "--n-train", "500", "--n-out", "10", "--arch", "h5", "--lr", "0.05",
-                     "--batch-size", "50", "--weight-decay", "1e-4", "--steps", "300", "--seeds", "0-2", "--device", "auto",
-                     "--out-snapshots", str(tmp_path / "s.parquet"), "--out-metrics", str(tmp_path / "m.parquet"),
+    settings = job_settings(dataset="mnist", batch_size=50, steps=300, snapshots_per_decade=20, device="auto")
+    assert cli.main(["train", "--settings", settings, "--train", str(tmp_path / "train.parquet"),
+                     "--test", split, "--n-train", "500", "--arch", "h5", "--seeds", "0-2", "--threads", "1",
+                     "--checkpoint-every-s", "60", "--out-snapshots", str(tmp_path / "s.parquet"), "--out-metrics", str(tmp_path / "m.parquet"),
                      "--out-two-time", str(tmp_path / "tt.parquet")]) == 0
     steps, seeds, theta = storage.read_snapshots(tmp_path / "s.parquet")
     assert theta.shape == (len(steps), 3, 785 * 5 + 6 * 10) and steps[-1] == 300
@@ -161,14 +162,15 @@ def test_train_on_real_mnist_images(mnist_t10k, tmp_path):
 def test_hessian_of_a_trained_cell(ljat_files, tmp_path):
     """Spectra at chosen steps of the first runs: exact, all P eigenvalues, 2λ above those without L2."""
     out = tmp_path / "run"
-    assert cli.main(["train", "--experiment", "t", "--train", str(ljat_files / "train.parquet"),
-                     "--test", str(ljat_files / "test.parquet"), "--n-train", "300", "--arch", "h5-5", "--lr", "0.05",
-                     "--batch-size", "100", "--weight-decay", "1e-4", "--steps", "2000", "--seeds", "0-2",
+    assert cli.main(["train", "--settings", job_settings(steps=2000, snapshots_per_decade=20),
+                     "--train", str(ljat_files / "train.parquet"), "--test", str(ljat_files / "test.parquet"),
+                     "--n-train", "300", "--arch", "h5-5", "--seeds", "0-2", "--threads", "1", "--checkpoint-every-s", "60",
                      "--out-snapshots", str(out / "s.parquet"), "--out-metrics", str(out / "m.parquet"),
                      "--out-two-time", str(out / "tt.parquet")]) == 0
-    assert cli.main(["hessian", "--snapshots", str(out / "s.parquet"), "--train", str(ljat_files / "train.parquet"),
-                     "--test", str(ljat_files / "test.parquet"), "--steps", "0", "100", "end", "--seeds", "2",
-                     "--out-eigenvalues", str(out / "h.parquet"), "--out-summary", str(out / "hs.parquet")]) == 0
+    settings = job_settings("hessian", hessian={"steps": [0, 100, "end"], "seeds": 2})
+    assert cli.main(["hessian", "--settings", settings, "--snapshots", str(out / "s.parquet"),
+                     "--train", str(ljat_files / "train.parquet"), "--test", str(ljat_files / "test.parquet"),
+                     "--threads", "1", "--out-eigenvalues", str(out / "h.parquet"), "--out-summary", str(out / "hs.parquet")]) == 0
     eig = storage.read_frame(out / "h.parquet", "hessian")
     summary = storage.read_frame(out / "hs.parquet", "hessian_summary")
     assert sorted(summary["seed"].unique()) == [0, 1] and sorted(summary["step"].unique()) == [0, 100, 2000]
@@ -185,10 +187,12 @@ def test_hessian_of_a_trained_cell(ljat_files, tmp_path):
 
 
 def _pspin_args(out, checkpoints, temperature="0.5"):
-    return [sys.executable, "-m", "glassynets.cli", "pspin", "--n", "24", "--temperature", temperature, "--samples", "3",
-            "--replicas", "2", "--dt", "0.05", "--steps", "4000", "--snapshots-per-decade", "8", "--seed", "7",
-            "--checkpoint-dir", str(checkpoints), "--out-snapshots", str(out / "s.parquet"), "--out-energy", str(out / "e.parquet"),
-            "--out-two-time", str(out / "tt.parquet"), "--overlap-eps", "0.1"]
+    settings = pspin_settings(samples=3, replicas=2, dt=0.05, time=200, snapshots_per_decade=8, seed=7,
+                              overlap_eps=[0.1], analysis={"fit_tw": [1, 200]})
+    return [sys.executable, "-m", "glassynets.cli", "pspin", "--settings", settings, "--n", "24",
+            "--temperature", temperature, "--threads", "1", "--checkpoint-dir", str(checkpoints),
+            "--out-snapshots", str(out / "s.parquet"), "--out-energy", str(out / "e.parquet"),
+            "--out-two-time", str(out / "tt.parquet")]
 
 
 def test_a_killed_pspin_job_resumes_per_sample_to_the_same_bits(tmp_path):
@@ -214,9 +218,10 @@ def test_a_killed_pspin_job_resumes_per_sample_to_the_same_bits(tmp_path):
     assert storage.metadata(killed / "s.parquet")["model"] == "pspin"
 
     tables = tmp_path / "tables"
-    assert cli.main(["aging", "--two-time", str(killed / "tt.parquet"), "--snapshots", str(killed / "s.parquet"),
-                     "--delta-star", "1.0", "--fit-tw", "20", "2000",
-                     "--delta-star-scan", "0.8", "1.2", "--scan-points", "3", "--n-boot", "20", "--out", str(tables)]) == 0
+    settings = aging_settings(delta_star=1.0, fit_tw=[20, 2000], plot_tw=[20], delta_star_scan=[0.8, 1.2], scan_points=3,
+                              n_boot=20)
+    assert cli.main(["aging", "--settings", settings, "--two-time", str(killed / "tt.parquet"),
+                     "--snapshots", str(killed / "s.parquet"), "--out", str(tables)]) == 0
     msd = storage.read_frame(tables / "msd.parquet", "msd")
     assert msd["delta_mean"].between(0, 4).all() and not (tables / "metrics.parquet").exists()
 
@@ -235,11 +240,11 @@ def test_aging_with_delta_star_per_network_divides_it_by_p(tmp_path):
         recorder.record(step, walk[step])
     storage.write_two_time(tmp_path / "tt.parquet", recorder.columns(np.arange(3)), recorder.eps,
                            {"experiment": "t", "n_params": 50, "steps": 1000})
-    args = ["aging", "--two-time", str(tmp_path / "tt.parquet"), "--snapshots", str(tmp_path / "s.parquet"),
-            "--delta-star", "0.5", "--fit-tw", "10", "500", "--delta-star-scan", "0.2", "1", "--scan-points", "3",
-            "--n-boot", "10"]
-    assert cli.main([*args, "--delta-star-unit", "network", "--out", str(tmp_path / "net")]) == 0
-    assert cli.main([*args[:6], "0.01", *args[7:], "--out", str(tmp_path / "par")]) == 0
+    args = ["aging", "--two-time", str(tmp_path / "tt.parquet"), "--snapshots", str(tmp_path / "s.parquet")]
+    common = dict(fit_tw=[10, 500], plot_tw=[10], delta_star_scan=[0.2, 1], scan_points=3, n_boot=10)
+    network = aging_settings(delta_star=0.5, delta_star_unit="network", **common)
+    assert cli.main([*args, "--settings", network, "--out", str(tmp_path / "net")]) == 0
+    assert cli.main([*args, "--settings", aging_settings(delta_star=0.01, **common), "--out", str(tmp_path / "par")]) == 0
     mu_net = storage.read_frame(tmp_path / "net/mu.parquet", "mu")
     mu_par = storage.read_frame(tmp_path / "par/mu.parquet", "mu")
     assert mu_net["delta_star"].iloc[0] == pytest.approx(0.5 / 50) and mu_par["delta_star"].iloc[0] == 0.01

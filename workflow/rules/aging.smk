@@ -5,9 +5,9 @@
 
 rule aging:
     input:
-        two_time=block_two_time,
-        snapshots=block_snapshots,
-        metrics=block_metrics,
+        two_time=block_files("two_time"),
+        snapshots=block_files("snapshots"),
+        metrics=block_files("metrics"),
     output:
         expand(
             "results/tables/{{experiment}}/N{{n}}/{{arch}}/{table}.parquet",
@@ -19,14 +19,14 @@ rule aging:
         "../../envs/glassynets.yaml"
     threads: 1
     resources:
-        mem_mb=aging_mem_mb,
-        runtime=aging_runtime_min,
+        mem_mb=COSTS.aging_mem_mb,
+        runtime=COSTS.aging_runtime_min,
     params:
-        options=aging_options,
+        settings=aging_settings,
         folder="results/tables/{experiment}/N{n}/{arch}",
     shell:
-        "glassynets aging --two-time {input.two_time} --snapshots {input.snapshots} "
-        "--metrics {input.metrics} {params.options} "
+        "glassynets aging --settings '{params.settings}' --two-time {input.two_time} "
+        "--snapshots {input.snapshots} --metrics {input.metrics} "
         "--out {params.folder} > {log} 2>&1"
 
 
@@ -42,8 +42,8 @@ use rule aging as aging_pspin with:
     log:
         "results/logs/aging/pspin/N{n}/T{temperature}.log",
     resources:
-        mem_mb=pspin_aging_mem_mb,
-        runtime=pspin_aging_runtime_min,
+        mem_mb=COSTS.pspin_aging_mem_mb,
+        runtime=COSTS.pspin_aging_runtime_min,
     params:
-        options=pspin_aging_options,
+        settings=settings.as_json(settings.aging(PSPIN["analysis"], PSPIN["dt"])) if PSPIN else "",
         folder="results/tables/pspin/N{n}/T{temperature}",

@@ -11,8 +11,8 @@ rule ljat19_fetch_published:
     conda:
         "../../envs/glassynets.yaml"
     params:
-        source=published_source,
-        sha256=published_sha256,
+        source=lambda w: LJAT["published"][w.split],
+        sha256=lambda w: LJAT["published"][f"{w.split}_sha256"],
     shell:
         "glassynets ljat19-fetch --source {params.source} --sha256 {params.sha256} --out {output} > {log} 2>&1"
 
@@ -27,11 +27,11 @@ rule ljat19_train_set:
     threads: 1
     resources:
         mem_mb=table_mem_mb(LJAT["limits_size"], 40),
-        runtime=ljat19_train_runtime_min,
+        runtime=COSTS.ljat19_train_runtime_min,
     conda:
         "../../envs/glassynets.yaml"
     params:
-        source=dataset_source("train", LJAT["train_seed"]),
+        source=ljat19_source("train", LJAT["train_seed"]),
     shell:
         "glassynets ljat19-dataset --n {wildcards.n} {params.source} --out {output} > {log} 2>&1"
 
@@ -51,7 +51,7 @@ rule ljat19_test_set:
         "../../envs/glassynets.yaml"
     params:
         n=LJAT["test_size"],
-        source=dataset_source("test", LJAT["test_seed"]),
+        source=ljat19_source("test", LJAT["test_seed"]),
     shell:
         "glassynets ljat19-dataset --n {params.n} {params.source} --out {output} > {log} 2>&1"
 
@@ -71,7 +71,7 @@ rule ljat19_limits_sample:
         "../../envs/glassynets.yaml"
     params:
         n=0 if PUBLISHED else LJAT["limits_size"],  # 0: the whole published test file
-        source=dataset_source("test", LJAT["limits_seed"]),
+        source=ljat19_source("test", LJAT["limits_seed"]),
     shell:
         "glassynets ljat19-dataset --n {params.n} {params.source} --out {output} > {log} 2>&1"
 
@@ -133,7 +133,7 @@ rule images_convert:
 
 rule images_train_set:
     input:
-        lambda wildcards: f"resources/{wildcards.image_set}/{config[wildcards.image_set]['train_split']}.parquet",
+        image_train_split,
     output:
         "resources/{image_set}/train_N{n}.parquet",
     log:

@@ -13,14 +13,14 @@ rule pspin:
         "../../envs/glassynets.yaml"
     threads: 1
     resources:
-        mem_mb=pspin_mem_mb,
-        runtime=pspin_runtime_min,
+        mem_mb=COSTS.pspin_mem_mb,
+        runtime=COSTS.pspin_runtime_min,
     params:
-        options=pspin_options,
+        settings=settings.as_json(settings.pspin(config)) if PSPIN else "",
         # Not an output: Snakemake deletes outputs of failed jobs, and a resume needs these files.
         checkpoints="results/checkpoints/pspin/N{n}/T{temperature}",
     shell:
-        "glassynets pspin --n {wildcards.n} --temperature {wildcards.temperature} {params.options} "
+        "glassynets pspin --settings '{params.settings}' --n {wildcards.n} --temperature {wildcards.temperature} "
         "--threads {threads} --checkpoint-dir {params.checkpoints} "
         "--out-snapshots {output.snapshots} --out-energy {output.energy} --out-two-time {output.two_time} "
         "> {log} 2>&1"

@@ -13,11 +13,11 @@ rule hessian:
         "../../envs/glassynets.yaml"
     threads: 1
     resources:
-        mem_mb=hessian_mem_mb,
-        runtime=hessian_runtime_min,
+        mem_mb=COSTS.hessian_mem_mb,
+        runtime=COSTS.hessian_runtime_min,
     params:
-        options=hessian_options,
+        settings=hessian_settings,
     shell:
-        "glassynets hessian --snapshots {input.snapshots} --train {input.train} --test {input.test} "
-        "{params.options} --threads {threads} "
+        "glassynets hessian --settings '{params.settings}' --snapshots {input.snapshots} "
+        "--train {input.train} --test {input.test} --threads {threads} "
         "--out-eigenvalues {output.eigenvalues} --out-summary {output.summary} > {log} 2>&1"

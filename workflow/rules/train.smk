@@ -14,18 +14,18 @@ rule train:
         "../../envs/glassynets.yaml"
     threads: 1
     resources:
-        mem_mb=train_mem_mb,
-        runtime=train_runtime_min,
-        gpu=train_gpus,
+        mem_mb=COSTS.train_mem_mb,
+        runtime=COSTS.train_runtime_min,
+        gpu=COSTS.train_gpus,
     params:
-        options=train_options,
+        settings=train_settings,
         # Not an output: Snakemake deletes outputs of failed jobs, and a resume needs this file.
         checkpoint="results/checkpoints/{experiment}/N{n}/{arch}/seeds{first}-{last}.pt",
         checkpoint_every_s=config["checkpoint_every_s"],
     shell:
-        "glassynets train --experiment {wildcards.experiment} --train {input.train} --test {input.test} "
+        "glassynets train --settings '{params.settings}' --train {input.train} --test {input.test} "
         "--n-train {wildcards.n} --arch {wildcards.arch} --seeds {wildcards.first}-{wildcards.last} "
-        "{params.options} --threads {threads} "
+        "--threads {threads} "
         "--checkpoint {params.checkpoint} --checkpoint-every-s {params.checkpoint_every_s} "
         "--out-snapshots {output.snapshots} --out-metrics {output.metrics} --out-two-time {output.two_time} "
         "> {log} 2>&1"

@@ -1,0 +1,185 @@
+"""Memory (MB) and wall-time (minutes) limits of every job kind, from what the job holds and does.
+
+A scheduler (SLURM) kills a job that outgrows its request, and a local run uses them to pack jobs
+onto cores, so each model is the measured cost on the 2-core dev machine times a safety factor.
+Methods take a job's wildcards (any object with the rule's wildcard names as attributes).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from . import settings as job_settings
+from .images import PIXELS, SPLIT_SIZES
+from .nets import Architecture
+from .schedule import log_steps
+from .two_time import grid
+
+# Throughput model of the CPU trainer, fitted to bench/train_throughput.py and full-batch metric
+# timings on the 2-core dev machine (one thread): a network-step costs its FLOPs (≈ 4·B·P) at
+# 10 GFLOP/s plus 9 µs of per-network overhead (LJAT19 measured 10.6 µs per net-step, MNIST
+# [784,5,5,10] 85 µs, [784,17,17,17,10] 132 µs), and a metric point costs ≈ 6·P FLOPs per
+# network and data point (train with gradient, test without) at 10 GFLOP/s (measured 21-43).
+TRAIN_FLOPS = 10e9
+NET_STEP_OVERHEAD_S = 9e-6
+RUNTIME_SAFETY = 2
+# An aging job spends ≈ 5-10 ms per bootstrap replicate (t* of the resampled mean, the regime
+# search, the refit) and ≈ 5 ns per snapshot value in the histograms; the constants leave room for
+# slower nodes and the Parquet writes.
+AGING_S_PER_REPLICATE = 0.03
+AGING_NS_PER_SNAPSHOT_VALUE = 20
+# 200,000 LJAT19 gradient-flow minimisations took 72 s on one core.
+LJAT19_S_PER_SAMPLE = 0.36e-3
+# Converting the 10,000 t10k images (7.8 MB of pixels) took 9 s and drawing a subset from them
+# 7 s on the loaded dev machine, nearly all of it Python and torch start-up.
+TABLE_MB_PER_S = 2
+# A Langevin step of R replicas costs about this many ns per term of the n³·R contraction
+# (n = 128-256, R = 16; docs/pspin.md).
+PSPIN_NS_PER_TERM = {"float32": 0.06, "float64": 0.15}
+
+
+def table_mem_mb(n_rows: int, row_bytes: int) -> int:
+    """A data job holding a table of n rows a few times over (file, arrays, copies)."""
+    return 1000 + math.ceil(4 * n_rows * row_bytes / 2**20)
+
+
+def table_runtime_min(n_rows: int, row_bytes: int) -> int:
+    """Start-up plus the rows at the measured rate, ×3 for slower nodes."""
+    return 5 + math.ceil(3 * n_rows * row_bytes / 2**20 / TABLE_MB_PER_S / 60)
+
+
+def ljat19_runtime_min(n_samples: int) -> int:
+    """Generating n LJAT19 samples, ×3 for slower nodes."""
+    return 5 + math.ceil(3 * n_samples * LJAT19_S_PER_SAMPLE / 60)
+
+
+def aging_memory_mb(S: int, E: int, P: int, W: int, L: int, K: int, n_boot: int, bytes_per: int) -> int:
+    """The snapshots [S, E, P] (as read, plus the concatenated copy) for the histograms; the
+    two-time rows of every run [E, W, L, 2 + K] in float64 (as read, concatenated, made dense);
+    the bootstrap's resampled means and their t* [n_boot, W, L]."""
+    held = 2 * S * E * P * bytes_per + 4 * E * W * L * (2 + K) * 8 + 3 * n_boot * W * L * 8
+    return 1000 + math.ceil(held / 2**20)
+
+
+def aging_minutes(S: int, E: int, P: int, W: int, L: int, K: int, n_boot: int) -> int:
+    seconds = n_boot * AGING_S_PER_REPLICATE + S * E * P * AGING_NS_PER_SNAPSHOT_VALUE * 1e-9
+    return 10 + math.ceil(seconds / 60)
+
+
+class Costs:
+    """Resource models of one configuration (validated, defaults filled in)."""
+
+    def __init__(self, config: dict[str, Any]):
+        self.config = config
+        self.bytes_per = 8 if config["dtype"] == "float64" else 4
+
+    def _train(self, experiment: str) -> dict[str, Any]:
+        return job_settings.train(self.config, experiment)
+
+    def _arch(self, w) -> Architecture:
+        s = self._train(w.experiment)
+        n_in = len(s["features"]) if s["dataset"] == "ljat19" else PIXELS
+        return Architecture.from_name(w.arch, n_in, s["n_classes"])
+
+    def _grid(self, s: dict[str, Any]) -> tuple[int, int, int]:
+        """Waiting times W, lags L and overlaps K of a run's two-time grid."""
+        waiting_times, lags = grid(s["steps"], s["waiting_times_per_decade"], s["lags_per_decade"])
+        return len(waiting_times), len(lags), len(s["overlap_eps"])
+
+    def _n_points(self, s: dict[str, Any], n_train: int) -> int:
+        test = self.config["ljat19"]["test_size"] if s["dataset"] == "ljat19" else SPLIT_SIZES["t10k"]
+        return n_train + test
+
+    # --- training
+
+    def train_gpus(self, w) -> int:
+        """1 when the experiment trains on cuda or auto: a cluster job then asks for a GPU. A local
+        run ignores it unless given --resources gpu=<n>."""
+        return int(self._train(w.experiment)["device"] in ("cuda", "auto"))
+
+    def train_mem_mb(self, w) -> int:
+        """Snapshots [S, E, P] held in memory, twice for the Parquet write; θ(t_w) of every waiting
+        time [W, E, P] and the two-time results [W, L, E, 2 + K] (float64, twice for the write); the
+        data [n, d + 1] with the bias column, in the file's and the trainer's copies; plus torch's
+        baseline."""
+        s, arch = self._train(w.experiment), self._arch(w)
+        n_nets = max(2, int(w.last) - int(w.first) + 1)  # a lone network trains beside a copy
+        W, L, K = self._grid(s)
+        snapshots = 3 * len(log_steps(s["steps"], s["snapshots_per_decade"])) * n_nets * arch.n_params * self.bytes_per
+        recorder = W * n_nets * arch.n_params * self.bytes_per + 3 * W * L * n_nets * (2 + K) * 8
+        data = 3 * self._n_points(s, int(w.n)) * (arch.n_in + 1) * self.bytes_per
+        return 1000 + math.ceil((snapshots + recorder + data) / 2**20)
+
+    def train_runtime_min(self, w) -> int:
+        """From the throughput model above, ×RUNTIME_SAFETY."""
+        s, arch = self._train(w.experiment), self._arch(w)
+        n_nets = max(2, int(w.last) - int(w.first) + 1)
+        per_net_step = 4 * s["batch_size"] * arch.n_params / TRAIN_FLOPS + NET_STEP_OVERHEAD_S
+        n_metrics = len(log_steps(s["steps"], s["metrics_per_decade"]))
+        per_metric = 6 * arch.n_params * self._n_points(s, int(w.n)) / TRAIN_FLOPS
+        seconds = n_nets * (s["steps"] * per_net_step + n_metrics * per_metric)
+        return 5 + math.ceil(RUNTIME_SAFETY * seconds / 60)
+
+    # --- aging and Hessians
+
+    def cell_size(self, w) -> tuple[int, ...]:
+        """Snapshots S, runs E (all seed blocks), parameters P, the two-time grid (W, L, K) and the
+        bootstrap replicates of one cell."""
+        s, exp = self._train(w.experiment), self.config["experiments"][w.experiment]
+        S = len(log_steps(s["steps"], s["snapshots_per_decade"]))
+        return (S, exp["seeds"], self._arch(w).n_params, *self._grid(s), exp["analysis"]["n_boot"])
+
+    def aging_mem_mb(self, w) -> int:
+        return aging_memory_mb(*self.cell_size(w), self.bytes_per)
+
+    def aging_runtime_min(self, w) -> int:
+        return aging_minutes(*self.cell_size(w))
+
+    def hessian_mem_mb(self, w) -> int:
+        """Three dense P×P float64 matrices (H, its blocks, eigvalsh's work) plus the data in float64
+        and the cell's snapshots; measured 0.35 GB peak for P = 4015 at N = 10,000."""
+        S, E, P, *_ = self.cell_size(w)
+        exact = P <= self.config["experiments"][w.experiment]["hessian"]["max_exact_params"]
+        held = (3 * P * P * 8 if exact else 0) + 3 * int(w.n) * (self._arch(w).n_in + 1) * 8 + 2 * S * E * P * 4
+        return 1000 + math.ceil(held / 2**20)
+
+    def hessian_runtime_min(self, w) -> int:
+        """Measured: the exact Hessian of [784,5,5,10] costs ≈ 1 s per 1000 points, eigvalsh 4-7 s
+        at P = 4015; modelled as (N·P² + P³) / 10¹⁰ s per Hessian, ×2."""
+        exp = self.config["experiments"][w.experiment]
+        h, P, n = exp["hessian"], self.cell_size(w)[2], int(w.n)
+        per = (n * P * P + P**3) / 1e10 if P <= h["max_exact_params"] else 1.0
+        return 5 + math.ceil(2 * min(h["seeds"], exp["seeds"]) * len(h["steps"]) * per / 60)
+
+    # --- the p-spin glass
+
+    def pspin_size(self, w) -> tuple[int, ...]:
+        """Snapshots S, runs E, spins n, the two-time grid (W, L, K) and the bootstrap replicates of
+        one p-spin cell."""
+        s = job_settings.pspin(self.config)
+        S = len(log_steps(s["steps"], s["snapshots_per_decade"]))
+        return (S, s["samples"] * s["replicas"], int(w.n), *self._grid(s), self.config["pspin"]["analysis"]["n_boot"])
+
+    def pspin_mem_mb(self, w) -> int:
+        """The spins at every snapshot (twice for the write), θ(t_w) of every waiting time and the
+        coupling tensor n³ (the float64 draw and its copies)."""
+        S, E, n, W, *_ = self.pspin_size(w)
+        return 1000 + math.ceil((2 * S * E * n * 8 + W * E * n * 8 + 2 * n**3 * 8) / 2**20)
+
+    def pspin_runtime_min(self, w) -> int:
+        """From the measured cost per contraction term, ×2."""
+        s = job_settings.pspin(self.config)
+        seconds = 2 * s["steps"] * int(w.n) ** 3 * s["samples"] * s["replicas"] * PSPIN_NS_PER_TERM[s["dtype"]] * 1e-9
+        return 5 + math.ceil(seconds / 60)
+
+    def pspin_aging_mem_mb(self, w) -> int:
+        return aging_memory_mb(*self.pspin_size(w), 8)
+
+    def pspin_aging_runtime_min(self, w) -> int:
+        return aging_minutes(*self.pspin_size(w))
+
+    # --- data
+
+    def ljat19_train_runtime_min(self, w) -> int:
+        return ljat19_runtime_min(int(w.n))

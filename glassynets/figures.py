@@ -1,0 +1,46 @@
+"""The figure registry: what every figure draws. The workflow (its rules and targets), the plots,
+the report captions (workflow/report/<name>.rst) and the tests all read it.
+
+Adding a figure: one entry here, its drawing function in plots.py (``draw``), its caption
+workflow/report/<name>.rst and its row in the README's figure table (tests check all four).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure: the experiments it draws (those configured) and which of their cells."""
+
+    paper: str  # the figure of the papers it reproduces, or where it comes from
+    experiments: tuple[str, ...]  # experiments it draws; one data set's own version for each other data set
+    draw: str  # the function of glassynets.plots that draws it
+    every_cell: bool = False  # every (N, architecture) cell; else each experiment's first N
+    hessian: bool = False  # Hessian spectra: only experiments with a `hessian` section
+    two_layer: bool = False  # only the networks of two hidden layers
+    glass: bool = False  # also the p-spin glass cells (and needs them)
+    limits: bool = False  # the LJAT19 entropy floor and Bayes ceiling, where LJAT19 is drawn
+
+
+FIGURES: dict[str, Figure] = {
+    "fig1": Figure("Fig 1", ("ljat_arch",), "fig1", limits=True),
+    "fig2": Figure("Fig 2", ("ljat_arch",), "fig2"),
+    "fig3": Figure("Fig 3", ("ljat_chain",), "fig3", limits=True),
+    "figA3": Figure("Fig A.3", ("ljat_arch",), "figA3"),
+    "fig4": Figure("Fig 4", ("mnist_arch", "fashion_arch"), "fig1"),
+    "fig5": Figure("Fig 5", ("mnist_arch", "fashion_arch"), "fig2"),
+    "fig6": Figure("Fig 6", ("mnist_alpha", "fashion_alpha"), "fig6", every_cell=True),
+    "fig7": Figure("Fig 7", ("ljat_arch", "mnist_arch"), "fig7", hessian=True, two_layer=True),
+    "figA1": Figure("Fig A.1", ("ljat_arch", "mnist_arch"), "figA1", hessian=True, two_layer=True),
+    "figA2": Figure("Fig A.2", ("ljat_sizes",), "figA2", every_cell=True, hessian=True),
+    "figB1": Figure("Baity-Jesi et al.", ("ljat_transition", "mnist_transition"), "figB1", every_cell=True),
+    "figB2": Figure("Baity-Jesi et al.", ("ljat_transition", "mnist_transition", "mnist_toy"), "figB2", every_cell=True),
+    "figB3": Figure("Baity-Jesi et al.", ("ljat_transition", "mnist_toy"), "figB3", every_cell=True),
+    "figB4": Figure("Baity-Jesi et al.", ("ljat_arch",), "figB4", two_layer=True, glass=True),
+}
+
+#: The papers' data sets: results/figures/<name> draws these; every other data set (Fashion-MNIST)
+#: gets its own results/figures/<dataset>/<name>.
+PAPER_DATASETS = ("ljat19", "mnist")
