@@ -13,7 +13,9 @@ min_version("9.0")
 from glassynets.config import ConfigError, load_yaml
 
 try:
-    if Path("config.yaml").exists():  # with --directory elsewhere the --configfile files are the whole config
+    if Path(
+        "config.yaml"
+    ).exists():  # with --directory elsewhere the --configfile files are the whole config
         load_yaml("config.yaml")
 except ConfigError as err:
     sys.exit(f"config error: {err}")

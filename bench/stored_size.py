@@ -19,16 +19,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import yaml  # noqa: E402
+import yaml
 
-from glassynets import two_time  # noqa: E402
-from glassynets.cells import seed_blocks  # noqa: E402
-from glassynets import settings  # noqa: E402
-from glassynets.config import validate  # noqa: E402
-from glassynets.images import PIXELS  # noqa: E402
-from glassynets.nets import Architecture  # noqa: E402
-from glassynets.schedule import log_steps  # noqa: E402
-
+from glassynets import settings, two_time
+from glassynets.cells import seed_blocks
+from glassynets.config import validate
+from glassynets.images import PIXELS
+from glassynets.nets import Architecture
+from glassynets.schedule import log_steps
 
 
 def job_bytes(config: dict, exp: dict, arch: Architecture, n_runs: int) -> dict[str, int]:
@@ -39,19 +37,27 @@ def job_bytes(config: dict, exp: dict, arch: Architecture, n_runs: int) -> dict[
     tws, lags = two_time.grid(exp["steps"], get("waiting_times_per_decade"), get("lags_per_decade"))
     pairs = int((tws[:, None] + lags[None, :] <= exp["steps"]).sum())
     n_metrics = len(log_steps(exp["steps"], get("metrics_per_decade")))
-    return {"snapshots": n_snapshots * n_runs * (arch.n_params * value + 12),
-            "two_time": pairs * n_runs * (8 * (2 + len(get("overlap_eps"))) + 4),
-            "metrics": n_metrics * n_runs * (7 * 8 + 4)}
+    return {
+        "snapshots": n_snapshots * n_runs * (arch.n_params * value + 12),
+        "two_time": pairs * n_runs * (8 * (2 + len(get("overlap_eps"))) + 4),
+        "metrics": n_metrics * n_runs * (7 * 8 + 4),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(ROOT / "config.yaml"))
-    parser.add_argument("--results", help="a results/ folder whose existing run files are measured too")
+    parser.add_argument(
+        "--results", help="a results/ folder whose existing run files are measured too"
+    )
     args = parser.parse_args()
-    config = validate(yaml.safe_load(Path(args.config).read_text()), ROOT / "workflow/schemas/config.schema.yaml")
+    config = validate(
+        yaml.safe_load(Path(args.config).read_text()), ROOT / "workflow/schemas/config.schema.yaml"
+    )
     total, measured_total, estimated_of_measured = 0, 0, 0
-    print(f"{'experiment':18s} {'snapshots MB':>13s} {'two_time MB':>12s} {'metrics MB':>11s} {'measured MB':>12s}")
+    print(
+        f"{'experiment':18s} {'snapshots MB':>13s} {'two_time MB':>12s} {'metrics MB':>11s} {'measured MB':>12s}"
+    )
     for name, exp in config["experiments"].items():
         sums = {"snapshots": 0, "two_time": 0, "metrics": 0}
         measured = 0
@@ -72,11 +78,15 @@ def main() -> None:
                             estimated_of_measured += sum(est.values())
         total += sum(sums.values())
         measured_total += measured
-        print(f"{name:18s} {sums['snapshots'] / 1e6:13.1f} {sums['two_time'] / 1e6:12.1f} {sums['metrics'] / 1e6:11.1f} "
-              f"{measured / 1e6 if measured else float('nan'):12.1f}")
+        print(
+            f"{name:18s} {sums['snapshots'] / 1e6:13.1f} {sums['two_time'] / 1e6:12.1f} {sums['metrics'] / 1e6:11.1f} "
+            f"{measured / 1e6 if measured else float('nan'):12.1f}"
+        )
     print(f"total estimated: {total / 1e9:.2f} GB (target ≤ 5 GB)")
     if measured_total:
-        print(f"measured {measured_total / 1e6:.1f} MB where the estimate says {estimated_of_measured / 1e6:.1f} MB")
+        print(
+            f"measured {measured_total / 1e6:.1f} MB where the estimate says {estimated_of_measured / 1e6:.1f} MB"
+        )
 
 
 if __name__ == "__main__":

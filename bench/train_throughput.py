@@ -98,11 +98,16 @@ def load_ref(ref: str):
     """The glassynets package as of git REF (extracted with git archive and imported as
     glassynets_ref, so that its modules import each other at that REF); returns its training module."""
     folder = Path(tempfile.mkdtemp())
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "glassynets"], check=True, capture_output=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref, "glassynets"], check=True, capture_output=True
+    ).stdout
     subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
     (folder / "glassynets").rename(folder / "glassynets_ref")
-    spec = importlib.util.spec_from_file_location("glassynets_ref", folder / "glassynets_ref/__init__.py",
-                                                  submodule_search_locations=[str(folder / "glassynets_ref")])
+    spec = importlib.util.spec_from_file_location(
+        "glassynets_ref",
+        folder / "glassynets_ref/__init__.py",
+        submodule_search_locations=[str(folder / "glassynets_ref")],
+    )
     package = importlib.util.module_from_spec(spec)
     sys.modules["glassynets_ref"] = package
     spec.loader.exec_module(package)
@@ -113,14 +118,22 @@ def make_data(n: int, d: int, c: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Random inputs and labels: for d > 100 pixel values k/255 with k uniform in 0..255 (what
     MNIST's unit preprocessing gives, so the trainer gathers them as bytes), else normal."""
     g = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 256, (n, d), generator=g).float().div_(255) if d > 100 else torch.randn(n, d, generator=g)
+    x = (
+        torch.randint(0, 256, (n, d), generator=g).float().div_(255)
+        if d > 100
+        else torch.randn(n, d, generator=g)
+    )
     return x, torch.randint(0, c, (n,), generator=g)
 
 
-def time_ours(mod, arch: Architecture, x, y, batch: int, steps: int, order: str) -> tuple[float, float]:
+def time_ours(
+    mod, arch: Architecture, x, y, batch: int, steps: int, order: str
+) -> tuple[float, float]:
     """(wall, CPU) seconds for `steps` SGD steps of NETS networks (one train_ensemble call of module mod)."""
     none = np.zeros(0, dtype=np.int64)
-    spec = mod.TrainSpec(arch, LR, batch, LAM, steps, tuple(range(NETS)), none, none, data_order=order)
+    spec = mod.TrainSpec(
+        arch, LR, batch, LAM, steps, tuple(range(NETS)), none, none, data_order=order
+    )
     t0 = clocks()
     mod.train_ensemble(spec, x, y, x[:1], y[:1], log=lambda m: None)
     return since(t0)
@@ -130,8 +143,13 @@ def timed_steps(mod, arch: Architecture, x, y, batch: int, steps: int, order: st
     """A function timing `steps` SGD steps of train_ensemble in mod, less the fixed cost of a
     0-step call (median of 3: data copy, initialisation; 0.15 s on MNIST shapes, 30% of a quick
     run). The first chunk of data order (one randperm per network) stays in: it recurs every epoch."""
-    setup = [statistics.median(t) for t in zip(*(time_ours(mod, arch, x, y, batch, 0, order) for _ in range(3)))]
-    return lambda: tuple(t - t0 for t, t0 in zip(time_ours(mod, arch, x, y, batch, steps, order), setup))
+    setup = [
+        statistics.median(t)
+        for t in zip(*(time_ours(mod, arch, x, y, batch, 0, order) for _ in range(3)))
+    ]
+    return lambda: tuple(
+        t - t0 for t, t0 in zip(time_ours(mod, arch, x, y, batch, steps, order), setup)
+    )
 
 
 def time_naive(arch: Architecture, x, y, batch: int, steps: int, nets: int) -> tuple[float, float]:
@@ -160,7 +178,9 @@ def time_naive(arch: Architecture, x, y, batch: int, steps: int, nets: int) -> t
     return since(t0)
 
 
-def time_layer0_products(arch: Architecture, x_aug: torch.Tensor, batch: int, steps: int) -> tuple[float, float]:
+def time_layer0_products(
+    arch: Architecture, x_aug: torch.Tensor, batch: int, steps: int
+) -> tuple[float, float]:
     """(wall, CPU) seconds for `steps` iterations of the shared-order step's two layer-0 products
     alone, on the trainer's shapes: gather B rows of x_aug = [x, 1] ([N, d+1]), Z = W x0ᵀ
     ([E·h, B]), W += α Z x0."""
@@ -185,80 +205,132 @@ def median_rates(fns: dict, work: int, repeats: int) -> dict:
     for _ in range(repeats):
         for k, fn in fns.items():
             times[k].append(fn())
-    return {k: tuple(work / statistics.median(t[i] for t in v) for i in (0, 1)) for k, v in times.items()}
+    return {
+        k: tuple(work / statistics.median(t[i] for t in v) for i in (0, 1))
+        for k, v in times.items()
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer steps and repeats (< 1 min)")
-    ap.add_argument("--alpha", action="store_true", help="add the α-sweep network [784,17,17,17,10]")
-    ap.add_argument("--ref", metavar="GIT_REF", help="also time training.py at GIT_REF on the MNIST cases")
-    ap.add_argument("--ceiling", action="store_true",
-                    help="also time the shared-order cases' layer-0 products alone (their rate if the rest were free)")
-    ap.add_argument("--mnist", action="store_true", help=argparse.SUPPRESS)  # old flag: MNIST is now always on
+    ap.add_argument(
+        "--alpha", action="store_true", help="add the α-sweep network [784,17,17,17,10]"
+    )
+    ap.add_argument(
+        "--ref", metavar="GIT_REF", help="also time training.py at GIT_REF on the MNIST cases"
+    )
+    ap.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="also time the shared-order cases' layer-0 products alone (their rate if the rest were free)",
+    )
+    ap.add_argument(
+        "--mnist", action="store_true", help=argparse.SUPPRESS
+    )  # old flag: MNIST is now always on
     args = ap.parse_args()
     torch.set_num_threads(1)
     repeats = 3 if args.quick else 5
     # steps per timed call: fixed for LJAT19; for wide inputs a fixed arithmetic work per network
     # (400 independent-order or 1000 shared-order steps of [784, 5, 5, 10], B = 50; quick: 1/6)
     ljat_steps = 500 if args.quick else 2000
-    wide_work = {k: v * 810_500 // (6 if args.quick else 1) for k, v in (("independent", 400), ("shared", 1000))}
+    wide_work = {
+        k: v * 810_500 // (6 if args.quick else 1)
+        for k, v in (("independent", 400), ("shared", 1000))
+    }
     naive_steps, naive_nets = (200, 2) if args.quick else (500, 3)
     ref = load_ref(args.ref) if args.ref else None
 
     peak = sgemm_peak_gflops(repeats=5 if args.quick else 9)
     print(f"sgemm peak (one thread, float32, torch.mm, per CPU-s): {peak:.1f} GFLOP/s")
-    cases = [("h10", 2, (10,), 4, 1000, 100, "independent"), ("h5-5", 2, (5, 5), 4, 1000, 100, "independent"),
-             ("h4-4-4", 2, (4, 4, 4), 4, 1000, 100, "independent"),
-             ("mnist-h5-5", 784, (5, 5), 10, 60000, 50, "independent"),
-             ("mnist-h5-5", 784, (5, 5), 10, 60000, 50, "shared")]
+    cases = [
+        ("h10", 2, (10,), 4, 1000, 100, "independent"),
+        ("h5-5", 2, (5, 5), 4, 1000, 100, "independent"),
+        ("h4-4-4", 2, (4, 4, 4), 4, 1000, 100, "independent"),
+        ("mnist-h5-5", 784, (5, 5), 10, 60000, 50, "independent"),
+        ("mnist-h5-5", 784, (5, 5), 10, 60000, 50, "shared"),
+    ]
     if args.alpha:
-        cases += [("mnist-h17x3", 784, (17, 17, 17), 10, 60000, 50, "independent"),
-                  ("mnist-h17x3", 784, (17, 17, 17), 10, 60000, 50, "shared")]
+        cases += [
+            ("mnist-h17x3", 784, (17, 17, 17), 10, 60000, 50, "independent"),
+            ("mnist-h17x3", 784, (17, 17, 17), 10, 60000, 50, "shared"),
+        ]
     records, data, naive_cache = [], {}, {}
     ref_cols = f" {'ref wall':>9s} {'ref CPU':>9s}" if ref else ""
-    print(f"{'arch':12s} {'order':12s} {'wall':>9s} {'CPU':>9s}{ref_cols} {'naive CPU':>9s} {'speedup':>8s} "
-          f"{'kFLOP/step':>10s} {'GFLOP/s':>8s} {'% peak':>7s}   (net-steps/s; speedup, GFLOP/s per CPU-s)")
+    print(
+        f"{'arch':12s} {'order':12s} {'wall':>9s} {'CPU':>9s}{ref_cols} {'naive CPU':>9s} {'speedup':>8s} "
+        f"{'kFLOP/step':>10s} {'GFLOP/s':>8s} {'% peak':>7s}   (net-steps/s; speedup, GFLOP/s per CPU-s)"
+    )
     for name, d, hidden, c, n, batch, order in cases:
         arch = Architecture(d, hidden, c)
         if (n, d, c) not in data:
-            data = {(n, d, c): make_data(n, d, c)}  # keep one data set at a time (N = 60000: 188 MB)
+            data = {
+                (n, d, c): make_data(n, d, c)
+            }  # keep one data set at a time (N = 60000: 188 MB)
         x, y = data[(n, d, c)]
         s = ljat_steps if d <= 100 else max(20, wide_work[order] // flops_per_net_step(arch, batch))
-        mods = {"ours": glassynets.training, **({"ref": ref} if ref is not None and d > 100 else {})}
+        mods = {
+            "ours": glassynets.training,
+            **({"ref": ref} if ref is not None and d > 100 else {}),
+        }
         fns = {k: timed_steps(m, arch, x, y, batch, s, order) for k, m in mods.items()}
         if args.ceiling and order == "shared":
-            x_aug = torch.cat([x, torch.ones(len(x), 1)], dim=1)  # once per case, not per repeat (188 MB)
+            x_aug = torch.cat(
+                [x, torch.ones(len(x), 1)], dim=1
+            )  # once per case, not per repeat (188 MB)
             fns["layer-0 products"] = lambda: time_layer0_products(arch, x_aug, batch, s)
         rates = median_rates(fns, s * NETS, repeats)
         key = (name, n, batch)
         if key not in naive_cache:  # the plain loop does not depend on the ensemble's data order
             naive_cache[key] = median_rates(
                 {"naive": lambda: time_naive(arch, x, y, batch, naive_steps, naive_nets)},
-                naive_steps * naive_nets, repeats)["naive"]
+                naive_steps * naive_nets,
+                repeats,
+            )["naive"]
         (wall, cpu), naive = rates["ours"], naive_cache[key][1]
         flops = flops_per_net_step(arch, batch)
         gflops = cpu * flops / 1e9
-        rec = {"arch": name, "widths": list(arch.widths), "n": n, "batch": batch, "order": order,
-               "net_steps_per_s": round(wall), "net_steps_per_cpu_s": round(cpu), "naive_net_steps_per_cpu_s": round(naive),
-               "speedup": round(cpu / naive, 1), "flops_per_net_step": flops, "gflops": round(gflops, 2),
-               "pct_of_sgemm_peak": round(100 * gflops / peak, 1)}
+        rec = {
+            "arch": name,
+            "widths": list(arch.widths),
+            "n": n,
+            "batch": batch,
+            "order": order,
+            "net_steps_per_s": round(wall),
+            "net_steps_per_cpu_s": round(cpu),
+            "naive_net_steps_per_cpu_s": round(naive),
+            "speedup": round(cpu / naive, 1),
+            "flops_per_net_step": flops,
+            "gflops": round(gflops, 2),
+            "pct_of_sgemm_peak": round(100 * gflops / peak, 1),
+        }
         ref_cells = f" {'':9s} {'':9s}" if ref else ""
         if "ref" in rates:
-            rec["ref"], rec["ref_net_steps_per_s"], rec["ref_net_steps_per_cpu_s"] = args.ref, *map(round, rates["ref"])
+            rec["ref"], rec["ref_net_steps_per_s"], rec["ref_net_steps_per_cpu_s"] = (
+                args.ref,
+                *map(round, rates["ref"]),
+            )
             ref_cells = f" {rates['ref'][0]:9,.0f} {rates['ref'][1]:9,.0f}"
         records.append(rec)
-        print(f"{name:12s} {order:12s} {wall:9,.0f} {cpu:9,.0f}{ref_cells} {naive:9,.0f} {cpu / naive:7.1f}x "
-              f"{flops / 1e3:10,.1f} {gflops:8.2f} {100 * gflops / peak:6.1f}%", flush=True)
+        print(
+            f"{name:12s} {order:12s} {wall:9,.0f} {cpu:9,.0f}{ref_cells} {naive:9,.0f} {cpu / naive:7.1f}x "
+            f"{flops / 1e3:10,.1f} {gflops:8.2f} {100 * gflops / peak:6.1f}%",
+            flush=True,
+        )
         if "layer-0 products" in rates:
             step_us = {k: 1e6 * NETS / rates[k][1] for k in ("ours", "layer-0 products")}
             allowed_us = 1e6 * NETS * flops / (0.6 * peak * 1e9)
-            rec["layer0_only_pct_of_sgemm_peak"] = round(100 * rates["layer-0 products"][1] * flops / 1e9 / peak, 1)
+            rec["layer0_only_pct_of_sgemm_peak"] = round(
+                100 * rates["layer-0 products"][1] * flops / 1e9 / peak, 1
+            )
             rec["rest_of_step_us"] = round(step_us["ours"] - step_us["layer-0 products"])
-            print(f"{'':25s}layer-0 products alone: {rec['layer0_only_pct_of_sgemm_peak']}% of peak "
-                  f"({step_us['layer-0 products']:,.0f} us per step of {NETS} nets); the rest of the step takes "
-                  f"{rec['rest_of_step_us']:,} us, and 60% of peak leaves it "
-                  f"{allowed_us - step_us['layer-0 products']:,.0f} us", flush=True)
+            print(
+                f"{'':25s}layer-0 products alone: {rec['layer0_only_pct_of_sgemm_peak']}% of peak "
+                f"({step_us['layer-0 products']:,.0f} us per step of {NETS} nets); the rest of the step takes "
+                f"{rec['rest_of_step_us']:,} us, and 60% of peak leaves it "
+                f"{allowed_us - step_us['layer-0 products']:,.0f} us",
+                flush=True,
+            )
     print(json.dumps({"sgemm_peak_gflops": round(peak, 1), "records": records}))
 
 

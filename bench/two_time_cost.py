@@ -59,9 +59,19 @@ def data(widths: list[int], n: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def spec(widths: list[int], batch: int, steps: int, nets: int, record: bool) -> TrainSpec:
     tws, lags = two_time.grid(steps, 10, 20) if record else (np.zeros(0), np.zeros(0))
-    return TrainSpec(arch=Architecture.from_widths(widths), lr=0.05, batch_size=batch, weight_decay=1e-4, steps=steps,
-                     seeds=tuple(range(nets)), snapshot_steps=[], metric_steps=[], waiting_times=tws, lags=lags,
-                     overlap_eps=EPS if record else ())
+    return TrainSpec(
+        arch=Architecture.from_widths(widths),
+        lr=0.05,
+        batch_size=batch,
+        weight_decay=1e-4,
+        steps=steps,
+        seeds=tuple(range(nets)),
+        snapshot_steps=[],
+        metric_steps=[],
+        waiting_times=tws,
+        lags=lags,
+        overlap_eps=EPS if record else (),
+    )
 
 
 def timed(fn) -> float:
@@ -90,36 +100,78 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer steps in the side-by-side runs")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--nets", type=int, default=50)
-    parser.add_argument("--ljat-steps", type=int, help="steps of the LJAT19 side-by-side runs (150000: the paper's length)")
+    parser.add_argument(
+        "--ljat-steps",
+        type=int,
+        help="steps of the LJAT19 side-by-side runs (150000: the paper's length)",
+    )
     parser.add_argument("--only", nargs="+", help="case names to run, e.g. 'ljat h5-5'")
     args = parser.parse_args()
     torch.set_num_threads(1)
     records = []
-    print(f"{'case':18s} {'steps':>7s} {'train s':>8s} {'with rec s':>10s} {'ratio':>6s} | "
-          f"{'paper steps':>11s} {'pairs':>6s} {'rec alone s':>11s} {'train est s':>11s} {'share':>6s}")
+    print(
+        f"{'case':18s} {'steps':>7s} {'train s':>8s} {'with rec s':>10s} {'ratio':>6s} | "
+        f"{'paper steps':>11s} {'pairs':>6s} {'rec alone s':>11s} {'train est s':>11s} {'share':>6s}"
+    )
     for name, widths, n, batch, paper_steps in CASES:
         if args.only and name not in args.only:
             continue
-        steps = (2_000 if args.quick else 10_000) if widths[0] != 784 else (300 if args.quick else 1_500)
+        steps = (
+            (2_000 if args.quick else 10_000)
+            if widths[0] != 784
+            else (300 if args.quick else 1_500)
+        )
         if args.ljat_steps and widths[0] != 784:
             steps = args.ljat_steps
         x, y = data(widths, n)
         xt, yt = x[:10], y[:10]
         plain, recorded = [], []
         for _ in range(args.repeats):  # interleaved, so that both see the same machine
-            plain.append(timed(lambda: train_ensemble(spec(widths, batch, steps, args.nets, False), x, y, xt, yt,
-                                                      log=lambda m: None)))
-            recorded.append(timed(lambda: train_ensemble(spec(widths, batch, steps, args.nets, True), x, y, xt, yt,
-                                                         log=lambda m: None)))
+            plain.append(
+                timed(
+                    lambda: train_ensemble(
+                        spec(widths, batch, steps, args.nets, False),
+                        x,
+                        y,
+                        xt,
+                        yt,
+                        log=lambda m: None,
+                    )
+                )
+            )
+            recorded.append(
+                timed(
+                    lambda: train_ensemble(
+                        spec(widths, batch, steps, args.nets, True),
+                        x,
+                        y,
+                        xt,
+                        yt,
+                        log=lambda m: None,
+                    )
+                )
+            )
         t_plain, t_rec = statistics.median(plain), statistics.median(recorded)
         alone, pairs = recorder_alone(widths, args.nets, paper_steps)
         train_est = t_plain / steps * paper_steps
-        row = {"case": name, "nets": args.nets, "steps": steps, "train_s": t_plain, "with_recorder_s": t_rec,
-               "ratio": t_rec / t_plain, "paper_steps": paper_steps, "pairs": pairs, "recorder_alone_s": alone,
-               "paper_train_estimate_s": train_est, "paper_share": alone / train_est}
+        row = {
+            "case": name,
+            "nets": args.nets,
+            "steps": steps,
+            "train_s": t_plain,
+            "with_recorder_s": t_rec,
+            "ratio": t_rec / t_plain,
+            "paper_steps": paper_steps,
+            "pairs": pairs,
+            "recorder_alone_s": alone,
+            "paper_train_estimate_s": train_est,
+            "paper_share": alone / train_est,
+        }
         records.append(row)
-        print(f"{name:18s} {steps:7d} {t_plain:8.2f} {t_rec:10.2f} {t_rec / t_plain:6.3f} | "
-              f"{paper_steps:11d} {pairs:6d} {alone:11.2f} {train_est:11.0f} {alone / train_est:6.2%}")
+        print(
+            f"{name:18s} {steps:7d} {t_plain:8.2f} {t_rec:10.2f} {t_rec / t_plain:6.3f} | "
+            f"{paper_steps:11d} {pairs:6d} {alone:11.2f} {train_est:11.0f} {alone / train_est:6.2%}"
+        )
     print(json.dumps({"records": records}))
 
 

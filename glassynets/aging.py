@@ -44,7 +44,9 @@ def displacements(snapshots: np.ndarray, runs_per_block: int = 16) -> tuple[np.n
     for i in range(n_steps - 1):
         for lo in range(0, n_runs, runs_per_block):
             block = slice(lo, lo + runs_per_block)
-            d, f, _ = two_time.moments(snapshots[i, block][None], snapshots[i + 1 :, block], ())  # [S-i-1, e]
+            d, f, _ = two_time.moments(
+                snapshots[i, block][None], snapshots[i + 1 :, block], ()
+            )  # [S-i-1, e]
             delta[block, k : k + n_steps - 1 - i], fourth[block, k : k + n_steps - 1 - i] = d.T, f.T
         k += n_steps - 1 - i
     return delta, fourth
@@ -62,11 +64,15 @@ def t_star(lags: np.ndarray, delta: np.ndarray, delta_star: float) -> np.ndarray
         d1 = np.take_along_axis(delta, k[..., None], -1)[..., 0]
         d0 = np.take_along_axis(delta, (k - 1)[..., None], -1)[..., 0]
         lt0, lt1 = np.log(lags[k - 1]), np.log(lags[k])
-        out = np.exp(lt0 + (np.log(delta_star) - np.log(d0)) * (lt1 - lt0) / (np.log(d1) - np.log(d0)))
+        out = np.exp(
+            lt0 + (np.log(delta_star) - np.log(d0)) * (lt1 - lt0) / (np.log(d1) - np.log(d0))
+        )
     return np.where(ok, out, np.nan)
 
 
-def fit_power_law(t_w: np.ndarray, t_star: np.ndarray, window: tuple[float, float]) -> tuple[float, float, int, float]:
+def fit_power_law(
+    t_w: np.ndarray, t_star: np.ndarray, window: tuple[float, float]
+) -> tuple[float, float, int, float]:
     """Least-squares fit log10 t* = μ log10 t_w + c over finite points with t_w in [lo, hi].
 
     Returns (μ, c, number of points, RMS residual in dex); NaNs when fewer than 3 points are usable.
@@ -94,14 +100,23 @@ def crossover(t_w: np.ndarray, t_star: np.ndarray, min_points: int = 4) -> dict[
     t_w, t_star = np.asarray(t_w, float), np.asarray(t_star, float)
     sel = (t_w > 0) & np.isfinite(t_star)
     x, y = np.log10(t_w[sel]), np.log10(t_star[sel])
-    best = {"log10_tw": float("nan"), "slope_before": float("nan"), "slope_after": float("nan"), "rss": float("inf"),
-            "rss_line": float("nan"), "p_value": float("nan"), "n_points": len(x)}
+    best = {
+        "log10_tw": float("nan"),
+        "slope_before": float("nan"),
+        "slope_after": float("nan"),
+        "rss": float("inf"),
+        "rss_line": float("nan"),
+        "p_value": float("nan"),
+        "n_points": len(x),
+    }
     for b in x[min_points - 1 : len(x) - min_points + 1]:
         design = np.column_stack([np.ones_like(x), np.minimum(x - b, 0), np.maximum(x - b, 0)])
         coef, *_ = np.linalg.lstsq(design, y, rcond=None)
         rss = float(np.sum((design @ coef - y) ** 2))
         if rss < best["rss"]:
-            best.update(log10_tw=float(b), slope_before=float(coef[1]), slope_after=float(coef[2]), rss=rss)
+            best.update(
+                log10_tw=float(b), slope_before=float(coef[1]), slope_after=float(coef[2]), rss=rss
+            )
     if np.isfinite(best["log10_tw"]):
         line = np.polyfit(x, y, 1)
         best["rss_line"] = float(np.sum((np.polyval(line, x) - y) ** 2))
@@ -144,7 +159,9 @@ class FitRules:
 
 def _bootstrap_counts(n_runs: int, n_boot: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    return np.stack([np.bincount(rng.integers(0, n_runs, n_runs), minlength=n_runs) for _ in range(n_boot)])
+    return np.stack(
+        [np.bincount(rng.integers(0, n_runs, n_runs), minlength=n_runs) for _ in range(n_boot)]
+    )
 
 
 def per_run_tstar(lags: np.ndarray, delta: np.ndarray, delta_star: float) -> np.ndarray:
@@ -155,15 +172,18 @@ def per_run_tstar(lags: np.ndarray, delta: np.ndarray, delta_star: float) -> np.
         return 10 ** np.log10(runs).mean(axis=0)
 
 
-def fit_window(waiting_times: np.ndarray, curve: np.ndarray, rules: FitRules,
-               noise: np.ndarray | None = None) -> tuple[float, float, float]:
+def fit_window(
+    waiting_times: np.ndarray, curve: np.ndarray, rules: FitRules, noise: np.ndarray | None = None
+) -> tuple[float, float, float]:
     """The t_w window (start, end) of the μ fit on one t*(t_w) curve by ``rules``, and the crossover
     (log10 of the window's start for the asymptotic rule; NaN for fixed, or when the regime reaches
     back to the first defined t_w). noise: bootstrap
     standard deviation of log10 t* per t_w, or None. NaNs when fewer than min_points t* are
     defined."""
     lo_tw, hi_tw = rules.fit_tw
-    defined = np.nonzero((waiting_times >= lo_tw) & (waiting_times <= hi_tw) & np.isfinite(curve))[0]
+    defined = np.nonzero((waiting_times >= lo_tw) & (waiting_times <= hi_tw) & np.isfinite(curve))[
+        0
+    ]
     if len(defined) < rules.min_points:
         return float("nan"), float("nan"), float("nan")
     end = float(waiting_times[defined[-1]])
@@ -176,7 +196,9 @@ def fit_window(waiting_times: np.ndarray, curve: np.ndarray, rules: FitRules,
     first = len(x) - rules.min_points
     while first > 0:  # one stray point is taken in when the one before it fits again
         slope, intercept = np.polyfit(x[first:], y[first:], 1)
-        off = np.abs(y[max(0, first - 2) : first] - (slope * x[max(0, first - 2) : first] + intercept))[::-1]
+        off = np.abs(
+            y[max(0, first - 2) : first] - (slope * x[max(0, first - 2) : first] + intercept)
+        )[::-1]
         fits = off <= tolerance[max(0, first - 2) : first][::-1]
         if fits[0]:
             first -= 1
@@ -189,8 +211,14 @@ def fit_window(waiting_times: np.ndarray, curve: np.ndarray, rules: FitRules,
     return start, end, float(np.log10(start)) if first > 0 else float("nan")
 
 
-def estimate_mu(waiting_times: np.ndarray, lags: np.ndarray, delta: np.ndarray, delta_star: float, rules: FitRules,
-                seed: int = 0) -> tuple[dict, list[dict]]:
+def estimate_mu(
+    waiting_times: np.ndarray,
+    lags: np.ndarray,
+    delta: np.ndarray,
+    delta_star: float,
+    rules: FitRules,
+    seed: int = 0,
+) -> tuple[dict, list[dict]]:
     """μ of t*(t_w) ∝ t_w^μ on the asymptotic regime, with its full uncertainty.
 
     delta: per-run Δ [E, W, L] on waiting_times [W] × lags [L]. Returns (summary, fits): the
@@ -208,7 +236,11 @@ def estimate_mu(waiting_times: np.ndarray, lags: np.ndarray, delta: np.ndarray, 
     curve = t_star(lags, delta.mean(axis=0), delta_star)
     # bootstrap over runs: the noise of log10 t* per t_w (for the window rule), μ at the primary
     # window and where the rule puts the crossover in each resample
-    counts = _bootstrap_counts(n_runs, rules.n_boot, seed) if n_runs > 1 and rules.n_boot > 0 else np.zeros((0, n_runs))
+    counts = (
+        _bootstrap_counts(n_runs, rules.n_boot, seed)
+        if n_runs > 1 and rules.n_boot > 0
+        else np.zeros((0, n_runs))
+    )
     curves = t_star(lags, np.tensordot(counts, delta, axes=(1, 0)) / n_runs, delta_star)  # [B, W]
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # t_w where no resample has a t*: NaN noise
@@ -217,32 +249,55 @@ def estimate_mu(waiting_times: np.ndarray, lags: np.ndarray, delta: np.ndarray, 
     inside = (waiting_times >= rules.fit_tw[0]) & (waiting_times <= rules.fit_tw[1])
     defined_inside = inside & np.isfinite(curve)
     hinge = crossover(waiting_times[defined_inside], curve[defined_inside], rules.min_points)
-    summary = {"delta_star": delta_star, "window_rule": rules.window,
-               "hinge_log10_tw": hinge["log10_tw"], "hinge_p": hinge["p_value"],
-               "slope_before": hinge["slope_before"], "slope_after": hinge["slope_after"],
-               "n_tw": int(inside.sum()), "n_tw_defined": int((inside & np.isfinite(curve)).sum())}
+    summary = {
+        "delta_star": delta_star,
+        "window_rule": rules.window,
+        "hinge_log10_tw": hinge["log10_tw"],
+        "hinge_p": hinge["p_value"],
+        "slope_before": hinge["slope_before"],
+        "slope_after": hinge["slope_after"],
+        "n_tw": int(inside.sum()),
+        "n_tw_defined": int((inside & np.isfinite(curve)).sum()),
+    }
     window = (start, end) if np.isfinite(start) else (np.inf, np.inf)
 
     def fit(name, t, bounds):
         mu, c, n, res = fit_power_law(waiting_times, t, bounds)
-        return {"delta_star": delta_star, "variant": name, "mu": mu, "ci_low": np.nan, "ci_high": np.nan,
-                "intercept": c, "tw_min": bounds[0], "tw_max": bounds[1], "n_points": n, "residual_dex": res,
-                "n_boot": 0, "primary": name == "primary"}
+        return {
+            "delta_star": delta_star,
+            "variant": name,
+            "mu": mu,
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+            "intercept": c,
+            "tw_min": bounds[0],
+            "tw_max": bounds[1],
+            "n_points": n,
+            "residual_dex": res,
+            "n_boot": 0,
+            "primary": name == "primary",
+        }
 
     shift = 10**rules.shift_dex
     primary = fit("primary", curve, window)
-    fits = [primary,
-            fit("window_start_earlier", curve, (window[0] / shift, window[1])),
-            fit("window_start_later", curve, (window[0] * shift, window[1])),
-            fit("window_end_earlier", curve, (window[0], window[1] / shift**2)),
-            fit("per_run_tstar", per_run_tstar(lags, delta, delta_star), window)]
+    fits = [
+        primary,
+        fit("window_start_earlier", curve, (window[0] / shift, window[1])),
+        fit("window_start_later", curve, (window[0] * shift, window[1])),
+        fit("window_end_earlier", curve, (window[0], window[1] / shift**2)),
+        fit("per_run_tstar", per_run_tstar(lags, delta, delta_star), window),
+    ]
     boot_mu = np.array([fit_power_law(waiting_times, c, window)[0] for c in curves])
     boot_break = np.array([fit_window(waiting_times, c, rules, noise)[2] for c in curves])
     alpha = (1 - rules.level) / 2
 
     def interval(values):
         values = values[np.isfinite(values)]
-        return (float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))) if len(values) else (np.nan, np.nan)
+        return (
+            (float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha)))
+            if len(values)
+            else (np.nan, np.nan)
+        )
 
     primary["ci_low"], primary["ci_high"] = interval(boot_mu)
     primary["n_boot"] = len(counts)
@@ -253,11 +308,15 @@ def estimate_mu(waiting_times: np.ndarray, lags: np.ndarray, delta: np.ndarray, 
     if not np.isfinite(start):
         status = f"undefined: t* is defined at fewer than {rules.min_points} t_w in fit_tw"
     elif primary["n_points"] < rules.min_points or span < rules.min_decades:
-        status = (f"undefined: the last regime holds {primary['n_points']} t_w spanning {span:.2f} decades, "
-                  f"[{start:.3g}, {end:.3g}] (need {rules.min_points} over {rules.min_decades:g}; slope there {mu:.3f})")
+        status = (
+            f"undefined: the last regime holds {primary['n_points']} t_w spanning {span:.2f} decades, "
+            f"[{start:.3g}, {end:.3g}] (need {rules.min_points} over {rules.min_decades:g}; slope there {mu:.3f})"
+        )
     elif primary["residual_dex"] > rules.max_residual_dex:
-        status = (f"undefined: t*(t_w) on [{start:.3g}, {end:.3g}] is not one power law (RMS residual "
-                  f"{primary['residual_dex']:.3f} dex > {rules.max_residual_dex:g}; slope there {mu:.3f})")
+        status = (
+            f"undefined: t*(t_w) on [{start:.3g}, {end:.3g}] is not one power law (RMS residual "
+            f"{primary['residual_dex']:.3f} dex > {rules.max_residual_dex:g}; slope there {mu:.3f})"
+        )
     else:
         status = "ok"
     variants = np.array([f["mu"] for f in fits[1:]], dtype=float)
@@ -267,15 +326,36 @@ def estimate_mu(waiting_times: np.ndarray, lags: np.ndarray, delta: np.ndarray, 
     stat_low, stat_high = primary["ci_low"], primary["ci_high"]
     sel = (waiting_times >= window[0]) & (waiting_times <= window[1]) & np.isfinite(curve)
     residuals = np.log10(curve[sel]) - (mu * np.log10(waiting_times[sel]) + primary["intercept"])
-    summary.update(mu=mu, stat_low=stat_low, stat_high=stat_high, syst_low=syst_low, syst_high=syst_high,
-                   total_low=mu - np.hypot(mu - stat_low, syst_low), total_high=mu + np.hypot(stat_high - mu, syst_high),
-                   intercept=primary["intercept"], tw_min=start, tw_max=end, n_points=primary["n_points"],
-                   residual_dex=primary["residual_dex"],
-                   max_residual_dex=float(np.max(np.abs(residuals))) if len(residuals) else np.nan,
-                   n_boot=primary["n_boot"], crossover_log10_tw=last_break,
-                   crossover_low=cross_low, crossover_high=cross_high, status=status)
+    summary.update(
+        mu=mu,
+        stat_low=stat_low,
+        stat_high=stat_high,
+        syst_low=syst_low,
+        syst_high=syst_high,
+        total_low=mu - np.hypot(mu - stat_low, syst_low),
+        total_high=mu + np.hypot(stat_high - mu, syst_high),
+        intercept=primary["intercept"],
+        tw_min=start,
+        tw_max=end,
+        n_points=primary["n_points"],
+        residual_dex=primary["residual_dex"],
+        max_residual_dex=float(np.max(np.abs(residuals))) if len(residuals) else np.nan,
+        n_boot=primary["n_boot"],
+        crossover_log10_tw=last_break,
+        crossover_low=cross_low,
+        crossover_high=cross_high,
+        status=status,
+    )
     if status != "ok":
-        for key in ("mu", "stat_low", "stat_high", "syst_low", "syst_high", "total_low", "total_high"):
+        for key in (
+            "mu",
+            "stat_low",
+            "stat_high",
+            "syst_low",
+            "syst_high",
+            "total_low",
+            "total_high",
+        ):
             summary[key] = np.nan
     return summary, fits
 
@@ -300,7 +380,9 @@ def aging_verdict(summary: dict, tti_mu: float) -> tuple[str, str]:
     return "simple aging", f"{interval} holds 1"
 
 
-def late_msd(t_w: np.ndarray, t: np.ndarray, delta: np.ndarray, late_tw: float, tolerance: float = 0.15) -> dict[str, float]:
+def late_msd(
+    t_w: np.ndarray, t: np.ndarray, delta: np.ndarray, late_tw: float, tolerance: float = 0.15
+) -> dict[str, float]:
     """Late-time behaviour of Δ(t_w, t_w + t) in t, from the ensemble-mean Δ on snapshot pairs
     (t_w [K], t [K], delta [K], steps).
 
@@ -312,8 +394,15 @@ def late_msd(t_w: np.ndarray, t: np.ndarray, delta: np.ndarray, late_tw: float, 
     """
     t_w, t, delta = (np.asarray(a, float) for a in (t_w, t, delta))
     candidates = np.unique(t_w[t_w > 0])
-    out = {"t_w": float("nan"), "t_min": float("nan"), "t_max": float("nan"), "slope": float("nan"),
-           "diffusion": float("nan"), "diffusive": 0.0, "n_points": 0}
+    out = {
+        "t_w": float("nan"),
+        "t_min": float("nan"),
+        "t_max": float("nan"),
+        "slope": float("nan"),
+        "diffusion": float("nan"),
+        "diffusive": 0.0,
+        "n_points": 0,
+    }
     if not len(candidates):
         return out
     tw = candidates[np.argmin(np.abs(np.log(candidates) - np.log(late_tw)))]
@@ -325,8 +414,11 @@ def late_msd(t_w: np.ndarray, t: np.ndarray, delta: np.ndarray, late_tw: float, 
         return out
     slope = float(np.polyfit(np.log10(t[sel]), np.log10(delta[sel]), 1)[0])
     diffusive = abs(slope - 1) <= tolerance
-    out.update(slope=slope, diffusive=float(diffusive),
-               diffusion=float(np.mean(delta[sel] / (2 * t[sel]))) if diffusive else float("nan"))
+    out.update(
+        slope=slope,
+        diffusive=float(diffusive),
+        diffusion=float(np.mean(delta[sel] / (2 * t[sel]))) if diffusive else float("nan"),
+    )
     return out
 
 
@@ -342,7 +434,9 @@ def msd_plateau(t: np.ndarray, delta: np.ndarray) -> tuple[float, float]:
     if len(t) < 5:
         return float("nan"), float("nan")
     slopes = np.diff(np.log(delta)) / np.diff(np.log(t))
-    smooth = np.convolve(slopes, np.ones(3) / 3, mode="valid")  # smooth[k]: the slope around point k + 2
+    smooth = np.convolve(
+        slopes, np.ones(3) / 3, mode="valid"
+    )  # smooth[k]: the slope around point k + 2
     rising = np.nonzero(np.diff(smooth) > 0)[0]
     k = int(rising[0]) if len(rising) else len(smooth) - 1
     return float(delta[k + 2]), float(smooth[k])
@@ -360,29 +454,66 @@ def weight_histograms(snapshots: np.ndarray, bins: int) -> tuple[np.ndarray, np.
     return edges, counts
 
 
-def delta_star_scan(waiting_times: np.ndarray, lags: np.ndarray, delta: np.ndarray, scan: np.ndarray,
-                    window: tuple[float, float], n_boot: int, seed: int = 1, level: float = 0.95) -> list[dict]:
+def delta_star_scan(
+    waiting_times: np.ndarray,
+    lags: np.ndarray,
+    delta: np.ndarray,
+    scan: np.ndarray,
+    window: tuple[float, float],
+    n_boot: int,
+    seed: int = 1,
+    level: float = 0.95,
+) -> list[dict]:
     """μ(Δ*) on one fixed t_w window (the primary's regime): one 'mu' table row per Δ* of ``scan``,
     with a bootstrap-over-runs interval from ``n_boot`` resamples."""
     n_runs = delta.shape[0]
-    counts = _bootstrap_counts(n_runs, n_boot, seed) if n_runs > 1 and n_boot > 0 else np.zeros((0, n_runs))
+    counts = (
+        _bootstrap_counts(n_runs, n_boot, seed)
+        if n_runs > 1 and n_boot > 0
+        else np.zeros((0, n_runs))
+    )
     means = np.tensordot(counts, delta, axes=(1, 0)) / n_runs
     mean = delta.mean(axis=0)
     alpha = (1 - level) / 2
     rows = []
     for d_star in scan:
         mu, c, n, res = fit_power_law(waiting_times, t_star(lags, mean, d_star), window)
-        boot = np.array([fit_power_law(waiting_times, t, window)[0] for t in t_star(lags, means, d_star)])
+        boot = np.array(
+            [fit_power_law(waiting_times, t, window)[0] for t in t_star(lags, means, d_star)]
+        )
         boot = boot[np.isfinite(boot)]
-        lo, hi = (np.quantile(boot, alpha), np.quantile(boot, 1 - alpha)) if len(boot) else (np.nan, np.nan)
-        rows.append({"delta_star": float(d_star), "variant": "delta_star_scan", "mu": mu, "ci_low": float(lo),
-                     "ci_high": float(hi), "intercept": c, "tw_min": window[0], "tw_max": window[1], "n_points": n,
-                     "residual_dex": res, "n_boot": len(counts), "primary": False})
+        lo, hi = (
+            (np.quantile(boot, alpha), np.quantile(boot, 1 - alpha))
+            if len(boot)
+            else (np.nan, np.nan)
+        )
+        rows.append(
+            {
+                "delta_star": float(d_star),
+                "variant": "delta_star_scan",
+                "mu": mu,
+                "ci_low": float(lo),
+                "ci_high": float(hi),
+                "intercept": c,
+                "tw_min": window[0],
+                "tw_max": window[1],
+                "n_points": n,
+                "residual_dex": res,
+                "n_boot": len(counts),
+                "primary": False,
+            }
+        )
     return rows
 
 
-def ensemble_tables(waiting_times: np.ndarray, lags: np.ndarray, delta: np.ndarray, fourth: np.ndarray,
-                    overlap: np.ndarray, eps: np.ndarray) -> tuple[dict, dict]:
+def ensemble_tables(
+    waiting_times: np.ndarray,
+    lags: np.ndarray,
+    delta: np.ndarray,
+    fourth: np.ndarray,
+    overlap: np.ndarray,
+    eps: np.ndarray,
+) -> tuple[dict, dict]:
     """The 'msd' and 'overlap' tables (columns) of a cell from per-run arrays delta, fourth
     [E, W, L] and overlap [E, W, L, K] (NaN: pair not measured)."""
     n_runs = delta.shape[0]
@@ -392,14 +523,26 @@ def ensemble_tables(waiting_times: np.ndarray, lags: np.ndarray, delta: np.ndarr
     std = d.std(axis=0, ddof=1) if n_runs > 1 else np.full_like(mean, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         y = fourth_mean / mean**2
-    msd = {"t_w": waiting_times[w], "t": lags[lag], "delta_mean": mean, "delta_std": std,
-           "delta_sem": std / np.sqrt(n_runs), "fourth_mean": fourth_mean, "y": y, "n_runs": np.full(len(w), n_runs)}
+    msd = {
+        "t_w": waiting_times[w],
+        "t": lags[lag],
+        "delta_mean": mean,
+        "delta_std": std,
+        "delta_sem": std / np.sqrt(n_runs),
+        "fourth_mean": fourth_mean,
+        "y": y,
+        "n_runs": np.full(len(w), n_runs),
+    }
     q = overlap[:, w, lag]  # [E, pairs, K]
     q_sem = q.std(axis=0, ddof=1) / np.sqrt(n_runs) if n_runs > 1 else np.full(q.shape[1:], np.nan)
     n_eps = len(eps)
-    overlaps = {"t_w": np.repeat(waiting_times[w], n_eps), "t": np.repeat(lags[lag], n_eps),
-                "epsilon": np.tile(eps, len(w)), "overlap_mean": q.mean(axis=0).reshape(-1),
-                "overlap_sem": q_sem.reshape(-1)}
+    overlaps = {
+        "t_w": np.repeat(waiting_times[w], n_eps),
+        "t": np.repeat(lags[lag], n_eps),
+        "epsilon": np.tile(eps, len(w)),
+        "overlap_mean": q.mean(axis=0).reshape(-1),
+        "overlap_sem": q_sem.reshape(-1),
+    }
     return msd, overlaps
 
 
@@ -408,7 +551,9 @@ def merge_blocks(blocks: list[tuple[dict[str, np.ndarray], np.ndarray]]) -> tupl
     waiting times [W], lags [L], seeds [E], Δ and D [E, W, L], Q_ε [E, W, L, K] and ε [K]."""
     eps = blocks[0][1]
     if any(not np.array_equal(b[1], eps) for b in blocks):
-        raise ValueError("seed blocks of one cell have different overlap_eps; retrain them with one config")
+        raise ValueError(
+            "seed blocks of one cell have different overlap_eps; retrain them with one config"
+        )
     rows = {k: np.concatenate([b[0][k] for b in blocks]) for k in blocks[0][0]}
     if len(np.unique(rows["seed"])) * len(set(zip(rows["t_w"], rows["t"]))) != len(rows["seed"]):
         raise ValueError("seed blocks overlap or have different (t_w, t) grids")
@@ -417,8 +562,15 @@ def merge_blocks(blocks: list[tuple[dict[str, np.ndarray], np.ndarray]]) -> tupl
     return waiting_times, lags, seeds, dense[..., 0], dense[..., 1], dense[..., 2:], eps
 
 
-def analyse_cell(blocks: list[tuple[dict[str, np.ndarray], np.ndarray]], snapshots: np.ndarray, snapshot_steps: np.ndarray,
-                 n_params: int, last_step: float, settings: dict, log=print) -> dict[str, dict[str, np.ndarray]]:
+def analyse_cell(
+    blocks: list[tuple[dict[str, np.ndarray], np.ndarray]],
+    snapshots: np.ndarray,
+    snapshot_steps: np.ndarray,
+    n_params: int,
+    last_step: float,
+    settings: dict,
+    log=print,
+) -> dict[str, dict[str, np.ndarray]]:
     """Every aging table of one cell, as columns by table kind (storage.SCHEMAS): msd (Δ, D, Y),
     overlap (Q_ε), tstar, mu (every fit), mu_summary (the estimate), msd_late and weight_hist.
 
@@ -434,42 +586,77 @@ def analyse_cell(blocks: list[tuple[dict[str, np.ndarray], np.ndarray]], snapsho
     # Δ* per parameter; given per network (a threshold on |Δθ|² = P·Δ), it is divided by P, which
     # compares networks of very different widths at the same total distance travelled.
     per = 1 / n_params if settings["delta_star_unit"] == "network" else 1.0
-    delta_star, scan_range = settings["delta_star"] * per, [d * per for d in settings["delta_star_scan"]]
+    delta_star, scan_range = (
+        settings["delta_star"] * per,
+        [d * per for d in settings["delta_star_scan"]],
+    )
     if per != 1:
-        log(f"Δ* = {settings['delta_star']:g} per network = {delta_star:.4g} per parameter (P = {n_params})")
-    curves = t_star(lags, np.concatenate([delta.mean(axis=0)[None], delta]), delta_star)  # row 0: the mean
-    tables["tstar"] = {"seed": np.repeat(np.concatenate([[-1], seeds]), len(waiting_times)),
-                       "t_w": np.tile(waiting_times, n_runs + 1), "delta_star": np.full(curves.size, delta_star),
-                       "t_star": curves.reshape(-1)}
+        log(
+            f"Δ* = {settings['delta_star']:g} per network = {delta_star:.4g} per parameter (P = {n_params})"
+        )
+    curves = t_star(
+        lags, np.concatenate([delta.mean(axis=0)[None], delta]), delta_star
+    )  # row 0: the mean
+    tables["tstar"] = {
+        "seed": np.repeat(np.concatenate([[-1], seeds]), len(waiting_times)),
+        "t_w": np.tile(waiting_times, n_runs + 1),
+        "delta_star": np.full(curves.size, delta_star),
+        "t_star": curves.reshape(-1),
+    }
 
-    rules = FitRules(fit_tw=tuple(settings["fit_tw"]), window=settings["fit_window"],
-                     point_residual_dex=settings["point_residual_dex"], max_residual_dex=settings["max_residual_dex"],
-                     shift_dex=settings["window_shift_dex"], min_points=settings["min_fit_points"],
-                     min_decades=settings["min_fit_decades"], n_boot=settings["n_boot"])
+    rules = FitRules(
+        fit_tw=tuple(settings["fit_tw"]),
+        window=settings["fit_window"],
+        point_residual_dex=settings["point_residual_dex"],
+        max_residual_dex=settings["max_residual_dex"],
+        shift_dex=settings["window_shift_dex"],
+        min_points=settings["min_fit_points"],
+        min_decades=settings["min_fit_decades"],
+        n_boot=settings["n_boot"],
+    )
     summary, fits = estimate_mu(waiting_times, lags, delta, delta_star, rules)
     scan = np.geomspace(scan_range[0], scan_range[1], settings["scan_points"])
-    fits += delta_star_scan(waiting_times, lags, delta, scan, (summary["tw_min"], summary["tw_max"]),
-                            settings["n_boot"] // 4)
+    fits += delta_star_scan(
+        waiting_times,
+        lags,
+        delta,
+        scan,
+        (summary["tw_min"], summary["tw_max"]),
+        settings["n_boot"] // 4,
+    )
     tables["mu"] = {c: [f[c] for f in fits] for c in fits[0]}
     tables["mu_summary"] = {c: [v] for c, v in summary.items()}
-    log(f"Δ* = {delta_star:.4g}: asymptotic regime from log10 t_w = {summary['crossover_log10_tw']:.2f} "
+    log(
+        f"Δ* = {delta_star:.4g}: asymptotic regime from log10 t_w = {summary['crossover_log10_tw']:.2f} "
         f"[{summary['crossover_low']:.2f}, {summary['crossover_high']:.2f}] (two-segment break at "
         f"{summary['hinge_log10_tw']:.2f}, p = {summary['hinge_p']:.2g}); "
         f"μ = {summary['mu']:.3f} [{summary['total_low']:.3f}, {summary['total_high']:.3f}] over t_w in "
         f"[{summary['tw_min']:.3g}, {summary['tw_max']:.3g}], {summary['n_points']} points, "
-        f"residual {summary['residual_dex']:.3f} dex; {summary['status']}")
+        f"residual {summary['residual_dex']:.3f} dex; {summary['status']}"
+    )
 
     late_tw = settings["late_tw"] if settings["late_tw"] is not None else last_step / 100
-    late = late_msd(msd["t_w"], msd["t"], msd["delta_mean"], late_tw, settings["diffusive_tolerance"])
-    tables["msd_late"] = {**{k: [v] for k, v in late.items()}, "diffusive": [bool(late["diffusive"])],
-                          "tolerance": [settings["diffusive_tolerance"]]}
-    log(f"late Δ at t_w = {late['t_w']:g}: slope {late['slope']:.3f} over t in [{late['t_min']:g}, {late['t_max']:g}]"
-        + (f", diffusive, D = {late['diffusion']:.3g} per step" if late["diffusive"] else ""))
+    late = late_msd(
+        msd["t_w"], msd["t"], msd["delta_mean"], late_tw, settings["diffusive_tolerance"]
+    )
+    tables["msd_late"] = {
+        **{k: [v] for k, v in late.items()},
+        "diffusive": [bool(late["diffusive"])],
+        "tolerance": [settings["diffusive_tolerance"]],
+    }
+    log(
+        f"late Δ at t_w = {late['t_w']:g}: slope {late['slope']:.3f} over t in [{late['t_min']:g}, {late['t_max']:g}]"
+        + (f", diffusive, D = {late['diffusion']:.3g} per step" if late["diffusive"] else "")
+    )
 
     bins = settings["hist_bins"]
     edges, counts = weight_histograms(snapshots, bins)
     density = counts / (counts.sum(axis=1, keepdims=True) * np.diff(edges))
-    tables["weight_hist"] = {"step": np.repeat(snapshot_steps, bins), "bin_low": np.tile(edges[:-1], len(snapshot_steps)),
-                             "bin_high": np.tile(edges[1:], len(snapshot_steps)), "count": counts.reshape(-1),
-                             "density": density.reshape(-1)}
+    tables["weight_hist"] = {
+        "step": np.repeat(snapshot_steps, bins),
+        "bin_low": np.tile(edges[:-1], len(snapshot_steps)),
+        "bin_high": np.tile(edges[1:], len(snapshot_steps)),
+        "count": counts.reshape(-1),
+        "density": density.reshape(-1),
+    }
     return tables

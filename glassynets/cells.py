@@ -106,8 +106,13 @@ def load(folder: str | Path) -> CellTables:
     every schema."""
     folder = Path(folder)
     frames = {name: storage.read_frame(folder / f"{name}.parquet", name) for name in TABLES}
-    frames.update({name: storage.read_frame(folder / f"{name}.parquet", name)
-                   for name in METRICS_TABLES + HESSIAN_TABLES + GLASS_TABLES if (folder / f"{name}.parquet").exists()})
+    frames.update(
+        {
+            name: storage.read_frame(folder / f"{name}.parquet", name)
+            for name in METRICS_TABLES + HESSIAN_TABLES + GLASS_TABLES
+            if (folder / f"{name}.parquet").exists()
+        }
+    )
     return CellTables(meta=storage.metadata(folder / "msd.parquet"), **frames)
 
 
@@ -116,7 +121,9 @@ def seed_blocks(n_seeds: int, per_job: int) -> list[tuple[int, int]]:
     return [(lo, min(lo + per_job, n_seeds) - 1) for lo in range(0, n_seeds, per_job)]
 
 
-def phases(cells: list[CellTables], accuracy_max: float) -> tuple[list[CellTables], list[CellTables], float]:
+def phases(
+    cells: list[CellTables], accuracy_max: float
+) -> tuple[list[CellTables], list[CellTables], float]:
     """Cells sorted by α split into the under- (final mean train accuracy < accuracy_max, the
     subaging paper's criterion) and the over-parametrized phase, and the transition α*: the
     geometric mean of the largest α under and the smallest α over when the two phases do not

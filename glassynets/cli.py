@@ -35,19 +35,32 @@ def cmd_ljat19_dataset(args: argparse.Namespace) -> None:
     if args.from_file:
         frame = data.read_ljat19_published(args.from_file)
         if args.n > len(frame):
-            raise data.DataError(f"{args.from_file}: holds {len(frame)} samples, {args.n} requested")
+            raise data.DataError(
+                f"{args.from_file}: holds {len(frame)} samples, {args.n} requested"
+            )
         frame = frame.iloc[: args.n] if args.n > 0 else frame
         meta = {"source": "published", "file": str(args.from_file)}
     else:
         start = time.perf_counter()
         frame, failed = _regenerate(args.n, args.seed, args.low, args.high)
-        meta = {"source": "regenerated", "seed": args.seed, "failed_skipped": failed,
-                **ljat19.generator_params(low=args.low, high=args.high)}
-        _log(f"LJAT19: {args.n} samples in {time.perf_counter() - start:.1f} s; "
-             f"{failed} starts whose minimisation failed were skipped")
+        meta = {
+            "source": "regenerated",
+            "seed": args.seed,
+            "failed_skipped": failed,
+            **ljat19.generator_params(low=args.low, high=args.high),
+        }
+        _log(
+            f"LJAT19: {args.n} samples in {time.perf_counter() - start:.1f} s; "
+            f"{failed} starts whose minimisation failed were skipped"
+        )
     counts = np.bincount(frame["label"].to_numpy(), minlength=4)
     _log(f"label counts (triangle, chain centred on 1, 2, 3): {counts.tolist()}")
-    storage.write(args.out, "ljat19", {c: frame[c].to_numpy() for c in storage.SCHEMAS["ljat19"].names}, {**meta, "n": len(frame)})
+    storage.write(
+        args.out,
+        "ljat19",
+        {c: frame[c].to_numpy() for c in storage.SCHEMAS["ljat19"].names},
+        {**meta, "n": len(frame)},
+    )
 
 
 def _regenerate(n: int, seed: int, low: float, high: float):
@@ -62,8 +75,10 @@ def _regenerate(n: int, seed: int, low: float, high: float):
     frame = ljat19.generate(n + margin, seed, low=low, high=high)
     kept = np.flatnonzero(frame["label"].to_numpy() >= 0)
     if len(kept) < n:
-        raise data.DataError(f"{n + margin - len(kept)} of {n + margin} LJAT19 minimisations failed (seed {seed}); "
-                             "check ljat19.start_low/start_high")
+        raise data.DataError(
+            f"{n + margin - len(kept)} of {n + margin} LJAT19 minimisations failed (seed {seed}); "
+            "check ljat19.start_low/start_high"
+        )
     return frame.iloc[kept[:n]].reset_index(drop=True), int(kept[n - 1] + 1 - n)
 
 
@@ -71,9 +86,15 @@ def cmd_ljat19_fetch(args: argparse.Namespace) -> None:
     """Copy or download a published LJAT19 file and keep it only if its sha256 matches."""
     from . import data
 
-    data.fetch_verified(args.out, [args.source], data.sha256_check(args.sha256), what=f"LJAT19 file {args.source}",
-                        hint="Check ljat19.published in the config, or download the file by hand and give its path.",
-                        retries=1, log=_log)
+    data.fetch_verified(
+        args.out,
+        [args.source],
+        data.sha256_check(args.sha256),
+        what=f"LJAT19 file {args.source}",
+        hint="Check ljat19.published in the config, or download the file by hand and give its path.",
+        retries=1,
+        log=_log,
+    )
     _log(f"verified {args.source} -> {args.out}")
 
 
@@ -97,7 +118,14 @@ def cmd_images_fetch(args: argparse.Namespace) -> None:
     from . import images
 
     out = Path(args.out)
-    images.fetch(args.dataset, out.name, out.parent, source_dir=args.source_dir, mirrors=args.mirrors, log=_log)
+    images.fetch(
+        args.dataset,
+        out.name,
+        out.parent,
+        source_dir=args.source_dir,
+        mirrors=args.mirrors,
+        log=_log,
+    )
 
 
 def cmd_images_convert(args: argparse.Namespace) -> None:
@@ -108,9 +136,15 @@ def cmd_images_convert(args: argparse.Namespace) -> None:
         if (problem := images.verify(args.dataset, path)) is not None:
             raise data.DataError(f"{path}: {problem}; delete it and run again to fetch it")
     pixels, labels = images.read_split(args.images, args.labels)
-    _log(f"{args.images}: {len(labels)} images, label counts {np.bincount(labels, minlength=10).tolist()}")
-    storage.write_images(args.out, labels, pixels,
-                         {"dataset": args.dataset, "source": [Path(args.images).name, Path(args.labels).name]})
+    _log(
+        f"{args.images}: {len(labels)} images, label counts {np.bincount(labels, minlength=10).tolist()}"
+    )
+    storage.write_images(
+        args.out,
+        labels,
+        pixels,
+        {"dataset": args.dataset, "source": [Path(args.images).name, Path(args.labels).name]},
+    )
 
 
 def cmd_images_subset(args: argparse.Namespace) -> None:
@@ -120,10 +154,17 @@ def cmd_images_subset(args: argparse.Namespace) -> None:
     pixels, labels = storage.read_images(args.split)
     stratified = args.subset == "stratified"
     idx = images.subset_indices(labels, args.n, args.seed, stratified=stratified)
-    meta = {**storage.metadata(args.split), "split_file": str(args.split), "n": args.n, "subset": args.subset,
-            "subset_seed": args.seed}
-    _log(f"{args.n} of {len(labels)} images ({args.subset}, seed {args.seed}); "
-         f"label counts {np.bincount(labels[idx], minlength=10).tolist()}")
+    meta = {
+        **storage.metadata(args.split),
+        "split_file": str(args.split),
+        "n": args.n,
+        "subset": args.subset,
+        "subset_seed": args.seed,
+    }
+    _log(
+        f"{args.n} of {len(labels)} images ({args.subset}, seed {args.seed}); "
+        f"label counts {np.bincount(labels[idx], minlength=10).tolist()}"
+    )
     storage.write_images(args.out, labels[idx], pixels[idx], meta)
 
 
@@ -140,27 +181,50 @@ def cmd_train(args: argparse.Namespace) -> None:
     settings = json.loads(args.settings)
     torch.set_num_threads(args.threads)
     device = training.resolve_device(settings["device"])
-    _log(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s) "
-         f"(OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}); one thread per job avoids oversubscription; "
-         f"device {device}" + (f" ({torch.cuda.get_device_name()})" if device == "cuda" else "")
-         + (f" (asked: {settings['device']})" if settings["device"] != device else ""))
+    _log(
+        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s) "
+        f"(OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}); one thread per job avoids oversubscription; "
+        f"device {device}"
+        + (f" ({torch.cuda.get_device_name()})" if device == "cuda" else "")
+        + (f" (asked: {settings['device']})" if settings["device"] != device else "")
+    )
     dtype = getattr(torch, settings["dtype"])
     x_train, y_train = _dataset_tensors(settings, args.train, args.n_train, dtype)
     x_test, y_test = _dataset_tensors(settings, args.test, None, dtype)
     arch = Architecture.from_name(args.arch, x_train.shape[1], settings["n_classes"])
     spec = training.TrainSpec.from_settings(settings, arch, _seed_range(args.seeds), device)
     n_train = len(y_train)
-    _log(f"cell {settings['experiment']}/N{n_train}/{arch.name}: P = {arch.n_params}, α = P/N = "
-         f"{arch.n_params / n_train:.4g}, seeds {args.seeds}, {spec.steps} steps, {len(spec.snapshot_steps)} snapshots, "
-         f"{len(spec.metric_steps)} metric points, two-time observables at {len(spec.waiting_times)} t_w × "
-         f"{len(spec.lags)} lags from t = 1")
+    _log(
+        f"cell {settings['experiment']}/N{n_train}/{arch.name}: P = {arch.n_params}, α = P/N = "
+        f"{arch.n_params / n_train:.4g}, seeds {args.seeds}, {spec.steps} steps, {len(spec.snapshot_steps)} snapshots, "
+        f"{len(spec.metric_steps)} metric points, two-time observables at {len(spec.waiting_times)} t_w × "
+        f"{len(spec.lags)} lags from t = 1"
+    )
     checkpoint = Path(args.checkpoint) if args.checkpoint else None
-    result = training.train_resumable(spec, x_train, y_train, x_test, y_test, checkpoint, args.checkpoint_every_s, _log)
-    meta = {**settings, "arch": arch.name, "widths": list(arch.widths), "n_params": arch.n_params, "n_train": n_train,
-            "alpha": arch.n_params / n_train, "device": device, "train_file": str(args.train),
-            "test_file": str(args.test), "seeds": list(spec.seeds)}
+    result = training.train_resumable(
+        spec, x_train, y_train, x_test, y_test, checkpoint, args.checkpoint_every_s, _log
+    )
+    meta = {
+        **settings,
+        "arch": arch.name,
+        "widths": list(arch.widths),
+        "n_params": arch.n_params,
+        "n_train": n_train,
+        "alpha": arch.n_params / n_train,
+        "device": device,
+        "train_file": str(args.train),
+        "test_file": str(args.test),
+        "seeds": list(spec.seeds),
+    }
     meta.update(storage.provenance([args.train, args.test], meta))
-    storage.write_training(result, np.asarray(spec.seeds), args.out_snapshots, args.out_metrics, args.out_two_time, meta)
+    storage.write_training(
+        result,
+        np.asarray(spec.seeds),
+        args.out_snapshots,
+        args.out_metrics,
+        args.out_two_time,
+        meta,
+    )
     if checkpoint:
         checkpoint.unlink(missing_ok=True)
     _log(f"wrote {args.out_snapshots}, {args.out_metrics} and {args.out_two_time}")
@@ -181,15 +245,26 @@ def cmd_aging(args: argparse.Namespace) -> None:
     snapshot_blocks = [storage.read_snapshots(p) for p in args.snapshots]
     steps = snapshot_blocks[0][0]
     if any(not np.array_equal(b[0], steps) for b in snapshot_blocks):
-        raise ValueError("seed blocks of one cell have different snapshot steps; retrain them with one config")
+        raise ValueError(
+            "seed blocks of one cell have different snapshot steps; retrain them with one config"
+        )
     meta = storage.metadata(args.two_time[0])
     meta.pop("overlap_eps", None)
     meta["seeds"] = np.concatenate([np.unique(b[0]["seed"]) for b in blocks]).tolist()
     meta.update(storage.provenance([*args.two_time, *args.snapshots, *args.metrics], settings))
-    tables = aging.analyse_cell(blocks, np.concatenate([b[2] for b in snapshot_blocks], axis=1), steps,
-                                int(meta["n_params"]), float(meta.get("steps", 0)), settings, log=_log)
+    tables = aging.analyse_cell(
+        blocks,
+        np.concatenate([b[2] for b in snapshot_blocks], axis=1),
+        steps,
+        int(meta["n_params"]),
+        float(meta.get("steps", 0)),
+        settings,
+        log=_log,
+    )
     if args.metrics:
-        metrics = pd.concat([storage.read_frame(p, "metrics") for p in args.metrics], ignore_index=True)
+        metrics = pd.concat(
+            [storage.read_frame(p, "metrics") for p in args.metrics], ignore_index=True
+        )
         tables["metrics"] = {c: metrics[c].to_numpy() for c in metrics}
     for kind, columns in tables.items():
         storage.write(Path(args.out) / f"{kind}.parquet", kind, columns, meta)
@@ -207,12 +282,22 @@ def cmd_hessian(args: argparse.Namespace) -> None:
     settings = json.loads(args.settings)
     torch.set_num_threads(args.threads)
     blocks = [storage.read_snapshots(p) for p in args.snapshots]
-    meta = {**storage.metadata(args.snapshots[0]), **storage.provenance([*args.snapshots, args.train, args.test], settings)}
+    meta = {
+        **storage.metadata(args.snapshots[0]),
+        **storage.provenance([*args.snapshots, args.train, args.test], settings),
+    }
     x, y = _dataset_tensors(settings, args.train, meta["n_train"], torch.float64)
     x_test, y_test = _dataset_tensors(settings, args.test, None, torch.float64)
     eigenvalues, summary = hessian.along_training(
-        blocks[0][0], np.concatenate([b[1] for b in blocks]), np.concatenate([b[2] for b in blocks], axis=1),
-        (x, y), (x_test, y_test), meta, settings, log=_log)
+        blocks[0][0],
+        np.concatenate([b[1] for b in blocks]),
+        np.concatenate([b[2] for b in blocks], axis=1),
+        (x, y),
+        (x_test, y_test),
+        meta,
+        settings,
+        log=_log,
+    )
     storage.write(args.out_eigenvalues, "hessian", eigenvalues, meta)
     storage.write(args.out_summary, "hessian_summary", summary, meta)
 
@@ -233,20 +318,44 @@ def cmd_pspin(args: argparse.Namespace) -> None:
 
     settings = json.loads(args.settings)
     torch.set_num_threads(args.threads)
-    meta = {"model": "pspin", "experiment": "pspin", "p": 3, "n_spins": args.n, "n_params": args.n,
-            "temperature": args.temperature, "time": settings["steps"] * settings["dt"], **settings}
+    meta = {
+        "model": "pspin",
+        "experiment": "pspin",
+        "p": 3,
+        "n_spins": args.n,
+        "n_params": args.n,
+        "temperature": args.temperature,
+        "time": settings["steps"] * settings["dt"],
+        **settings,
+    }
     meta.update(storage.provenance([], meta))
-    cell = pspin.run_cell(args.n, args.temperature, settings, Path(args.checkpoint_dir) if args.checkpoint_dir else None,
-                          log=_log)
+    cell = pspin.run_cell(
+        args.n,
+        args.temperature,
+        settings,
+        Path(args.checkpoint_dir) if args.checkpoint_dir else None,
+        log=_log,
+    )
     storage.write_snapshots(args.out_snapshots, cell.steps, cell.runs, cell.snapshots, meta)
-    storage.write_two_time(args.out_two_time, cell.two_time.columns(cell.runs), cell.two_time.eps, meta)
-    storage.write(args.out_energy, "energy", {"seed": np.tile(cell.runs, len(cell.steps)),
-                                              "step": np.repeat(cell.steps, len(cell.runs)),
-                                              "energy": cell.energies.reshape(-1)}, meta)
+    storage.write_two_time(
+        args.out_two_time, cell.two_time.columns(cell.runs), cell.two_time.eps, meta
+    )
+    storage.write(
+        args.out_energy,
+        "energy",
+        {
+            "seed": np.tile(cell.runs, len(cell.steps)),
+            "step": np.repeat(cell.steps, len(cell.runs)),
+            "energy": cell.energies.reshape(-1),
+        },
+        meta,
+    )
     if args.checkpoint_dir:
         for done in Path(args.checkpoint_dir).glob("sample*.npz"):
             done.unlink()
-    _log(f"wrote {args.out_snapshots} and {args.out_energy}; mean final energy per spin {cell.energies[-1].mean():.4f}")
+    _log(
+        f"wrote {args.out_snapshots} and {args.out_energy}; mean final energy per spin {cell.energies[-1].mean():.4f}"
+    )
 
 
 def _dataset_tensors(settings: dict, path: str, limit: int | None, dtype):
@@ -256,7 +365,9 @@ def _dataset_tensors(settings: dict, path: str, limit: int | None, dtype):
 
     if settings["dataset"] == "ljat19":
         return data.ljat19_tensors(path, settings["features"], limit=limit, dtype=dtype)
-    return data.image_tensors(path, settings["dataset"], settings["preprocess"], limit=limit, dtype=dtype)
+    return data.image_tensors(
+        path, settings["dataset"], settings["preprocess"], limit=limit, dtype=dtype
+    )
 
 
 # --- figures and scorecard ----------------------------------------------------------------------
@@ -268,8 +379,15 @@ def cmd_figure(args: argparse.Namespace) -> None:
 
     tables = [cells.load(folder) for folder in args.cells + args.glass_cells]
     limits = json.loads(Path(args.limits).read_text()) if args.limits else None
-    plots.draw(args.name, tables, args.out, plot_tw=args.plot_tw, glass_plot_tw=args.glass_plot_tw,
-                             accuracy_max=args.underparametrized_accuracy, limits=limits)
+    plots.draw(
+        args.name,
+        tables,
+        args.out,
+        plot_tw=args.plot_tw,
+        glass_plot_tw=args.glass_plot_tw,
+        accuracy_max=args.underparametrized_accuracy,
+        limits=limits,
+    )
     _log(f"wrote {args.out} and its .png")
 
 
@@ -282,12 +400,25 @@ def cmd_scorecard(args: argparse.Namespace) -> None:
     for spec in args.cells or []:
         experiment, _, folder = spec.partition("=")
         groups.setdefault(experiment, []).append(cells.load(folder))
-    table = scorecard.build(limits, groups, loss_within=args.loss_within, grad_rms_after=args.grad_rms_after,
-                            alpha_max=args.underparametrized[0], accuracy_max=args.underparametrized[1],
-                            tti_mu=args.tti_mu, glasses=[cells.load(folder) for folder in args.glass_cells])
+    table = scorecard.build(
+        limits,
+        groups,
+        loss_within=args.loss_within,
+        grad_rms_after=args.grad_rms_after,
+        alpha_max=args.underparametrized[0],
+        accuracy_max=args.underparametrized[1],
+        tti_mu=args.tti_mu,
+        glasses=[cells.load(folder) for folder in args.glass_cells],
+    )
     glasses = [cells.load(folder) for folder in args.glass_cells]
-    top = scorecard.headline(limits, groups, grad_rms_after=args.grad_rms_after, tti_mu=args.tti_mu,
-                             accuracy_max=args.underparametrized[1], glasses=glasses)
+    top = scorecard.headline(
+        limits,
+        groups,
+        grad_rms_after=args.grad_rms_after,
+        tti_mu=args.tti_mu,
+        accuracy_max=args.underparametrized[1],
+        glasses=glasses,
+    )
     scorecard.write(table, args.out_md, args.out_csv, top)
     _log(f"wrote {args.out_md} and {args.out_csv} ({len(table)} rows)")
 
@@ -316,7 +447,9 @@ def cmd_describe(args: argparse.Namespace) -> None:
     kinds = [k for k, s in storage.SCHEMAS.items() if schema.names[: len(s.names)] == s.names]
     print(f"{args.file}: {'/'.join(kinds) or 'unknown'} table, {rows} rows")
     for field in schema:
-        doc = (field.metadata or {}).get(b"description", b"").decode() or storage.COLUMN_DOCS.get(field.name, "")
+        doc = (field.metadata or {}).get(b"description", b"").decode() or storage.COLUMN_DOCS.get(
+            field.name, ""
+        )
         print(f"  {field.name:20s} {str(field.type):28s} {doc}")
     print(json.dumps(storage.metadata(args.file), indent=2, ensure_ascii=False))
 
@@ -325,18 +458,28 @@ def cmd_describe(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import images, ljat19, training
+    from . import images, ljat19
     from .figures import FIGURES
 
     parser = argparse.ArgumentParser(prog="glassynets", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ljat19-dataset", help=cmd_ljat19_dataset.__doc__)
-    p.add_argument("--n", type=int, required=True, help="number of samples (0 with --from-file: all of them)")
-    p.add_argument("--seed", type=int, default=1, help="seed of the sample stream (regenerated data)")
-    p.add_argument("--low", type=float, default=ljat19.DEFAULT_LOW, help="smallest starting distance (σ)")
-    p.add_argument("--high", type=float, default=ljat19.DEFAULT_HIGH, help="largest starting distance (σ)")
-    p.add_argument("--from-file", help="take the samples from this verified published-format file instead")
+    p.add_argument(
+        "--n", type=int, required=True, help="number of samples (0 with --from-file: all of them)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=1, help="seed of the sample stream (regenerated data)"
+    )
+    p.add_argument(
+        "--low", type=float, default=ljat19.DEFAULT_LOW, help="smallest starting distance (σ)"
+    )
+    p.add_argument(
+        "--high", type=float, default=ljat19.DEFAULT_HIGH, help="largest starting distance (σ)"
+    )
+    p.add_argument(
+        "--from-file", help="take the samples from this verified published-format file instead"
+    )
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_ljat19_dataset)
 
@@ -354,8 +497,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("images-fetch", help=cmd_images_fetch.__doc__)
     p.add_argument("--dataset", choices=sorted(images.IMAGE_SETS), required=True)
-    p.add_argument("--source-dir", help="folder that may already hold the file (nothing is downloaded then)")
-    p.add_argument("--mirrors", nargs="*", help="base URLs, tried in turn (default: the data set's official ones)")
+    p.add_argument(
+        "--source-dir", help="folder that may already hold the file (nothing is downloaded then)"
+    )
+    p.add_argument(
+        "--mirrors",
+        nargs="*",
+        help="base URLs, tried in turn (default: the data set's official ones)",
+    )
     p.add_argument("--out", required=True, help="destination; its name is the official file name")
     p.set_defaults(func=cmd_images_fetch)
 
@@ -375,14 +524,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_images_subset)
 
     p = sub.add_parser("train", help=cmd_train.__doc__)
-    p.add_argument("--settings", required=True, help="JSON: the job's settings (glassynets.settings.train)")
+    p.add_argument(
+        "--settings", required=True, help="JSON: the job's settings (glassynets.settings.train)"
+    )
     p.add_argument("--train", required=True, help="training table")
     p.add_argument("--test", required=True, help="test table")
-    p.add_argument("--n-train", type=int, required=True, help="N: the first N rows of the training table")
+    p.add_argument(
+        "--n-train", type=int, required=True, help="N: the first N rows of the training table"
+    )
     p.add_argument("--arch", required=True, help="hidden layers, e.g. h5-5")
     p.add_argument("--seeds", required=True, help="inclusive range, e.g. 0-49")
     p.add_argument("--threads", type=int, required=True)
-    p.add_argument("--checkpoint", help="resume file (not a workflow output); deleted after success")
+    p.add_argument(
+        "--checkpoint", help="resume file (not a workflow output); deleted after success"
+    )
     p.add_argument("--checkpoint-every-s", type=float, required=True)
     p.add_argument("--out-snapshots", required=True)
     p.add_argument("--out-metrics", required=True)
@@ -390,16 +545,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("aging", help=cmd_aging.__doc__)
-    p.add_argument("--settings", required=True, help="JSON: the analysis section, t_w in steps (glassynets.settings.aging)")
-    p.add_argument("--two-time", nargs="+", required=True, help="two_time tables of the seed blocks")
-    p.add_argument("--snapshots", nargs="+", required=True, help="snapshots of the seed blocks (for the histograms)")
-    p.add_argument("--metrics", nargs="*", default=[], help="metrics files of the seed blocks (merged); none for a glass")
+    p.add_argument(
+        "--settings",
+        required=True,
+        help="JSON: the analysis section, t_w in steps (glassynets.settings.aging)",
+    )
+    p.add_argument(
+        "--two-time", nargs="+", required=True, help="two_time tables of the seed blocks"
+    )
+    p.add_argument(
+        "--snapshots",
+        nargs="+",
+        required=True,
+        help="snapshots of the seed blocks (for the histograms)",
+    )
+    p.add_argument(
+        "--metrics",
+        nargs="*",
+        default=[],
+        help="metrics files of the seed blocks (merged); none for a glass",
+    )
     p.add_argument("--out", required=True, help="cell table folder")
     p.set_defaults(func=cmd_aging)
 
     p = sub.add_parser("hessian", help=cmd_hessian.__doc__)
-    p.add_argument("--settings", required=True, help="JSON: the hessian section and the data set (glassynets.settings.hessian)")
-    p.add_argument("--snapshots", nargs="+", required=True, help="the cell's snapshot files (seed blocks)")
+    p.add_argument(
+        "--settings",
+        required=True,
+        help="JSON: the hessian section and the data set (glassynets.settings.hessian)",
+    )
+    p.add_argument(
+        "--snapshots", nargs="+", required=True, help="the cell's snapshot files (seed blocks)"
+    )
     p.add_argument("--train", required=True, help="the training table the cell was trained on")
     p.add_argument("--test", required=True, help="the test table")
     p.add_argument("--threads", type=int, required=True)
@@ -408,11 +585,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_hessian)
 
     p = sub.add_parser("pspin", help=cmd_pspin.__doc__.splitlines()[0])
-    p.add_argument("--settings", required=True, help="JSON: the pspin section but its cells (glassynets.settings.pspin)")
+    p.add_argument(
+        "--settings",
+        required=True,
+        help="JSON: the pspin section but its cells (glassynets.settings.pspin)",
+    )
     p.add_argument("--n", type=int, required=True, help="number of spins N")
     p.add_argument("--temperature", type=float, required=True)
     p.add_argument("--threads", type=int, required=True)
-    p.add_argument("--checkpoint-dir", help="where finished samples are kept until the outputs are written")
+    p.add_argument(
+        "--checkpoint-dir", help="where finished samples are kept until the outputs are written"
+    )
     p.add_argument("--out-snapshots", required=True)
     p.add_argument("--out-energy", required=True)
     p.add_argument("--out-two-time", required=True)
@@ -422,30 +605,59 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", choices=FIGURES, help="a figure of the registry (glassynets.figures)")
     p.add_argument("--cells", nargs="*", default=[], help="network cell table folders")
     p.add_argument("--glass-cells", nargs="*", default=[], help="p-spin cell table folders")
-    p.add_argument("--plot-tw", type=float, nargs="+", required=True, help="t_w (steps) drawn for networks")
-    p.add_argument("--glass-plot-tw", type=float, nargs="*", default=[], help="t_w (time units) drawn for p-spin cells")
-    p.add_argument("--underparametrized-accuracy", type=float, required=True,
-                   help="a cell is underparametrized when its final train accuracy is below this")
-    p.add_argument("--limits", help="LJAT19 limits JSON: entropy floor and Bayes ceiling drawn as reference lines")
+    p.add_argument(
+        "--plot-tw", type=float, nargs="+", required=True, help="t_w (steps) drawn for networks"
+    )
+    p.add_argument(
+        "--glass-plot-tw",
+        type=float,
+        nargs="*",
+        default=[],
+        help="t_w (time units) drawn for p-spin cells",
+    )
+    p.add_argument(
+        "--underparametrized-accuracy",
+        type=float,
+        required=True,
+        help="a cell is underparametrized when its final train accuracy is below this",
+    )
+    p.add_argument(
+        "--limits",
+        help="LJAT19 limits JSON: entropy floor and Bayes ceiling drawn as reference lines",
+    )
     p.add_argument("--out", required=True, help="PDF path; a PNG is written beside it")
     p.set_defaults(func=cmd_figure)
 
     p = sub.add_parser("scorecard", help=cmd_scorecard.__doc__)
     p.add_argument("--limits", help="LJAT19 limits JSON (when LJAT19 cells are scored)")
-    p.add_argument("--cells", nargs="*", default=[], help="EXPERIMENT=FOLDER for every network cell")
+    p.add_argument(
+        "--cells", nargs="*", default=[], help="EXPERIMENT=FOLDER for every network cell"
+    )
     p.add_argument("--glass-cells", nargs="*", default=[], help="table folders of p-spin cells")
-    p.add_argument("--tti-mu", type=float, required=True,
-                   help="t* grows with t_w when μ's 95%% interval is above this, not when it is below")
+    p.add_argument(
+        "--tti-mu",
+        type=float,
+        required=True,
+        help="t* grows with t_w when μ's 95%% interval is above this, not when it is below",
+    )
     p.add_argument("--loss-within", type=float, required=True)
     p.add_argument("--grad-rms-after", type=float, required=True)
-    p.add_argument("--underparametrized", type=float, nargs=2, required=True, metavar=("ALPHA_MAX", "ACCURACY_MAX"),
-                   help="criterion of the underparametrized phase: α <= ALPHA_MAX and train accuracy < ACCURACY_MAX")
+    p.add_argument(
+        "--underparametrized",
+        type=float,
+        nargs=2,
+        required=True,
+        metavar=("ALPHA_MAX", "ACCURACY_MAX"),
+        help="criterion of the underparametrized phase: α <= ALPHA_MAX and train accuracy < ACCURACY_MAX",
+    )
     p.add_argument("--out-md", required=True)
     p.add_argument("--out-csv", required=True)
     p.set_defaults(func=cmd_scorecard)
 
     p = sub.add_parser("check-config", help=cmd_check_config.__doc__.splitlines()[0])
-    p.add_argument("files", nargs="+", help="config.yaml, then any --configfile files in the order given")
+    p.add_argument(
+        "files", nargs="+", help="config.yaml, then any --configfile files in the order given"
+    )
     p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("describe", help=cmd_describe.__doc__.splitlines()[0])
@@ -458,7 +670,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, RuntimeError, OSError) as err:  # OSError: disk full, read-only, missing folder (names the path)
+    except (
+        ValueError,
+        RuntimeError,
+        OSError,
+    ) as err:  # OSError: disk full, read-only, missing folder (names the path)
         print(f"glassynets {args.command}: error: {err}", file=sys.stderr)
         return 1
     return 0

@@ -40,7 +40,9 @@ def _describe(error: jsonschema.ValidationError) -> str:
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed))
         where = f"under '{key}'" if error.absolute_path else "at the top level"
-        return f"unknown key {', '.join(map(repr, extra))} {where}; allowed keys: {', '.join(allowed)}"
+        return (
+            f"unknown key {', '.join(map(repr, extra))} {where}; allowed keys: {', '.join(allowed)}"
+        )
     if error.validator == "required":
         return f"'{key}' is missing a required key: {error.message}"
     if error.validator == "enum":
@@ -48,7 +50,11 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if "propertyNames" in error.schema_path:
         return f"name {error.instance!r} under '{key}' must match {error.validator_value} (letters, digits, _)"
     hint = ""
-    if error.validator == "type" and isinstance(error.instance, str) and _looks_numeric(error.instance):
+    if (
+        error.validator == "type"
+        and isinstance(error.instance, str)
+        and _looks_numeric(error.instance)
+    ):
         hint = " (YAML reads numbers like 1.0e4 as text: write 1.0e+4 or 10000)"
     return f"'{key}' = {error.instance!r}: {error.message}{hint}"
 
@@ -74,7 +80,9 @@ def _check_cross_fields(config: dict[str, Any]) -> None:
                     f"'ljat19.published.{key}' is empty but 'ljat19.source' is 'published'; "
                     "give the file's path or URL and its sha256, or set source: regenerate"
                 )
-    analyses = {f"experiments.{name}": exp["analysis"] for name, exp in config["experiments"].items()}
+    analyses = {
+        f"experiments.{name}": exp["analysis"] for name, exp in config["experiments"].items()
+    }
     if config["pspin"] is not None:
         analyses["pspin"] = config["pspin"]["analysis"]
     for where, analysis in analyses.items():
@@ -84,26 +92,36 @@ def _check_cross_fields(config: dict[str, Any]) -> None:
                 raise ConfigError(f"'{where}.analysis.{key}' = {[lo, hi]}: need min < max")
     _check_fit_windows(config)
     if "pspin" in config["experiments"]:
-        raise ConfigError("'experiments.pspin': the name is reserved for the p-spin glass (its results/ folders); "
-                          "rename the experiment")
+        raise ConfigError(
+            "'experiments.pspin': the name is reserved for the p-spin glass (its results/ folders); "
+            "rename the experiment"
+        )
     for name, exp in config["experiments"].items():
         if exp["output"] == "sigmoid" and exp["loss"] != "mse":
             raise ConfigError(
                 f"'experiments.{name}.output' = 'sigmoid' needs 'loss: mse' (cross_entropy applies the softmax itself)"
             )
-        if exp.get("hessian") is not None and (exp["loss"], exp["output"]) != ("cross_entropy", "linear"):
+        if exp.get("hessian") is not None and (exp["loss"], exp["output"]) != (
+            "cross_entropy",
+            "linear",
+        ):
             raise ConfigError(
                 f"'experiments.{name}.hessian': Hessian spectra are computed for the cross-entropy loss only, "
                 f"not for loss {exp['loss']!r} with {exp['output']} outputs; remove the hessian section"
             )
-        unknown = set((exp.get("hessian") or {}).get("architectures") or []) - set(exp["architectures"])
+        unknown = set((exp.get("hessian") or {}).get("architectures") or []) - set(
+            exp["architectures"]
+        )
         if unknown:
             raise ConfigError(
                 f"'experiments.{name}.hessian.architectures' names {sorted(unknown)}, not among the "
                 f"experiment's architectures {exp['architectures']}"
             )
         for n in exp["n_train"]:
-            if exp["dataset"] in IMAGE_SETS and n > SPLIT_SIZES[split := config[exp["dataset"]]["train_split"]]:
+            if (
+                exp["dataset"] in IMAGE_SETS
+                and n > SPLIT_SIZES[split := config[exp["dataset"]]["train_split"]]
+            ):
                 raise ConfigError(
                     f"'experiments.{name}.n_train' holds {n}, more than the {SPLIT_SIZES[split]} images of "
                     f"'{exp['dataset']}.train_split' = {split!r}"
@@ -118,12 +136,27 @@ def _check_fit_windows(config: dict[str, Any]) -> None:
     """Every fit window must hold enough waiting times of its run's two-time grid for a μ."""
     from .two_time import grid
 
-    cases = [(f"experiments.{name}", exp["analysis"], exp["steps"], 1.0,
-              exp.get("waiting_times_per_decade", config["waiting_times_per_decade"]))
-             for name, exp in config["experiments"].items()]
+    cases = [
+        (
+            f"experiments.{name}",
+            exp["analysis"],
+            exp["steps"],
+            1.0,
+            exp.get("waiting_times_per_decade", config["waiting_times_per_decade"]),
+        )
+        for name, exp in config["experiments"].items()
+    ]
     if config["pspin"] is not None:
         ps = config["pspin"]
-        cases.append(("pspin", ps["analysis"], round(ps["time"] / ps["dt"]), ps["dt"], ps["waiting_times_per_decade"]))
+        cases.append(
+            (
+                "pspin",
+                ps["analysis"],
+                round(ps["time"] / ps["dt"]),
+                ps["dt"],
+                ps["waiting_times_per_decade"],
+            )
+        )
     for where, analysis, steps, unit, per_decade in cases:
         waiting_times = grid(steps, per_decade, 1)[0] * unit
         lo, hi = analysis["fit_tw"]
@@ -155,7 +188,11 @@ def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     """Snakemake's rule for --configfile: nested keys replaced one by one, lists and values whole."""
     out = copy.deepcopy(base)
     for key, value in update.items():
-        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        out[key] = (
+            merge(out[key], value)
+            if isinstance(value, dict) and isinstance(out.get(key), dict)
+            else value
+        )
     return out
 
 
@@ -173,7 +210,9 @@ def validate(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
     schema = yaml.safe_load(Path(schema_path).read_text())
     config = copy.deepcopy(dict(config))
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    errors = sorted(
+        validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path))
+    )
     if errors:
         raise ConfigError(_describe(errors[0]))
     _check_cross_fields(config)

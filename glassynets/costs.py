@@ -54,7 +54,9 @@ def ljat19_runtime_min(n_samples: int) -> int:
     return 5 + math.ceil(3 * n_samples * LJAT19_S_PER_SAMPLE / 60)
 
 
-def aging_memory_mb(S: int, E: int, P: int, W: int, L: int, K: int, n_boot: int, bytes_per: int) -> int:
+def aging_memory_mb(
+    S: int, E: int, P: int, W: int, L: int, K: int, n_boot: int, bytes_per: int
+) -> int:
     """The snapshots [S, E, P] (as read, plus the concatenated copy) for the histograms; the
     two-time rows of every run [E, W, L, 2 + K] in float64 (as read, concatenated, made dense);
     the bootstrap's resampled means and their t* [n_boot, W, L]."""
@@ -88,7 +90,9 @@ class Costs:
         return len(waiting_times), len(lags), len(s["overlap_eps"])
 
     def _n_points(self, s: dict[str, Any], n_train: int) -> int:
-        test = self.config["ljat19"]["test_size"] if s["dataset"] == "ljat19" else SPLIT_SIZES["t10k"]
+        test = (
+            self.config["ljat19"]["test_size"] if s["dataset"] == "ljat19" else SPLIT_SIZES["t10k"]
+        )
         return n_train + test
 
     # --- training
@@ -106,7 +110,13 @@ class Costs:
         s, arch = self._train(w.experiment), self._arch(w)
         n_nets = max(2, int(w.last) - int(w.first) + 1)  # a lone network trains beside a copy
         W, L, K = self._grid(s)
-        snapshots = 3 * len(log_steps(s["steps"], s["snapshots_per_decade"])) * n_nets * arch.n_params * self.bytes_per
+        snapshots = (
+            3
+            * len(log_steps(s["steps"], s["snapshots_per_decade"]))
+            * n_nets
+            * arch.n_params
+            * self.bytes_per
+        )
         recorder = W * n_nets * arch.n_params * self.bytes_per + 3 * W * L * n_nets * (2 + K) * 8
         data = 3 * self._n_points(s, int(w.n)) * (arch.n_in + 1) * self.bytes_per
         return 1000 + math.ceil((snapshots + recorder + data) / 2**20)
@@ -141,7 +151,11 @@ class Costs:
         and the cell's snapshots; measured 0.35 GB peak for P = 4015 at N = 10,000."""
         S, E, P, *_ = self.cell_size(w)
         exact = P <= self.config["experiments"][w.experiment]["hessian"]["max_exact_params"]
-        held = (3 * P * P * 8 if exact else 0) + 3 * int(w.n) * (self._arch(w).n_in + 1) * 8 + 2 * S * E * P * 4
+        held = (
+            (3 * P * P * 8 if exact else 0)
+            + 3 * int(w.n) * (self._arch(w).n_in + 1) * 8
+            + 2 * S * E * P * 4
+        )
         return 1000 + math.ceil(held / 2**20)
 
     def hessian_runtime_min(self, w) -> int:
@@ -159,7 +173,13 @@ class Costs:
         one p-spin cell."""
         s = job_settings.pspin(self.config)
         S = len(log_steps(s["steps"], s["snapshots_per_decade"]))
-        return (S, s["samples"] * s["replicas"], int(w.n), *self._grid(s), self.config["pspin"]["analysis"]["n_boot"])
+        return (
+            S,
+            s["samples"] * s["replicas"],
+            int(w.n),
+            *self._grid(s),
+            self.config["pspin"]["analysis"]["n_boot"],
+        )
 
     def pspin_mem_mb(self, w) -> int:
         """The spins at every snapshot (twice for the write), θ(t_w) of every waiting time and the
@@ -170,7 +190,15 @@ class Costs:
     def pspin_runtime_min(self, w) -> int:
         """From the measured cost per contraction term, ×2."""
         s = job_settings.pspin(self.config)
-        seconds = 2 * s["steps"] * int(w.n) ** 3 * s["samples"] * s["replicas"] * PSPIN_NS_PER_TERM[s["dtype"]] * 1e-9
+        seconds = (
+            2
+            * s["steps"]
+            * int(w.n) ** 3
+            * s["samples"]
+            * s["replicas"]
+            * PSPIN_NS_PER_TERM[s["dtype"]]
+            * 1e-9
+        )
         return 5 + math.ceil(seconds / 60)
 
     def pspin_aging_mem_mb(self, w) -> int:

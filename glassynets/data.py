@@ -71,15 +71,21 @@ def fetch_verified(
                     continue
                 shutil.copyfile(source, tmp)
                 if (problem := check(tmp)) is not None:
-                    raise DataError(f"{source}: {problem}; the file is corrupt or a different version: "
-                                    "replace it with the right file or remove it")
+                    raise DataError(
+                        f"{source}: {problem}; the file is corrupt or a different version: "
+                        "replace it with the right file or remove it"
+                    )
                 log(f"copied {source} -> {dest} ({tmp.stat().st_size:,} bytes), verified")
                 return
             for attempt in range(1, retries + 1):
                 log(f"{dest.name}: downloading {source} (try {attempt}/{retries})")
                 try:
                     n_bytes = _download(source, tmp, timeout_s)
-                except (OSError, ValueError, http.client.HTTPException) as err:  # URLError, timeouts, bad URLs
+                except (
+                    OSError,
+                    ValueError,
+                    http.client.HTTPException,
+                ) as err:  # URLError, timeouts, bad URLs
                     tmp.unlink(missing_ok=True)
                     failure = _short(err)
                     log(f"{source}: {failure}")
@@ -96,8 +102,10 @@ def fetch_verified(
                 return
             failures.append(f"{source} ({failure})")
         tried = "; ".join(failures) if failures else "no sources configured"
-        raise DataError(f"{what} is missing: not at {dest}{stale}, and no source gave a verified copy "
-                        f"(tried: {tried}). {hint}")
+        raise DataError(
+            f"{what} is missing: not at {dest}{stale}, and no source gave a verified copy "
+            f"(tried: {tried}). {hint}"
+        )
 
     return storage.replace_atomically(dest, obtain)
 
@@ -151,15 +159,25 @@ def read_ljat19_published(path: str | os.PathLike) -> pd.DataFrame:
         raise DataError(f"{path}: missing columns {sorted(missing)}; expected r12, r13, r23, label")
     labels = frame["label"].to_numpy()
     if not np.isin(labels, [0, 1, 2, 3]).all():
-        raise DataError(f"{path}: column 'label' must hold 0..3 (triangle, chains centred on atoms 1, 2, 3)")
+        raise DataError(
+            f"{path}: column 'label' must hold 0..3 (triangle, chains centred on atoms 1, 2, 3)"
+        )
     return pd.DataFrame(
-        {"r12": frame["r12"].astype(float), "r13": frame["r13"].astype(float), "r23": frame["r23"].astype(float),
-         "label": labels.astype(np.int8), "final_energy": np.nan}
+        {
+            "r12": frame["r12"].astype(float),
+            "r13": frame["r13"].astype(float),
+            "r23": frame["r23"].astype(float),
+            "label": labels.astype(np.int8),
+            "final_energy": np.nan,
+        }
     )
 
 
 def image_tensors(
-    path: str | os.PathLike, dataset: str, preprocess: str = "unit", limit: int | None = None,
+    path: str | os.PathLike,
+    dataset: str,
+    preprocess: str = "unit",
+    limit: int | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Pixels [n, 784] (preprocessed, see :func:`glassynets.images.preprocess`) and labels [n] of an
@@ -171,11 +189,16 @@ def image_tensors(
         if limit > len(labels):
             raise DataError(f"{path}: holds {len(labels)} images, {limit} requested")
         pixels, labels = pixels[:limit], labels[:limit]
-    return images.preprocess(pixels, preprocess, dataset, dtype), torch.from_numpy(labels.astype(np.int64))
+    return images.preprocess(pixels, preprocess, dataset, dtype), torch.from_numpy(
+        labels.astype(np.int64)
+    )
 
 
 def ljat19_tensors(
-    path: str | os.PathLike, features: list[str], limit: int | None = None, dtype: torch.dtype = torch.float32
+    path: str | os.PathLike,
+    features: list[str],
+    limit: int | None = None,
+    dtype: torch.dtype = torch.float32,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Features [n, d] and labels [n] of an LJAT19 table; the first ``limit`` rows if given."""
     frame = storage.read_frame(path, "ljat19")
@@ -184,7 +207,9 @@ def ljat19_tensors(
             raise DataError(f"{path}: holds {len(frame)} samples, {limit} requested")
         frame = frame.iloc[:limit]
     if (frame["label"] < 0).any():
-        raise DataError(f"{path}: contains samples whose minimisation failed (label −1); regenerate it")
+        raise DataError(
+            f"{path}: contains samples whose minimisation failed (label −1); regenerate it"
+        )
     x = torch.tensor(frame[features].to_numpy(), dtype=dtype)
     y = torch.tensor(frame["label"].to_numpy(), dtype=torch.int64)
     return x, y

@@ -15,7 +15,9 @@ class Figure:
     """One figure: the experiments it draws (those configured) and which of their cells."""
 
     paper: str  # the figure of the papers it reproduces, or where it comes from
-    experiments: tuple[str, ...]  # experiments it draws; one data set's own version for each other data set
+    experiments: tuple[
+        str, ...
+    ]  # experiments it draws; one data set's own version for each other data set
     draw: str  # the function of glassynets.plots that draws it
     every_cell: bool = False  # every (N, architecture) cell; else each experiment's first N
     hessian: bool = False  # Hessian spectra: only experiments with a `hessian` section
@@ -35,9 +37,18 @@ FIGURES: dict[str, Figure] = {
     "fig7": Figure("Fig 7", ("ljat_arch", "mnist_arch"), "fig7", hessian=True, two_layer=True),
     "figA1": Figure("Fig A.1", ("ljat_arch", "mnist_arch"), "figA1", hessian=True, two_layer=True),
     "figA2": Figure("Fig A.2", ("ljat_sizes",), "figA2", every_cell=True, hessian=True),
-    "figB1": Figure("Baity-Jesi et al.", ("ljat_transition", "mnist_transition"), "figB1", every_cell=True),
-    "figB2": Figure("Baity-Jesi et al.", ("ljat_transition", "mnist_transition", "mnist_toy"), "figB2", every_cell=True),
-    "figB3": Figure("Baity-Jesi et al.", ("ljat_transition", "mnist_toy"), "figB3", every_cell=True),
+    "figB1": Figure(
+        "Baity-Jesi et al.", ("ljat_transition", "mnist_transition"), "figB1", every_cell=True
+    ),
+    "figB2": Figure(
+        "Baity-Jesi et al.",
+        ("ljat_transition", "mnist_transition", "mnist_toy"),
+        "figB2",
+        every_cell=True,
+    ),
+    "figB3": Figure(
+        "Baity-Jesi et al.", ("ljat_transition", "mnist_toy"), "figB3", every_cell=True
+    ),
     "figB4": Figure("Baity-Jesi et al.", ("ljat_arch",), "figB4", two_layer=True, glass=True),
 }
 

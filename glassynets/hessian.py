@@ -25,39 +25,32 @@ quadrature and the trace by Hutchinson's estimator, both from batched Hessian-ve
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
-from torch.func import grad, hessian as func_hessian, jvp, vmap
+from torch.func import grad, jvp, vmap
+from torch.func import hessian as func_hessian
 
-from .nets import Architecture
+from .nets import Architecture, activate, unflatten
 
 # Target size of the per-chunk float64 temporaries; chunks over data points are sized to it.
 CHUNK_BYTES = 1 << 27
 
 
-def _act(z: torch.Tensor, activation: str) -> torch.Tensor:
-    if activation not in ("tanh", "relu"):
-        raise ValueError(f"activation must be 'tanh' or 'relu', got {activation!r}")
-    return torch.tanh(z) if activation == "tanh" else torch.relu(z)
-
-
 def _layers(theta: torch.Tensor, arch: Architecture) -> list[torch.Tensor]:
-    """θ [P] -> views W_l [out, in+1]."""
-    out, start = [], 0
-    for o, i in arch.layer_shapes:
-        out.append(theta[start : start + o * i].view(o, i))
-        start += o * i
-    return out
+    """θ [P] -> the layers W_l [out, in+1] (nets.unflatten of one network)."""
+    return [w[0] for w in unflatten(theta[None], arch)]
 
 
 def _check(theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, arch: Architecture):
     if theta.shape != (arch.n_params,):
         raise ValueError(f"θ must be [{arch.n_params}] for {arch.name}, got {tuple(theta.shape)}")
     if x.ndim != 2 or x.shape[1] != arch.n_in or y.shape != (x.shape[0],):
-        raise ValueError(f"need x [n, {arch.n_in}] and y [n], got {tuple(x.shape)} and {tuple(y.shape)}")
+        raise ValueError(
+            f"need x [n, {arch.n_in}] and y [n], got {tuple(x.shape)} and {tuple(y.shape)}"
+        )
     return theta.detach().double(), x.double(), y.long()
 
 
@@ -66,13 +59,15 @@ def _chunk_size(chunk: int | None, n: int, per_point: int) -> int:
     return max(1, min(n, chunk or CHUNK_BYTES // (8 * per_point)))
 
 
-def _ce_sum(theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, arch: Architecture, activation: str):
+def _ce_sum(
+    theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, arch: Architecture, activation: str
+):
     """Summed CE over the rows of x [n, d] (autograd-able in θ [P])."""
     a, layers = x, _layers(theta, arch)
     for l, w in enumerate(layers):
         a = a @ w[:, :-1].T + w[:, -1]
         if l < len(layers) - 1:
-            a = _act(a, activation)
+            a = activate(a, activation)
     return torch.nn.functional.cross_entropy(a, y, reduction="sum")
 
 
@@ -114,7 +109,7 @@ def hessian(
     if method != "structured":
         raise ValueError(f"method must be 'structured' or 'hvp', got {method!r}")
 
-    _act(theta[:0], activation)  # validate early
+    activate(theta[:0], activation)  # validate early
     h1, d1 = arch.layer_shapes[0]  # first layer W_0 [h1, d+1]
     n0 = h1 * d1
     Q = P - n0
@@ -130,11 +125,13 @@ def hessian(
         if rest_arch is not None:
             layers = _layers(w[h1:], rest_arch)
             for w_l in layers:
-                z = w_l[:, :-1] @ _act(z, activation) + w_l[:, -1]
+                z = w_l[:, :-1] @ activate(z, activation) + w_l[:, -1]
         return torch.logsumexp(z, 0) - (z * onehot).sum()
 
     per_sample_hessian = vmap(func_hessian(loss_i))
-    A_zz = torch.zeros(d1, npairs * d1, dtype=torch.float64)  # Σ_i G_i[a,b] x̃_ij x̃_ik as [j, (ab), k]
+    A_zz = torch.zeros(
+        d1, npairs * d1, dtype=torch.float64
+    )  # Σ_i G_i[a,b] x̃_ij x̃_ik as [j, (ab), k]
     A_zr = torch.zeros(d1, h1 * Q, dtype=torch.float64)  # Σ_i G_i[a,q] x̃_ij as [j, (a q)]
     H_rr = torch.zeros(Q, Q, dtype=torch.float64)
     onehots = torch.nn.functional.one_hot(y, arch.n_out).double()
@@ -222,7 +219,11 @@ def _rademacher(k: int, P: int, gen: torch.Generator) -> torch.Tensor:
 
 
 def hutchinson_trace(
-    matvec: Callable[[torch.Tensor], torch.Tensor], dim: int, n_probes: int = 64, seed: int = 0, block: int = 16
+    matvec: Callable[[torch.Tensor], torch.Tensor],
+    dim: int,
+    n_probes: int = 64,
+    seed: int = 0,
+    block: int = 16,
 ) -> tuple[float, float]:
     """Hutchinson estimate of tr(H) = E[zᵀHz] over Rademacher z [dim]: (estimate, standard error).
 
@@ -239,7 +240,11 @@ def hutchinson_trace(
 
 
 def lanczos(
-    matvec: Callable[[torch.Tensor], torch.Tensor], dim: int, steps: int, n_probes: int = 1, seed: int = 0
+    matvec: Callable[[torch.Tensor], torch.Tensor],
+    dim: int,
+    steps: int,
+    n_probes: int = 1,
+    seed: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Lanczos with full reorthogonalisation from n_probes normalised Rademacher starts, all probes
     advanced together (one batched matvec [k, dim] per step).
@@ -263,12 +268,16 @@ def lanczos(
         # full reorthogonalisation, twice ("twice is enough"): plain three-term Lanczos loses
         # orthogonality once Ritz values converge and then produces spurious copies of them
         for _ in range(2):
-            w -= torch.einsum("kj,kjd->kd", torch.einsum("kjd,kd->kj", Qs[:, : j + 1], w), Qs[:, : j + 1])
+            w -= torch.einsum(
+                "kj,kjd->kd", torch.einsum("kjd,kd->kj", Qs[:, : j + 1], w), Qs[:, : j + 1]
+            )
         if j == m - 1:
             break
         beta[:, j] = w.norm(dim=1)
         # breakdown: the Krylov space is invariant, T already holds exact eigenvalues of H on it
-        done = (beta[:, j] <= 1e-10 * alpha[:, : j + 1].abs().amax(1).clamp_min(1e-300)) & (length == m)
+        done = (beta[:, j] <= 1e-10 * alpha[:, : j + 1].abs().amax(1).clamp_min(1e-300)) & (
+            length == m
+        )
         length[done] = j + 1
         active = (length == m)[:, None]
         q = torch.where(active, w / beta[:, j, None].clamp_min(1e-300), torch.zeros_like(w))
@@ -276,7 +285,11 @@ def lanczos(
     weights = torch.zeros(k, m, dtype=torch.float64)
     for p in range(k):
         L = int(length[p])
-        T = torch.diag(alpha[p, :L]) + torch.diag(beta[p, : L - 1], 1) + torch.diag(beta[p, : L - 1], -1)
+        T = (
+            torch.diag(alpha[p, :L])
+            + torch.diag(beta[p, : L - 1], 1)
+            + torch.diag(beta[p, : L - 1], -1)
+        )
         evals, evecs = torch.linalg.eigh(T)
         ritz[p, :L], weights[p, :L] = evals, evecs[0] ** 2
         ritz[p, L:] = evals[-1]  # padding (weight 0) kept inside the spectrum's range
@@ -334,20 +347,46 @@ def spectrum(
     else stochastic Lanczos quadrature with n_probes starts of lanczos_steps steps."""
     P = arch.n_params
     if P <= max_exact_params:
-        ev = torch.linalg.eigvalsh(hessian(theta, x, y, arch, weight_decay, activation, chunk)).numpy()
-        return Spectrum("exact", P, float(ev.sum()), 0.0, float((ev < 0).mean()), float(ev[0]), float(ev[-1]), eigenvalues=ev)
+        ev = torch.linalg.eigvalsh(
+            hessian(theta, x, y, arch, weight_decay, activation, chunk)
+        ).numpy()
+        return Spectrum(
+            "exact",
+            P,
+            float(ev.sum()),
+            0.0,
+            float((ev < 0).mean()),
+            float(ev[0]),
+            float(ev[-1]),
+            eigenvalues=ev,
+        )
     op = hessian_operator(theta, x, y, arch, weight_decay, activation, chunk)
     ritz, w, a0 = lanczos(op, P, lanczos_steps, n_probes, seed)
     w = w / n_probes
     se = float(P * a0.std() / math.sqrt(n_probes)) if n_probes > 1 else float("nan")
     return Spectrum(
-        "lanczos", P, float(P * a0.mean()), se, float(w[ritz < 0].sum()),
-        float(ritz.min()), float(ritz.max()), ritz=ritz.reshape(-1).numpy(), weights=w.reshape(-1).numpy(),
+        "lanczos",
+        P,
+        float(P * a0.mean()),
+        se,
+        float(w[ritz < 0].sum()),
+        float(ritz.min()),
+        float(ritz.max()),
+        ritz=ritz.reshape(-1).numpy(),
+        weights=w.reshape(-1).numpy(),
     )
 
 
-def along_training(steps: np.ndarray, seeds: np.ndarray, snapshots: np.ndarray, train: tuple, test: tuple,
-                   meta: dict, settings: dict, log=print) -> tuple[dict, dict]:
+def along_training(
+    steps: np.ndarray,
+    seeds: np.ndarray,
+    snapshots: np.ndarray,
+    train: tuple,
+    test: tuple,
+    meta: dict,
+    settings: dict,
+    log=print,
+) -> tuple[dict, dict]:
     """Spectra of one cell at the snapshot steps nearest to ``settings["steps"]`` ("end": the last)
     for its first ``settings["seeds"]`` runs: the eigenvalue table and the summary table, as columns.
 
@@ -361,30 +400,66 @@ def along_training(steps: np.ndarray, seeds: np.ndarray, snapshots: np.ndarray, 
 
     arch = Architecture.from_widths(meta["widths"])
     (x, y), (x_test, y_test) = train, test
-    chosen = nearest_steps(steps, [steps[-1] if w == "end" else float(w) for w in settings["steps"]])
+    chosen = nearest_steps(
+        steps, [steps[-1] if w == "end" else float(w) for w in settings["steps"]]
+    )
     picks = [(k, s) for k, s in enumerate(seeds) if k < settings["seeds"]]
     exact = arch.n_params <= settings["max_exact_params"]
-    log(f"{meta['experiment']}/N{meta['n_train']}/{arch.name}: P = {arch.n_params}, seeds {[int(s) for _, s in picks]}, "
-        f"steps {chosen} (asked {settings['steps']}); {'exact' if exact else 'stochastic'}")
+    log(
+        f"{meta['experiment']}/N{meta['n_train']}/{arch.name}: P = {arch.n_params}, seeds {[int(s) for _, s in picks]}, "
+        f"steps {chosen} (asked {settings['steps']}); {'exact' if exact else 'stochastic'}"
+    )
     eig_rows, summary = [], []
     for k, seed in picks:
         for step in chosen:
             start = time.perf_counter()
             theta = torch.from_numpy(snapshots[np.searchsorted(steps, step), k].astype(np.float64))
-            found = spectrum(theta, x, y, arch, meta["weight_decay"], meta["activation"],
-                             max_exact_params=settings["max_exact_params"], n_probes=settings["n_probes"],
-                             lanczos_steps=settings["lanczos_steps"], seed=int(seed))
+            found = spectrum(
+                theta,
+                x,
+                y,
+                arch,
+                meta["weight_decay"],
+                meta["activation"],
+                max_exact_params=settings["max_exact_params"],
+                n_probes=settings["n_probes"],
+                lanczos_steps=settings["lanczos_steps"],
+                seed=int(seed),
+            )
             values = found.eigenvalues if found.eigenvalues is not None else found.ritz
-            weights = np.full(len(values), 1 / len(values)) if found.eigenvalues is not None else found.weights
-            eig_rows.append((np.full(len(values), seed), np.full(len(values), step), values, weights))
-            losses = [float(evaluate(theta[None], xx, yy, arch, meta["activation"])[0][0])
-                      for xx, yy in ((x, y), (x_test, y_test))]
-            summary.append({"seed": seed, "step": step, "exact": found.method == "exact", "n_params": arch.n_params,
-                            "trace": found.trace, "trace_stderr": found.trace_stderr,
-                            "frac_negative": found.frac_negative, "lambda_min": found.lambda_min,
-                            "lambda_max": found.lambda_max, "n_train": len(y), "train_loss": losses[0],
-                            "test_loss": losses[1]})
-            log(f"seed {seed} step {step}: {found.method}, trace {found.trace:.4g}, {found.frac_negative:.1%} negative, "
-                f"λ in [{found.lambda_min:.3g}, {found.lambda_max:.3g}] ({time.perf_counter() - start:.1f} s)")
-    eigenvalues = dict(zip(("seed", "step", "eigenvalue", "weight"), (np.concatenate(c) for c in zip(*eig_rows))))
+            weights = (
+                np.full(len(values), 1 / len(values))
+                if found.eigenvalues is not None
+                else found.weights
+            )
+            eig_rows.append(
+                (np.full(len(values), seed), np.full(len(values), step), values, weights)
+            )
+            losses = [
+                float(evaluate(theta[None], xx, yy, arch, meta["activation"])[0][0])
+                for xx, yy in ((x, y), (x_test, y_test))
+            ]
+            summary.append(
+                {
+                    "seed": seed,
+                    "step": step,
+                    "exact": found.method == "exact",
+                    "n_params": arch.n_params,
+                    "trace": found.trace,
+                    "trace_stderr": found.trace_stderr,
+                    "frac_negative": found.frac_negative,
+                    "lambda_min": found.lambda_min,
+                    "lambda_max": found.lambda_max,
+                    "n_train": len(y),
+                    "train_loss": losses[0],
+                    "test_loss": losses[1],
+                }
+            )
+            log(
+                f"seed {seed} step {step}: {found.method}, trace {found.trace:.4g}, {found.frac_negative:.1%} negative, "
+                f"λ in [{found.lambda_min:.3g}, {found.lambda_max:.3g}] ({time.perf_counter() - start:.1f} s)"
+            )
+    eigenvalues = dict(
+        zip(("seed", "step", "eigenvalue", "weight"), (np.concatenate(c) for c in zip(*eig_rows)))
+    )
     return eigenvalues, {c: [r[c] for r in summary] for c in summary[0]}

@@ -95,7 +95,9 @@ IMAGE_SETS: dict[str, ImageSet] = {
         mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
         mean=0.2860,
         std=0.3530,
-        system_dirs=("/usr/share/datasets/fashion-mnist",),  # Debian/Ubuntu: apt-get install dataset-fashion-mnist
+        system_dirs=(
+            "/usr/share/datasets/fashion-mnist",
+        ),  # Debian/Ubuntu: apt-get install dataset-fashion-mnist
     ),
 }
 
@@ -107,7 +109,14 @@ def image_set(name: str) -> ImageSet:
     return IMAGE_SETS[name]
 
 
-_IDX_TYPES = {0x08: "uint8", 0x09: "int8", 0x0B: "int16", 0x0C: "int32", 0x0D: "float32", 0x0E: "float64"}
+_IDX_TYPES = {
+    0x08: "uint8",
+    0x09: "int8",
+    0x0B: "int16",
+    0x0C: "int32",
+    0x0D: "float32",
+    0x0E: "float64",
+}
 _GZIP_MAGIC = b"\x1f\x8b"
 _REFETCH = "delete it and fetch it again"
 
@@ -137,29 +146,45 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise DataError(f"{path}: only {len(raw)} bytes, too short for an IDX header; {_REFETCH}")
     zero, type_code, ndim = raw[0:2], raw[2], raw[3]
     if zero != b"\0\0":
-        raise DataError(f"{path}: not an IDX file (magic {raw[:4].hex()}, expected 0000 08 nn); {_REFETCH}")
+        raise DataError(
+            f"{path}: not an IDX file (magic {raw[:4].hex()}, expected 0000 08 nn); {_REFETCH}"
+        )
     if type_code != 0x08:
         name = _IDX_TYPES.get(type_code, "unknown")
-        raise DataError(f"{path}: IDX element type 0x{type_code:02x} ({name}) is not supported, only 0x08 (uint8)")
+        raise DataError(
+            f"{path}: IDX element type 0x{type_code:02x} ({name}) is not supported, only 0x08 (uint8)"
+        )
     header = 4 + 4 * ndim
     if ndim == 0 or len(raw) < header:
-        raise DataError(f"{path}: IDX header for {ndim} dimensions is incomplete ({len(raw)} bytes); {_REFETCH}")
+        raise DataError(
+            f"{path}: IDX header for {ndim} dimensions is incomplete ({len(raw)} bytes); {_REFETCH}"
+        )
     shape = tuple(int(s) for s in np.frombuffer(raw, dtype=">i4", count=ndim, offset=4))
     expected, got = int(np.prod(shape, dtype=np.int64)), len(raw) - header
     if got < expected:
-        raise DataError(f"{path}: truncated: shape {shape} needs {expected} payload bytes, got {got}; {_REFETCH}")
+        raise DataError(
+            f"{path}: truncated: shape {shape} needs {expected} payload bytes, got {got}; {_REFETCH}"
+        )
     if got > expected:
-        raise DataError(f"{path}: {got - expected} bytes of trailing garbage after the {shape} payload; {_REFETCH}")
+        raise DataError(
+            f"{path}: {got - expected} bytes of trailing garbage after the {shape} payload; {_REFETCH}"
+        )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
-def read_split(images_path: str | os.PathLike, labels_path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+def read_split(
+    images_path: str | os.PathLike, labels_path: str | os.PathLike
+) -> tuple[np.ndarray, np.ndarray]:
     """Images uint8 [n, 784] (each 28×28 image flattened row-major) and labels uint8 [n] in 0..9."""
     images, labels = read_idx(images_path), read_idx(labels_path)
     if images.ndim != 3 or images.shape[1:] != (SIDE, SIDE):
-        raise DataError(f"{images_path}: holds an array of shape {images.shape}, expected [n, 28, 28] images")
+        raise DataError(
+            f"{images_path}: holds an array of shape {images.shape}, expected [n, 28, 28] images"
+        )
     if labels.ndim != 1:
-        raise DataError(f"{labels_path}: holds an array of shape {labels.shape}, expected [n] labels")
+        raise DataError(
+            f"{labels_path}: holds an array of shape {labels.shape}, expected [n] labels"
+        )
     if len(images) != len(labels):
         raise DataError(
             f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels; "
@@ -167,7 +192,9 @@ def read_split(images_path: str | os.PathLike, labels_path: str | os.PathLike) -
         )
     if len(labels) and labels.max() > 9:
         bad = int(np.flatnonzero(labels > 9)[0])
-        raise DataError(f"{labels_path}: label {labels[bad]} at index {bad} is not a digit 0..9; {_REFETCH}")
+        raise DataError(
+            f"{labels_path}: label {labels[bad]} at index {bad} is not a digit 0..9; {_REFETCH}"
+        )
     return images.reshape(len(images), PIXELS), labels
 
 
@@ -194,7 +221,9 @@ def verify(dataset: str, path: str | os.PathLike, name: str | None = None) -> st
     """
     spec, name = image_set(dataset), name or Path(path).name
     if name not in spec.md5:
-        return f"{name!r} is not one of the official {spec.title} file names ({', '.join(spec.md5)})"
+        return (
+            f"{name!r} is not one of the official {spec.title} file names ({', '.join(spec.md5)})"
+        )
     md5 = file_digest(path, "md5")
     if md5 == spec.md5[name]:
         return None
@@ -202,11 +231,15 @@ def verify(dataset: str, path: str | os.PathLike, name: str | None = None) -> st
         with gzip.open(path, "rb") as f:
             sha256 = hashlib.file_digest(f, "sha256").hexdigest()
     except (OSError, EOFError, zlib.error) as err:
-        return f"md5 is {md5}, not the official {spec.md5[name]}, and it does not decompress ({err})"
+        return (
+            f"md5 is {md5}, not the official {spec.md5[name]}, and it does not decompress ({err})"
+        )
     if sha256 == spec.sha256[name]:
         return None
-    return (f"md5 is {md5}, not the official {spec.md5[name]}, and its decompressed bytes have sha256 {sha256}, "
-            f"not {spec.sha256[name]}")
+    return (
+        f"md5 is {md5}, not the official {spec.md5[name]}, and its decompressed bytes have sha256 {sha256}, "
+        f"not {spec.sha256[name]}"
+    )
 
 
 def fetch(
@@ -226,15 +259,29 @@ def fetch(
     """
     spec = image_set(dataset)
     if filename not in spec.md5:
-        raise ValueError(f"unknown {spec.title} file {filename!r}; expected one of {sorted(spec.md5)}")
-    folders = ([source_dir] if source_dir is not None else []) + [d for d in spec.system_dirs if Path(d).is_dir()]
+        raise ValueError(
+            f"unknown {spec.title} file {filename!r}; expected one of {sorted(spec.md5)}"
+        )
+    folders = ([source_dir] if source_dir is not None else []) + [
+        d for d in spec.system_dirs if Path(d).is_dir()
+    ]
     mirrors = spec.mirrors if mirrors is None else mirrors
-    sources = [Path(folder) / filename for folder in folders] + [mirror + filename for mirror in mirrors]
-    hint = (f"Put the four {spec.title} files ({', '.join(spec.md5)}) in {Path(dest_dir)} or set "
-            f"{dataset}.source_dir in config.yaml to a folder holding them.")
-    return fetch_verified(Path(dest_dir) / filename, sources, lambda path: verify(dataset, path, filename),
-                          what=f"{spec.title} file {filename}", hint=hint, log=lambda m: log(f"{dataset}: {m}"),
-                          **retry)
+    sources = [Path(folder) / filename for folder in folders] + [
+        mirror + filename for mirror in mirrors
+    ]
+    hint = (
+        f"Put the four {spec.title} files ({', '.join(spec.md5)}) in {Path(dest_dir)} or set "
+        f"{dataset}.source_dir in config.yaml to a folder holding them."
+    )
+    return fetch_verified(
+        Path(dest_dir) / filename,
+        sources,
+        lambda path: verify(dataset, path, filename),
+        what=f"{spec.title} file {filename}",
+        hint=hint,
+        log=lambda m: log(f"{dataset}: {m}"),
+        **retry,
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -519,7 +519,10 @@ def lbfgs_labels(distances: np.ndarray, z: float = Z_AT) -> np.ndarray:
     for i in range(x0.shape[0]):
         # Default ftol: a tiny ftol makes scipy's line search give up at the start.
         res = minimize(
-            fun, x0[i].reshape(6), jac=True, method="L-BFGS-B",
+            fun,
+            x0[i].reshape(6),
+            jac=True,
+            method="L-BFGS-B",
             options={"gtol": 1e-8, "maxiter": 2000},
         )
         xs[i] = res.x.reshape(3, 2)

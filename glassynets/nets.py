@@ -26,7 +26,7 @@ class Architecture:
     n_out: int
 
     @classmethod
-    def from_name(cls, name: str, n_in: int, n_out: int) -> "Architecture":
+    def from_name(cls, name: str, n_in: int, n_out: int) -> Architecture:
         """Parse a hidden-layer name such as ``"h5-5"`` (two hidden layers of 5 units)."""
         if not _ARCH_NAME.match(name):
             raise ValueError(
@@ -35,7 +35,7 @@ class Architecture:
         return cls(n_in, tuple(int(w) for w in name[1:].split("-")), n_out)
 
     @classmethod
-    def from_widths(cls, widths: list[int] | tuple[int, ...]) -> "Architecture":
+    def from_widths(cls, widths: list[int] | tuple[int, ...]) -> Architecture:
         """From all layer widths (n_in, hidden..., n_out), e.g. [784, 5, 5, 10]."""
         return cls(widths[0], tuple(widths[1:-1]), widths[-1])
 
@@ -59,7 +59,10 @@ class Architecture:
 
 
 def init_layers(
-    arch: Architecture, generator: torch.Generator, dtype: torch.dtype = torch.float32, scheme: str = "glorot"
+    arch: Architecture,
+    generator: torch.Generator,
+    dtype: torch.dtype = torch.float32,
+    scheme: str = "glorot",
 ) -> list[torch.Tensor]:
     """One network's layers [out, in + 1], drawn layer by layer from ``generator``.
 
@@ -77,7 +80,9 @@ def init_layers(
         fan_in = inp_plus_bias - 1
         a = (6.0 / (fan_in + out)) ** 0.5 if scheme == "glorot" else fan_in**-0.5
         w = torch.zeros(out, inp_plus_bias, dtype=torch.float64)
-        w[:, :fan_in] = (torch.rand(out, fan_in, generator=generator, dtype=torch.float64) * 2 - 1) * a
+        w[:, :fan_in] = (
+            torch.rand(out, fan_in, generator=generator, dtype=torch.float64) * 2 - 1
+        ) * a
         if scheme == "fan_in":
             w[:, fan_in] = (torch.rand(out, generator=generator, dtype=torch.float64) * 2 - 1) * a
         layers.append(w.to(dtype))
@@ -92,9 +97,21 @@ def flatten(layers: list[torch.Tensor]) -> torch.Tensor:
 def unflatten(theta: torch.Tensor, arch: Architecture) -> list[torch.Tensor]:
     """Flat parameters [E, P] -> stacked layers [E, out, in + 1] (views where possible)."""
     if theta.shape[-1] != arch.n_params:
-        raise ValueError(f"θ has {theta.shape[-1]} parameters, architecture {arch.name} needs {arch.n_params}")
+        raise ValueError(
+            f"θ has {theta.shape[-1]} parameters, architecture {arch.name} needs {arch.n_params}"
+        )
     layers, start = [], 0
     for out, inp in arch.layer_shapes:
         layers.append(theta[:, start : start + out * inp].reshape(-1, out, inp))
         start += out * inp
     return layers
+
+
+def activate(z: torch.Tensor, activation: str, inplace: bool = False) -> torch.Tensor:
+    """The hidden units' activation (tanh or relu) of z, in place when asked (the trainer) or as a
+    new tensor (autograd, the Hessian code)."""
+    if activation not in ("tanh", "relu"):
+        raise ValueError(f"activation must be 'tanh' or 'relu', got {activation!r}")
+    if inplace:
+        return z.tanh_() if activation == "tanh" else z.relu_()
+    return torch.tanh(z) if activation == "tanh" else torch.relu(z)

@@ -10,7 +10,6 @@ ensemble means.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 import matplotlib
 
@@ -21,8 +20,8 @@ import pandas as pd  # noqa: E402
 
 from .cells import CellTables, phases  # noqa: E402
 from .schedule import nearest_steps  # noqa: E402
-from .storage import replace_atomically  # noqa: E402
 from .scorecard import PAPER_MU_MNIST, TITLES  # noqa: E402
+from .storage import replace_atomically  # noqa: E402
 
 plt.rcParams.update({"font.size": 9, "axes.titlesize": 9, "legend.fontsize": 7, "figure.dpi": 150})
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -31,7 +30,9 @@ BAND_FROM = 5
 
 def _data_title(fig: plt.Figure, cells: list[CellTables]) -> None:
     """Name the data set(s) drawn above the panels (the same figure code draws MNIST and Fashion-MNIST)."""
-    fig.suptitle(" and ".join(sorted({TITLES.get(c.dataset, c.dataset) for c in cells})), fontsize=9)
+    fig.suptitle(
+        " and ".join(sorted({TITLES.get(c.dataset, c.dataset) for c in cells})), fontsize=9
+    )
 
 
 def _save(fig: plt.Figure, out: str | Path) -> None:
@@ -57,19 +58,36 @@ def tidy(x: float) -> str:
 def ensemble(metrics: pd.DataFrame, column: str) -> pd.DataFrame:
     """Mean and 16/50/84th percentiles of a metric over seeds, per step (step > 0)."""
     grouped = metrics[metrics["step"] > 0].groupby("step")[column]
-    return pd.DataFrame({"mean": grouped.mean(), "lo": grouped.quantile(0.16), "hi": grouped.quantile(0.84)})
+    return pd.DataFrame(
+        {"mean": grouped.mean(), "lo": grouped.quantile(0.16), "hi": grouped.quantile(0.84)}
+    )
 
 
-def _metric_panel(ax: plt.Axes, cells: list[CellTables], column: str, ylabel: str, test_column: str | None = None,
-                  logy: bool = False, names: tuple[str, str] = ("train", "test"), legend: str = "best") -> None:
+def _metric_panel(
+    ax: plt.Axes,
+    cells: list[CellTables],
+    column: str,
+    ylabel: str,
+    test_column: str | None = None,
+    logy: bool = False,
+    names: tuple[str, str] = ("train", "test"),
+    legend: str = "best",
+) -> None:
     for color, cell in zip(COLORS, cells):
         curve = ensemble(cell.metrics, column)
-        ax.plot(curve.index, curve["mean"], color=color, label=f"{cell.label} {names[0]}" if test_column else cell.label)
+        ax.plot(
+            curve.index,
+            curve["mean"],
+            color=color,
+            label=f"{cell.label} {names[0]}" if test_column else cell.label,
+        )
         band = curve[curve.index >= BAND_FROM]
         ax.fill_between(band.index, band["lo"], band["hi"], color=color, alpha=0.2, lw=0)
         if test_column:
             test = ensemble(cell.metrics, test_column)
-            ax.plot(test.index, test["mean"], color=color, ls="--", label=f"{cell.label} {names[1]}")
+            ax.plot(
+                test.index, test["mean"], color=color, ls="--", label=f"{cell.label} {names[1]}"
+            )
     ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
@@ -82,8 +100,14 @@ def _time_label(cell: CellTables) -> str:
     return "time units" if cell.is_glass else "steps"
 
 
-def _two_time_panel(ax: plt.Axes, cell: CellTables, plot_tw: list[float], column: str, ylabel: str,
-                    logy: bool = True) -> None:
+def _two_time_panel(
+    ax: plt.Axes,
+    cell: CellTables,
+    plot_tw: list[float],
+    column: str,
+    ylabel: str,
+    logy: bool = True,
+) -> None:
     """A two-time quantity of the msd table (delta_mean, fourth_mean, y) against t, from t = 1 step,
     for the waiting time nearest each of plot_tw (in the cell's time unit: steps, or Langevin time
     for a glass)."""
@@ -91,7 +115,9 @@ def _two_time_panel(ax: plt.Axes, cell: CellTables, plot_tw: list[float], column
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(plot_tw)))
     for color, tw in zip(colors, nearest_steps(msd["t_w"].unique(), [w / unit for w in plot_tw])):
         rows = msd[msd["t_w"] == tw]
-        ax.plot(rows["t"] * unit, rows[column], color=color, lw=1.2, label=f"$t_w$ = {tidy(tw * unit)}")
+        ax.plot(
+            rows["t"] * unit, rows[column], color=color, lw=1.2, label=f"$t_w$ = {tidy(tw * unit)}"
+        )
     ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
@@ -121,8 +147,10 @@ def _mu_label(fit: pd.Series) -> str:
     """μ with its total interval and goodness of fit, or why it is undefined."""
     if not np.isfinite(fit["mu"]):
         return "μ undefined"
-    return (f"μ = {fit['mu']:.2f} [{fit['total_low']:.2f}, {fit['total_high']:.2f}], "
-            f"res. {fit['residual_dex']:.3f} dex")
+    return (
+        f"μ = {fit['mu']:.2f} [{fit['total_low']:.2f}, {fit['total_high']:.2f}], "
+        f"res. {fit['residual_dex']:.3f} dex"
+    )
 
 
 def _tstar_panel(ax: plt.Axes, cells: list[CellTables]) -> plt.Axes:
@@ -130,28 +158,47 @@ def _tstar_panel(ax: plt.Axes, cells: list[CellTables]) -> plt.Axes:
     the crossover (the last break of t*(t_w)) dotted, with its bootstrap interval as a bar along the
     bottom, and the fit's residuals log10(t*/fit) in a strip below (``ax``'s slot is split in two).
     Returns the t* axes."""
-    fig, spec = ax.figure, ax.get_subplotspec().subgridspec(2, 1, height_ratios=[3.2, 1], hspace=0.06)
+    fig, spec = (
+        ax.figure,
+        ax.get_subplotspec().subgridspec(2, 1, height_ratios=[3.2, 1], hspace=0.06),
+    )
     ax.remove()
     ax = fig.add_subplot(spec[0])
     residual_ax = fig.add_subplot(spec[1], sharex=ax)
     for k, (color, cell) in enumerate(zip(COLORS, cells)):
         curve, unit = cell.tstar_curve.dropna(), cell.time_unit
         fit = cell.fit
-        ax.plot(curve["t_w"] * unit, curve["t_star"] * unit, "o", ms=2.5, color=color, mfc="none", mew=0.7)
+        ax.plot(
+            curve["t_w"] * unit,
+            curve["t_star"] * unit,
+            "o",
+            ms=2.5,
+            color=color,
+            mfc="none",
+            mew=0.7,
+        )
         label = f"{cell.label}: {_mu_label(fit)}"
         if np.isfinite(fit["mu"]):
             used = curve[(curve["t_w"] >= fit["tw_min"]) & (curve["t_w"] <= fit["tw_max"])]
             tw = used["t_w"].to_numpy(float)
             line = 10 ** fit["intercept"] * tw ** fit["mu"]
             ax.plot(tw * unit, line * unit, color=color, lw=1.2, label=label)
-            residual_ax.plot(tw * unit, np.log10(used["t_star"] / line), "o-", ms=2, lw=0.6, color=color)
+            residual_ax.plot(
+                tw * unit, np.log10(used["t_star"] / line), "o-", ms=2, lw=0.6, color=color
+            )
         else:
             ax.plot([], [], "o", ms=2.5, color=color, mfc="none", label=label)
         if np.isfinite(fit["crossover_log10_tw"]):
             ax.axvline(10 ** fit["crossover_log10_tw"] * unit, color=color, ls=":", lw=0.8)
             if np.isfinite(fit["crossover_low"]):
-                ax.plot(np.array([10 ** fit["crossover_low"], 10 ** fit["crossover_high"]]) * unit, [0.03 + 0.03 * k] * 2,
-                        color=color, lw=2, solid_capstyle="butt", transform=ax.get_xaxis_transform())
+                ax.plot(
+                    np.array([10 ** fit["crossover_low"], 10 ** fit["crossover_high"]]) * unit,
+                    [0.03 + 0.03 * k] * 2,
+                    color=color,
+                    lw=2,
+                    solid_capstyle="butt",
+                    transform=ax.get_xaxis_transform(),
+                )
     residual_ax.axhline(0, color="grey", lw=0.5)
     residual_ax.set_ylabel("residual\n(dex)", fontsize=7)
     fig.align_ylabels([ax, residual_ax])
@@ -168,10 +215,20 @@ def _limit_lines(loss_ax: plt.Axes, acc_ax: plt.Axes, limits: dict | None) -> No
     ceiling, estimated on a large independent sample (ljat19.bayes_limits)."""
     if not limits:
         return
-    loss_ax.axhline(limits["entropy_floor_nats"], color="k", ls="-.", lw=0.8,
-                    label=f"entropy floor {limits['entropy_floor_nats']:.3f}")
-    acc_ax.axhline(limits["accuracy_ceiling"], color="k", ls="-.", lw=0.8,
-                   label=f"Bayes ceiling {limits['accuracy_ceiling']:.3f}")
+    loss_ax.axhline(
+        limits["entropy_floor_nats"],
+        color="k",
+        ls="-.",
+        lw=0.8,
+        label=f"entropy floor {limits['entropy_floor_nats']:.3f}",
+    )
+    acc_ax.axhline(
+        limits["accuracy_ceiling"],
+        color="k",
+        ls="-.",
+        lw=0.8,
+        label=f"Bayes ceiling {limits['accuracy_ceiling']:.3f}",
+    )
     loss_ax.legend(loc="upper right", fontsize=6, framealpha=0.8)
     acc_ax.legend(loc="lower right", fontsize=6, framealpha=0.8)
 
@@ -180,7 +237,9 @@ def fig1(cells: list[CellTables], out: str | Path, limits: dict | None = None, *
     """Loss and accuracy vs step, one curve per architecture, with the data's entropy floor and
     Bayes ceiling where known: the paper's Fig 1 (LJAT19) and Fig 4 (MNIST)."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(7.5, 3.2))
-    _metric_panel(a, cells, "train_loss", "cross-entropy loss (nats)", "test_loss", legend="upper right")
+    _metric_panel(
+        a, cells, "train_loss", "cross-entropy loss (nats)", "test_loss", legend="upper right"
+    )
     _metric_panel(b, cells, "train_acc", "accuracy", "test_acc", legend="lower right")
     _limit_lines(a, b, limits)
     a.set_title("(a) loss")
@@ -200,10 +259,19 @@ def fig2(cells: list[CellTables], out: str | Path, plot_tw: list[float], **_) ->
     _save(fig, out)
 
 
-def fig3(cells: list[CellTables], out: str | Path, plot_tw: list[float], limits: dict | None = None, **_) -> None:
+def fig3(
+    cells: list[CellTables], out: str | Path, plot_tw: list[float], limits: dict | None = None, **_
+) -> None:
     """The chain of one unit per layer: loss, accuracy, Δ per depth and t*(t_w): Fig 3."""
     fig, axes = plt.subplots(2, 3, figsize=(10, 7))
-    _metric_panel(axes[0, 0], cells, "train_loss", "cross-entropy loss (nats)", "test_loss", legend="upper right")
+    _metric_panel(
+        axes[0, 0],
+        cells,
+        "train_loss",
+        "cross-entropy loss (nats)",
+        "test_loss",
+        legend="upper right",
+    )
     _metric_panel(axes[0, 1], cells, "train_acc", "accuracy", "test_acc", legend="lower right")
     _limit_lines(axes[0, 0], axes[0, 1], limits)
     axes[0, 0].set_title("(a) loss")
@@ -218,8 +286,15 @@ def fig3(cells: list[CellTables], out: str | Path, plot_tw: list[float], limits:
 def figA3(cells: list[CellTables], out: str | Path, **_) -> None:
     """Gradient norm vs step: full-batch (solid) and minibatch (dashed): Fig A.3."""
     fig, ax = plt.subplots(figsize=(4.5, 3.4))
-    _metric_panel(ax, cells, "grad_norm", "‖∇(CE + λ‖θ‖²)‖, all weights and biases", "batch_grad_norm", logy=True,
-                  names=("full batch", "minibatch"))
+    _metric_panel(
+        ax,
+        cells,
+        "grad_norm",
+        "‖∇(CE + λ‖θ‖²)‖, all weights and biases",
+        "batch_grad_norm",
+        logy=True,
+        names=("full batch", "minibatch"),
+    )
     _save(fig, out)
 
 
@@ -230,18 +305,44 @@ def fig6(cells: list[CellTables], out: str | Path, **_) -> None:
     cells = sorted(cells, key=lambda c: c.alpha)
     fig, (a, b) = plt.subplots(1, 2, figsize=(8.5, 3.6))
     _tstar_panel(a, cells).set_title("(a) t*($t_w$), ensemble mean")
-    fits = pd.DataFrame([{"alpha": c.alpha, **c.fit[["mu", "total_low", "total_high"]].to_dict()} for c in cells])
+    fits = pd.DataFrame(
+        [{"alpha": c.alpha, **c.fit[["mu", "total_low", "total_high"]].to_dict()} for c in cells]
+    )
     ok = fits[np.isfinite(fits["mu"])]
     lo, hi = (ok["mu"] - ok["total_low"]).clip(lower=0), (ok["total_high"] - ok["mu"]).clip(lower=0)
-    b.errorbar(ok["alpha"], ok["mu"], yerr=[lo.fillna(0), hi.fillna(0)], fmt="o", color=COLORS[0], capsize=3,
-               label="μ, 95% bootstrap ⊕ window/convention")
+    b.errorbar(
+        ok["alpha"],
+        ok["mu"],
+        yerr=[lo.fillna(0), hi.fillna(0)],
+        fmt="o",
+        color=COLORS[0],
+        capsize=3,
+        label="μ, 95% bootstrap ⊕ window/convention",
+    )
     for alpha in fits.loc[~np.isfinite(fits["mu"]), "alpha"]:
         b.axvline(alpha, color="grey", ls=":", lw=0.8)
-        b.text(alpha, 0.02, " μ undefined", transform=b.get_xaxis_transform(), rotation=90, fontsize=6, va="bottom")
+        b.text(
+            alpha,
+            0.02,
+            " μ undefined",
+            transform=b.get_xaxis_transform(),
+            rotation=90,
+            fontsize=6,
+            va="bottom",
+        )
     if len(ok):
-        b.axhline(ok["mu"].mean(), color=COLORS[0], ls="--", lw=1, label=f"mean μ = {ok['mu'].mean():.3f}")
+        b.axhline(
+            ok["mu"].mean(), color=COLORS[0], ls="--", lw=1, label=f"mean μ = {ok['mu'].mean():.3f}"
+        )
     mu_paper, mu_err = PAPER_MU_MNIST
-    b.axhspan(mu_paper - mu_err, mu_paper + mu_err, color="grey", alpha=0.25, lw=0, label=f"paper (MNIST): {mu_paper} ± {mu_err}")
+    b.axhspan(
+        mu_paper - mu_err,
+        mu_paper + mu_err,
+        color="grey",
+        alpha=0.25,
+        lw=0,
+        label=f"paper (MNIST): {mu_paper} ± {mu_err}",
+    )
     b.set_xlabel("α = P/N")
     b.set_ylabel("μ")
     b.set_title("(b) μ(α)")
@@ -256,7 +357,9 @@ def fig7(cells: list[CellTables], out: str | Path, **_) -> None:
     fig, axes = plt.subplots(len(cells), 1, figsize=(6, 2.8 * len(cells)), squeeze=False)
     for ax, cell in zip(axes[:, 0], cells):
         steps = sorted(cell.hessian["step"].unique())
-        values = [cell.hessian.loc[cell.hessian["step"] == s, "eigenvalue"].to_numpy() for s in steps]
+        values = [
+            cell.hessian.loc[cell.hessian["step"] == s, "eigenvalue"].to_numpy() for s in steps
+        ]
         ax.boxplot(values, whis=1.5, flierprops={"markersize": 1.5, "alpha": 0.4})
         ax.set_xticks(range(1, len(steps) + 1), [f"{s:g}" for s in steps])
         ax.set_yscale("symlog", linthresh=1e-4)
@@ -277,8 +380,13 @@ def figA1(cells: list[CellTables], out: str | Path, **_) -> None:
         what = "eigenvalues" if cell.hessian_summary["exact"].all() else "Ritz values (stochastic)"
         for color, step in zip(COLORS, (h["step"].min(), h["step"].max())):
             ev = np.sort(h.loc[h["step"] == step, "eigenvalue"].to_numpy())
-            ax.plot(np.arange(1, len(ev) + 1), ev, color=color, lw=1,
-                    label=f"step {step:g}: {(ev < 0).sum()} of {len(ev)} {what} negative")
+            ax.plot(
+                np.arange(1, len(ev) + 1),
+                ev,
+                color=color,
+                lw=1,
+                label=f"step {step:g}: {(ev < 0).sum()} of {len(ev)} {what} negative",
+            )
         ax.set_yscale("symlog", linthresh=1e-4)
         ax.axhline(0, color="grey", lw=0.5)
         ax.set_xlabel("index (ascending)")
@@ -297,9 +405,14 @@ def figA2(cells: list[CellTables], out: str | Path, **_) -> None:
     archs = list(dict.fromkeys(c.meta["arch"] for c in cells))
     for cell in cells:
         last = cell.final_hessians()
-        ax.scatter(last["gen_error"], last["trace_per_n"], s=12, alpha=0.7,
-                   marker=markers[sizes.index(cell.meta["n_train"]) % len(markers)],
-                   color=COLORS[archs.index(cell.meta["arch"]) % len(COLORS)])
+        ax.scatter(
+            last["gen_error"],
+            last["trace_per_n"],
+            s=12,
+            alpha=0.7,
+            marker=markers[sizes.index(cell.meta["n_train"]) % len(markers)],
+            color=COLORS[archs.index(cell.meta["arch"]) % len(COLORS)],
+        )
     for i, n in enumerate(sizes):
         ax.scatter([], [], marker=markers[i % len(markers)], color="grey", label=f"N = {n}")
     for i, a in enumerate(archs):
@@ -322,7 +435,9 @@ def _phase_title(cell: CellTables) -> str:
     return f"{cell.meta['experiment']}: α = {cell.alpha:.3g}, train acc {cell.final('train_acc')[0]:.3f}"
 
 
-def representative_cells(cells: list[CellTables], accuracy_max: float) -> list[tuple[str, CellTables]]:
+def representative_cells(
+    cells: list[CellTables], accuracy_max: float
+) -> list[tuple[str, CellTables]]:
     """Three cells of an α sweep: the smallest α (deep underparametrized), the one nearest in log α
     to the transition α* of cells.phases (the median α when there is none), and the largest α."""
     ordered = sorted(cells, key=lambda c: c.alpha)
@@ -331,10 +446,16 @@ def representative_cells(cells: list[CellTables], accuracy_max: float) -> list[t
         near = min(ordered, key=lambda c: abs(np.log(c.alpha / alpha_star)))
     else:
         near = ordered[len(ordered) // 2]
-    return [("deep underparametrized", ordered[0]), ("near the transition", near), ("overparametrized", ordered[-1])]
+    return [
+        ("deep underparametrized", ordered[0]),
+        ("near the transition", near),
+        ("overparametrized", ordered[-1]),
+    ]
 
 
-def figB1(cells: list[CellTables], out: str | Path, plot_tw: list[float], accuracy_max: float = 0.99, **_) -> None:
+def figB1(
+    cells: list[CellTables], out: str | Path, plot_tw: list[float], accuracy_max: float = 0.99, **_
+) -> None:
     """Δ(t_w, t_w + t) across the transition: for each α sweep (one row per experiment), the cell
     deepest in the underparametrized phase, the one nearest the transition and the most
     overparametrized (representative_cells)."""
@@ -354,7 +475,14 @@ def figB2(cells: list[CellTables], out: str | Path, accuracy_max: float = 0.99, 
     fig, ax = plt.subplots(figsize=(6.5, 4))
     acc_ax = ax.twinx()
     mu_paper, mu_err = PAPER_MU_MNIST
-    ax.axhspan(mu_paper - mu_err, mu_paper + mu_err, color="grey", alpha=0.25, lw=0, label=f"paper (MNIST): {mu_paper} ± {mu_err}")
+    ax.axhspan(
+        mu_paper - mu_err,
+        mu_paper + mu_err,
+        color="grey",
+        alpha=0.25,
+        lw=0,
+        label=f"paper (MNIST): {mu_paper} ± {mu_err}",
+    )
     for (name, group), color, marker in zip(_by_experiment(cells).items(), COLORS, "osD^v"):
         group = sorted(group, key=lambda c: c.alpha)
         alpha = np.array([c.alpha for c in group])
@@ -362,19 +490,46 @@ def figB2(cells: list[CellTables], out: str | Path, accuracy_max: float = 0.99, 
         ok = np.isfinite(fits["mu"].to_numpy(float))
         lo = (fits["mu"] - fits["total_low"]).clip(lower=0).fillna(0)
         hi = (fits["total_high"] - fits["mu"]).clip(lower=0).fillna(0)
-        ax.errorbar(alpha[ok], fits["mu"][ok], yerr=[lo[ok], hi[ok]], fmt=marker + "-", color=color, ms=4, capsize=2,
-                    lw=0.8, label=f"{name}: μ")
+        ax.errorbar(
+            alpha[ok],
+            fits["mu"][ok],
+            yerr=[lo[ok], hi[ok]],
+            fmt=marker + "-",
+            color=color,
+            ms=4,
+            capsize=2,
+            lw=0.8,
+            label=f"{name}: μ",
+        )
         if (~ok).any():  # undefined μ: a mark along the bottom, never a number
-            ax.plot(alpha[~ok], np.full((~ok).sum(), 0.03), "x", color=color, ms=5, transform=ax.get_xaxis_transform(),
-                    label=f"{name}: μ undefined")
-        acc_ax.plot(alpha, [c.final("train_acc")[0] for c in group], marker, ls="--", color=color, mfc="none", ms=5,
-                    lw=0.8, label=f"{name}: train accuracy")
+            ax.plot(
+                alpha[~ok],
+                np.full((~ok).sum(), 0.03),
+                "x",
+                color=color,
+                ms=5,
+                transform=ax.get_xaxis_transform(),
+                label=f"{name}: μ undefined",
+            )
+        acc_ax.plot(
+            alpha,
+            [c.final("train_acc")[0] for c in group],
+            marker,
+            ls="--",
+            color=color,
+            mfc="none",
+            ms=5,
+            lw=0.8,
+            label=f"{name}: train accuracy",
+        )
         alpha_star = phases(group, accuracy_max)[2]
         if np.isfinite(alpha_star):
             ax.axvline(alpha_star, color=color, ls=":", lw=1)
     ax.set_xscale("log")
     low, high = ax.get_ylim()
-    ax.set_ylim(min(low, -0.1), max(high, 1.3))  # μ = 0 (no aging) and 1 (simple aging) always in view
+    ax.set_ylim(
+        min(low, -0.1), max(high, 1.3)
+    )  # μ = 0 (no aging) and 1 (simple aging) always in view
     ax.set_xlabel("α = P/N")
     ax.set_ylabel("μ (filled; x: undefined)")
     acc_ax.set_ylabel("final train accuracy (open)")
@@ -390,8 +545,12 @@ def _histogram_panel(ax: plt.Axes, cell: CellTables, plot_tw: list[float]) -> No
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(plot_tw)))
     for color, step in zip(colors, nearest_steps(hist["step"].unique(), plot_tw)):
         rows = hist[hist["step"] == step]
-        ax.stairs(rows["density"], np.append(rows["bin_low"].to_numpy(), rows["bin_high"].iloc[-1]), color=color,
-                  label=f"step {step:g}")
+        ax.stairs(
+            rows["density"],
+            np.append(rows["bin_low"].to_numpy(), rows["bin_high"].iloc[-1]),
+            color=color,
+            label=f"step {step:g}",
+        )
     ax.set_yscale("log")
     ax.set_xlabel("parameter value")
     ax.set_ylabel("density")
@@ -403,8 +562,11 @@ def figB3(cells: list[CellTables], out: str | Path, plot_tw: list[float], **_) -
     """Baity-Jesi et al.'s observables for the smallest and the largest α of each sweep (rows):
     the fourth moment D(t_w, t_w + t) = (1/P) Σ Δθ⁴, Y = D/Δ² (3 for Gaussian displacements),
     and the histogram of all parameters at the snapshots nearest plot_tw."""
-    picks = [c for group in _by_experiment(cells).values()
-             for c in (min(group, key=lambda c: c.alpha), max(group, key=lambda c: c.alpha))]
+    picks = [
+        c
+        for group in _by_experiment(cells).values()
+        for c in (min(group, key=lambda c: c.alpha), max(group, key=lambda c: c.alpha))
+    ]
     fig, axes = plt.subplots(len(picks), 3, figsize=(10, 3 * len(picks)), squeeze=False)
     for row, cell in zip(axes, picks):
         _two_time_panel(row[0], cell, plot_tw, "fourth_mean", r"$D(t_w, t_w + t)$")
@@ -418,7 +580,9 @@ def figB3(cells: list[CellTables], out: str | Path, plot_tw: list[float], **_) -
     _save(fig, out)
 
 
-def figB4(cells: list[CellTables], out: str | Path, plot_tw: list[float], glass_plot_tw: list[float], **_) -> None:
+def figB4(
+    cells: list[CellTables], out: str | Path, plot_tw: list[float], glass_plot_tw: list[float], **_
+) -> None:
     """A glass through the same lens: Δ(t_w, t_w + t) of the p-spin below T_d (its plateau
     2(1 − q_EA) dashed) and above T_d, a network's Δ, and t*(t_w) of both with their μ."""
     from .pspin import plateau_q

@@ -20,9 +20,9 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -32,7 +32,9 @@ from .two_time import Recorder
 T_DYNAMICAL = math.sqrt(3 / 8)
 
 
-def couplings(n: int, seed: int | np.random.SeedSequence, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+def couplings(
+    n: int, seed: int | np.random.SeedSequence, dtype: torch.dtype = torch.float64
+) -> torch.Tensor:
     """The symmetric coupling tensor J [n, n, n]: J[i,j,k] = J_ijk for every permutation of
     distinct i, j, k and 0 where two indices coincide.
 
@@ -44,7 +46,9 @@ def couplings(n: int, seed: int | np.random.SeedSequence, dtype: torch.dtype = t
     if n < 3:
         raise ValueError(f"need n >= 3 spins, got {n}")
     a = np.arange(n)
-    i, j, k = np.nonzero((a[:, None, None] < a[None, :, None]) & (a[None, :, None] < a[None, None, :]))
+    i, j, k = np.nonzero(
+        (a[:, None, None] < a[None, :, None]) & (a[None, :, None] < a[None, None, :])
+    )
     values = np.random.default_rng(seed).standard_normal(len(i)) * (math.sqrt(3) / n)
     full = np.zeros((n, n, n))
     for x, y, z in ((i, j, k), (i, k, j), (j, i, k), (j, k, i), (k, i, j), (k, j, i)):
@@ -129,12 +133,16 @@ def langevin(
     """
     steps = np.asarray(record_steps, dtype=np.int64)
     if steps.ndim != 1 or len(steps) == 0 or steps[0] < 0 or np.any(np.diff(steps) <= 0):
-        raise ValueError("record_steps must be a non-empty, strictly increasing array of steps >= 0")
+        raise ValueError(
+            "record_steps must be a non-empty, strictly increasing array of steps >= 0"
+        )
     if temperature < 0 or dt <= 0:
         raise ValueError(f"need temperature >= 0 and dt > 0, got {temperature}, {dt}")
     r, n = s0.shape
     if J.shape != (n, n, n):
-        raise ValueError(f"J has shape {tuple(J.shape)}, expected {(n, n, n)} for s0 {tuple(s0.shape)}")
+        raise ValueError(
+            f"J has shape {tuple(J.shape)}, expected {(n, n, n)} for s0 {tuple(s0.shape)}"
+        )
     op = _Packed(J, r)
     s = s0.to(J.dtype).clone()
     s.mul_(math.sqrt(n) / s.norm(dim=1, keepdim=True))
@@ -164,7 +172,9 @@ def langevin(
         if log is not None and time.perf_counter() - reported > 20:
             reported = time.perf_counter()
             rate = (step + 1) / (reported - started)
-            log(f"p-spin step {step + 1}/{last}: {rate:.0f} steps/s, ETA {(last - step - 1) / rate:.0f} s")
+            log(
+                f"p-spin step {step + 1}/{last}: {rate:.0f} steps/s, ETA {(last - step - 1) / rate:.0f} s"
+            )
     return snapshots, energies
 
 
@@ -177,7 +187,9 @@ class Simulation:
     runs: np.ndarray  # [E] int64 run ids
     steps: np.ndarray  # [S] int64 record steps; time = steps·dt
     metadata: dict = field(default_factory=dict)
-    two_time: Recorder | None = None  # Δ, D, Q_ε of every run on the (t_w, t) grid (steps), when asked for
+    two_time: Recorder | None = (
+        None  # Δ, D, Q_ε of every run on the (t_w, t) grid (steps), when asked for
+    )
 
 
 def sample_streams(seed: int, sample: int) -> tuple[np.random.SeedSequence, torch.Generator]:
@@ -217,7 +229,9 @@ def simulate(
     """
     ids = list(range(samples)) if isinstance(samples, int) else [int(k) for k in samples]
     if not ids or replicas < 1:
-        raise ValueError(f"need at least one sample and one replica, got samples={samples}, replicas={replicas}")
+        raise ValueError(
+            f"need at least one sample and one replica, got samples={samples}, replicas={replicas}"
+        )
     record = np.asarray(record_steps, dtype=np.int64)
     if len(record) and record[-1] > steps:
         raise ValueError(f"record step {record[-1]} is beyond the last step {steps}")
@@ -228,8 +242,11 @@ def simulate(
         J = couplings(n, disorder, dtype)
         s0 = random_configurations(n, replicas, generator, dtype)
         prefix = (lambda m, k=k: log(f"sample {k}: {m}")) if log is not None else None
-        recorder = (Recorder(waiting_times, lags, int(record[-1]), overlap_eps, replicas, n, np_dtype)
-                    if len(waiting_times) else None)
+        recorder = (
+            Recorder(waiting_times, lags, int(record[-1]), overlap_eps, replicas, n, np_dtype)
+            if len(waiting_times)
+            else None
+        )
         snaps, e = langevin(J, s0, temperature, dt, record, generator, prefix, recorder)
         snapshots.append(snaps)
         energies.append(e)
@@ -238,9 +255,25 @@ def simulate(
     if len(waiting_times):
         two_time = recorders[0].joined([(r.delta, r.fourth, r.overlap) for r in recorders])
     runs = np.array([k * replicas + r for k in ids for r in range(replicas)], dtype=np.int64)
-    meta = {"model": "spherical p-spin", "p": 3, "n": n, "temperature": temperature, "dt": dt,
-            "seed": seed, "samples": ids, "replicas": replicas, "dtype": str(dtype).removeprefix("torch.")}
-    return Simulation(np.concatenate(snapshots, axis=1), np.concatenate(energies, axis=1), runs, record, meta, two_time)
+    meta = {
+        "model": "spherical p-spin",
+        "p": 3,
+        "n": n,
+        "temperature": temperature,
+        "dt": dt,
+        "seed": seed,
+        "samples": ids,
+        "replicas": replicas,
+        "dtype": str(dtype).removeprefix("torch."),
+    }
+    return Simulation(
+        np.concatenate(snapshots, axis=1),
+        np.concatenate(energies, axis=1),
+        runs,
+        record,
+        meta,
+        two_time,
+    )
 
 
 def plateau_q(temperature: float) -> float:
@@ -283,8 +316,13 @@ def asymptotic_energy(temperature: float) -> float:
     return -(1 - (1 - x) * q**3) / (2 * temperature)
 
 
-def run_cell(n: int, temperature: float, settings: dict, checkpoint_dir: Path | None = None,
-             log: Callable[[str], None] = print) -> Simulation:
+def run_cell(
+    n: int,
+    temperature: float,
+    settings: dict,
+    checkpoint_dir: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> Simulation:
     """One (N, T) cell of the workflow: every coupling sample of ``settings`` (glassynets.settings.pspin:
     samples, replicas, dt, steps, snapshots_per_decade, seed, dtype and the two-time grid), one
     sample at a time. A finished sample is kept in ``checkpoint_dir`` (sample<k>.npz, with the
@@ -295,12 +333,16 @@ def run_cell(n: int, temperature: float, settings: dict, checkpoint_dir: Path | 
 
     steps = settings["steps"]
     record = log_steps(steps, settings["snapshots_per_decade"])
-    waiting_times, lags = two_time.grid(steps, settings["waiting_times_per_decade"], settings["lags_per_decade"])
+    waiting_times, lags = two_time.grid(
+        steps, settings["waiting_times_per_decade"], settings["lags_per_decade"]
+    )
     identity = json.dumps({"n": n, "temperature": temperature, **settings}, sort_keys=True)
     glassy = "below" if temperature < T_DYNAMICAL else "above"
-    log(f"p-spin N = {n}, T = {temperature:g} ({glassy} T_d = {T_DYNAMICAL:.3f}), {settings['samples']} samples × "
+    log(
+        f"p-spin N = {n}, T = {temperature:g} ({glassy} T_d = {T_DYNAMICAL:.3f}), {settings['samples']} samples × "
         f"{settings['replicas']} replicas, dt = {settings['dt']:g}, {steps} steps (time {steps * settings['dt']:g}), "
-        f"{len(record)} snapshots; torch {torch.get_num_threads()} thread(s)")
+        f"{len(record)} snapshots; torch {torch.get_num_threads()} thread(s)"
+    )
     snapshots, energies, pairs = [], [], []
     for k in range(settings["samples"]):
         done = checkpoint_dir / f"sample{k}.npz" if checkpoint_dir else None
@@ -314,22 +356,47 @@ def run_cell(n: int, temperature: float, settings: dict, checkpoint_dir: Path | 
                 continue
             log(f"sample {k}: {done} belongs to other settings; simulating afresh")
         start = time.perf_counter()
-        sim = simulate(n, temperature, [k], settings["replicas"], settings["dt"], steps, record, settings["seed"],
-                       log=log, dtype=getattr(torch, settings["dtype"]), waiting_times=waiting_times, lags=lags,
-                       overlap_eps=settings["overlap_eps"])
-        log(f"sample {k}: final energy per spin {sim.energies[-1].mean():.4f} ({time.perf_counter() - start:.1f} s)")
+        sim = simulate(
+            n,
+            temperature,
+            [k],
+            settings["replicas"],
+            settings["dt"],
+            steps,
+            record,
+            settings["seed"],
+            log=log,
+            dtype=getattr(torch, settings["dtype"]),
+            waiting_times=waiting_times,
+            lags=lags,
+            overlap_eps=settings["overlap_eps"],
+        )
+        log(
+            f"sample {k}: final energy per spin {sim.energies[-1].mean():.4f} ({time.perf_counter() - start:.1f} s)"
+        )
         tt = sim.two_time
         snapshots.append(sim.snapshots)
         energies.append(sim.energies)
         pairs.append([tt.delta, tt.fourth, tt.overlap])
         if done is not None:
             done.parent.mkdir(parents=True, exist_ok=True)
-            replace_atomically(done, lambda tmp: _save_npz(tmp, snapshots=sim.snapshots, energies=sim.energies,
-                                                           delta=tt.delta, fourth=tt.fourth, overlap=tt.overlap,
-                                                           identity=identity))
+            replace_atomically(
+                done,
+                lambda tmp: _save_npz(
+                    tmp,
+                    snapshots=sim.snapshots,
+                    energies=sim.energies,
+                    delta=tt.delta,
+                    fourth=tt.fourth,
+                    overlap=tt.overlap,
+                    identity=identity,
+                ),
+            )
     snaps = np.concatenate(snapshots, axis=1)
     runs = np.arange(snaps.shape[1])  # run = sample · replicas + replica
-    merged = two_time.Recorder(waiting_times, lags, steps, settings["overlap_eps"], 0, 0).joined(pairs)
+    merged = two_time.Recorder(waiting_times, lags, steps, settings["overlap_eps"], 0, 0).joined(
+        pairs
+    )
     return Simulation(snaps, np.concatenate(energies, axis=1), runs, record, {}, merged)
 
 

@@ -25,14 +25,30 @@ PAPER = {
         "loss": "≈ 0.5 (floor)",
         "accuracy": "≈ 0.8 max",
         "loss_reached_step": "L ≈ 0.5 near t ≈ 10³",
-        "grad_rms": {1: "0.02", 2: "0.07", 3: "0.12"},  # RMS of the gradient norm after t = 10⁴, by depth
+        "grad_rms": {
+            1: "0.02",
+            2: "0.07",
+            3: "0.12",
+        },  # RMS of the gradient norm after t = 10⁴, by depth
         "mu": "< 1 (subaging)",
         "mu_scan": "barely depends on Δ*",
         "crossover": "t_w ≈ 10^3.6",
     },
-    "ljat_chain": {"loss": "plateau ≈ 0.8 for deeper nets", "accuracy": "≈ 0.8 max", "mu": "< 1 (subaging)"},
-    "mnist_arch": {"accuracy": "< 0.99 (underparametrized)", "mu": "< 1 (subaging)", "mu_mean": "0.709 ± 0.017"},
-    "mnist_alpha": {"accuracy": "< 0.99 after 10⁶ steps", "mu": "0.709 ± 0.017", "mu_mean": "0.709 ± 0.017"},
+    "ljat_chain": {
+        "loss": "plateau ≈ 0.8 for deeper nets",
+        "accuracy": "≈ 0.8 max",
+        "mu": "< 1 (subaging)",
+    },
+    "mnist_arch": {
+        "accuracy": "< 0.99 (underparametrized)",
+        "mu": "< 1 (subaging)",
+        "mu_mean": "0.709 ± 0.017",
+    },
+    "mnist_alpha": {
+        "accuracy": "< 0.99 after 10⁶ steps",
+        "mu": "0.709 ± 0.017",
+        "mu_mean": "0.709 ± 0.017",
+    },
 }
 #: Baity-Jesi et al. (2018): the qualitative picture on both sides of the transition, for the
 #: experiments that cross it.
@@ -54,15 +70,26 @@ def paper_values(experiment: str) -> dict:
     """The paper's statements for an experiment; for one the papers did not run, the MNIST values
     of the protocol it repeats, labelled as a comparison."""
     if experiment in COMPARED_WITH:
-        return {key: f"no paper value (MNIST: {value})" for key, value in PAPER[COMPARED_WITH[experiment]].items()}
+        return {
+            key: f"no paper value (MNIST: {value})"
+            for key, value in PAPER[COMPARED_WITH[experiment]].items()
+        }
     return PAPER.get(experiment, {})
+
 
 COLUMNS = ["experiment", "cell", "quantity", "paper", "reproduced", "uncertainty", "note"]
 HEADLINE_COLUMNS = ["claim", "paper", "reproduced", "uncertainty", "verdict", "where"]
 
 
-def _row(experiment: str, cell: str, quantity: str, paper: str, value: float | str, uncertainty: str = "",
-         note: str = "") -> dict:
+def _row(
+    experiment: str,
+    cell: str,
+    quantity: str,
+    paper: str,
+    value: float | str,
+    uncertainty: str = "",
+    note: str = "",
+) -> dict:
     shown = value if isinstance(value, str) else f"{value:.4g}"
     return dict(zip(COLUMNS, [experiment, cell, quantity, paper, shown, uncertainty, note]))
 
@@ -78,52 +105,124 @@ def grad_rms(metrics: pd.DataFrame, column: str, after: float) -> tuple[float, f
     """RMS of a gradient-norm column over steps >= ``after``: over all runs, and its spread across runs."""
     late = metrics[metrics["step"] >= after]
     per_run = late.groupby("seed")[column].apply(lambda g: float(np.sqrt(np.mean(g**2))))
-    return float(np.sqrt(np.mean(late[column] ** 2))), float(per_run.std(ddof=1)) if len(per_run) > 1 else float("nan")
+    return float(np.sqrt(np.mean(late[column] ** 2))), float(per_run.std(ddof=1)) if len(
+        per_run
+    ) > 1 else float("nan")
 
 
 def underparametrized(cell: CellTables, alpha_max: float, accuracy_max: float) -> tuple[bool, str]:
     """The paper's criterion: α ≪ 1 (here α <= alpha_max) and final mean train accuracy < accuracy_max."""
     acc, _ = cell.final("train_acc")
     ok = cell.alpha <= alpha_max and acc < accuracy_max
-    return ok, f"α = {cell.alpha:.3g} {'≤' if cell.alpha <= alpha_max else '>'} {alpha_max:g}, " \
-               f"train accuracy {acc:.4f} {'<' if acc < accuracy_max else '≥'} {accuracy_max:g}"
+    return (
+        ok,
+        f"α = {cell.alpha:.3g} {'≤' if cell.alpha <= alpha_max else '>'} {alpha_max:g}, "
+        f"train accuracy {acc:.4f} {'<' if acc < accuracy_max else '≥'} {accuracy_max:g}",
+    )
 
 
-def cell_rows(experiment: str, cell: CellTables, loss_within: float, grad_rms_after: float,
-              alpha_max: float = 0.3, accuracy_max: float = 0.99, tti_mu: float = 0.1) -> list[dict]:
+def cell_rows(
+    experiment: str,
+    cell: CellTables,
+    loss_within: float,
+    grad_rms_after: float,
+    alpha_max: float = 0.3,
+    accuracy_max: float = 0.99,
+    tti_mu: float = 0.1,
+) -> list[dict]:
     name = f"N{cell.meta['n_train']}/{cell.meta['arch']}"
     depth = len(cell.meta["widths"]) - 2
     paper = paper_values(experiment)
     images = cell.dataset != "ljat19"
-    rows = [_row(experiment, name, "α = P/N", "≪ 1" if images else "", cell.alpha,
-                 note=f"P = {cell.meta['n_params']}, N = {cell.meta['n_train']}")]
+    rows = [
+        _row(
+            experiment,
+            name,
+            "α = P/N",
+            "≪ 1" if images else "",
+            cell.alpha,
+            note=f"P = {cell.meta['n_params']}, N = {cell.meta['n_train']}",
+        )
+    ]
     if images:
         verdict, why = underparametrized(cell, alpha_max, accuracy_max)
-        rows.append(_row(experiment, name, "underparametrized criterion", "α ≪ 1 and accuracy < 0.99",
-                         "yes" if verdict else "no", note=why))
+        rows.append(
+            _row(
+                experiment,
+                name,
+                "underparametrized criterion",
+                "α ≪ 1 and accuracy < 0.99",
+                "yes" if verdict else "no",
+                note=why,
+            )
+        )
     loss, loss_sd = cell.final("train_loss")
     unit = "MSE" if cell.meta.get("loss") == "mse" else "nats"
-    rows.append(_row(experiment, name, f"final train loss ({unit})", paper.get("loss", ""), loss, f"± {loss_sd:.2g} (sd)"))
+    rows.append(
+        _row(
+            experiment,
+            name,
+            f"final train loss ({unit})",
+            paper.get("loss", ""),
+            loss,
+            f"± {loss_sd:.2g} (sd)",
+        )
+    )
     acc, acc_sd = cell.final("train_acc")
-    rows.append(_row(experiment, name, "final train accuracy", paper.get("accuracy", ""), acc, f"± {acc_sd:.2g} (sd)"))
+    rows.append(
+        _row(
+            experiment,
+            name,
+            "final train accuracy",
+            paper.get("accuracy", ""),
+            acc,
+            f"± {acc_sd:.2g} (sd)",
+        )
+    )
     test_acc, test_sd = cell.final("test_acc")
-    rows.append(_row(experiment, name, "final test accuracy", "", test_acc, f"± {test_sd:.2g} (sd)"))
+    rows.append(
+        _row(experiment, name, "final test accuracy", "", test_acc, f"± {test_sd:.2g} (sd)")
+    )
     reached = loss_reached_step(cell.metrics, loss_within)
-    rows.append(_row(experiment, name, f"step where mean loss is within {loss_within:.0%} of final", paper.get("loss_reached_step", ""),
-                     reached, note="log10 = %.2f" % np.log10(reached) if reached > 0 else ""))
+    rows.append(
+        _row(
+            experiment,
+            name,
+            f"step where mean loss is within {loss_within:.0%} of final",
+            paper.get("loss_reached_step", ""),
+            reached,
+            note=f"log10 = {np.log10(reached):.2f}" if reached > 0 else "",
+        )
+    )
     paper_grad = paper.get("grad_rms", {}).get(depth, "")
     for column, what in (("grad_norm", "full-batch"), ("batch_grad_norm", "minibatch")):
         rms, sd = grad_rms(cell.metrics, column, grad_rms_after)
-        rows.append(_row(experiment, name, f"{what} gradient-norm RMS, t ≥ {grad_rms_after:g}", paper_grad, rms,
-                         f"± {sd:.2g} (sd of per-run RMS)"))
+        rows.append(
+            _row(
+                experiment,
+                name,
+                f"{what} gradient-norm RMS, t ≥ {grad_rms_after:g}",
+                paper_grad,
+                rms,
+                f"± {sd:.2g} (sd of per-run RMS)",
+            )
+        )
     rows.append(mu_row(experiment, name, cell, paper.get("mu", "")))
     rows += dynamics_rows(experiment, name, cell, paper, tti_mu)
     low, high = scan_range(cell)
     if np.isfinite(low):
-        rows.append(_row(experiment, name, "μ range over the Δ* scan (asymptotic window)", paper.get("mu_scan", ""),
-                         high - low, note=f"μ from {low:.3f} to {high:.3f} over Δ* in "
-                                          f"[{cell.mu['delta_star'][cell.mu['variant'] == 'delta_star_scan'].min():.2g}, "
-                                          f"{cell.mu['delta_star'][cell.mu['variant'] == 'delta_star_scan'].max():.2g}]"))
+        rows.append(
+            _row(
+                experiment,
+                name,
+                "μ range over the Δ* scan (asymptotic window)",
+                paper.get("mu_scan", ""),
+                high - low,
+                note=f"μ from {low:.3f} to {high:.3f} over Δ* in "
+                f"[{cell.mu['delta_star'][cell.mu['variant'] == 'delta_star_scan'].min():.2g}, "
+                f"{cell.mu['delta_star'][cell.mu['variant'] == 'delta_star_scan'].max():.2g}]",
+            )
+        )
     if cell.hessian_summary is not None:
         rows.extend(hessian_rows(experiment, name, cell))
     rows.append(crossover_row(experiment, name, cell, paper.get("crossover", "")))
@@ -134,18 +233,29 @@ def mu_text(fit: pd.Series) -> tuple[str, str]:
     """(uncertainty, note) of a μ row: the total interval with its parts, and how it was fitted."""
     if not np.isfinite(fit["mu"]):
         return "", str(fit["status"])
-    uncertainty = (f"[{fit['total_low']:.3f}, {fit['total_high']:.3f}] (95% bootstrap [{fit['stat_low']:.3f}, "
-                   f"{fit['stat_high']:.3f}] ⊕ window/convention −{fit['syst_low']:.3f} +{fit['syst_high']:.3f})")
-    note = (f"{fit['window_rule']} window t_w in [{fit['tw_min']:.3g}, {fit['tw_max']:.3g}], {fit['n_points']} points, "
-            f"RMS residual {fit['residual_dex']:.3f} dex (max {fit['max_residual_dex']:.3f})")
+    uncertainty = (
+        f"[{fit['total_low']:.3f}, {fit['total_high']:.3f}] (95% bootstrap [{fit['stat_low']:.3f}, "
+        f"{fit['stat_high']:.3f}] ⊕ window/convention −{fit['syst_low']:.3f} +{fit['syst_high']:.3f})"
+    )
+    note = (
+        f"{fit['window_rule']} window t_w in [{fit['tw_min']:.3g}, {fit['tw_max']:.3g}], {fit['n_points']} points, "
+        f"RMS residual {fit['residual_dex']:.3f} dex (max {fit['max_residual_dex']:.3f})"
+    )
     return uncertainty, note
 
 
 def mu_row(experiment: str, name: str, cell: CellTables, paper: str) -> dict:
     fit = cell.fit
     uncertainty, note = mu_text(fit)
-    return _row(experiment, name, f"μ at Δ* = {fit['delta_star']:.3g}", paper,
-                fit["mu"] if np.isfinite(fit["mu"]) else "undefined", uncertainty, note)
+    return _row(
+        experiment,
+        name,
+        f"μ at Δ* = {fit['delta_star']:.3g}",
+        paper,
+        fit["mu"] if np.isfinite(fit["mu"]) else "undefined",
+        uncertainty,
+        note,
+    )
 
 
 def scan_range(cell: CellTables) -> tuple[float, float]:
@@ -161,27 +271,59 @@ def crossover_row(experiment: str, name: str, cell: CellTables, paper: str) -> d
     """Where the asymptotic regime of t*(t_w) starts, with its bootstrap interval, and the break
     of the two-segment fit for comparison."""
     fit = cell.fit
-    hinge = (f"two-segment fit: break at {fit['hinge_log10_tw']:.2f} (F-test p = {fit['hinge_p']:.2g}), slopes "
-             f"{fit['slope_before']:.2f} before, {fit['slope_after']:.2f} after")
+    hinge = (
+        f"two-segment fit: break at {fit['hinge_log10_tw']:.2f} (F-test p = {fit['hinge_p']:.2g}), slopes "
+        f"{fit['slope_before']:.2f} before, {fit['slope_after']:.2f} after"
+    )
     if not np.isfinite(fit["crossover_log10_tw"]):
-        return _row(experiment, name, "crossover in t*(t_w), log10 t_w", paper, "undefined", note=f"{fit['status']}; {hinge}")
-    return _row(experiment, name, "crossover in t*(t_w), log10 t_w", paper, fit["crossover_log10_tw"],
-                f"[{fit['crossover_low']:.2f}, {fit['crossover_high']:.2f}] (95% bootstrap)",
-                f"start of the asymptotic power-law regime; {hinge}")
+        return _row(
+            experiment,
+            name,
+            "crossover in t*(t_w), log10 t_w",
+            paper,
+            "undefined",
+            note=f"{fit['status']}; {hinge}",
+        )
+    return _row(
+        experiment,
+        name,
+        "crossover in t*(t_w), log10 t_w",
+        paper,
+        fit["crossover_log10_tw"],
+        f"[{fit['crossover_low']:.2f}, {fit['crossover_high']:.2f}] (95% bootstrap)",
+        f"start of the asymptotic power-law regime; {hinge}",
+    )
 
 
-def dynamics_rows(experiment: str, name: str, cell: CellTables, paper: dict, tti_mu: float) -> list[dict]:
+def dynamics_rows(
+    experiment: str, name: str, cell: CellTables, paper: dict, tti_mu: float
+) -> list[dict]:
     """Whether t* grows with t_w, and the late-time behaviour of Δ in t (slope, diffusion constant)."""
     verdict, why = aging.aging_verdict(cell.fit, tti_mu)
     late = cell.late
     window = f"t_w = {late['t_w']:g}, t in [{late['t_min']:g}, {late['t_max']:g}], {late['n_points']} points"
     unit = "spin²" if cell.is_glass else "parameter²"
-    diffusion = (late["diffusion"] / cell.time_unit, f"{unit} per time unit" if cell.is_glass else f"{unit} per step") \
-        if late["diffusive"] else ("n/a", f"not diffusive (|slope − 1| > {late['tolerance']:g})")
+    diffusion = (
+        (
+            late["diffusion"] / cell.time_unit,
+            f"{unit} per time unit" if cell.is_glass else f"{unit} per step",
+        )
+        if late["diffusive"]
+        else ("n/a", f"not diffusive (|slope − 1| > {late['tolerance']:g})")
+    )
     return [
         _row(experiment, name, "aging", paper.get("aging", ""), verdict, note=why),
-        _row(experiment, name, "late-time log–log slope of Δ in t", paper.get("late", ""), late["slope"], note=window),
-        _row(experiment, name, "diffusion constant D (Δ = 2Dt)", "", diffusion[0], note=diffusion[1]),
+        _row(
+            experiment,
+            name,
+            "late-time log–log slope of Δ in t",
+            paper.get("late", ""),
+            late["slope"],
+            note=window,
+        ),
+        _row(
+            experiment, name, "diffusion constant D (Δ = 2Dt)", "", diffusion[0], note=diffusion[1]
+        ),
     ]
 
 
@@ -195,12 +337,27 @@ def transition_row(experiment: str, cells: list[CellTables], accuracy_max: float
     paper, where = PAPER.get(experiment, {}).get("transition", ""), f"{len(cells)} cells"
     if not under or not over:
         phase = "under" if under else "over"
-        return _row(experiment, where, quantity, paper, "n/a",
-                    note=f"all {phase}parametrized for α in [{points[0][0]:.3g}, {points[-1][0]:.3g}]; {listing}")
+        return _row(
+            experiment,
+            where,
+            quantity,
+            paper,
+            "n/a",
+            note=f"all {phase}parametrized for α in [{points[0][0]:.3g}, {points[-1][0]:.3g}]; {listing}",
+        )
     if not np.isfinite(alpha_star):
-        return _row(experiment, where, quantity, paper, "n/a", note=f"phases interleave in α; {listing}")
-    return _row(experiment, where, quantity, paper, alpha_star, f"between {under[-1].alpha:.3g} and {over[0].alpha:.3g}",
-                listing)
+        return _row(
+            experiment, where, quantity, paper, "n/a", note=f"phases interleave in α; {listing}"
+        )
+    return _row(
+        experiment,
+        where,
+        quantity,
+        paper,
+        alpha_star,
+        f"between {under[-1].alpha:.3g} and {over[0].alpha:.3g}",
+        listing,
+    )
 
 
 def glass_rows(glasses: list[CellTables], networks: list[CellTables], tti_mu: float) -> list[dict]:
@@ -211,35 +368,67 @@ def glass_rows(glasses: list[CellTables], networks: list[CellTables], tti_mu: fl
 
     dnn = np.array([c.fit["mu"] for c in networks], dtype=float)
     dnn = dnn[np.isfinite(dnn)]
-    dnn_note = (f"networks in this scorecard: μ from {dnn.min():.3f} to {dnn.max():.3f} (median {np.median(dnn):.3f}, "
-                f"{len(dnn)} cells)" if len(dnn) else "no network μ in this scorecard")
+    dnn_note = (
+        f"networks in this scorecard: μ from {dnn.min():.3f} to {dnn.max():.3f} (median {np.median(dnn):.3f}, "
+        f"{len(dnn)} cells)"
+        if len(dnn)
+        else "no network μ in this scorecard"
+    )
     rows = []
     for cell in sorted(glasses, key=lambda c: c.meta["temperature"]):
         T, name = cell.meta["temperature"], f"N{cell.meta['n_spins']}/T{cell.meta['temperature']:g}"
         glassy = T < pspin.T_DYNAMICAL
-        row = mu_row("pspin", name, cell, "≈ 1 (simple aging)" if glassy else "≈ 0 (time-translation invariance)")
+        row = mu_row(
+            "pspin",
+            name,
+            cell,
+            "≈ 1 (simple aging)" if glassy else "≈ 0 (time-translation invariance)",
+        )
         row["note"] += f"; T {'<' if glassy else '>'} T_d = {pspin.T_DYNAMICAL:.3f}; {dnn_note}"
         rows.append(row)
         verdict, why = aging.aging_verdict(cell.fit, tti_mu)
-        rows.append(_row("pspin", name, "aging", "simple aging" if glassy else "none", verdict, note=why))
+        rows.append(
+            _row("pspin", name, "aging", "simple aging" if glassy else "none", verdict, note=why)
+        )
         if glassy:
             tw = _plateau_tw(cell)
             curve = cell.msd[cell.msd["t_w"] == tw]
             value, slope = aging.msd_plateau(curve["t"].to_numpy(), curve["delta_mean"].to_numpy())
-            rows.append(_row("pspin", name, "plateau of Δ, 2(1 − q_EA)", f"{2 * (1 - pspin.plateau_q(T)):.3f} (theory)", value,
-                             note=f"first flattest point of Δ(t_w, t_w + t) at t_w = {tw * cell.time_unit:g} time units "
-                                  f"(log–log slope {slope:.3f})"))
+            rows.append(
+                _row(
+                    "pspin",
+                    name,
+                    "plateau of Δ, 2(1 − q_EA)",
+                    f"{2 * (1 - pspin.plateau_q(T)):.3f} (theory)",
+                    value,
+                    note=f"first flattest point of Δ(t_w, t_w + t) at t_w = {tw * cell.time_unit:g} time units "
+                    f"(log–log slope {slope:.3f})",
+                )
+            )
         steps = np.sort(cell.energy["step"].unique())
         last = cell.energy[cell.energy["step"] == steps[-1]]["energy"]
         half = steps[np.argmin(np.abs(steps - steps[-1] / 2))]
         drift = float(last.mean() - cell.energy[cell.energy["step"] == half]["energy"].mean())
-        expected = pspin.asymptotic_energy(T) if glassy else pspin.paramagnetic_energy(T, cell.meta["n_spins"])
-        bias = f"; Euler–Maruyama lowers it by ≈ 0.8·dt = {0.8 * cell.time_unit:.3f} (docs/pspin.md)"
-        rows.append(_row("pspin", name, "final energy per spin",
-                         f"{expected:.4f} ({'n = ∞, t → ∞ after a quench' if glassy else 'paramagnet at this N'})",
-                         float(last.mean()), f"± {last.std(ddof=1) / np.sqrt(len(last)):.2g} (sem)",
-                         f"{len(last)} runs at time {steps[-1] * cell.time_unit:g}, {drift:+.4f} since time "
-                         f"{half * cell.time_unit:g}" + ("" if glassy else bias)))
+        expected = (
+            pspin.asymptotic_energy(T)
+            if glassy
+            else pspin.paramagnetic_energy(T, cell.meta["n_spins"])
+        )
+        bias = (
+            f"; Euler–Maruyama lowers it by ≈ 0.8·dt = {0.8 * cell.time_unit:.3f} (docs/pspin.md)"
+        )
+        rows.append(
+            _row(
+                "pspin",
+                name,
+                "final energy per spin",
+                f"{expected:.4f} ({'n = ∞, t → ∞ after a quench' if glassy else 'paramagnet at this N'})",
+                float(last.mean()),
+                f"± {last.std(ddof=1) / np.sqrt(len(last)):.2g} (sem)",
+                f"{len(last)} runs at time {steps[-1] * cell.time_unit:g}, {drift:+.4f} since time "
+                f"{half * cell.time_unit:g}" + ("" if glassy else bias),
+            )
+        )
     return rows
 
 
@@ -257,52 +446,94 @@ def hessian_rows(experiment: str, name: str, cell: CellTables) -> list[dict]:
     summary = cell.hessian_summary
     rows = []
     ends = (("start", summary["step"].min()), ("end", summary["step"].max()))
-    for when, step in ends[1:] if ends[0][1] == ends[1][1] else ends:  # one row when only one step has spectra
+    for when, step in (
+        ends[1:] if ends[0][1] == ends[1][1] else ends
+    ):  # one row when only one step has spectra
         frac = summary.loc[summary["step"] == step, "frac_negative"]
         sd = f"± {frac.std(ddof=1):.2g} (sd)" if len(frac) > 1 else ""
-        rows.append(_row(experiment, name, f"fraction of negative Hessian eigenvalues at the {when} (step {step:g})",
-                         "drops along training but stays > 0" if when == "end" else "", float(frac.mean()), sd,
-                         f"{len(frac)} runs, {'exact' if summary['exact'].all() else 'stochastic (unreliable near 0)'}"))
+        rows.append(
+            _row(
+                experiment,
+                name,
+                f"fraction of negative Hessian eigenvalues at the {when} (step {step:g})",
+                "drops along training but stays > 0" if when == "end" else "",
+                float(frac.mean()),
+                sd,
+                f"{len(frac)} runs, {'exact' if summary['exact'].all() else 'stochastic (unreliable near 0)'}",
+            )
+        )
     return rows
 
 
-def trace_generalization_rows(experiment: str, cells: list[CellTables], n_boot: int = 1000, seed: int = 0) -> list[dict]:
+def trace_generalization_rows(
+    experiment: str, cells: list[CellTables], n_boot: int = 1000, seed: int = 0
+) -> list[dict]:
     """Pearson and Spearman correlation of Hessian trace/N with the generalization error over every
     network of the experiment at its last step, with 95% bootstrap intervals (resampling networks)."""
     from scipy import stats
 
-    points = pd.concat([c.final_hessians() for c in cells if c.hessian_summary is not None], ignore_index=True)
+    points = pd.concat(
+        [c.final_hessians() for c in cells if c.hessian_summary is not None], ignore_index=True
+    )
     x, y = points["trace_per_n"].to_numpy(), points["gen_error"].to_numpy()
     rng = np.random.default_rng(seed)
     rows = []
-    for label, corr in (("Pearson", lambda a, b: stats.pearsonr(a, b)[0]), ("Spearman", lambda a, b: stats.spearmanr(a, b)[0])):
+    for label, corr in (
+        ("Pearson", lambda a, b: stats.pearsonr(a, b)[0]),
+        ("Spearman", lambda a, b: stats.spearmanr(a, b)[0]),
+    ):
         value = float(corr(x, y))
         boot = [corr(x[i], y[i]) for i in (rng.integers(0, len(x), len(x)) for _ in range(n_boot))]
         lo, hi = np.nanquantile(boot, [0.025, 0.975])
-        rows.append(_row(experiment, f"{len(x)} networks", f"{label} correlation of Hessian trace/N with test − train loss",
-                         "positive", value, f"[{lo:.3f}, {hi:.3f}] (95% bootstrap)",
-                         f"N in {sorted({int(n) for n in points['n_train']})}, step {int(points['step'].max())}"))
+        rows.append(
+            _row(
+                experiment,
+                f"{len(x)} networks",
+                f"{label} correlation of Hessian trace/N with test − train loss",
+                "positive",
+                value,
+                f"[{lo:.3f}, {hi:.3f}] (95% bootstrap)",
+                f"N in {sorted({int(n) for n in points['n_train']})}, step {int(points['step'].max())}",
+            )
+        )
     return rows
 
 
-def mean_mu_row(experiment: str, cells: list[CellTables], alpha_max: float, accuracy_max: float) -> dict:
+def mean_mu_row(
+    experiment: str, cells: list[CellTables], alpha_max: float, accuracy_max: float
+) -> dict:
     """Mean of the cells' μ against the paper's MNIST exponent, over the cells that pass the
     underparametrized criterion (the paper's claim is about them; all cells if none passes);
     ± is the sd across cells."""
     passing = [c for c in cells if underparametrized(c, alpha_max, accuracy_max)[0]]
-    used, which = (passing, "underparametrized") if passing else (cells, "none underparametrized: all")
+    used, which = (
+        (passing, "underparametrized") if passing else (cells, "none underparametrized: all")
+    )
     mus = np.array([c.fit["mu"] for c in used], dtype=float)
     mus = mus[np.isfinite(mus)]
     lo, hi = PAPER_MU_MNIST[0] - PAPER_MU_MNIST[1], PAPER_MU_MNIST[0] + PAPER_MU_MNIST[1]
     paper = paper_values(experiment).get("mu_mean", "")
     if not len(mus):
-        return _row(experiment, f"0 of {len(cells)} cells", "mean μ across cells", paper, "n/a",
-                    note="no cell has a finite μ")
+        return _row(
+            experiment,
+            f"0 of {len(cells)} cells",
+            "mean μ across cells",
+            paper,
+            "n/a",
+            note="no cell has a finite μ",
+        )
     mean = float(mus.mean())
     sd = f"± {mus.std(ddof=1):.3f} (sd across cells)" if len(mus) > 1 else ""
     inside = "inside" if lo <= mean <= hi else "outside"
-    return _row(experiment, f"{len(mus)} of {len(cells)} cells ({which})", "mean μ across cells", paper, mean, sd,
-                f"{inside} the paper's MNIST band [{lo:.3f}, {hi:.3f}]")
+    return _row(
+        experiment,
+        f"{len(mus)} of {len(cells)} cells ({which})",
+        "mean μ across cells",
+        paper,
+        mean,
+        sd,
+        f"{inside} the paper's MNIST band [{lo:.3f}, {hi:.3f}]",
+    )
 
 
 def sweeps_alpha(cells: list[CellTables]) -> bool:
@@ -312,23 +543,46 @@ def sweeps_alpha(cells: list[CellTables]) -> bool:
     return len(alphas) >= 3 and max(alphas) >= 2 * min(alphas)
 
 
-def build(limits: dict | None, experiments: dict[str, list[CellTables]], loss_within: float, grad_rms_after: float,
-          alpha_max: float = 0.3, accuracy_max: float = 0.99, tti_mu: float = 0.1,
-          glasses: list[CellTables] = ()) -> pd.DataFrame:
+def build(
+    limits: dict | None,
+    experiments: dict[str, list[CellTables]],
+    loss_within: float,
+    grad_rms_after: float,
+    alpha_max: float = 0.3,
+    accuracy_max: float = 0.99,
+    tti_mu: float = 0.1,
+    glasses: list[CellTables] = (),
+) -> pd.DataFrame:
     """All rows: the LJAT19 data's limits first (when given), then every cell of every experiment,
     each MNIST experiment's mean μ, the transition of experiments that sweep α, and the
     p-spin glass cells last."""
     rows = []
     if limits is not None:
         rows += [
-            _row("data", "LJAT19", "Bayes accuracy ceiling", PAPER_DATA["bayes_accuracy"], limits["accuracy_ceiling"],
-                 note=f"estimated on {limits['n']} samples, features {', '.join(limits['features'])}"),
-            _row("data", "LJAT19", "conditional-entropy floor (nats)", PAPER_DATA["loss_floor"], limits["entropy_floor_nats"],
-                 note="lowest cross-entropy any classifier of these features can reach"),
+            _row(
+                "data",
+                "LJAT19",
+                "Bayes accuracy ceiling",
+                PAPER_DATA["bayes_accuracy"],
+                limits["accuracy_ceiling"],
+                note=f"estimated on {limits['n']} samples, features {', '.join(limits['features'])}",
+            ),
+            _row(
+                "data",
+                "LJAT19",
+                "conditional-entropy floor (nats)",
+                PAPER_DATA["loss_floor"],
+                limits["entropy_floor_nats"],
+                note="lowest cross-entropy any classifier of these features can reach",
+            ),
         ]
     for experiment, cells in experiments.items():
         for cell in cells:
-            rows.extend(cell_rows(experiment, cell, loss_within, grad_rms_after, alpha_max, accuracy_max, tti_mu))
+            rows.extend(
+                cell_rows(
+                    experiment, cell, loss_within, grad_rms_after, alpha_max, accuracy_max, tti_mu
+                )
+            )
         if "mu_mean" in paper_values(experiment) or cells[0].dataset != "ljat19":
             rows.append(mean_mu_row(experiment, cells, alpha_max, accuracy_max))
         if len({c.meta["n_train"] for c in cells if c.hessian_summary is not None}) > 1:
@@ -336,7 +590,9 @@ def build(limits: dict | None, experiments: dict[str, list[CellTables]], loss_wi
         if sweeps_alpha(cells):
             rows.append(transition_row(experiment, cells, accuracy_max))
     if glasses:
-        rows.extend(glass_rows(list(glasses), [c for cells in experiments.values() for c in cells], tti_mu))
+        rows.extend(
+            glass_rows(list(glasses), [c for cells in experiments.values() for c in cells], tti_mu)
+        )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -347,26 +603,53 @@ def _verdict(ok: bool | None, explained: str = "") -> str:
     return "matches" if ok else (f"explained ({explained})" if explained else "differs")
 
 
-def _headline_mu(claim: str, cells: list[CellTables], paper: str, tti_mu: float, want: set[str],
-                 explained: str = "") -> list[dict]:
+def _headline_mu(
+    claim: str,
+    cells: list[CellTables],
+    paper: str,
+    tti_mu: float,
+    want: set[str],
+    explained: str = "",
+) -> list[dict]:
     """One headline row per cell: μ with its total interval and the aging class against ``want``."""
     rows = []
     for cell in cells:
         fit = cell.fit
         verdict, why = aging.aging_verdict(fit, tti_mu)
         value = f"{fit['mu']:.3f}" if np.isfinite(fit["mu"]) else "undefined"
-        interval = f"[{fit['total_low']:.3f}, {fit['total_high']:.3f}]" if np.isfinite(fit["mu"]) else ""
+        interval = (
+            f"[{fit['total_low']:.3f}, {fit['total_high']:.3f}]" if np.isfinite(fit["mu"]) else ""
+        )
         ok = None if verdict == "undefined" else verdict in want
         shown = value if verdict == "undefined" else f"{value} ({verdict})"
-        rows.append(dict(zip(HEADLINE_COLUMNS, [f"{claim}, {cell.meta['arch']}" if not cell.is_glass else claim, paper, shown, interval,
-                                                _verdict(ok, explained),
-                                                f"{cell.meta['experiment']} rows; residual {fit['residual_dex']:.3f} dex"
-                                                if ok is not None else str(fit["status"])])))
+        rows.append(
+            dict(
+                zip(
+                    HEADLINE_COLUMNS,
+                    [
+                        f"{claim}, {cell.meta['arch']}" if not cell.is_glass else claim,
+                        paper,
+                        shown,
+                        interval,
+                        _verdict(ok, explained),
+                        f"{cell.meta['experiment']} rows; residual {fit['residual_dex']:.3f} dex"
+                        if ok is not None
+                        else str(fit["status"]),
+                    ],
+                )
+            )
+        )
     return rows
 
 
-def headline(limits: dict | None, experiments: dict[str, list[CellTables]], grad_rms_after: float,
-             tti_mu: float, accuracy_max: float, glasses: list[CellTables] = ()) -> pd.DataFrame:
+def headline(
+    limits: dict | None,
+    experiments: dict[str, list[CellTables]],
+    grad_rms_after: float,
+    tti_mu: float,
+    accuracy_max: float,
+    glasses: list[CellTables] = (),
+) -> pd.DataFrame:
     """One row per claim or number of the papers that this run can test, with a verdict."""
     rows = []
 
@@ -376,39 +659,96 @@ def headline(limits: dict | None, experiments: dict[str, list[CellTables]], grad
     ljat_doc = "docs/ljat19.md"
     if limits is not None:
         c, f = limits["accuracy_ceiling"], limits["entropy_floor_nats"]
-        add("LJAT19 Bayes accuracy ceiling", "≈ 0.8", f"{c:.3f}", "", _verdict(abs(c - 0.8) <= 0.02, ljat_doc), ljat_doc)
-        add("LJAT19 entropy floor (nats)", "≈ 0.5", f"{f:.3f}", "", _verdict(abs(f - 0.5) <= 0.03, ljat_doc), ljat_doc)
+        add(
+            "LJAT19 Bayes accuracy ceiling",
+            "≈ 0.8",
+            f"{c:.3f}",
+            "",
+            _verdict(abs(c - 0.8) <= 0.02, ljat_doc),
+            ljat_doc,
+        )
+        add(
+            "LJAT19 entropy floor (nats)",
+            "≈ 0.5",
+            f"{f:.3f}",
+            "",
+            _verdict(abs(f - 0.5) <= 0.03, ljat_doc),
+            ljat_doc,
+        )
     arch = experiments.get("ljat_arch", [])
     if arch:
         losses = [c.final("train_loss")[0] for c in arch]
-        add("LJAT19 final train loss, 1/2/3 layers", "≈ 0.5", " / ".join(f"{v:.3f}" for v in losses), "",
-            _verdict(all(abs(v - 0.5) <= 0.05 for v in losses), ljat_doc), "ljat_arch rows")
+        add(
+            "LJAT19 final train loss, 1/2/3 layers",
+            "≈ 0.5",
+            " / ".join(f"{v:.3f}" for v in losses),
+            "",
+            _verdict(all(abs(v - 0.5) <= 0.05 for v in losses), ljat_doc),
+            "ljat_arch rows",
+        )
         reached = [loss_reached_step(c.metrics, 0.1) for c in arch]
-        add("LJAT19 time to reach the loss floor (within 10%)", "t ≈ 10³", " / ".join(f"10^{np.log10(r):.2f}" for r in reached),
-            "", _verdict(all(abs(np.log10(r) - 3) <= 0.3 for r in reached)), "ljat_arch rows; regenerated data: " + ljat_doc)
+        add(
+            "LJAT19 time to reach the loss floor (within 10%)",
+            "t ≈ 10³",
+            " / ".join(f"10^{np.log10(r):.2f}" for r in reached),
+            "",
+            _verdict(all(abs(np.log10(r) - 3) <= 0.3 for r in reached)),
+            "ljat_arch rows; regenerated data: " + ljat_doc,
+        )
         paper = {1: 0.02, 2: 0.07, 3: 0.12}
-        rms = {len(c.meta["widths"]) - 2: grad_rms(c.metrics, "grad_norm", grad_rms_after)[0] for c in arch}
-        add(f"LJAT19 full-batch gradient-norm RMS, t ≥ {grad_rms_after:g}", "0.02 / 0.07 / 0.12",
-            " / ".join(f"{rms[d]:.3f}" for d in sorted(rms)), "norm of ∇(CE + λ‖θ‖²) over all parameters",
+        rms = {
+            len(c.meta["widths"]) - 2: grad_rms(c.metrics, "grad_norm", grad_rms_after)[0]
+            for c in arch
+        }
+        add(
+            f"LJAT19 full-batch gradient-norm RMS, t ≥ {grad_rms_after:g}",
+            "0.02 / 0.07 / 0.12",
+            " / ".join(f"{rms[d]:.3f}" for d in sorted(rms)),
+            "norm of ∇(CE + λ‖θ‖²) over all parameters",
             _verdict(all(0.67 <= rms[d] / paper[d] <= 1.5 for d in rms if d in paper)),
-            "ljat_arch rows; regenerated data: " + ljat_doc)
-        rows.extend(_headline_mu(f"LJAT19 μ at Δ* = {arch[0].fit['delta_star']:.3g}", arch, "< 1 (subaging)", tti_mu,
-                                 {"subaging"}))
+            "ljat_arch rows; regenerated data: " + ljat_doc,
+        )
+        rows.extend(
+            _headline_mu(
+                f"LJAT19 μ at Δ* = {arch[0].fit['delta_star']:.3g}",
+                arch,
+                "< 1 (subaging)",
+                tti_mu,
+                {"subaging"},
+            )
+        )
         for cell in arch:
             fit = cell.fit
-            ok = None if not np.isfinite(fit["crossover_log10_tw"]) else bool(
-                fit["crossover_low"] - 0.2 <= 3.6 <= fit["crossover_high"] + 0.2)
-            add(f"LJAT19 crossover of t*(t_w), {cell.meta['arch']}", "log10 t_w ≈ 3.6",
+            ok = (
+                None
+                if not np.isfinite(fit["crossover_log10_tw"])
+                else bool(fit["crossover_low"] - 0.2 <= 3.6 <= fit["crossover_high"] + 0.2)
+            )
+            add(
+                f"LJAT19 crossover of t*(t_w), {cell.meta['arch']}",
+                "log10 t_w ≈ 3.6",
                 f"{fit['crossover_log10_tw']:.2f}" if ok is not None else "undefined",
-                f"[{fit['crossover_low']:.2f}, {fit['crossover_high']:.2f}]" if ok is not None else "",
-                _verdict(ok), f"start of the asymptotic regime; two-segment break at {fit['hinge_log10_tw']:.2f}")
+                f"[{fit['crossover_low']:.2f}, {fit['crossover_high']:.2f}]"
+                if ok is not None
+                else "",
+                _verdict(ok),
+                f"start of the asymptotic regime; two-segment break at {fit['hinge_log10_tw']:.2f}",
+            )
         spans = [scan_range(c) for c in arch]
         widths = [c.fit["total_high"] - c.fit["total_low"] for c in arch]
         finite = [np.isfinite(lo) for lo, _ in spans]
-        add("LJAT19 μ barely depends on Δ*", "yes", " / ".join(f"{hi - lo:.3f}" if np.isfinite(lo) else "n/a" for lo, hi in spans),
-            "range of μ over the Δ* scan, same window", _verdict(
-                all((hi - lo) <= w for (lo, hi), w in zip(spans, widths) if np.isfinite(lo)) if any(finite) else None),
-            "compared with each μ's total interval width")
+        add(
+            "LJAT19 μ barely depends on Δ*",
+            "yes",
+            " / ".join(f"{hi - lo:.3f}" if np.isfinite(lo) else "n/a" for lo, hi in spans),
+            "range of μ over the Δ* scan, same window",
+            _verdict(
+                all((hi - lo) <= w for (lo, hi), w in zip(spans, widths) if np.isfinite(lo))
+                if any(finite)
+                else None
+            ),
+            "compared with each μ's total interval width",
+        )
     chain = experiments.get("ljat_chain", [])
     if chain:
         rows.extend(_headline_mu("LJAT19 chain μ", chain, "< 1 (subaging)", tti_mu, {"subaging"}))
@@ -418,59 +758,113 @@ def headline(limits: dict | None, experiments: dict[str, list[CellTables]], grad
             continue
         title = TITLES[cells[0].dataset]
         # a data set the papers did not run is compared with MNIST's exponent, and says so
-        paper = "0.709 ± 0.017" if cells[0].dataset == "mnist" else "no paper value (MNIST: 0.709 ± 0.017)"
+        paper = (
+            "0.709 ± 0.017"
+            if cells[0].dataset == "mnist"
+            else "no paper value (MNIST: 0.709 ± 0.017)"
+        )
         if experiments.get(arch_name):
-            rows.extend(_headline_mu(f"{title} μ", experiments[arch_name], paper, tti_mu, {"subaging"}))
+            rows.extend(
+                _headline_mu(f"{title} μ", experiments[arch_name], paper, tti_mu, {"subaging"})
+            )
         if experiments.get(alpha_name):
-            rows.extend(_headline_mu(f"{title} μ(α)", experiments[alpha_name], paper, tti_mu, {"subaging"}))
+            rows.extend(
+                _headline_mu(f"{title} μ(α)", experiments[alpha_name], paper, tti_mu, {"subaging"})
+            )
             row = mean_mu_row(alpha_name, experiments[alpha_name], 1.0, accuracy_max)
             lo, hi = PAPER_MU_MNIST[0] - PAPER_MU_MNIST[1], PAPER_MU_MNIST[0] + PAPER_MU_MNIST[1]
             value = float(row["reproduced"]) if row["reproduced"] != "n/a" else float("nan")
-            add(f"{title} mean μ across α", paper, row["reproduced"], row["uncertainty"],
-                _verdict(bool(lo <= value <= hi) if np.isfinite(value) else None), row["cell"])
-    hess = [c for cells in experiments.values() for c in cells if c.hessian_summary is not None
-            and c.hessian_summary["step"].nunique() > 1]
+            add(
+                f"{title} mean μ across α",
+                paper,
+                row["reproduced"],
+                row["uncertainty"],
+                _verdict(bool(lo <= value <= hi) if np.isfinite(value) else None),
+                row["cell"],
+            )
+    hess = [
+        c
+        for cells in experiments.values()
+        for c in cells
+        if c.hessian_summary is not None and c.hessian_summary["step"].nunique() > 1
+    ]
     for cell in hess[:1]:
         summary = cell.hessian_summary
         first = summary.loc[summary["step"] == summary["step"].min(), "frac_negative"].mean()
         last = summary.loc[summary["step"] == summary["step"].max(), "frac_negative"].mean()
-        add(f"negative Hessian eigenvalues along training ({cell.meta['experiment']} {cell.meta['arch']})",
-            "fraction drops but stays > 0", f"{first:.3f} → {last:.3f}", "", _verdict(bool(last < first and last > 0)),
-            "hessian rows")
+        add(
+            f"negative Hessian eigenvalues along training ({cell.meta['experiment']} {cell.meta['arch']})",
+            "fraction drops but stays > 0",
+            f"{first:.3f} → {last:.3f}",
+            "",
+            _verdict(bool(last < first and last > 0)),
+            "hessian rows",
+        )
     for name, cells in experiments.items():
         if len({c.meta["n_train"] for c in cells if c.hessian_summary is not None}) > 1:
             row = trace_generalization_rows(name, cells)[1]
             lo = float(row["uncertainty"].split(",")[0].strip("["))
-            add("Hessian trace/N vs generalization error (Spearman)", "positive", row["reproduced"], row["uncertainty"],
-                _verdict(lo > 0), f"{name}, {row['cell']}")
+            add(
+                "Hessian trace/N vs generalization error (Spearman)",
+                "positive",
+                row["reproduced"],
+                row["uncertainty"],
+                _verdict(lo > 0),
+                f"{name}, {row['cell']}",
+            )
         if sweeps_alpha(cells) and name in ("ljat_transition", "mnist_transition", "mnist_toy"):
             row = transition_row(name, cells, accuracy_max)
-            add(f"under/over-parametrized transition ({name})", "a transition in α", row["reproduced"], row["uncertainty"],
-                _verdict(row["reproduced"] != "n/a" or None), "transition row")
+            add(
+                f"under/over-parametrized transition ({name})",
+                "a transition in α",
+                row["reproduced"],
+                row["uncertainty"],
+                _verdict(row["reproduced"] != "n/a" or None),
+                "transition row",
+            )
     for cell in sorted(glasses, key=lambda c: c.meta["temperature"]):
         from .pspin import T_DYNAMICAL
 
         glassy = cell.meta["temperature"] < T_DYNAMICAL
-        rows.extend(_headline_mu(f"p-spin T = {cell.meta['temperature']:g}", [cell],
-                                 "simple aging (μ ≈ 1)" if glassy else "none (μ ≈ 0)", tti_mu,
-                                 {"simple aging"} if glassy else {"none"}))
-        rows[-1]["claim"] = f"p-spin T = {cell.meta['temperature']:g}, N = {cell.meta['n_spins']}: aging class"
+        rows.extend(
+            _headline_mu(
+                f"p-spin T = {cell.meta['temperature']:g}",
+                [cell],
+                "simple aging (μ ≈ 1)" if glassy else "none (μ ≈ 0)",
+                tti_mu,
+                {"simple aging"} if glassy else {"none"},
+            )
+        )
+        rows[-1]["claim"] = (
+            f"p-spin T = {cell.meta['temperature']:g}, N = {cell.meta['n_spins']}: aging class"
+        )
     return pd.DataFrame(rows, columns=HEADLINE_COLUMNS)
 
 
-def write(table: pd.DataFrame, md_path: str | Path, csv_path: str | Path, top: pd.DataFrame | None = None) -> None:
+def write(
+    table: pd.DataFrame, md_path: str | Path, csv_path: str | Path, top: pd.DataFrame | None = None
+) -> None:
     """Write the scorecard as Markdown (the headline table ``top`` first, then every row) and the
     rows as CSV (atomically)."""
     lines = ["# Scorecard: the paper's numbers next to this reproduction", ""]
     if top is not None and len(top):
-        lines += ["## Headline: one row per claim", "",
-                  "Verdicts: matches; differs; explained (the cause is documented where linked); undefined (not "
-                  "measurable here, e.g. t* undefined at too many t_w). μ intervals combine the 95% bootstrap over runs "
-                  "with the spread over fit windows and averaging conventions.", "",
-                  "| " + " | ".join(HEADLINE_COLUMNS) + " |", "|" + "---|" * len(HEADLINE_COLUMNS)]
-        lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in top.itertuples(index=False)]
+        lines += [
+            "## Headline: one row per claim",
+            "",
+            "Verdicts: matches; differs; explained (the cause is documented where linked); undefined (not "
+            "measurable here, e.g. t* undefined at too many t_w). μ intervals combine the 95% bootstrap over runs "
+            "with the spread over fit windows and averaging conventions.",
+            "",
+            "| " + " | ".join(HEADLINE_COLUMNS) + " |",
+            "|" + "---|" * len(HEADLINE_COLUMNS),
+        ]
+        lines += [
+            "| " + " | ".join(str(v) for v in row) + " |" for row in top.itertuples(index=False)
+        ]
         lines += ["", "## Every cell", ""]
     lines += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    lines += [
+        "| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)
+    ]
     storage.atomic_write_text(md_path, "\n".join(lines) + "\n")
     storage.atomic_write_text(csv_path, table.to_csv(index=False))

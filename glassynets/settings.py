@@ -14,10 +14,26 @@ import json
 from typing import Any
 
 #: Experiment keys that describe the grid of cells and the later analyses, not one training run.
-NOT_TRAINING = ("dataset", "n_train", "architectures", "seeds", "seeds_per_job", "analysis", "hessian")
+NOT_TRAINING = (
+    "dataset",
+    "n_train",
+    "architectures",
+    "seeds",
+    "seeds_per_job",
+    "analysis",
+    "hessian",
+)
 #: Top-level keys an experiment may override (its own value wins).
-INHERITED = ("dtype", "data_order", "device", "snapshots_per_decade", "metrics_per_decade",
-             "waiting_times_per_decade", "lags_per_decade", "overlap_eps")
+INHERITED = (
+    "dtype",
+    "data_order",
+    "device",
+    "snapshots_per_decade",
+    "metrics_per_decade",
+    "waiting_times_per_decade",
+    "lags_per_decade",
+    "overlap_eps",
+)
 
 
 def dataset_settings(config: dict[str, Any], dataset: str) -> dict[str, Any]:
@@ -54,7 +70,11 @@ def hessian(config: dict[str, Any], experiment: str) -> dict[str, Any]:
 
 def pspin(config: dict[str, Any]) -> dict[str, Any]:
     """Every setting of a p-spin job but its cell (N, T): the ``pspin`` section without its analysis."""
-    out = {key: value for key, value in config["pspin"].items() if key not in ("n", "temperatures", "analysis")}
+    out = {
+        key: value
+        for key, value in config["pspin"].items()
+        if key not in ("n", "temperatures", "analysis")
+    }
     out["steps"] = pspin_steps(config["pspin"])
     return out
 
@@ -68,5 +88,7 @@ def as_json(settings: dict[str, Any]) -> str:
     """The settings as one shell-safe JSON string (sorted keys: the same settings, the same text)."""
     text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
     if "'" in text:
-        raise ValueError(f"a setting holds a single quote, which the job's shell command cannot carry: {text}")
+        raise ValueError(
+            f"a setting holds a single quote, which the job's shell command cannot carry: {text}"
+        )
     return text

@@ -30,29 +30,48 @@ class Targets:
     def cell_dirs(self, name: str) -> list[str]:
         """Table folders of every (N, architecture) cell of an experiment."""
         exp = self.experiments[name]
-        return [f"results/tables/{name}/N{n}/{arch}" for n in exp["n_train"] for arch in exp["architectures"]]
+        return [
+            f"results/tables/{name}/N{n}/{arch}"
+            for n in exp["n_train"]
+            for arch in exp["architectures"]
+        ]
 
     def glass_dirs(self) -> list[str]:
         """Table folders of every (N, T) cell of the p-spin glass (none without a `pspin` section)."""
         if self.pspin is None:
             return []
-        return [f"results/tables/pspin/N{n}/T{t:g}" for n in self.pspin["n"] for t in self.pspin["temperatures"]]
+        return [
+            f"results/tables/pspin/N{n}/T{t:g}"
+            for n in self.pspin["n"]
+            for t in self.pspin["temperatures"]
+        ]
 
     def block_files(self, experiment: str, n: int | str, arch: str, kind: str) -> list[str]:
         """Files ``kind`` (snapshots, metrics, two_time) of every seed block of one cell."""
         exp = self.experiments[experiment]
-        return [f"results/runs/{experiment}/N{n}/{arch}/seeds{lo}-{hi}/{kind}.parquet"
-                for lo, hi in seed_blocks(exp["seeds"], exp["seeds_per_job"])]
+        return [
+            f"results/runs/{experiment}/N{n}/{arch}/seeds{lo}-{hi}/{kind}.parquet"
+            for lo, hi in seed_blocks(exp["seeds"], exp["seeds_per_job"])
+        ]
 
     def hessian_cells(self, name: str) -> list[str]:
         """Cells of an experiment that get Hessian spectra (none without a `hessian` section)."""
         h = self.experiments[name].get("hessian")
         if h is None:
             return []
-        return [d for d in self.cell_dirs(name) if h["architectures"] is None or Path(d).name in h["architectures"]]
+        return [
+            d
+            for d in self.cell_dirs(name)
+            if h["architectures"] is None or Path(d).name in h["architectures"]
+        ]
 
     def hessian_files(self, names: list[str]) -> list[str]:
-        return [f"{d}/{t}.parquet" for name in names for d in self.hessian_cells(name) for t in HESSIAN_TABLES]
+        return [
+            f"{d}/{t}.parquet"
+            for name in names
+            for d in self.hessian_cells(name)
+            for t in HESSIAN_TABLES
+        ]
 
     @staticmethod
     def cell_table_files(dirs: list[str]) -> list[str]:
@@ -69,7 +88,8 @@ class Targets:
         of one data set if given, else those of the papers' data sets."""
         figure = FIGURES[name]
         return [
-            exp for exp in figure.experiments
+            exp
+            for exp in figure.experiments
             if exp in self.experiments
             and (not figure.hessian or self.experiments[exp].get("hessian") is not None)
             and self.experiments[exp]["dataset"] in ((dataset,) if dataset else PAPER_DATASETS)
@@ -78,8 +98,16 @@ class Targets:
     def figure_datasets(self, name: str, dataset: str | None = None) -> list[str]:
         """Data sets of the experiments a figure draws (every configured one if dataset is "all")."""
         if dataset == "all":
-            return sorted({self.experiments[e]["dataset"] for e in FIGURES[name].experiments if e in self.experiments})
-        return sorted({self.experiments[e]["dataset"] for e in self.figure_experiments(name, dataset)})
+            return sorted(
+                {
+                    self.experiments[e]["dataset"]
+                    for e in FIGURES[name].experiments
+                    if e in self.experiments
+                }
+            )
+        return sorted(
+            {self.experiments[e]["dataset"] for e in self.figure_experiments(name, dataset)}
+        )
 
     def figure_cells(self, name: str, dataset: str | None = None) -> list[str]:
         """Network cells a figure draws: every architecture at each experiment's first N (at every N
@@ -87,10 +115,15 @@ class Targets:
         figure, cells = FIGURES[name], []
         for exp_name in self.figure_experiments(name, dataset):
             first_n = self.experiments[exp_name]["n_train"][0]
-            candidates = self.hessian_cells(exp_name) if figure.hessian else self.cell_dirs(exp_name)
-            cells += [d for d in candidates
-                      if (figure.every_cell or f"/N{first_n}/" in d)
-                      and (not figure.two_layer or Path(d).name.count("-") == 1)]
+            candidates = (
+                self.hessian_cells(exp_name) if figure.hessian else self.cell_dirs(exp_name)
+            )
+            cells += [
+                d
+                for d in candidates
+                if (figure.every_cell or f"/N{first_n}/" in d)
+                and (not figure.two_layer or Path(d).name.count("-") == 1)
+            ]
         return cells
 
     def figure_glass_cells(self, name: str) -> list[str]:
@@ -98,7 +131,9 @@ class Targets:
 
     def drawable(self, name: str, dataset: str | None = None) -> bool:
         """A figure is drawn when it has network cells (and glass cells, if it draws the glass)."""
-        return bool(self.figure_cells(name, dataset)) and (not FIGURES[name].glass or bool(self.glass_dirs()))
+        return bool(self.figure_cells(name, dataset)) and (
+            not FIGURES[name].glass or bool(self.glass_dirs())
+        )
 
     def figure_variants(self) -> list[tuple[str, str | None]]:
         """(figure, data set) of every figure rule: (name, None) draws its configured experiments of
@@ -107,8 +142,11 @@ class Targets:
         not draw alone (the LJAT19 half of a mixed figure, Fashion-MNIST's version of Fig 6)."""
         variants = [(name, None) for name in FIGURES if self.drawable(name)]
         for name in FIGURES:
-            variants += [(name, d) for d in self.figure_datasets(name, "all")
-                         if self.figure_datasets(name) != [d] and self.drawable(name, d)]
+            variants += [
+                (name, d)
+                for d in self.figure_datasets(name, "all")
+                if self.figure_datasets(name) != [d] and self.drawable(name, d)
+            ]
         return variants
 
     @staticmethod
@@ -131,23 +169,31 @@ class Targets:
     def figure_options(self, name: str, dataset: str | None = None) -> str:
         """The figure command's options: its cells, the t_w drawn and the accuracy criterion."""
         first = self.experiments[self.figure_experiments(name, dataset)[0]]
-        options = (f"--cells {' '.join(self.figure_cells(name, dataset))} "
-                   f"--plot-tw {' '.join(str(t) for t in first['analysis']['plot_tw'])} "
-                   f"--underparametrized-accuracy {self.config['scorecard']['underparametrized_accuracy']}"
-                   + "".join(f" --limits {f}" for f in self.figure_limits(name, dataset)))
+        options = (
+            f"--cells {' '.join(self.figure_cells(name, dataset))} "
+            f"--plot-tw {' '.join(str(t) for t in first['analysis']['plot_tw'])} "
+            f"--underparametrized-accuracy {self.config['scorecard']['underparametrized_accuracy']}"
+            + "".join(f" --limits {f}" for f in self.figure_limits(name, dataset))
+        )
         if self.figure_glass_cells(name):
-            options += (f" --glass-cells {' '.join(self.figure_glass_cells(name))} "
-                        f"--glass-plot-tw {' '.join(str(t) for t in self.pspin['analysis']['plot_tw'])}")
+            options += (
+                f" --glass-cells {' '.join(self.figure_glass_cells(name))} "
+                f"--glass-plot-tw {' '.join(str(t) for t in self.pspin['analysis']['plot_tw'])}"
+            )
         return options
 
     def figures(self, dataset: str | None = None) -> list[str]:
         """Figure files (without extension) of the default target (the papers' figures and every
         other data set's own), or of one data set's target (its figures, and its versions of the
         mixed ones)."""
-        return [self.figure_path(name, variant) for name, variant in self.figure_variants()
-                if dataset is None and variant not in PAPER_DATASETS
-                or dataset is not None and (variant == dataset or variant is None
-                                            and self.figure_datasets(name) == [dataset])]
+        return [
+            self.figure_path(name, variant)
+            for name, variant in self.figure_variants()
+            if dataset is None
+            and variant not in PAPER_DATASETS
+            or dataset is not None
+            and (variant == dataset or variant is None and self.figure_datasets(name) == [dataset])
+        ]
 
     # --- scorecards and targets
 
@@ -167,22 +213,34 @@ class Targets:
     def scorecard_limits(self, dataset: str | None = None) -> list[str]:
         """The LJAT19 data limits, when the scorecard covers an LJAT19 experiment."""
         names = self.scorecard_experiments(dataset)
-        return [LIMITS_FILE] if any(self.experiments[n]["dataset"] == "ljat19" for n in names) else []
+        return (
+            [LIMITS_FILE] if any(self.experiments[n]["dataset"] == "ljat19" for n in names) else []
+        )
 
     def scorecard_inputs(self, dataset: str | None = None) -> list[str]:
         names = self.scorecard_experiments(dataset)
         dirs = [d for name in names for d in self.cell_dirs(name)]
-        return (self.scorecard_limits(dataset) + self.cell_table_files(dirs) + self.hessian_files(names)
-                + self.glass_table_files(self.scorecard_glass(dataset)))
+        return (
+            self.scorecard_limits(dataset)
+            + self.cell_table_files(dirs)
+            + self.hessian_files(names)
+            + self.glass_table_files(self.scorecard_glass(dataset))
+        )
 
     def scorecard_options(self, dataset: str | None = None) -> str:
         """The scorecard command's options: its cells (experiment=folder), glass cells, limits, criteria."""
         card = self.config["scorecard"]
-        cells = " ".join(f"{name}={d}" for name in self.scorecard_experiments(dataset) for d in self.cell_dirs(name))
-        return (" ".join(f"--limits {f}" for f in self.scorecard_limits(dataset)) + f" --cells {cells}"
-                f" --glass-cells {' '.join(self.scorecard_glass(dataset))} --tti-mu {card['tti_mu']}"
-                f" --loss-within {card['loss_within']} --grad-rms-after {card['grad_rms_after']}"
-                f" --underparametrized {card['underparametrized_alpha']} {card['underparametrized_accuracy']}")
+        cells = " ".join(
+            f"{name}={d}"
+            for name in self.scorecard_experiments(dataset)
+            for d in self.cell_dirs(name)
+        )
+        return (
+            " ".join(f"--limits {f}" for f in self.scorecard_limits(dataset)) + f" --cells {cells}"
+            f" --glass-cells {' '.join(self.scorecard_glass(dataset))} --tti-mu {card['tti_mu']}"
+            f" --loss-within {card['loss_within']} --grad-rms-after {card['grad_rms_after']}"
+            f" --underparametrized {card['underparametrized_alpha']} {card['underparametrized_accuracy']}"
+        )
 
     def targets(self, dataset: str | None = None) -> list[str]:
         """Figures (PDF and PNG) and scorecards: of one data set, or of everything (the combined
@@ -191,4 +249,5 @@ class Targets:
             return []
         scopes = [dataset] if dataset else [None, *self.datasets]
         return [f"{path}.{ext}" for path in self.figures(dataset) for ext in ("pdf", "png")] + [
-            f"{self.scorecard_name(scope)}.{ext}" for scope in scopes for ext in ("md", "csv")]
+            f"{self.scorecard_name(scope)}.{ext}" for scope in scopes for ext in ("md", "csv")
+        ]

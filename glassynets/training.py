@@ -3,7 +3,7 @@
 Every network of the ensemble is stored stacked: layer l is one tensor [E, out_l, in_l + 1] with
 the bias as the last column (see nets.py). One SGD step of all E networks is a handful of batched
 matrix products with a hand-written backward pass and no autograd, which is what makes training
-100 networks of ~70 parameters fast on a CPU (see DESIGN.md, "Speed"):
+100 networks of ~70 parameters fast on a CPU (measured in bench/README.md):
 
 - activations are feature-major, [E, features, batch], with a constant row of ones appended so
   that the bias is just another weight column; the softmax runs over dim 1;
@@ -42,14 +42,14 @@ import dataclasses
 import hashlib
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
-from .nets import Architecture, flatten, init_layers, unflatten
+from .nets import Architecture, activate, flatten, init_layers, unflatten
 from .storage import replace_atomically
 from .two_time import Recorder
 
@@ -73,7 +73,15 @@ LOSSES = ("cross_entropy", "mse")
 OUTPUTS = ("linear", "sigmoid")
 INITS = ("glorot", "fan_in")
 DEVICES = ("cpu", "cuda")
-METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "grad_norm", "batch_loss", "batch_grad_norm")
+METRICS = (
+    "train_loss",
+    "train_acc",
+    "test_loss",
+    "test_acc",
+    "grad_norm",
+    "batch_loss",
+    "batch_grad_norm",
+)
 _CHECKPOINT_VERSION = 3
 # Divergence without NaN: a network whose full-batch training loss stays above this many times its
 # first recorded value for DIVERGED_WINDOW metric points in a row (or at the last step), or one
@@ -150,21 +158,34 @@ class TrainSpec:
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if self.data_order not in ("independent", "shared"):
-            raise ValueError(f"data_order must be 'independent' or 'shared', got {self.data_order!r}")
+            raise ValueError(
+                f"data_order must be 'independent' or 'shared', got {self.data_order!r}"
+            )
         if self.device not in DEVICES:
-            raise ValueError(f"device must be one of {DEVICES} (resolve 'auto' with resolve_device), got {self.device!r}")
-        for name, allowed in (("activation", ACTIVATIONS), ("loss", LOSSES), ("output", OUTPUTS), ("init", INITS)):
+            raise ValueError(
+                f"device must be one of {DEVICES} (resolve 'auto' with resolve_device), got {self.device!r}"
+            )
+        for name, allowed in (
+            ("activation", ACTIVATIONS),
+            ("loss", LOSSES),
+            ("output", OUTPUTS),
+            ("init", INITS),
+        ):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.loss == "cross_entropy" and self.output != "linear":
-            raise ValueError("cross_entropy applies the softmax itself: use output 'linear' (sigmoid outputs need loss 'mse')")
+            raise ValueError(
+                "cross_entropy applies the softmax itself: use output 'linear' (sigmoid outputs need loss 'mse')"
+            )
         if not 0 <= self.momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
         if self.steps < 0 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0:
             raise ValueError("need steps >= 0, batch_size >= 1, lr > 0, weight_decay >= 0")
 
     @classmethod
-    def from_settings(cls, settings: dict, arch: Architecture, seeds: tuple[int, ...], device: str) -> TrainSpec:
+    def from_settings(
+        cls, settings: dict, arch: Architecture, seeds: tuple[int, ...], device: str
+    ) -> TrainSpec:
         """The spec of one job from its settings (glassynets.settings.train: every experiment key,
         by name) and its cell: the step grids are drawn from the settings' per-decade densities,
         and every other field of the spec is the setting of the same name."""
@@ -172,11 +193,23 @@ class TrainSpec:
         from .two_time import grid
 
         steps = settings["steps"]
-        waiting_times, lags = grid(steps, settings["waiting_times_per_decade"], settings["lags_per_decade"])
-        derived = dict(arch=arch, seeds=seeds, device=device, waiting_times=waiting_times, lags=lags,
-                       snapshot_steps=log_steps(steps, settings["snapshots_per_decade"]),
-                       metric_steps=log_steps(steps, settings["metrics_per_decade"]))
-        given = {f.name: settings[f.name] for f in dataclasses.fields(cls) if f.name in settings and f.name not in derived}
+        waiting_times, lags = grid(
+            steps, settings["waiting_times_per_decade"], settings["lags_per_decade"]
+        )
+        derived = dict(
+            arch=arch,
+            seeds=seeds,
+            device=device,
+            waiting_times=waiting_times,
+            lags=lags,
+            snapshot_steps=log_steps(steps, settings["snapshots_per_decade"]),
+            metric_steps=log_steps(steps, settings["metrics_per_decade"]),
+        )
+        given = {
+            f.name: settings[f.name]
+            for f in dataclasses.fields(cls)
+            if f.name in settings and f.name not in derived
+        }
         return cls(**derived, **given)
 
     @property
@@ -215,7 +248,9 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for but torch sees no GPU; use device: auto or cpu")
+        raise ValueError(
+            "device 'cuda' was asked for but torch sees no GPU; use device: auto or cpu"
+        )
     if device not in DEVICES:
         raise ValueError(f"device must be auto, cpu or cuda, got {device!r}")
     return device
@@ -235,10 +270,6 @@ def network_generator(seed: int) -> torch.Generator:
 # Full-batch loss and gradient (allocating, chunked; used for metrics and by later Hessian code)
 
 
-def _act_(z: torch.Tensor, activation: str) -> torch.Tensor:
-    return z.tanh_() if activation == "tanh" else z.relu_()
-
-
 def _act_grad_(g: torch.Tensor, h: torch.Tensor, activation: str) -> None:
     """g *= f'(z), written in terms of the activation's output h = f(z)."""
     if activation == "tanh":
@@ -249,7 +280,9 @@ def _act_grad_(g: torch.Tensor, h: torch.Tensor, activation: str) -> None:
 
 def _augment(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """x [n, d] -> [n, d+1] contiguous in dtype on x's device, last column ones (the bias input)."""
-    return torch.cat([x.to(dtype), torch.ones(x.shape[0], 1, dtype=dtype, device=x.device)], dim=1).contiguous()
+    return torch.cat(
+        [x.to(dtype), torch.ones(x.shape[0], 1, dtype=dtype, device=x.device)], dim=1
+    ).contiguous()
 
 
 def _sigmoid(z: torch.Tensor) -> torch.Tensor:
@@ -294,8 +327,13 @@ def _data_term(
 
 
 def _evaluate(
-    layers: list[torch.Tensor], x_aug: torch.Tensor, y: torch.Tensor, activation: str, want_grad: bool,
-    loss: str = "cross_entropy", output: str = "linear",
+    layers: list[torch.Tensor],
+    x_aug: torch.Tensor,
+    y: torch.Tensor,
+    activation: str,
+    want_grad: bool,
+    loss: str = "cross_entropy",
+    output: str = "linear",
 ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor] | None]:
     """Mean data term [E] (float64; see _data_term), accuracy [E] (float64) and optionally the
     mean gradient of the data term per layer (no L2 term) over x_aug [n, d+1] (from _augment),
@@ -314,11 +352,13 @@ def _evaluate(
         a = xc.T.contiguous().expand(E, -1, -1)  # [E, d+1, nc], feature-major
         acts = [a]
         for w in layers[:-1]:
-            h = _act_(torch.bmm(w, a), activation)
+            h = activate(torch.bmm(w, a), activation, inplace=True)
             a = torch.cat([h, torch.ones(E, 1, nc, dtype=dt, device=dev)], dim=1)
             acts.append(a)
         yi = yc.view(1, 1, nc).expand(E, 1, nc)
-        chunk_total, chunk_correct, delta = _data_term(torch.bmm(layers[-1], a), yi, loss, output, want_grad)
+        chunk_total, chunk_correct, delta = _data_term(
+            torch.bmm(layers[-1], a), yi, loss, output, want_grad
+        )
         total += chunk_total
         correct += chunk_correct
         if want_grad:
@@ -334,13 +374,25 @@ def _evaluate(
 
 
 def evaluate(
-    theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, arch: Architecture, activation: str = "tanh",
-    loss: str = "cross_entropy", output: str = "linear",
+    theta: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    arch: Architecture,
+    activation: str = "tanh",
+    loss: str = "cross_entropy",
+    output: str = "linear",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Full-batch mean data term [E] (cross-entropy in nats, or MSE; no L2 term) and accuracy [E],
     both float64, of θ [E, P] (layout of nets.flatten) on x [n, d], y [n]."""
-    value, acc, _ = _evaluate(unflatten(theta, arch), _augment(x.to(theta.device), theta.dtype), y.to(theta.device),
-                              activation, want_grad=False, loss=loss, output=output)
+    value, acc, _ = _evaluate(
+        unflatten(theta, arch),
+        _augment(x.to(theta.device), theta.dtype),
+        y.to(theta.device),
+        activation,
+        want_grad=False,
+        loss=loss,
+        output=output,
+    )
     return value, acc
 
 
@@ -360,8 +412,15 @@ def loss_and_grad(
     Returns the objective [E] (in theta's dtype; the data term is the mean over n) and grad [E, P].
     """
     layers = unflatten(theta, arch)
-    value, _, grads = _evaluate(layers, _augment(x.to(theta.device), theta.dtype), y.to(theta.device), activation,
-                                want_grad=True, loss=loss, output=output)
+    value, _, grads = _evaluate(
+        layers,
+        _augment(x.to(theta.device), theta.dtype),
+        y.to(theta.device),
+        activation,
+        want_grad=True,
+        loss=loss,
+        output=output,
+    )
     g = flatten([g + 2 * weight_decay * w for g, w in zip(grads, layers)])
     return (value.to(theta.dtype) + weight_decay * (theta * theta).sum(dim=1)), g
 
@@ -376,7 +435,12 @@ class _Ensemble:
     a last row of ones (A[0] is gathered from the data, see step()). With momentum, V[l] is layer
     l's velocity (shape of W[l]); else V[l] is None."""
 
-    def __init__(self, layers: list[torch.Tensor], spec: TrainSpec, velocity: list[torch.Tensor] | None = None):
+    def __init__(
+        self,
+        layers: list[torch.Tensor],
+        spec: TrainSpec,
+        velocity: list[torch.Tensor] | None = None,
+    ):
         E, B, dt = layers[0].shape[0], spec.batch_size, spec.torch_dtype
         dev = layers[0].device
         self.W = [w.contiguous() for w in layers]
@@ -390,13 +454,17 @@ class _Ensemble:
         self.Z = [torch.empty(E, w, B, dtype=dt, device=dev) for w in widths[1:]]
         self.G = [None] + [torch.empty(E, w, B, dtype=dt, device=dev) for w in widths[1:-1]]
         self.T = [None] + [torch.empty(E, w, B, dtype=dt, device=dev) for w in widths[1:-1]]
-        self.WT = [None] + [w[:, :, :-1].transpose(1, 2) for w in self.W[1:]]  # views, track updates
+        self.WT = [None] + [
+            w[:, :, :-1].transpose(1, 2) for w in self.W[1:]
+        ]  # views, track updates
         self.neg_ones = torch.full((E, 1, B), -1.0, dtype=dt, device=dev)
         self.decay = 1.0 - 2.0 * spec.lr * spec.weight_decay
         self.alpha = -spec.lr / B
         self.tanh = spec.activation == "tanh"
 
-    def step(self, x0: torch.Tensor, shared: bool, yb: torch.Tensor, update: bool, batch_metrics: bool):
+    def step(
+        self, x0: torch.Tensor, shared: bool, yb: torch.Tensor, update: bool, batch_metrics: bool
+    ):
         """One SGD step. x0: minibatch inputs incl. the ones feature: [E, d+1, B] (independent
         order, any strides) or [B, d+1] (shared order); yb [E, 1, B] labels. Returns (batch data
         term [E], batch grad norm [E]) when batch_metrics, else None. update=False only evaluates."""
@@ -416,8 +484,12 @@ class _Ensemble:
             torch.bmm(W[l], A[l], out=Z[l])
         out = None
         if batch_metrics:
-            value = (-torch.log_softmax(Z[-1], dim=1).gather(1, yb).mean(dim=(1, 2), dtype=torch.float64) if ce
-                     else _data_term(Z[-1], yb, self.spec.loss, self.spec.output, want_delta=False)[0] / B)
+            value = (
+                -torch.log_softmax(Z[-1], dim=1).gather(1, yb).mean(dim=(1, 2), dtype=torch.float64)
+                if ce
+                else _data_term(Z[-1], yb, self.spec.loss, self.spec.output, want_delta=False)[0]
+                / B
+            )
             out = [value, torch.zeros(E, dtype=torch.float64, device=value.device)]
         if not (update or batch_metrics):
             return out
@@ -430,7 +502,13 @@ class _Ensemble:
             if l:  # backpropagate through W[l] before it is updated
                 torch.bmm(self.WT[l], delta, out=G[l])
             if batch_metrics:
-                a_t = A[l].transpose(1, 2) if l else x0.expand(E, -1, -1) if shared else x0.transpose(1, 2)
+                a_t = (
+                    A[l].transpose(1, 2)
+                    if l
+                    else x0.expand(E, -1, -1)
+                    if shared
+                    else x0.transpose(1, 2)
+                )
                 g = torch.baddbmm(W[l], delta, a_t, beta=lam2, alpha=1.0 / B)
                 out[1] += g.square().sum(dim=(1, 2), dtype=torch.float64)
             if update:
@@ -438,8 +516,13 @@ class _Ensemble:
                     self._sgd(W[l], V[l], delta, A[l].transpose(1, 2), torch.Tensor.baddbmm_)
                 elif shared:
                     h0 = W[0].shape[1]
-                    self._sgd(W[0].view(E * h0, -1), V[0] if V[0] is None else V[0].view(E * h0, -1),
-                              delta.reshape(E * h0, B), x0, torch.Tensor.addmm_)
+                    self._sgd(
+                        W[0].view(E * h0, -1),
+                        V[0] if V[0] is None else V[0].view(E * h0, -1),
+                        delta.reshape(E * h0, B),
+                        x0,
+                        torch.Tensor.addmm_,
+                    )
                 else:
                     self._sgd(W[0], V[0], delta, x0.transpose(1, 2), torch.Tensor.baddbmm_)
             if l:
@@ -452,7 +535,14 @@ class _Ensemble:
             out[1] = out[1].sqrt()
         return out
 
-    def _sgd(self, w: torch.Tensor, v: torch.Tensor | None, delta: torch.Tensor, a_t: torch.Tensor, product) -> None:
+    def _sgd(
+        self,
+        w: torch.Tensor,
+        v: torch.Tensor | None,
+        delta: torch.Tensor,
+        a_t: torch.Tensor,
+        product,
+    ) -> None:
         """One update of layer w from δ and its input a_t (product: baddbmm_ or addmm_, in place).
         Plain: w <- (1 - 2·lr·λ) w - (lr/B) δ a_t, fused in one product. Momentum m:
         v <- m v + (1/B) δ a_t + 2λ w, then w <- w - lr v."""
@@ -536,13 +626,29 @@ def train_resumable(
     if checkpoint is not None:
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return train_ensemble(spec, x_train, y_train, x_test, y_test, checkpoint=checkpoint,
-                              checkpoint_every_s=checkpoint_every_s, log=log)
+        return train_ensemble(
+            spec,
+            x_train,
+            y_train,
+            x_test,
+            y_test,
+            checkpoint=checkpoint,
+            checkpoint_every_s=checkpoint_every_s,
+            log=log,
+        )
     except StaleCheckpointError as err:
         log(f"{err}: the settings changed since it was written, so training starts afresh")
         checkpoint.unlink()
-        return train_ensemble(spec, x_train, y_train, x_test, y_test, checkpoint=checkpoint,
-                              checkpoint_every_s=checkpoint_every_s, log=log)
+        return train_ensemble(
+            spec,
+            x_train,
+            y_train,
+            x_test,
+            y_test,
+            checkpoint=checkpoint,
+            checkpoint_every_s=checkpoint_every_s,
+            log=log,
+        )
 
 
 def _check_data(spec: TrainSpec, x_train, y_train, x_test, y_test) -> None:
@@ -564,9 +670,25 @@ class _Batches:
     at E = 100 on [2,5,5,4]) and wide inputs (rows, chunk by chunk of networks, as bytes where the
     pixels allow; see GATHER_CHUNK_BYTES)."""
 
-    def __init__(self, spec: TrainSpec, net: _Ensemble, x_aug: torch.Tensor, y: torch.Tensor, order: _Order, E: int):
-        (n, d1), B, R, dev = x_aug.shape, spec.batch_size, net.E, x_aug.device
-        self.net, self.order, self.x_aug, self.y, self.B, self.E, self.R = net, order, x_aug, y, B, E, R
+    def __init__(
+        self,
+        spec: TrainSpec,
+        net: _Ensemble,
+        x_aug: torch.Tensor,
+        y: torch.Tensor,
+        order: _Order,
+        E: int,
+    ):
+        d1, B, R, dev = x_aug.shape[1], spec.batch_size, net.E, x_aug.device
+        self.net, self.order, self.x_aug, self.y, self.B, self.E, self.R = (
+            net,
+            order,
+            x_aug,
+            y,
+            B,
+            E,
+            R,
+        )
         self.shared = spec.data_order == "shared"
         self.small_d = d1 <= 32 and not self.shared
         self.xT = x_aug.T.contiguous() if self.small_d else None
@@ -574,17 +696,37 @@ class _Batches:
         self.parts = None
         if not (self.shared or self.small_d):  # parts share net.W's storage (slices)
             # (a GPU has no such cache to keep warm and prefers one big call)
-            c = R if dev.type == "cuda" else max(2, GATHER_CHUNK_BYTES // (B * d1 * x_aug.element_size()))
+            c = (
+                R
+                if dev.type == "cuda"
+                else max(2, GATHER_CHUNK_BYTES // (B * d1 * x_aug.element_size()))
+            )
             bounds = list(range(0, R, c)) + [R]
-            if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:  # a last chunk of one network joins the one before
+            if (
+                len(bounds) > 2 and bounds[-1] - bounds[-2] == 1
+            ):  # a last chunk of one network joins the one before
                 del bounds[-2]
-            self.parts = [(i * B, _Ensemble([w[i:j] for w in net.W], spec,
-                                            [v[i:j] for v in net.V] if spec.momentum else None))
-                          for i, j in zip(bounds, bounds[1:])]
-            self.buf = torch.empty(max(j - i for i, j in zip(bounds, bounds[1:])) * B, d1, dtype=x_aug.dtype,
-                                   device=dev)
+            self.parts = [
+                (
+                    i * B,
+                    _Ensemble(
+                        [w[i:j] for w in net.W],
+                        spec,
+                        [v[i:j] for v in net.V] if spec.momentum else None,
+                    ),
+                )
+                for i, j in zip(bounds, bounds[1:])
+            ]
+            self.buf = torch.empty(
+                max(j - i for i, j in zip(bounds, bounds[1:])) * B,
+                d1,
+                dtype=x_aug.dtype,
+                device=dev,
+            )
             self.codes = _pixel_codes(x_aug) if dev.type == "cpu" else None
-            self.code_buf = torch.empty(self.buf.shape, dtype=torch.uint8) if self.codes is not None else None
+            self.code_buf = (
+                torch.empty(self.buf.shape, dtype=torch.uint8) if self.codes is not None else None
+            )
 
     def step(self, update: bool, batch_metrics: bool) -> list[torch.Tensor] | None:
         """One SGD step of every network on its next minibatch (see _Ensemble.step)."""
@@ -597,7 +739,9 @@ class _Batches:
             for i0, part in self.parts:
                 ic = idx[i0 : i0 + part.E * B]
                 if self.codes is None:
-                    rows = torch.index_select(self.x_aug, 0, ic, out=self.buf[: len(ic)])  # [e*B, d+1]
+                    rows = torch.index_select(
+                        self.x_aug, 0, ic, out=self.buf[: len(ic)]
+                    )  # [e*B, d+1]
                 else:  # the same floats, from a quarter of the bytes
                     codes = torch.index_select(self.codes, 0, ic, out=self.code_buf[: len(ic)])
                     rows = self.buf[: len(ic)].copy_(codes).div_(255)
@@ -608,7 +752,11 @@ class _Batches:
         if self.shared:
             x0 = self.x_aug.index_select(0, idx)  # [B, d+1]
         else:  # gather columns of the feature-major copy: [d+1, E*B] viewed as [E, d+1, B]
-            x0 = torch.index_select(self.xT, 1, idx, out=self.buf).view(-1, self.R, B).permute(1, 0, 2)
+            x0 = (
+                torch.index_select(self.xT, 1, idx, out=self.buf)
+                .view(-1, self.R, B)
+                .permute(1, 0, 2)
+            )
         yb = self.y.index_select(0, idx).view(-1, 1, B).expand(self.R, 1, B)
         return self.net.step(x0, self.shared, yb, update=update, batch_metrics=batch_metrics)
 
@@ -623,8 +771,11 @@ class _Recording:
         self.spec, self.data, self.E, self.seeds = spec, data, E, np.array(spec.seeds)
         self.snapshots = np.empty((len(spec.snapshot_steps), E, P), dtype=spec.dtype)
         self.metrics = {k: np.full((len(spec.metric_steps), E), np.nan) for k in METRICS}
-        self.two_time = (Recorder(spec.waiting_times, spec.lags, spec.steps, spec.overlap_eps, E, P, spec.dtype)
-                         if len(spec.waiting_times) else None)
+        self.two_time = (
+            Recorder(spec.waiting_times, spec.lags, spec.steps, spec.overlap_eps, E, P, spec.dtype)
+            if len(spec.waiting_times)
+            else None
+        )
         self.si, self.mi, self.last_ok, self.last_loss, self.row = 0, 0, None, float("nan"), None
 
     def metrics_due(self, s: int) -> bool:
@@ -636,9 +787,16 @@ class _Recording:
         pair = self.two_time is not None and s in self.two_time.steps
         self.row = None
         if snap or self.metrics_due(s):
-            self._check(s, "non-finite parameters", torch.stack([w[:E].reshape(E, -1).isfinite().all(1) for w in W]).all(0))
-            self._check(s, f"a parameter beyond ±{THETA_MAX:g}",
-                        torch.stack([w[:E].reshape(E, -1).abs().amax(1) <= THETA_MAX for w in W]).all(0))
+            self._check(
+                s,
+                "non-finite parameters",
+                torch.stack([w[:E].reshape(E, -1).isfinite().all(1) for w in W]).all(0),
+            )
+            self._check(
+                s,
+                f"a parameter beyond ±{THETA_MAX:g}",
+                torch.stack([w[:E].reshape(E, -1).abs().amax(1) <= THETA_MAX for w in W]).all(0),
+            )
         if snap or pair:
             theta = flatten(W)[:E].cpu().numpy()
             if snap:
@@ -648,13 +806,21 @@ class _Recording:
                 self.two_time.record(s, theta)
         if self.metrics_due(s):  # full-batch metrics of θ(s), before this step's update
             x_aug, y_train, xt_aug, y_test = self.data
-            ce, acc, grads = _evaluate(W, x_aug, y_train, spec.activation, True, spec.loss, spec.output)
-            gn = sum((g + 2 * spec.weight_decay * w).square().sum(dim=(1, 2), dtype=torch.float64)
-                     for g, w in zip(grads, W))
-            tce, tacc, _ = _evaluate(W, xt_aug, y_test, spec.activation, False, spec.loss, spec.output)
+            ce, acc, grads = _evaluate(
+                W, x_aug, y_train, spec.activation, True, spec.loss, spec.output
+            )
+            gn = sum(
+                (g + 2 * spec.weight_decay * w).square().sum(dim=(1, 2), dtype=torch.float64)
+                for g, w in zip(grads, W)
+            )
+            tce, tacc, _ = _evaluate(
+                W, xt_aug, y_test, spec.activation, False, spec.loss, spec.output
+            )
             self._check(s, "non-finite training loss", ce[:E].isfinite())
             self._check_loss(s, ce[:E].cpu().numpy())
-            self.row = dict(train_loss=ce, train_acc=acc, test_loss=tce, test_acc=tacc, grad_norm=gn.sqrt())
+            self.row = dict(
+                train_loss=ce, train_acc=acc, test_loss=tce, test_acc=tacc, grad_norm=gn.sqrt()
+            )
         if snap or self.row is not None:
             self.last_ok = s  # every check of this step passed
 
@@ -672,10 +838,18 @@ class _Recording:
         bad = ~torch.as_tensor(ok)
         if bool(bad.any()):
             n_bad = int(bad.sum())
-            which = ", ".join(str(s) for s in self.seeds[bad.cpu().numpy()][:10]) + (" ..." if n_bad > 10 else "")
-            since = f"fine at step {self.last_ok}" if self.last_ok is not None else "never checked before"
-            raise DivergenceError(f"seed{'s' if n_bad > 1 else ''} {which} diverged: {what} at step {step} "
-                                  f"({since}); lower lr (now {self.spec.lr})")
+            which = ", ".join(str(s) for s in self.seeds[bad.cpu().numpy()][:10]) + (
+                " ..." if n_bad > 10 else ""
+            )
+            since = (
+                f"fine at step {self.last_ok}"
+                if self.last_ok is not None
+                else "never checked before"
+            )
+            raise DivergenceError(
+                f"seed{'s' if n_bad > 1 else ''} {which} diverged: {what} at step {step} "
+                f"({since}); lower lr (now {self.spec.lr})"
+            )
 
     def _check_loss(self, step: int, loss: np.ndarray) -> None:
         """Loss far above its first recorded value for DIVERGED_WINDOW points in a row, or at the end."""
@@ -686,14 +860,23 @@ class _Recording:
         if len(recent) < DIVERGED_WINDOW and step < self.spec.steps:
             high[:] = False
         when = "at the end" if step == self.spec.steps else f"for {DIVERGED_WINDOW} metric points"
-        self._check(step, f"training loss above {DIVERGED_LOSS_FACTOR:g}× its initial value ({when})", ~high)
+        self._check(
+            step, f"training loss above {DIVERGED_LOSS_FACTOR:g}× its initial value ({when})", ~high
+        )
 
     def state(self) -> dict:
-        return {"si": self.si, "mi": self.mi, "last_ok": self.last_ok,
-                "snapshots": torch.from_numpy(self.snapshots[: self.si].copy()),
-                "metrics": {k: torch.from_numpy(v[: self.mi].copy()) for k, v in self.metrics.items()},
-                "two_time": ({k: torch.from_numpy(v) for k, v in self.two_time.state().items()}
-                             if self.two_time is not None else {})}
+        return {
+            "si": self.si,
+            "mi": self.mi,
+            "last_ok": self.last_ok,
+            "snapshots": torch.from_numpy(self.snapshots[: self.si].copy()),
+            "metrics": {k: torch.from_numpy(v[: self.mi].copy()) for k, v in self.metrics.items()},
+            "two_time": (
+                {k: torch.from_numpy(v) for k, v in self.two_time.state().items()}
+                if self.two_time is not None
+                else {}
+            ),
+        }
 
     def load(self, state: dict) -> None:
         self.si, self.mi, self.last_ok = state["si"], state["mi"], state["last_ok"]
@@ -705,21 +888,39 @@ class _Recording:
 
     def result(self) -> TrainResult:
         spec = self.spec
-        return TrainResult(spec.snapshot_steps.copy(), self.snapshots, spec.metric_steps.copy(), self.metrics,
-                           self.two_time)
+        return TrainResult(
+            spec.snapshot_steps.copy(),
+            self.snapshots,
+            spec.metric_steps.copy(),
+            self.metrics,
+            self.two_time,
+        )
 
 
 class _Checkpoint:
     """The full state of a run (networks, generators, data order, recordings) in one file, written
     atomically; loading accepts only a file of this spec, these data and this format."""
 
-    def __init__(self, path: Path, spec: TrainSpec, data_fingerprint: str, log: Callable[[str], None]):
+    def __init__(
+        self, path: Path, spec: TrainSpec, data_fingerprint: str, log: Callable[[str], None]
+    ):
         self.path, self.spec, self.fingerprint, self.log = Path(path), spec, data_fingerprint, log
 
-    def save(self, step: int, net: _Ensemble, gens: list[torch.Generator], order: _Order, rec: _Recording) -> None:
-        state = {"version": _CHECKPOINT_VERSION, "spec": self.spec.describe(), "data": self.fingerprint, "step": step,
-                 "layers": [w.cpu() for w in net.W], "velocity": [v.cpu() for v in net.V if v is not None],
-                 "gen_states": [g.get_state() for g in gens], "perm": order.perm, "pos": order.pos, **rec.state()}
+    def save(
+        self, step: int, net: _Ensemble, gens: list[torch.Generator], order: _Order, rec: _Recording
+    ) -> None:
+        state = {
+            "version": _CHECKPOINT_VERSION,
+            "spec": self.spec.describe(),
+            "data": self.fingerprint,
+            "step": step,
+            "layers": [w.cpu() for w in net.W],
+            "velocity": [v.cpu() for v in net.V if v is not None],
+            "gen_states": [g.get_state() for g in gens],
+            "perm": order.perm,
+            "pos": order.pos,
+            **rec.state(),
+        }
         replace_atomically(self.path, lambda tmp: torch.save(state, tmp))
 
     def save_or_warn(self, *args) -> None:
@@ -728,17 +929,25 @@ class _Checkpoint:
             self.save(*args)
         except (OSError, RuntimeError) as err:  # torch.save reports a full disk as a RuntimeError
             free = shutil.disk_usage(self.path.parent).free
-            self.log(f"warning: could not write the checkpoint {self.path} ({err}; {free / 2**20:.1f} MiB free there); "
-                     "training goes on")
+            self.log(
+                f"warning: could not write the checkpoint {self.path} ({err}; {free / 2**20:.1f} MiB free there); "
+                "training goes on"
+            )
 
     def load(self, gens: list[torch.Generator], order: _Order, rec: _Recording) -> dict | None:
         """The saved state (its step, layers and velocity), restoring generators, order and recordings; None if no file."""
         if not self.path.exists():
             return None
         ck = torch.load(self.path, weights_only=True)
-        if ck.get("version") != _CHECKPOINT_VERSION or ck.get("spec") != self.spec.describe() or ck.get("data") != self.fingerprint:
-            raise StaleCheckpointError(f"checkpoint {self.path} belongs to a different run (spec, data or format differ); "
-                                       "delete it to start afresh")
+        if (
+            ck.get("version") != _CHECKPOINT_VERSION
+            or ck.get("spec") != self.spec.describe()
+            or ck.get("data") != self.fingerprint
+        ):
+            raise StaleCheckpointError(
+                f"checkpoint {self.path} belongs to a different run (spec, data or format differ); "
+                "delete it to start afresh"
+            )
         for g, st in zip(gens, ck["gen_states"]):
             g.set_state(st)
         order.perm, order.pos = ck["perm"], ck["pos"]
@@ -758,9 +967,11 @@ class _Progress:
         now, steps = time.perf_counter(), self.spec.steps
         if s < steps and now - self.t_log >= self.every_s:
             rate = (s + 1 - self.start) / (now - self.t0)
-            self.log(f"step {s + 1}/{steps} ({100 * (s + 1) / steps:.1f}%)  {rate:,.0f} steps/s  "
-                     f"{rate * rec.E:,.0f} net-steps/s  ETA {_fmt_time((steps - s - 1) / rate)}  "
-                     f"mean train loss {rec.last_loss:.4f} (step {rec.last_ok})")
+            self.log(
+                f"step {s + 1}/{steps} ({100 * (s + 1) / steps:.1f}%)  {rate:,.0f} steps/s  "
+                f"{rate * rec.E:,.0f} net-steps/s  ETA {_fmt_time((steps - s - 1) / rate)}  "
+                f"mean train loss {rec.last_loss:.4f} (step {rec.last_ok})"
+            )
             self.t_log = now
 
 
@@ -796,7 +1007,10 @@ def train_ensemble(
     x_train, y_train, x_test, y_test = (t.to(dev) for t in (x_train, y_train, x_test, y_test))
     x_aug = _augment(x_train, spec.torch_dtype)  # [n, d+1]
     gens = [network_generator(s) for s in spec.seeds]
-    layers = [torch.stack(ws).to(dev) for ws in zip(*(init_layers(spec.arch, g, spec.torch_dtype, spec.init) for g in gens))]
+    layers = [
+        torch.stack(ws).to(dev)
+        for ws in zip(*(init_layers(spec.arch, g, spec.torch_dtype, spec.init) for g in gens))
+    ]
     order = _Order(gens[:1] if spec.data_order == "shared" else gens, len(y_train), spec.batch_size)
     rec = _Recording(spec, (x_aug, y_train, _augment(x_test, spec.torch_dtype), y_test))
     saver = _Checkpoint(checkpoint, spec, fingerprint, log) if checkpoint is not None else None
@@ -804,13 +1018,22 @@ def train_ensemble(
     # MKL runs a batch of one matrix product through other kernels than a batch of several (measured:
     # baddbmm_ with a long inner dimension rounds differently), so a lone network trains beside a
     # copy of itself that follows its minibatches and is dropped: R = max(E, 2) networks run.
-    net = (_Ensemble([w.to(dev) for w in saved["layers"]], spec, [v.to(dev) for v in saved["velocity"]] or None)
-           if saved else _Ensemble([w.repeat(max(E, 2) // E, 1, 1) for w in layers], spec))
+    net = (
+        _Ensemble(
+            [w.to(dev) for w in saved["layers"]],
+            spec,
+            [v.to(dev) for v in saved["velocity"]] or None,
+        )
+        if saved
+        else _Ensemble([w.repeat(max(E, 2) // E, 1, 1) for w in layers], spec)
+    )
     batches, start = _Batches(spec, net, x_aug, y_train, order, E), saved["step"] if saved else 0
     progress, t_saved = _Progress(spec, start, log, log_every_s), time.perf_counter()
     if torch.get_num_threads() > 1:
-        log(f"note: torch uses {torch.get_num_threads()} threads; this trainer is fastest with "
-            "torch.set_num_threads(1) and one process per core")
+        log(
+            f"note: torch uses {torch.get_num_threads()} threads; this trainer is fastest with "
+            "torch.set_num_threads(1) and one process per core"
+        )
     for s in range(start, spec.steps + 1):
         if saver is not None and s > start and time.perf_counter() - t_saved >= checkpoint_every_s:
             saver.save_or_warn(s, net, gens, order, rec)

@@ -30,18 +30,27 @@ def log_grid(first: int, last: int, per_decade: int) -> np.ndarray:
         raise ValueError(f"need first >= 1 and per_decade >= 1, got {first}, {per_decade}")
     if last < first:
         return np.zeros(0, dtype=np.int64)
-    k = np.arange(int(np.ceil(np.log10(first) * per_decade - 1e-9)), int(np.floor(np.log10(last) * per_decade + 1e-9)) + 1)
+    k = np.arange(
+        int(np.ceil(np.log10(first) * per_decade - 1e-9)),
+        int(np.floor(np.log10(last) * per_decade + 1e-9)) + 1,
+    )
     values = np.rint(10.0 ** (k / per_decade)).astype(np.int64)
     return np.unique(values[(values >= first) & (values <= last)])
 
 
-def grid(last_step: int, waiting_times_per_decade: int, lags_per_decade: int) -> tuple[np.ndarray, np.ndarray]:
+def grid(
+    last_step: int, waiting_times_per_decade: int, lags_per_decade: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The (t_w, t) grid of a run of ``last_step`` steps: waiting times log-spaced in [1, last_step − 1]
     and lags log-spaced in [1, last_step] (each pair kept while t_w + t <= last_step)."""
-    return log_grid(1, last_step - 1, waiting_times_per_decade), log_grid(1, last_step, lags_per_decade)
+    return log_grid(1, last_step - 1, waiting_times_per_decade), log_grid(
+        1, last_step, lags_per_decade
+    )
 
 
-def moments(ref: np.ndarray, cur: np.ndarray, eps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def moments(
+    ref: np.ndarray, cur: np.ndarray, eps: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Δ, D and Q_ε between parameter vectors: ref [..., P] and cur (broadcastable), any float dtype.
 
     Differences are taken in float64 (Δ is far below |θ|² at small t). Returns delta [...],
@@ -53,13 +62,20 @@ def moments(ref: np.ndarray, cur: np.ndarray, eps: np.ndarray) -> tuple[np.ndarr
     sq_sums, fourth_sums = [], []
     below = np.zeros((*shape, len(eps)), dtype=np.int64)
     for p0 in range(0, n_params, PARAM_BLOCK):
-        diff = ref[..., p0 : p0 + PARAM_BLOCK].astype(np.float64) - np.asarray(cur)[..., p0 : p0 + PARAM_BLOCK]
+        diff = (
+            ref[..., p0 : p0 + PARAM_BLOCK].astype(np.float64)
+            - np.asarray(cur)[..., p0 : p0 + PARAM_BLOCK]
+        )
         sq = np.square(diff)
         sq_sums.append(sq.sum(axis=-1))
         fourth_sums.append(np.square(sq).sum(axis=-1))
         if len(eps):
             below += (np.abs(diff)[..., None, :] < eps[:, None]).sum(axis=-1)
-    return np.stack(sq_sums).sum(axis=0) / n_params, np.stack(fourth_sums).sum(axis=0) / n_params, below / n_params
+    return (
+        np.stack(sq_sums).sum(axis=0) / n_params,
+        np.stack(fourth_sums).sum(axis=0) / n_params,
+        below / n_params,
+    )
 
 
 class Recorder:
@@ -71,7 +87,9 @@ class Recorder:
     [W, L, E] and overlap [W, L, K, E] float64, NaN where not (yet) measured.
     """
 
-    def __init__(self, waiting_times, lags, last_step: int, eps, n_runs: int, n_params: int, dtype=np.float32):
+    def __init__(
+        self, waiting_times, lags, last_step: int, eps, n_runs: int, n_params: int, dtype=np.float32
+    ):
         self.waiting_times = np.asarray(waiting_times, dtype=np.int64)
         self.lags = np.asarray(lags, dtype=np.int64)
         self.eps = np.asarray(eps, dtype=np.float64).reshape(-1)
@@ -81,7 +99,9 @@ class Recorder:
         self.last_step = int(last_step)
         W, L = len(self.waiting_times), len(self.lags)
         self.valid = self.waiting_times[:, None] + self.lags[None, :] <= self.last_step  # [W, L]
-        self.ref_index = {int(tw): w for w, tw in enumerate(self.waiting_times) if tw < self.last_step}
+        self.ref_index = {
+            int(tw): w for w, tw in enumerate(self.waiting_times) if tw < self.last_step
+        }
         at = self.waiting_times[:, None] + self.lags[None, :]
         self.pairs_at: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         w_idx, l_idx = np.nonzero(self.valid)
@@ -102,7 +122,9 @@ class Recorder:
         pairs = self.pairs_at.get(step)
         if pairs is not None:
             w, lag = pairs
-            delta, fourth, overlap = moments(self.refs[w], theta[None], self.eps)  # [k, E], [k, E, K]
+            delta, fourth, overlap = moments(
+                self.refs[w], theta[None], self.eps
+            )  # [k, E], [k, E, K]
             self.delta[w, lag], self.fourth[w, lag] = delta, fourth
             self.overlap[w, lag] = overlap.transpose(0, 2, 1)
         w = self.ref_index.get(step)
@@ -112,19 +134,29 @@ class Recorder:
 
     def state(self) -> dict[str, np.ndarray]:
         """What a resumed run needs (θ(t_w) only of the waiting times passed)."""
-        return {"refs": self.refs[: self.n_refs].copy(), "delta": self.delta, "fourth": self.fourth,
-                "overlap": self.overlap}
+        return {
+            "refs": self.refs[: self.n_refs].copy(),
+            "delta": self.delta,
+            "fourth": self.fourth,
+            "overlap": self.overlap,
+        }
 
     def load(self, state: dict[str, np.ndarray]) -> None:
         self.n_refs = len(state["refs"])
         self.refs[: self.n_refs] = state["refs"]
-        self.delta[...], self.fourth[...], self.overlap[...] = state["delta"], state["fourth"], state["overlap"]
+        self.delta[...], self.fourth[...], self.overlap[...] = (
+            state["delta"],
+            state["fourth"],
+            state["overlap"],
+        )
 
-    def joined(self, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> "Recorder":
+    def joined(self, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Recorder:
         """A recorder on this grid holding the (delta, fourth, overlap) results of several groups of
         runs side by side, in order (e.g. the coupling samples of a p-spin job); no θ(t_w)."""
         out = Recorder(self.waiting_times, self.lags, self.last_step, self.eps, 0, 0)
-        out.delta, out.fourth, out.overlap = (np.concatenate(arrays, axis=-1) for arrays in zip(*parts))
+        out.delta, out.fourth, out.overlap = (
+            np.concatenate(arrays, axis=-1) for arrays in zip(*parts)
+        )
         return out
 
     def columns(self, seeds: np.ndarray) -> dict[str, np.ndarray]:
@@ -133,10 +165,14 @@ class Recorder:
         w, lag = np.nonzero(self.valid)
         n_runs, n_pairs = len(seeds), len(w)
         return {
-            "seed": np.repeat(np.asarray(seeds), n_pairs), "t_w": np.tile(self.waiting_times[w], n_runs),
-            "t": np.tile(self.lags[lag], n_runs), "delta": self.delta[w, lag].T.reshape(-1),
+            "seed": np.repeat(np.asarray(seeds), n_pairs),
+            "t_w": np.tile(self.waiting_times[w], n_runs),
+            "t": np.tile(self.lags[lag], n_runs),
+            "delta": self.delta[w, lag].T.reshape(-1),
             "fourth": self.fourth[w, lag].T.reshape(-1),
-            "overlap": self.overlap[w, lag].transpose(2, 0, 1).reshape(n_runs * n_pairs, len(self.eps)),
+            "overlap": self.overlap[w, lag]
+            .transpose(2, 0, 1)
+            .reshape(n_runs * n_pairs, len(self.eps)),
         }
 
 

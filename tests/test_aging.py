@@ -29,7 +29,11 @@ def test_late_msd_finds_diffusion_and_its_constant():
     assert late["slope"] == pytest.approx(1, abs=1e-9) and late["diffusive"] == 1.0
     assert late["diffusion"] == pytest.approx(3e-7, rel=1e-9)
     sub = aging.late_msd(t_w, t, 1e-3 * t**0.3, late_tw=1000)
-    assert sub["slope"] == pytest.approx(0.3, abs=1e-9) and sub["diffusive"] == 0.0 and np.isnan(sub["diffusion"])
+    assert (
+        sub["slope"] == pytest.approx(0.3, abs=1e-9)
+        and sub["diffusive"] == 0.0
+        and np.isnan(sub["diffusion"])
+    )
 
 
 def test_msd_plateau_of_a_two_step_relaxation():
@@ -41,12 +45,16 @@ def test_msd_plateau_of_a_two_step_relaxation():
 
 def test_weight_histograms_share_bins_and_count_everything():
     rng = np.random.default_rng(1)
-    snaps = np.stack([rng.normal(scale=s, size=(3, 50)) for s in (0.5, 1.0, 2.0)])  # [S=3, E=3, P=50]
+    snaps = np.stack(
+        [rng.normal(scale=s, size=(3, 50)) for s in (0.5, 1.0, 2.0)]
+    )  # [S=3, E=3, P=50]
     edges, counts = aging.weight_histograms(snaps, bins=12)
     assert edges.shape == (13,) and counts.shape == (3, 12)
     assert edges[0] == snaps.min() and edges[-1] == snaps.max()
     assert (counts.sum(axis=1) == 150).all()
-    assert counts[0, [0, -1]].sum() < counts[2, [0, -1]].sum()  # the widest spread fills the outer bins
+    assert (
+        counts[0, [0, -1]].sum() < counts[2, [0, -1]].sum()
+    )  # the widest spread fills the outer bins
 
 
 def _grid(last=10**5):
@@ -70,7 +78,9 @@ def test_t_star_recovers_the_scaling_form_exactly():
     # log–log interpolation of a power law is exact: t* = 100 t_w^0.7
     np.testing.assert_allclose(curve[ok], 100 * tws[ok] ** 0.7, rtol=1e-9)
     mu, intercept, n, residual = aging.fit_power_law(tws, curve, (10, 1e4))
-    assert mu == pytest.approx(0.7, abs=1e-9) and intercept == pytest.approx(2.0, abs=1e-9) and n > 20
+    assert (
+        mu == pytest.approx(0.7, abs=1e-9) and intercept == pytest.approx(2.0, abs=1e-9) and n > 20
+    )
     assert residual < 1e-9
 
 
@@ -78,8 +88,12 @@ def test_t_star_is_nan_when_never_reached_or_exceeded_at_t_1():
     lags = np.array([1, 2, 4, 8])
     assert np.isnan(aging.t_star(lags, np.full((3, 4), 1e-6), 1e-2)).all()
     assert np.isnan(aging.t_star(lags, np.full((3, 4), 1.0), 1e-2)).all()
-    assert np.isnan(aging.t_star(lags, np.array([[1e-3, np.nan, np.nan, np.nan]]), 1e-2)).all()  # past the run's end
-    assert aging.t_star(lags, np.array([[1e-3, 1e-1, np.nan, np.nan]]), 1e-2)[0] == pytest.approx(2**0.5)
+    assert np.isnan(
+        aging.t_star(lags, np.array([[1e-3, np.nan, np.nan, np.nan]]), 1e-2)
+    ).all()  # past the run's end
+    assert aging.t_star(lags, np.array([[1e-3, 1e-1, np.nan, np.nan]]), 1e-2)[0] == pytest.approx(
+        2**0.5
+    )
 
 
 def _two_regimes(tws, lags, n_runs, break_tw=10**3.6, mu=0.75, seed=1, scatter=0.1):
@@ -99,16 +113,30 @@ def test_asymptotic_window_finds_the_crossover_and_mu_with_full_uncertainty():
     summary, fits = aging.estimate_mu(tws, lags, delta, 1e-2, rules)
     assert summary["status"] == "ok"
     assert summary["mu"] == pytest.approx(0.75, abs=0.01)
-    assert 3.4 <= summary["crossover_log10_tw"] <= 3.9  # the window starts at the break (within the grid)
+    assert (
+        3.4 <= summary["crossover_log10_tw"] <= 3.9
+    )  # the window starts at the break (within the grid)
     assert summary["crossover_low"] <= summary["crossover_log10_tw"] <= summary["crossover_high"]
-    assert summary["total_low"] <= summary["stat_low"] <= 0.75 + 1e-4 and 0.75 - 1e-4 <= summary["stat_high"]
+    assert (
+        summary["total_low"] <= summary["stat_low"] <= 0.75 + 1e-4
+        and 0.75 - 1e-4 <= summary["stat_high"]
+    )
     assert summary["stat_high"] <= summary["total_high"]
     assert summary["residual_dex"] < 0.01
-    assert {f["variant"] for f in fits} == {"primary", "window_start_earlier", "window_start_later",
-                                            "window_end_earlier", "per_run_tstar"}
+    assert {f["variant"] for f in fits} == {
+        "primary",
+        "window_start_earlier",
+        "window_start_later",
+        "window_end_earlier",
+        "per_run_tstar",
+    }
     # one power law through both regimes is what the fixed window gives: a poor fit, so no μ
-    fixed, fits = aging.estimate_mu(tws, lags, delta, 1e-2, aging.FitRules(fit_tw=(10, 1e5), window="fixed", n_boot=20))
-    assert fixed["residual_dex"] > 0.1 and fits[0]["mu"] < 0.6  # the slope through both regimes is biased
+    fixed, fits = aging.estimate_mu(
+        tws, lags, delta, 1e-2, aging.FitRules(fit_tw=(10, 1e5), window="fixed", n_boot=20)
+    )
+    assert (
+        fixed["residual_dex"] > 0.1 and fits[0]["mu"] < 0.6
+    )  # the slope through both regimes is biased
     assert np.isnan(fixed["mu"]) and "not one power law" in fixed["status"]
     assert aging.aging_verdict(fixed, 0.1)[0] == "undefined"
 
@@ -117,15 +145,24 @@ def test_mu_is_undefined_when_t_star_is_undefined_at_too_many_waiting_times():
     tws, lags = _grid()
     delta = _two_regimes(tws, lags, n_runs=5)
     # Δ* so high that t* exists only for the earliest t_w (later ones run out of time)
-    summary, _ = aging.estimate_mu(tws, lags, delta, 3.0, aging.FitRules(fit_tw=(1, 1e5), n_boot=20))
+    summary, _ = aging.estimate_mu(
+        tws, lags, delta, 3.0, aging.FitRules(fit_tw=(1, 1e5), n_boot=20)
+    )
     assert np.isnan(summary["mu"]) and summary["status"].startswith("undefined")
     verdict, why = aging.aging_verdict(summary, 0.1)
     assert verdict == "undefined" and "undefined" in why
 
 
-@pytest.mark.parametrize("low, high, expected", [(0.6, 0.8, "subaging"), (0.9, 1.1, "simple aging"),
-                                                 (1.1, 1.3, "superaging"), (-0.05, 0.05, "none"),
-                                                 (0.05, 0.3, "unclear")])
+@pytest.mark.parametrize(
+    "low, high, expected",
+    [
+        (0.6, 0.8, "subaging"),
+        (0.9, 1.1, "simple aging"),
+        (1.1, 1.3, "superaging"),
+        (-0.05, 0.05, "none"),
+        (0.05, 0.3, "unclear"),
+    ],
+)
 def test_aging_verdict_reads_the_total_interval(low, high, expected):
     summary = {"mu": (low + high) / 2, "total_low": low, "total_high": high, "status": "ok"}
     assert aging.aging_verdict(summary, 0.1)[0] == expected
@@ -134,9 +171,13 @@ def test_aging_verdict_reads_the_total_interval(low, high, expected):
 def test_delta_star_scan_uses_one_window():
     tws, lags = _grid()
     delta = _two_regimes(tws, lags, n_runs=10)
-    rows = aging.delta_star_scan(tws, lags, delta, np.array([5e-3, 1e-2, 2e-2]), (10**3.8, 2e4), n_boot=20)
+    rows = aging.delta_star_scan(
+        tws, lags, delta, np.array([5e-3, 1e-2, 2e-2]), (10**3.8, 2e4), n_boot=20
+    )
     assert [r["tw_min"] for r in rows] == [10**3.8] * 3
-    assert all(r["mu"] == pytest.approx(0.75, abs=0.02) for r in rows)  # the scaling form: μ independent of Δ*
+    assert all(
+        r["mu"] == pytest.approx(0.75, abs=0.02) for r in rows
+    )  # the scaling form: μ independent of Δ*
 
 
 def test_crossover_finds_the_break_between_two_power_laws():

@@ -16,13 +16,36 @@ from glassynets import cli, data, storage
 @pytest.fixture(scope="module")
 def ljat_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ljat")
-    assert cli.main(["ljat19-dataset", "--n", "300", "--seed", "1", "--out", str(folder / "train.parquet")]) == 0
-    assert cli.main(["ljat19-dataset", "--n", "200", "--seed", "2", "--out", str(folder / "test.parquet")]) == 0
+    assert (
+        cli.main(
+            ["ljat19-dataset", "--n", "300", "--seed", "1", "--out", str(folder / "train.parquet")]
+        )
+        == 0
+    )
+    assert (
+        cli.main(
+            ["ljat19-dataset", "--n", "200", "--seed", "2", "--out", str(folder / "test.parquet")]
+        )
+        == 0
+    )
     return folder
 
 
 def test_regenerated_sets_are_nested_prefixes(ljat_files, tmp_path):
-    assert cli.main(["ljat19-dataset", "--n", "100", "--seed", "1", "--out", str(tmp_path / "small.parquet")]) == 0
+    assert (
+        cli.main(
+            [
+                "ljat19-dataset",
+                "--n",
+                "100",
+                "--seed",
+                "1",
+                "--out",
+                str(tmp_path / "small.parquet"),
+            ]
+        )
+        == 0
+    )
     small = storage.read_frame(tmp_path / "small.parquet", "ljat19")
     big = storage.read_frame(ljat_files / "train.parquet", "ljat19")
     assert small.equals(big.iloc[:100])
@@ -34,8 +57,14 @@ def test_fetch_verifies_the_checksum_for_paths_and_urls(ljat_files, tmp_path):
     good = storage.file_digest(source)
 
     def fetch(source, sha256, dest):
-        return data.fetch_verified(dest, [source], data.sha256_check(sha256), what="LJAT19 file", hint="",
-                                   log=lambda m: None)
+        return data.fetch_verified(
+            dest,
+            [source],
+            data.sha256_check(sha256),
+            what="LJAT19 file",
+            hint="",
+            log=lambda m: None,
+        )
 
     out = fetch(source.as_uri(), good, tmp_path / "a.verified")  # the download path, via file://
     assert storage.file_digest(out) == good
@@ -43,7 +72,9 @@ def test_fetch_verifies_the_checksum_for_paths_and_urls(ljat_files, tmp_path):
         fetch(str(source), "0" * 64, tmp_path / "b.verified")
     with pytest.raises(data.DataError, match="LJAT19 file is missing.*No such file"):
         fetch((tmp_path / "missing.csv").as_uri(), good, tmp_path / "c.verified")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.verified"]  # nothing partial left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.verified"
+    ]  # nothing partial left behind
 
 
 def test_published_format_is_checked(tmp_path):
@@ -53,45 +84,99 @@ def test_published_format_is_checked(tmp_path):
         data.read_ljat19_published(bad)
     good = tmp_path / "good.csv"
     good.write_text("r12,r13,r23,label\n1.1,1.2,1.3,0\n1.2,1.1,2.2,3\n")
-    assert cli.main(["ljat19-dataset", "--n", "0", "--from-file", str(good), "--out", str(tmp_path / "g.parquet")]) == 0
+    assert (
+        cli.main(
+            [
+                "ljat19-dataset",
+                "--n",
+                "0",
+                "--from-file",
+                str(good),
+                "--out",
+                str(tmp_path / "g.parquet"),
+            ]
+        )
+        == 0
+    )
     assert storage.read_frame(tmp_path / "g.parquet", "ljat19")["label"].tolist() == [0, 3]
 
 
 def _train_args(ljat_files, out, checkpoint):
-    return [sys.executable, "-m", "glassynets.cli", "train", "--settings",
-            job_settings(steps=40000, snapshots_per_decade=20, overlap_eps=[0.01]),
-            "--train", str(ljat_files / "train.parquet"), "--test", str(ljat_files / "test.parquet"),
-            "--n-train", "300", "--arch", "h5-5", "--seeds", "0-3", "--threads", "1",
-            "--checkpoint", str(checkpoint), "--checkpoint-every-s", "0.3",
-            "--out-snapshots", str(out / "s.parquet"), "--out-metrics", str(out / "m.parquet"),
-            "--out-two-time", str(out / "tt.parquet")]
+    return [
+        sys.executable,
+        "-m",
+        "glassynets.cli",
+        "train",
+        "--settings",
+        job_settings(steps=40000, snapshots_per_decade=20, overlap_eps=[0.01]),
+        "--train",
+        str(ljat_files / "train.parquet"),
+        "--test",
+        str(ljat_files / "test.parquet"),
+        "--n-train",
+        "300",
+        "--arch",
+        "h5-5",
+        "--seeds",
+        "0-3",
+        "--threads",
+        "1",
+        "--checkpoint",
+        str(checkpoint),
+        "--checkpoint-every-s",
+        "0.3",
+        "--out-snapshots",
+        str(out / "s.parquet"),
+        "--out-metrics",
+        str(out / "m.parquet"),
+        "--out-two-time",
+        str(out / "tt.parquet"),
+    ]
 
 
 def test_a_training_job_killed_five_times_resumes_to_the_same_bits(ljat_files, tmp_path):
     """Fault injection: SIGKILL the job at five random moments in a row (each after it has written
     a checkpoint), then let it finish: its files hold the bits of an uninterrupted run."""
     whole, killed = tmp_path / "whole", tmp_path / "killed"
-    subprocess.run(_train_args(ljat_files, whole, tmp_path / "w.pt"), check=True, capture_output=True)
+    subprocess.run(
+        _train_args(ljat_files, whole, tmp_path / "w.pt"), check=True, capture_output=True
+    )
     checkpoint = tmp_path / "k.pt"
     rng = np.random.default_rng(int(time.time()))
     steps_at_kill = []
     for _ in range(5):
         before = checkpoint.stat().st_mtime_ns if checkpoint.exists() else 0
-        job = subprocess.Popen(_train_args(ljat_files, killed, checkpoint), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+        job = subprocess.Popen(
+            _train_args(ljat_files, killed, checkpoint),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         deadline = time.time() + 60
-        while (not checkpoint.exists() or checkpoint.stat().st_mtime_ns == before) and time.time() < deadline:
+        while (
+            not checkpoint.exists() or checkpoint.stat().st_mtime_ns == before
+        ) and time.time() < deadline:
             time.sleep(0.02)
         time.sleep(rng.uniform(0.0, 0.5))
         job.send_signal(signal.SIGKILL)
         out, _ = job.communicate()
-        assert job.returncode == -signal.SIGKILL, "the job finished before it could be killed; make it longer"
+        assert job.returncode == -signal.SIGKILL, (
+            "the job finished before it could be killed; make it longer"
+        )
         assert checkpoint.exists() and not (killed / "s.parquet").exists()
         steps_at_kill.append(torch_step(checkpoint))
-    assert len(set(steps_at_kill)) == 5 and steps_at_kill == sorted(steps_at_kill)  # five kills at five places
-    resumed = subprocess.run(_train_args(ljat_files, killed, checkpoint), check=True, capture_output=True, text=True)
+    assert len(set(steps_at_kill)) == 5 and steps_at_kill == sorted(
+        steps_at_kill
+    )  # five kills at five places
+    resumed = subprocess.run(
+        _train_args(ljat_files, killed, checkpoint), check=True, capture_output=True, text=True
+    )
     assert "resumed from" in resumed.stdout
-    for name, kind in (("s.parquet", "snapshots"), ("m.parquet", "metrics"), ("tt.parquet", "two_time")):
+    for name, kind in (
+        ("s.parquet", "snapshots"),
+        ("m.parquet", "metrics"),
+        ("tt.parquet", "two_time"),
+    ):
         assert storage.read(whole / name, kind).equals(storage.read(killed / name, kind)), name
     assert not checkpoint.exists()
     steps, _, theta = storage.read_snapshots(killed / "s.parquet")
@@ -105,19 +190,46 @@ def torch_step(checkpoint: Path) -> int:
     return int(torch.load(checkpoint, weights_only=True)["step"])
 
 
-
-
 @pytest.fixture(scope="module")
 def mnist_t10k(tmp_path_factory):
     """The real t10k split converted through the CLI, as the workflow does it."""
     if not MNIST_FILES.is_dir():
-        pytest.skip(f"{MNIST_FILES} is absent (a user's clone has no ../shared): real-MNIST CLI tests not run")
+        pytest.skip(
+            f"{MNIST_FILES} is absent (a user's clone has no ../shared): real-MNIST CLI tests not run"
+        )
     folder = tmp_path_factory.mktemp("mnist")
     for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
-        assert cli.main(["images-fetch", "--dataset", "mnist", "--source-dir", str(MNIST_FILES), "--mirrors",
-                         "--out", str(folder / "raw" / name)]) == 0
-    assert cli.main(["images-convert", "--dataset", "mnist", "--images", str(folder / "raw/t10k-images-idx3-ubyte.gz"),
-                     "--labels", str(folder / "raw/t10k-labels-idx1-ubyte.gz"), "--out", str(folder / "t10k.parquet")]) == 0
+        assert (
+            cli.main(
+                [
+                    "images-fetch",
+                    "--dataset",
+                    "mnist",
+                    "--source-dir",
+                    str(MNIST_FILES),
+                    "--mirrors",
+                    "--out",
+                    str(folder / "raw" / name),
+                ]
+            )
+            == 0
+        )
+    assert (
+        cli.main(
+            [
+                "images-convert",
+                "--dataset",
+                "mnist",
+                "--images",
+                str(folder / "raw/t10k-images-idx3-ubyte.gz"),
+                "--labels",
+                str(folder / "raw/t10k-labels-idx1-ubyte.gz"),
+                "--out",
+                str(folder / "t10k.parquet"),
+            ]
+        )
+        == 0
+    )
     return folder
 
 
@@ -125,35 +237,107 @@ def test_mnist_convert_and_subset_on_the_real_test_files(mnist_t10k, tmp_path):
     pixels, labels = storage.read_images(mnist_t10k / "t10k.parquet")
     assert pixels.shape == (10000, 784) and np.bincount(labels).tolist()[:3] == [980, 1135, 1032]
     out = tmp_path / "train_N1000.parquet"
-    assert cli.main(["images-subset", "--split", str(mnist_t10k / "t10k.parquet"), "--n", "1000", "--seed", "0",
-                     "--out", str(out)]) == 0
+    assert (
+        cli.main(
+            [
+                "images-subset",
+                "--split",
+                str(mnist_t10k / "t10k.parquet"),
+                "--n",
+                "1000",
+                "--seed",
+                "0",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     sub_pixels, sub_labels = storage.read_images(out)
     assert sub_pixels.shape == (1000, 784)
-    assert np.abs(np.bincount(sub_labels, minlength=10) - np.bincount(labels) / 10).max() <= 1  # stratified
+    assert (
+        np.abs(np.bincount(sub_labels, minlength=10) - np.bincount(labels) / 10).max() <= 1
+    )  # stratified
     assert storage.metadata(out)["subset"] == "stratified"
 
 
 def test_mnist_convert_refuses_a_file_with_the_wrong_md5(mnist_t10k, tmp_path, capsys):
     bad = tmp_path / "t10k-labels-idx1-ubyte.gz"
     bad.write_bytes((mnist_t10k / "raw/t10k-labels-idx1-ubyte.gz").read_bytes()[:-10])
-    code = cli.main(["images-convert", "--dataset", "mnist", "--images", str(mnist_t10k / "raw/t10k-images-idx3-ubyte.gz"),
-                     "--labels", str(bad), "--out", str(tmp_path / "t.parquet")])
-    assert code == 1 and "md5 is" in capsys.readouterr().err and not (tmp_path / "t.parquet").exists()
+    code = cli.main(
+        [
+            "images-convert",
+            "--dataset",
+            "mnist",
+            "--images",
+            str(mnist_t10k / "raw/t10k-images-idx3-ubyte.gz"),
+            "--labels",
+            str(bad),
+            "--out",
+            str(tmp_path / "t.parquet"),
+        ]
+    )
+    assert (
+        code == 1 and "md5 is" in capsys.readouterr().err and not (tmp_path / "t.parquet").exists()
+    )
 
 
 def test_train_on_real_mnist_images(mnist_t10k, tmp_path):
     split = str(mnist_t10k / "t10k.parquet")
-    assert cli.main(["images-subset", "--split", split, "--n", "500", "--out", str(tmp_path / "train.parquet")]) == 0
-    settings = job_settings(dataset="mnist", batch_size=50, steps=300, snapshots_per_decade=20, device="auto")
-    assert cli.main(["train", "--settings", settings, "--train", str(tmp_path / "train.parquet"),
-                     "--test", split, "--n-train", "500", "--arch", "h5", "--seeds", "0-2", "--threads", "1",
-                     "--checkpoint-every-s", "60", "--out-snapshots", str(tmp_path / "s.parquet"), "--out-metrics", str(tmp_path / "m.parquet"),
-                     "--out-two-time", str(tmp_path / "tt.parquet")]) == 0
+    assert (
+        cli.main(
+            [
+                "images-subset",
+                "--split",
+                split,
+                "--n",
+                "500",
+                "--out",
+                str(tmp_path / "train.parquet"),
+            ]
+        )
+        == 0
+    )
+    settings = job_settings(
+        dataset="mnist", batch_size=50, steps=300, snapshots_per_decade=20, device="auto"
+    )
+    assert (
+        cli.main(
+            [
+                "train",
+                "--settings",
+                settings,
+                "--train",
+                str(tmp_path / "train.parquet"),
+                "--test",
+                split,
+                "--n-train",
+                "500",
+                "--arch",
+                "h5",
+                "--seeds",
+                "0-2",
+                "--threads",
+                "1",
+                "--checkpoint-every-s",
+                "60",
+                "--out-snapshots",
+                str(tmp_path / "s.parquet"),
+                "--out-metrics",
+                str(tmp_path / "m.parquet"),
+                "--out-two-time",
+                str(tmp_path / "tt.parquet"),
+            ]
+        )
+        == 0
+    )
     steps, seeds, theta = storage.read_snapshots(tmp_path / "s.parquet")
     assert theta.shape == (len(steps), 3, 785 * 5 + 6 * 10) and steps[-1] == 300
     metrics = storage.read_frame(tmp_path / "m.parquet", "metrics")
     last = metrics[metrics["step"] == 300]
-    assert (last["train_loss"] < metrics[metrics["step"] == 0]["train_loss"].mean() - 0.5).all()  # it learns
+    assert (
+        last["train_loss"] < metrics[metrics["step"] == 0]["train_loss"].mean() - 0.5
+    ).all()  # it learns
     assert (last["test_acc"] > 0.5).all()
     meta = storage.metadata(tmp_path / "s.parquet")
     assert meta["dataset"] == "mnist" and meta["alpha"] == pytest.approx(3985 / 500)
@@ -162,18 +346,66 @@ def test_train_on_real_mnist_images(mnist_t10k, tmp_path):
 def test_hessian_of_a_trained_cell(ljat_files, tmp_path):
     """Spectra at chosen steps of the first runs: exact, all P eigenvalues, 2λ above those without L2."""
     out = tmp_path / "run"
-    assert cli.main(["train", "--settings", job_settings(steps=2000, snapshots_per_decade=20),
-                     "--train", str(ljat_files / "train.parquet"), "--test", str(ljat_files / "test.parquet"),
-                     "--n-train", "300", "--arch", "h5-5", "--seeds", "0-2", "--threads", "1", "--checkpoint-every-s", "60",
-                     "--out-snapshots", str(out / "s.parquet"), "--out-metrics", str(out / "m.parquet"),
-                     "--out-two-time", str(out / "tt.parquet")]) == 0
+    assert (
+        cli.main(
+            [
+                "train",
+                "--settings",
+                job_settings(steps=2000, snapshots_per_decade=20),
+                "--train",
+                str(ljat_files / "train.parquet"),
+                "--test",
+                str(ljat_files / "test.parquet"),
+                "--n-train",
+                "300",
+                "--arch",
+                "h5-5",
+                "--seeds",
+                "0-2",
+                "--threads",
+                "1",
+                "--checkpoint-every-s",
+                "60",
+                "--out-snapshots",
+                str(out / "s.parquet"),
+                "--out-metrics",
+                str(out / "m.parquet"),
+                "--out-two-time",
+                str(out / "tt.parquet"),
+            ]
+        )
+        == 0
+    )
     settings = job_settings("hessian", hessian={"steps": [0, 100, "end"], "seeds": 2})
-    assert cli.main(["hessian", "--settings", settings, "--snapshots", str(out / "s.parquet"),
-                     "--train", str(ljat_files / "train.parquet"), "--test", str(ljat_files / "test.parquet"),
-                     "--threads", "1", "--out-eigenvalues", str(out / "h.parquet"), "--out-summary", str(out / "hs.parquet")]) == 0
+    assert (
+        cli.main(
+            [
+                "hessian",
+                "--settings",
+                settings,
+                "--snapshots",
+                str(out / "s.parquet"),
+                "--train",
+                str(ljat_files / "train.parquet"),
+                "--test",
+                str(ljat_files / "test.parquet"),
+                "--threads",
+                "1",
+                "--out-eigenvalues",
+                str(out / "h.parquet"),
+                "--out-summary",
+                str(out / "hs.parquet"),
+            ]
+        )
+        == 0
+    )
     eig = storage.read_frame(out / "h.parquet", "hessian")
     summary = storage.read_frame(out / "hs.parquet", "hessian_summary")
-    assert sorted(summary["seed"].unique()) == [0, 1] and sorted(summary["step"].unique()) == [0, 100, 2000]
+    assert sorted(summary["seed"].unique()) == [0, 1] and sorted(summary["step"].unique()) == [
+        0,
+        100,
+        2000,
+    ]
     assert (eig.groupby(["seed", "step"]).size() == 69).all() and summary["exact"].all()
     for (seed, step), group in eig.groupby(["seed", "step"]):
         row = summary[(summary["seed"] == seed) & (summary["step"] == step)].iloc[0]
@@ -182,17 +414,45 @@ def test_hessian_of_a_trained_cell(ljat_files, tmp_path):
     metrics = storage.read_frame(out / "m.parquet", "metrics")
     last = metrics[(metrics["step"] == 2000) & (metrics["seed"] == 0)].iloc[0]
     row = summary[(summary["seed"] == 0) & (summary["step"] == 2000)].iloc[0]
-    assert row["train_loss"] == pytest.approx(last["train_loss"], rel=1e-5)  # float64 vs the float32 run's metric
+    assert row["train_loss"] == pytest.approx(
+        last["train_loss"], rel=1e-5
+    )  # float64 vs the float32 run's metric
     assert row["test_loss"] == pytest.approx(last["test_loss"], rel=1e-5)
 
 
 def _pspin_args(out, checkpoints, temperature="0.5"):
-    settings = pspin_settings(samples=3, replicas=2, dt=0.05, time=200, snapshots_per_decade=8, seed=7,
-                              overlap_eps=[0.1], analysis={"fit_tw": [1, 200]})
-    return [sys.executable, "-m", "glassynets.cli", "pspin", "--settings", settings, "--n", "24",
-            "--temperature", temperature, "--threads", "1", "--checkpoint-dir", str(checkpoints),
-            "--out-snapshots", str(out / "s.parquet"), "--out-energy", str(out / "e.parquet"),
-            "--out-two-time", str(out / "tt.parquet")]
+    settings = pspin_settings(
+        samples=3,
+        replicas=2,
+        dt=0.05,
+        time=200,
+        snapshots_per_decade=8,
+        seed=7,
+        overlap_eps=[0.1],
+        analysis={"fit_tw": [1, 200]},
+    )
+    return [
+        sys.executable,
+        "-m",
+        "glassynets.cli",
+        "pspin",
+        "--settings",
+        settings,
+        "--n",
+        "24",
+        "--temperature",
+        temperature,
+        "--threads",
+        "1",
+        "--checkpoint-dir",
+        str(checkpoints),
+        "--out-snapshots",
+        str(out / "s.parquet"),
+        "--out-energy",
+        str(out / "e.parquet"),
+        "--out-two-time",
+        str(out / "tt.parquet"),
+    ]
 
 
 def test_a_killed_pspin_job_resumes_per_sample_to_the_same_bits(tmp_path):
@@ -200,17 +460,27 @@ def test_a_killed_pspin_job_resumes_per_sample_to_the_same_bits(tmp_path):
     bits of an uninterrupted run; then the glass cell goes through the networks' aging command."""
     whole, killed, checkpoints = tmp_path / "whole", tmp_path / "killed", tmp_path / "ck"
     subprocess.run(_pspin_args(whole, tmp_path / "ck_whole"), check=True, capture_output=True)
-    job = subprocess.Popen(_pspin_args(killed, checkpoints), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    job = subprocess.Popen(
+        _pspin_args(killed, checkpoints), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     deadline = time.time() + 60
     while not (checkpoints / "sample0.npz").exists() and time.time() < deadline:
         time.sleep(0.02)
     job.send_signal(signal.SIGKILL)
     job.wait()
-    assert job.returncode == -signal.SIGKILL, "the job finished before it could be killed; make it longer"
+    assert job.returncode == -signal.SIGKILL, (
+        "the job finished before it could be killed; make it longer"
+    )
     assert not (killed / "s.parquet").exists()
-    resumed = subprocess.run(_pspin_args(killed, checkpoints), check=True, capture_output=True, text=True)
+    resumed = subprocess.run(
+        _pspin_args(killed, checkpoints), check=True, capture_output=True, text=True
+    )
     assert "sample 0: resumed from" in resumed.stdout
-    for name, kind in (("s.parquet", "snapshots"), ("e.parquet", "energy"), ("tt.parquet", "two_time")):
+    for name, kind in (
+        ("s.parquet", "snapshots"),
+        ("e.parquet", "energy"),
+        ("tt.parquet", "two_time"),
+    ):
         assert storage.read(whole / name, kind).equals(storage.read(killed / name, kind)), name
     assert not list(checkpoints.iterdir())
     steps, runs, spins = storage.read_snapshots(killed / "s.parquet")
@@ -218,10 +488,30 @@ def test_a_killed_pspin_job_resumes_per_sample_to_the_same_bits(tmp_path):
     assert storage.metadata(killed / "s.parquet")["model"] == "pspin"
 
     tables = tmp_path / "tables"
-    settings = aging_settings(delta_star=1.0, fit_tw=[20, 2000], plot_tw=[20], delta_star_scan=[0.8, 1.2], scan_points=3,
-                              n_boot=20)
-    assert cli.main(["aging", "--settings", settings, "--two-time", str(killed / "tt.parquet"),
-                     "--snapshots", str(killed / "s.parquet"), "--out", str(tables)]) == 0
+    settings = aging_settings(
+        delta_star=1.0,
+        fit_tw=[20, 2000],
+        plot_tw=[20],
+        delta_star_scan=[0.8, 1.2],
+        scan_points=3,
+        n_boot=20,
+    )
+    assert (
+        cli.main(
+            [
+                "aging",
+                "--settings",
+                settings,
+                "--two-time",
+                str(killed / "tt.parquet"),
+                "--snapshots",
+                str(killed / "s.parquet"),
+                "--out",
+                str(tables),
+            ]
+        )
+        == 0
+    )
     msd = storage.read_frame(tables / "msd.parquet", "msd")
     assert msd["delta_mean"].between(0, 4).all() and not (tables / "metrics.parquet").exists()
 
@@ -234,20 +524,48 @@ def test_aging_with_delta_star_per_network_divides_it_by_p(tmp_path):
     rng = np.random.default_rng(0)
     walk = np.cumsum(rng.normal(scale=0.01, size=(1001, 3, 50)), axis=0).astype(np.float32)
     steps = log_steps(1000, 10)
-    storage.write_snapshots(tmp_path / "s.parquet", steps, np.arange(3), walk[steps], {"experiment": "t"})
+    storage.write_snapshots(
+        tmp_path / "s.parquet", steps, np.arange(3), walk[steps], {"experiment": "t"}
+    )
     recorder = two_time.Recorder(*two_time.grid(1000, 10, 20), 1000, [0.01], 3, 50)
     for step in sorted(recorder.steps):
         recorder.record(step, walk[step])
-    storage.write_two_time(tmp_path / "tt.parquet", recorder.columns(np.arange(3)), recorder.eps,
-                           {"experiment": "t", "n_params": 50, "steps": 1000})
-    args = ["aging", "--two-time", str(tmp_path / "tt.parquet"), "--snapshots", str(tmp_path / "s.parquet")]
-    common = dict(fit_tw=[10, 500], plot_tw=[10], delta_star_scan=[0.2, 1], scan_points=3, n_boot=10)
+    storage.write_two_time(
+        tmp_path / "tt.parquet",
+        recorder.columns(np.arange(3)),
+        recorder.eps,
+        {"experiment": "t", "n_params": 50, "steps": 1000},
+    )
+    args = [
+        "aging",
+        "--two-time",
+        str(tmp_path / "tt.parquet"),
+        "--snapshots",
+        str(tmp_path / "s.parquet"),
+    ]
+    common = dict(
+        fit_tw=[10, 500], plot_tw=[10], delta_star_scan=[0.2, 1], scan_points=3, n_boot=10
+    )
     network = aging_settings(delta_star=0.5, delta_star_unit="network", **common)
     assert cli.main([*args, "--settings", network, "--out", str(tmp_path / "net")]) == 0
-    assert cli.main([*args, "--settings", aging_settings(delta_star=0.01, **common), "--out", str(tmp_path / "par")]) == 0
+    assert (
+        cli.main(
+            [
+                *args,
+                "--settings",
+                aging_settings(delta_star=0.01, **common),
+                "--out",
+                str(tmp_path / "par"),
+            ]
+        )
+        == 0
+    )
     mu_net = storage.read_frame(tmp_path / "net/mu.parquet", "mu")
     mu_par = storage.read_frame(tmp_path / "par/mu.parquet", "mu")
-    assert mu_net["delta_star"].iloc[0] == pytest.approx(0.5 / 50) and mu_par["delta_star"].iloc[0] == 0.01
+    assert (
+        mu_net["delta_star"].iloc[0] == pytest.approx(0.5 / 50)
+        and mu_par["delta_star"].iloc[0] == 0.01
+    )
     scan = mu_net[mu_net["variant"] == "delta_star_scan"]
     assert scan["delta_star"].min() == pytest.approx(0.2 / 50)
     assert mu_net["mu"].iloc[0] == mu_par["mu"].iloc[0]  # the same threshold, given two ways

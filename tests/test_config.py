@@ -19,12 +19,24 @@ def test_paper_config_is_valid_and_has_the_papers_settings():
     config = validate(paper(), SCHEMA)
     arch = config["experiments"]["ljat_arch"]
     assert arch["architectures"] == ["h10", "h5-5", "h4-4-4"]
-    assert (arch["lr"], arch["batch_size"], arch["weight_decay"], arch["steps"], arch["seeds"]) == (0.05, 100, 1e-4, 150000, 100)
+    assert (arch["lr"], arch["batch_size"], arch["weight_decay"], arch["steps"], arch["seeds"]) == (
+        0.05,
+        100,
+        1e-4,
+        150000,
+        100,
+    )
     assert config["experiments"]["ljat_chain"]["architectures"] == ["h1", "h1-1", "h1-1-1"]
     assert arch["analysis"]["delta_star"] == 1e-2
     mnist = config["experiments"]["mnist_arch"]
     assert mnist["architectures"] == ["h5", "h5-5", "h5-5-5"] and mnist["n_train"] == [60000]
-    assert (mnist["lr"], mnist["batch_size"], mnist["weight_decay"], mnist["steps"], mnist["seeds"]) == (0.05, 50, 1e-4, 300000, 50)
+    assert (
+        mnist["lr"],
+        mnist["batch_size"],
+        mnist["weight_decay"],
+        mnist["steps"],
+        mnist["seeds"],
+    ) == (0.05, 50, 1e-4, 300000, 50)
     alpha = config["experiments"]["mnist_alpha"]
     assert alpha["architectures"] == [f"h{w}-{w}-{w}" for w in range(7, 18, 2)]
     assert (alpha["steps"], alpha["seeds"], alpha["analysis"]["delta_star"]) == (1000000, 100, 1e-3)
@@ -32,7 +44,10 @@ def test_paper_config_is_valid_and_has_the_papers_settings():
 
 
 def test_defaults_are_filled_in():
-    config = validate({"experiments": {"e": {"dataset": "ljat19", "n_train": [100], "architectures": ["h3"]}}}, SCHEMA)
+    config = validate(
+        {"experiments": {"e": {"dataset": "ljat19", "n_train": [100], "architectures": ["h3"]}}},
+        SCHEMA,
+    )
     assert config["dtype"] == "float32" and config["ljat19"]["source"] == "regenerate"
     assert config["experiments"]["e"]["analysis"]["n_boot"] == 1000
 
@@ -40,22 +55,54 @@ def test_defaults_are_filled_in():
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda c: c.update(epochs=3), "unknown key 'epochs' at the top level; allowed keys: checkpoint_every_s"),
-        (lambda c: c["experiments"]["ljat_arch"].update(lrate=1), "unknown key 'lrate' under 'experiments.ljat_arch'"),
+        (
+            lambda c: c.update(epochs=3),
+            "unknown key 'epochs' at the top level; allowed keys: checkpoint_every_s",
+        ),
+        (
+            lambda c: c["experiments"]["ljat_arch"].update(lrate=1),
+            "unknown key 'lrate' under 'experiments.ljat_arch'",
+        ),
         (lambda c: c["experiments"]["ljat_arch"].update(lr=0), "'experiments.ljat_arch.lr' = 0"),
-        (lambda c: c.update(dtype="half"), "'dtype' = 'half' is not allowed; choose one of ['float32', 'float64']"),
+        (
+            lambda c: c.update(dtype="half"),
+            "'dtype' = 'half' is not allowed; choose one of ['float32', 'float64']",
+        ),
         (lambda c: c["scorecard"].update(grad_rms_after="1.0e4"), "write 1.0e+4"),
         (lambda c: c["ljat19"].update(start_low=2.0), "'ljat19.start_low' = 2.0 must be below"),
         (lambda c: c["ljat19"].update(source="published"), "'ljat19.published.train' is empty"),
-        (lambda c: c["experiments"].update({"bad-name": {}}), "name 'bad-name' under 'experiments' must match"),
-        (lambda c: c["mnist"].update(train_split="t10k"),
-         "'experiments.mnist_arch.n_train' holds 60000, more than the 10000 images of 'mnist.train_split' = 't10k'"),
-        (lambda c: c["experiments"]["mnist_arch"].update(device="gpu"), "'experiments.mnist_arch.device' = 'gpu' is not allowed"),
-        (lambda c: c["experiments"]["mnist_arch"].update(dataset="cifar"), "'experiments.mnist_arch.dataset' = 'cifar' is not allowed"),
-        (lambda c: c["experiments"]["ljat_arch"].update(output="sigmoid"), "'experiments.ljat_arch.output' = 'sigmoid' needs 'loss: mse'"),
-        (lambda c: c["experiments"]["ljat_arch"].update(loss="mse"), "Hessian spectra are computed for the cross-entropy loss only"),
-        (lambda c: c["experiments"]["ljat_arch"].update(momentum=1), "'experiments.ljat_arch.momentum' = 1"),
-        (lambda c: c["experiments"]["ljat_arch"].update(activation="gelu"), "'experiments.ljat_arch.activation' = 'gelu' is not allowed"),
+        (
+            lambda c: c["experiments"].update({"bad-name": {}}),
+            "name 'bad-name' under 'experiments' must match",
+        ),
+        (
+            lambda c: c["mnist"].update(train_split="t10k"),
+            "'experiments.mnist_arch.n_train' holds 60000, more than the 10000 images of 'mnist.train_split' = 't10k'",
+        ),
+        (
+            lambda c: c["experiments"]["mnist_arch"].update(device="gpu"),
+            "'experiments.mnist_arch.device' = 'gpu' is not allowed",
+        ),
+        (
+            lambda c: c["experiments"]["mnist_arch"].update(dataset="cifar"),
+            "'experiments.mnist_arch.dataset' = 'cifar' is not allowed",
+        ),
+        (
+            lambda c: c["experiments"]["ljat_arch"].update(output="sigmoid"),
+            "'experiments.ljat_arch.output' = 'sigmoid' needs 'loss: mse'",
+        ),
+        (
+            lambda c: c["experiments"]["ljat_arch"].update(loss="mse"),
+            "Hessian spectra are computed for the cross-entropy loss only",
+        ),
+        (
+            lambda c: c["experiments"]["ljat_arch"].update(momentum=1),
+            "'experiments.ljat_arch.momentum' = 1",
+        ),
+        (
+            lambda c: c["experiments"]["ljat_arch"].update(activation="gelu"),
+            "'experiments.ljat_arch.activation' = 'gelu' is not allowed",
+        ),
     ],
 )
 def test_invalid_config_gives_one_line_naming_the_key(change, message):
@@ -78,11 +125,20 @@ def test_yaml_syntax_error_names_file_line_and_column(tmp_path):
         check_files([ROOT / "config.yaml", bad], SCHEMA)
     # merged as snakemake --configfile merges: nested keys one by one
     merged = check_files([ROOT / "config.yaml", ROOT / "tests/config/smoke.yaml"], SCHEMA)
-    assert merged["experiments"]["ljat_arch"]["steps"] == 3000 and merged["ljat19"]["source"] == "regenerate"
+    assert (
+        merged["experiments"]["ljat_arch"]["steps"] == 3000
+        and merged["ljat19"]["source"] == "regenerate"
+    )
 
 
 def test_a_fit_window_without_waiting_times_is_a_config_error():
     config = paper()
-    config["experiments"]["ljat_arch"]["analysis"]["fit_tw"] = [2.0e+5, 3.0e+5]  # past the run's 150,000 steps
-    with pytest.raises(ConfigError, match=r"'experiments.ljat_arch.analysis.fit_tw' = \[200000.0, 300000.0\] holds 0 "):
+    config["experiments"]["ljat_arch"]["analysis"]["fit_tw"] = [
+        2.0e5,
+        3.0e5,
+    ]  # past the run's 150,000 steps
+    with pytest.raises(
+        ConfigError,
+        match=r"'experiments.ljat_arch.analysis.fit_tw' = \[200000.0, 300000.0\] holds 0 ",
+    ):
         validate(config, SCHEMA)

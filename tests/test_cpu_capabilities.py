@@ -16,7 +16,12 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-BIT_TESTS = ["tests/test_training.py", "tests/test_two_time.py", "-k", "bits or two_time or resume or theta_s"]
+BIT_TESTS = [
+    "tests/test_training.py",
+    "tests/test_two_time.py",
+    "-k",
+    "bits or two_time or resume or theta_s",
+]
 
 
 def offered() -> list[str]:
@@ -25,16 +30,29 @@ def offered() -> list[str]:
     return [c for c in ("avx512", "avx2", "default") if c != "avx512" or best == "avx512"]
 
 
-@pytest.mark.skipif(os.environ.get("ATEN_CPU_CAPABILITY") is not None, reason="already inside a forced run")
+@pytest.mark.skipif(
+    os.environ.get("ATEN_CPU_CAPABILITY") is not None, reason="already inside a forced run"
+)
 @pytest.mark.parametrize("capability", ["avx512", "avx2", "default"])
 def test_bit_identity_under_each_cpu_capability(capability):
     if capability not in offered():
         pytest.skip(f"this CPU offers {offered()}, not {capability}")
     env = {**os.environ, "ATEN_CPU_CAPABILITY": capability}
-    check = subprocess.run([sys.executable, "-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"],
-                           env=env, capture_output=True, text=True, check=True)
+    check = subprocess.run(
+        [sys.executable, "-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert check.stdout.strip().lower() == capability, check.stdout  # the forcing took effect
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *BIT_TESTS], cwd=ROOT,
-                            env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *BIT_TESTS],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "failed" not in result.stdout

@@ -32,7 +32,9 @@ def fd_columns(theta, x, y, arch, act, cols, eps=1e-5) -> torch.Tensor:
 
 @pytest.mark.parametrize("method", ["structured", "hvp"])
 @pytest.mark.parametrize("act", ["tanh", "relu"])
-@pytest.mark.parametrize("widths", [[2, 10, 4], [2, 5, 5, 4], [2, 4, 4, 4, 4], [2, 1, 1, 1, 4], [3, 4]])
+@pytest.mark.parametrize(
+    "widths", [[2, 10, 4], [2, 5, 5, 4], [2, 4, 4, 4, 4], [2, 1, 1, 1, 4], [3, 4]]
+)
 def test_hessian_matches_finite_differences(widths, act, method):
     theta, x, y, arch = problem(widths, 37)
     H = hs.hessian(theta, x, y, arch, LAM, act, chunk=8, method=method)
@@ -48,7 +50,9 @@ def test_hessian_mnist_shape_matches_finite_differences():
     x = x.abs() / 3  # pixel-like, non-negative
     H = hs.hessian(theta, x, y, arch, LAM, chunk=10)
     cols = [0, 1, 783, 784, 785, 2000, 3924, 3925, 3930, 3954, 3955, 3990, 4014]
-    torch.testing.assert_close(H[:, cols], fd_columns(theta, x, y, arch, "tanh", cols), rtol=0, atol=1e-8)
+    torch.testing.assert_close(
+        H[:, cols], fd_columns(theta, x, y, arch, "tanh", cols), rtol=0, atol=1e-8
+    )
     assert torch.equal(H, H.T)
 
 
@@ -56,7 +60,9 @@ def test_weight_decay_shifts_every_eigenvalue_by_2_lambda():
     theta, x, y, arch = problem([2, 5, 5, 4], 50)
     H0 = hs.hessian(theta, x, y, arch, 0.0, method="structured")
     H1 = hs.hessian(theta, x, y, arch, LAM, method="structured")
-    torch.testing.assert_close(H1 - H0, 2 * LAM * torch.eye(arch.n_params, dtype=torch.float64), rtol=0, atol=1e-15)
+    torch.testing.assert_close(
+        H1 - H0, 2 * LAM * torch.eye(arch.n_params, dtype=torch.float64), rtol=0, atol=1e-15
+    )
     ev0, ev1 = torch.linalg.eigvalsh(H0), torch.linalg.eigvalsh(H1)
     torch.testing.assert_close(ev1 - ev0, torch.full_like(ev0, 2 * LAM), rtol=0, atol=1e-13)
 
@@ -74,12 +80,16 @@ def test_chunking_and_methods_agree(act):
 def test_hvp_equals_h_times_v():
     theta, x, y, arch = problem([6, 5, 5, 4], 45)
     H = hs.hessian(theta, x, y, arch, LAM)
-    V = torch.randn(3, arch.n_params, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    V = torch.randn(
+        3, arch.n_params, generator=torch.Generator().manual_seed(3), dtype=torch.float64
+    )
     for chunk in (None, 4):
         out = hs.hvp(theta, x, y, arch, LAM, V, chunk=chunk)
         assert out.shape == V.shape
         torch.testing.assert_close(out, V @ H, rtol=0, atol=1e-13)
-        torch.testing.assert_close(hs.hvp(theta, x, y, arch, LAM, V[1], chunk=chunk), H @ V[1], rtol=0, atol=1e-13)
+        torch.testing.assert_close(
+            hs.hvp(theta, x, y, arch, LAM, V[1], chunk=chunk), H @ V[1], rtol=0, atol=1e-13
+        )
 
 
 def test_lanczos_full_krylov_recovers_eigenvalues():
@@ -96,7 +106,9 @@ def test_lanczos_full_krylov_recovers_eigenvalues():
     B = Qm @ torch.diag(torch.tensor([1.0, 2.0, 5.0, 7.0], dtype=torch.float64).repeat(10)) @ Qm.T
     ritz, w, _ = hs.lanczos(lambda v: v @ B, 40, steps=20, n_probes=2)
     assert (w[:, 4:] == 0).all()
-    torch.testing.assert_close(ritz[:, :4], torch.tensor([[1.0, 2, 5, 7]] * 2, dtype=torch.float64), rtol=0, atol=1e-10)
+    torch.testing.assert_close(
+        ritz[:, :4], torch.tensor([[1.0, 2, 5, 7]] * 2, dtype=torch.float64), rtol=0, atol=1e-10
+    )
 
 
 def test_spectrum_exact_trace_is_sum_of_eigenvalues():
@@ -114,10 +126,14 @@ def test_stochastic_estimates_match_exact():
     errors seen over 5 seeds (docs/hessian.md)."""
     theta, x, y, arch = problem([20, 8, 8, 5], 200, scale=0.5)
     ex = hs.spectrum(theta, x, y, arch, LAM)
-    st = hs.spectrum(theta, x, y, arch, LAM, max_exact_params=0, n_probes=16, lanczos_steps=40, seed=1)
+    st = hs.spectrum(
+        theta, x, y, arch, LAM, max_exact_params=0, n_probes=16, lanczos_steps=40, seed=1
+    )
     assert st.method == "lanczos" and st.weights.sum() == pytest.approx(1.0)
     assert abs(st.trace - ex.trace) < 4 * st.trace_stderr
-    assert st.lambda_max == pytest.approx(ex.lambda_max, rel=1e-8)  # extreme Ritz values converge first
+    assert st.lambda_max == pytest.approx(
+        ex.lambda_max, rel=1e-8
+    )  # extreme Ritz values converge first
     assert st.lambda_min == pytest.approx(ex.lambda_min, rel=1e-8)
     spread = ex.lambda_max - ex.lambda_min
     assert wasserstein_distance(ex.eigenvalues, st.ritz, None, st.weights) < 0.015 * spread

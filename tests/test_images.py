@@ -13,12 +13,15 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
+from conftest import FASHION_FILES, MNIST_FILES
 from glassynets import images, storage
 from glassynets.data import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
-MNIST_DIR = ROOT.parent / "shared/data/mnist"
-FASHION_DIR = ROOT.parent / "shared/data/fashion-mnist"  # all four files, recompressed by Debian
+MNIST_DIR, FASHION_DIR = (
+    MNIST_FILES,
+    FASHION_FILES,
+)  # Fashion-MNIST's four files are recompressed by Debian
 T10K_IMAGES, T10K_LABELS = images.FILES["t10k", "images"], images.FILES["t10k", "labels"]
 TRAIN_LABELS = images.FILES["train", "labels"]
 MD5 = images.IMAGE_SETS["mnist"].md5
@@ -29,7 +32,9 @@ T10K_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 def real() -> Path:
     """The folder with the real t10k files and training labels (skip where it is absent)."""
     if not all((MNIST_DIR / name).is_file() for name in (T10K_IMAGES, T10K_LABELS, TRAIN_LABELS)):
-        pytest.skip(f"real MNIST files not found in {MNIST_DIR} (only present beside the project's own checkout)")
+        pytest.skip(
+            f"real MNIST files not found in {MNIST_DIR} (only present beside the project's own checkout)"
+        )
     return MNIST_DIR
 
 
@@ -100,10 +105,18 @@ def corrupt_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     crc[-8] ^= 0xFF  # the CRC32 in the gzip trailer
     add("bad-crc", bytes(crc), "corrupt gzip")
     add("not-gzip-at-all", b"\x1f\x8b" + b"garbage" * 10, "corrupt gzip")
-    add("truncated-payload", gzip.compress(payload[:-7], mtime=0), "truncated.*100 payload bytes, got 93")
+    add(
+        "truncated-payload",
+        gzip.compress(payload[:-7], mtime=0),
+        "truncated.*100 payload bytes, got 93",
+    )
     add("trailing-garbage", gzip.compress(payload + b"xyz", mtime=0), "3 bytes of trailing garbage")
     add("wrong-magic", gzip.compress(b"\x12\x34" + payload[2:], mtime=0), "not an IDX file")
-    add("float-type", gzip.compress(idx_bytes(LABELS, type_code=0x0D), mtime=0), r"0x0d \(float32\) is not supported")
+    add(
+        "float-type",
+        gzip.compress(idx_bytes(LABELS, type_code=0x0D), mtime=0),
+        r"0x0d \(float32\) is not supported",
+    )
     add("short-header", gzip.compress(payload[:6], mtime=0), "header .* incomplete")
     add("empty", gzip.compress(b"", mtime=0), "too short")
     return cases
@@ -128,7 +141,11 @@ def test_read_split_checks_labels_counts_and_shapes(tmp_path):
     image_file = write_gz(tmp_path / "img.gz", idx_bytes(IMAGES))
     labels = write_gz(tmp_path / "lab.gz", idx_bytes(LABELS))
     x, y = images.read_split(image_file, labels)
-    assert x.shape == (100, 784) and np.array_equal(x[3], IMAGES[3].reshape(-1)) and np.array_equal(y, LABELS)
+    assert (
+        x.shape == (100, 784)
+        and np.array_equal(x[3], IMAGES[3].reshape(-1))
+        and np.array_equal(y, LABELS)
+    )
 
     ten = LABELS.copy()
     ten[42] = 10
@@ -181,7 +198,10 @@ def test_fetch_copies_from_source_dir(tmp_path, real):
     assert any("verified" in line for line in logs)
     # a verified file already in place is kept without looking anywhere else
     logs.clear()
-    assert images.fetch("mnist", T10K_LABELS, dest, source_dir=None, mirrors=[], log=logs.append) == dest / T10K_LABELS
+    assert (
+        images.fetch("mnist", T10K_LABELS, dest, source_dir=None, mirrors=[], log=logs.append)
+        == dest / T10K_LABELS
+    )
     assert logs == [f"mnist: {dest / T10K_LABELS} present, verified"]
 
 
@@ -190,7 +210,14 @@ def test_fetch_refuses_corrupt_source_and_does_not_download(tmp_path, real):
     dest = tmp_path / "dest"
     with pytest.raises(DataError) as info:
         # a good mirror is available but must not be used: the user's copy is bad
-        images.fetch("mnist", T10K_LABELS, dest, source_dir=bad.parent, mirrors=[uri(real)], log=lambda m: None)
+        images.fetch(
+            "mnist",
+            T10K_LABELS,
+            dest,
+            source_dir=bad.parent,
+            mirrors=[uri(real)],
+            log=lambda m: None,
+        )
     msg = str(info.value)
     assert str(bad) in msg and storage.file_digest(bad, "md5") in msg and MD5[T10K_LABELS] in msg
     assert not dest.exists() or not list(dest.iterdir())
@@ -200,15 +227,25 @@ def test_fetch_replaces_a_bad_file_in_dest(tmp_path, real):
     dest = tmp_path / "dest"
     corrupted_copy(real, dest)
     path = images.fetch("mnist", T10K_LABELS, dest, source_dir=real, mirrors=[], log=lambda m: None)
-    assert storage.file_digest(path, "md5") == MD5[T10K_LABELS] and [p.name for p in dest.iterdir()] == [T10K_LABELS]
+    assert storage.file_digest(path, "md5") == MD5[T10K_LABELS] and [
+        p.name for p in dest.iterdir()
+    ] == [T10K_LABELS]
 
 
 def test_fetch_downloads_from_the_first_mirror_that_works(tmp_path, real):
     logs = []
     dest = tmp_path / "dest"
     missing = uri(tmp_path / "no-such-folder")
-    path = images.fetch("mnist", T10K_IMAGES, dest, source_dir=tmp_path / "empty", mirrors=[missing, uri(real)],
-                       retries=3, backoff_s=0, log=logs.append)
+    path = images.fetch(
+        "mnist",
+        T10K_IMAGES,
+        dest,
+        source_dir=tmp_path / "empty",
+        mirrors=[missing, uri(real)],
+        retries=3,
+        backoff_s=0,
+        log=logs.append,
+    )
     assert storage.file_digest(path, "md5") == MD5[T10K_IMAGES]
     assert [p.name for p in dest.iterdir()] == [T10K_IMAGES]
     # "not found" is not retried; the good mirror is named with the byte count
@@ -220,7 +257,14 @@ def test_fetch_skips_a_mirror_serving_a_corrupt_file(tmp_path, real):
     logs = []
     dest = tmp_path / "dest"
     bad = corrupted_copy(real, tmp_path / "badmirror")
-    path = images.fetch("mnist", T10K_LABELS, dest, mirrors=[uri(bad.parent), uri(real)], backoff_s=0, log=logs.append)
+    path = images.fetch(
+        "mnist",
+        T10K_LABELS,
+        dest,
+        mirrors=[uri(bad.parent), uri(real)],
+        backoff_s=0,
+        log=logs.append,
+    )
     assert storage.file_digest(path, "md5") == MD5[T10K_LABELS]
     assert any(storage.file_digest(bad, "md5") in line and "next source" in line for line in logs)
     assert [p.name for p in dest.iterdir()] == [T10K_LABELS]
@@ -232,8 +276,17 @@ def test_fetch_failure_is_one_clear_error(tmp_path, real):
     bad = corrupted_copy(real, tmp_path / "badmirror")
     mirrors = [uri(tmp_path / "no-such-folder"), uri(bad.parent), "http://127.0.0.1:9/mnist/"]
     with pytest.raises(DataError) as info:
-        images.fetch("mnist", T10K_LABELS, dest, source_dir=tmp_path / "src", mirrors=mirrors, retries=2,
-                    backoff_s=0, timeout_s=5, log=logs.append)
+        images.fetch(
+            "mnist",
+            T10K_LABELS,
+            dest,
+            source_dir=tmp_path / "src",
+            mirrors=mirrors,
+            retries=2,
+            backoff_s=0,
+            timeout_s=5,
+            log=logs.append,
+        )
     msg = str(info.value)
     assert msg.startswith(f"MNIST file {T10K_LABELS} is missing: not at {dest / T10K_LABELS}")
     assert f"{tmp_path / 'src' / T10K_LABELS} (no such file)" in msg
@@ -264,8 +317,13 @@ def test_subset_is_deterministic_exact_and_unique(stratified):
         a = images.subset_indices(labels, n, seed=3, stratified=stratified)
         assert a.dtype == np.int64 and len(a) == n and len(np.unique(a)) == n
         assert a.min() >= 0 and a.max() < len(labels)
-        np.testing.assert_array_equal(a, images.subset_indices(labels, n, seed=3, stratified=stratified))
-    assert not np.array_equal(images.subset_indices(labels, 100, 3, stratified), images.subset_indices(labels, 100, 4, stratified))
+        np.testing.assert_array_equal(
+            a, images.subset_indices(labels, n, seed=3, stratified=stratified)
+        )
+    assert not np.array_equal(
+        images.subset_indices(labels, 100, 3, stratified),
+        images.subset_indices(labels, 100, 4, stratified),
+    )
 
 
 def test_stratified_subset_follows_class_proportions():
@@ -290,7 +348,9 @@ def test_unstratified_subsets_are_nested_prefixes():
     labels = skewed_labels()
     big = images.subset_indices(labels, 1500, seed=2, stratified=False)
     for n in (1, 100, 1000):
-        np.testing.assert_array_equal(images.subset_indices(labels, n, seed=2, stratified=False), big[:n])
+        np.testing.assert_array_equal(
+            images.subset_indices(labels, n, seed=2, stratified=False), big[:n]
+        )
 
 
 def test_stratified_nesting_on_mnist_train_labels(real):
@@ -299,13 +359,17 @@ def test_stratified_nesting_on_mnist_train_labels(real):
     grid = [100, 500, 1000, 2000, 5000, 10000, 20000, 30000, 50000]
     subsets = [set(images.subset_indices(labels, n, seed=0)) for n in grid]
     assert all(small <= big for small, big in zip(subsets, subsets[1:]))
-    assert not set(images.subset_indices(labels, 20000, seed=0)) <= set(images.subset_indices(labels, 20001, seed=0))
+    assert not set(images.subset_indices(labels, 20000, seed=0)) <= set(
+        images.subset_indices(labels, 20001, seed=0)
+    )
 
 
 def test_full_subset_is_the_whole_set_in_order():
     labels = skewed_labels()
     for stratified in (True, False):
-        np.testing.assert_array_equal(images.subset_indices(labels, len(labels), 9, stratified), np.arange(len(labels)))
+        np.testing.assert_array_equal(
+            images.subset_indices(labels, len(labels), 9, stratified), np.arange(len(labels))
+        )
 
 
 def test_bad_subset_sizes():
@@ -328,7 +392,9 @@ def test_preprocess_values():
     torch.testing.assert_close(unit, torch.tensor([[0.0, 128 / 255, 1.0]]))
     std = images.preprocess(x, "standardize", dtype=torch.float64)
     assert std.dtype == torch.float64
-    torch.testing.assert_close(std, (torch.tensor([[0, 128, 255]], dtype=torch.float64) / 255 - 0.1307) / 0.3081)
+    torch.testing.assert_close(
+        std, (torch.tensor([[0, 128, 255]], dtype=torch.float64) / 255 - 0.1307) / 0.3081
+    )
     ro = np.array(x)
     ro.flags.writeable = False
     torch.testing.assert_close(images.preprocess(ro, "unit"), unit)  # read-only input is fine
@@ -341,14 +407,21 @@ def test_preprocess_values():
 def test_preprocess_real_images(real):
     pixels, _ = images.read_split(real / T10K_IMAGES, real / T10K_LABELS)
     z = images.preprocess(pixels, "standardize")
-    assert abs(z.mean().item() - (0.1325 - 0.1307) / 0.3081) < 1e-3 and abs(z.std().item() - 0.3105 / 0.3081) < 1e-3
+    assert (
+        abs(z.mean().item() - (0.1325 - 0.1307) / 0.3081) < 1e-3
+        and abs(z.std().item() - 0.3105 / 0.3081) < 1e-3
+    )
 
 
 def test_images_table_round_trip(tmp_path, real):
     original, labels = images.read_split(real / T10K_IMAGES, real / T10K_LABELS)
     path = storage.write_images(tmp_path / "t10k.parquet", labels, original, {"split": "t10k"})
     pixels, back = storage.read_images(path)
-    assert pixels.dtype == np.uint8 and pixels.shape == (10000, 784) and np.array_equal(pixels, original)
+    assert (
+        pixels.dtype == np.uint8
+        and pixels.shape == (10000, 784)
+        and np.array_equal(pixels, original)
+    )
     assert back.dtype == np.int64 and np.array_equal(back, labels)
     assert storage.metadata(path)["split"] == "t10k"
     assert [p.name for p in tmp_path.iterdir()] == ["t10k.parquet"]
@@ -359,7 +432,9 @@ def test_images_table_small_and_empty(tmp_path):
     path = storage.write_images(tmp_path / "s.parquet", np.array([1, 0, 9]), pixels, {})
     got, labels = storage.read_images(path)
     assert np.array_equal(got, pixels) and labels.tolist() == [1, 0, 9]
-    path = storage.write_images(tmp_path / "e.parquet", np.zeros(0, np.uint8), np.zeros((0, 784), np.uint8), {})
+    path = storage.write_images(
+        tmp_path / "e.parquet", np.zeros(0, np.uint8), np.zeros((0, 784), np.uint8), {}
+    )
     got, labels = storage.read_images(path)
     assert got.shape == (0, 784) and labels.shape == (0,)
     with pytest.raises(ValueError, match="uint8"):
@@ -367,39 +442,56 @@ def test_images_table_small_and_empty(tmp_path):
 
 
 def test_read_images_refuses_other_tables(tmp_path):
-    other = storage.write(tmp_path / "t.parquet", "tstar", {"seed": [1], "t_w": [2], "delta_star": [0.1], "t_star": [3.0]})
+    other = storage.write(
+        tmp_path / "t.parquet",
+        "tstar",
+        {"seed": [1], "t_w": [2], "delta_star": [0.1], "t_star": [3.0]},
+    )
     with pytest.raises(storage.SchemaError, match=r"t.parquet: not a 'images' table"):
         storage.read_images(other)
     no_pixels = storage.write(tmp_path / "n.parquet", "images", {"label": [1, 2]})
-    with pytest.raises(storage.SchemaError, match=r"n.parquet: column 'pixels' must be a fixed-size list of uint8, got None"):
+    with pytest.raises(
+        storage.SchemaError,
+        match=r"n.parquet: column 'pixels' must be a fixed-size list of uint8, got None",
+    ):
         storage.read_images(no_pixels)
     steps = np.array([0])
-    floats = storage.write_snapshots(tmp_path / "f.parquet", steps, np.array([0]), np.zeros((1, 1, 3), np.float32), {})
+    floats = storage.write_snapshots(
+        tmp_path / "f.parquet", steps, np.array([0]), np.zeros((1, 1, 3), np.float32), {}
+    )
     table = pq.read_table(floats).drop_columns(["seed", "step"])
-    table = table.add_column(0, "label", pa.array([3], type=storage.I8)).rename_columns(["label", "pixels"])
+    table = table.add_column(0, "label", pa.array([3], type=storage.I8)).rename_columns(
+        ["label", "pixels"]
+    )
     float_pixels = storage.atomic_write(tmp_path / "fp.parquet", table)
-    with pytest.raises(storage.SchemaError, match=r"fp.parquet: column 'pixels' must be a fixed-size list of uint8"):
+    with pytest.raises(
+        storage.SchemaError, match=r"fp.parquet: column 'pixels' must be a fixed-size list of uint8"
+    ):
         storage.read_images(float_pixels)
 
 
 # ---------------------------------------------------------------------------------------------
 # Fashion-MNIST: the four real files, recompressed by Debian (their .gz md5 are not the official ones)
 
-FASHION_FILES = list(images.FILES.values())
+FASHION_NAMES = list(images.FILES.values())
 
 
 @pytest.fixture
 def fashion() -> Path:
     """The folder with the four real Fashion-MNIST files (skip where it is absent)."""
-    if not all((FASHION_DIR / name).is_file() for name in FASHION_FILES):
-        pytest.skip(f"real Fashion-MNIST files not found in {FASHION_DIR} (only present beside the project's own checkout)")
+    if not all((FASHION_DIR / name).is_file() for name in FASHION_NAMES):
+        pytest.skip(
+            f"real Fashion-MNIST files not found in {FASHION_DIR} (only present beside the project's own checkout)"
+        )
     return FASHION_DIR
 
 
 def test_recompressed_fashion_files_are_verified_by_their_decompressed_bytes(fashion):
     spec = images.IMAGE_SETS["fashion_mnist"]
-    for name in FASHION_FILES:
-        assert storage.file_digest(fashion / name, "md5") != spec.md5[name]  # Debian's recompression
+    for name in FASHION_NAMES:
+        assert (
+            storage.file_digest(fashion / name, "md5") != spec.md5[name]
+        )  # Debian's recompression
         assert images.verify("fashion_mnist", fashion / name) is None
         # and the same bytes are not MNIST's
         assert "sha256" in images.verify("mnist", fashion / name)
@@ -421,7 +513,14 @@ def test_corrupt_fashion_files_are_refused(fashion, tmp_path):
     # fetch refuses the bad copy in source_dir with one line naming it, and leaves nothing behind
     dest = tmp_path / "dest"
     with pytest.raises(DataError, match=str(flipped)):
-        images.fetch("fashion_mnist", name, dest, source_dir=flipped.parent, mirrors=[uri(fashion)], log=lambda m: None)
+        images.fetch(
+            "fashion_mnist",
+            name,
+            dest,
+            source_dir=flipped.parent,
+            mirrors=[uri(fashion)],
+            log=lambda m: None,
+        )
     assert not dest.exists() or not list(dest.iterdir())
 
 
@@ -434,24 +533,35 @@ def test_official_bytes_under_any_compression_are_accepted(fashion, tmp_path):
 
 
 def test_fashion_splits_read_as_documented(fashion):
-    x, y = images.read_split(fashion / images.FILES["train", "images"], fashion / images.FILES["train", "labels"])
+    x, y = images.read_split(
+        fashion / images.FILES["train", "images"], fashion / images.FILES["train", "labels"]
+    )
     assert x.shape == (60000, 784) and np.bincount(y).tolist() == [6000] * 10
     unit = x / 255
     assert round(float(unit.mean()), 4) == 0.2860 and round(float(unit.std()), 4) == 0.3530
     z = images.preprocess(x[:20000], "standardize", "fashion_mnist", dtype=torch.float64)
     assert abs(float(z.mean())) < 0.02 and abs(float(z.std()) - 1) < 0.02
-    x_test, y_test = images.read_split(fashion / images.FILES["t10k", "images"], fashion / images.FILES["t10k", "labels"])
+    x_test, y_test = images.read_split(
+        fashion / images.FILES["t10k", "images"], fashion / images.FILES["t10k", "labels"]
+    )
     assert x_test.shape == (10000, 784) and np.bincount(y_test).tolist() == [1000] * 10
 
 
-def test_fetch_takes_fashion_files_from_a_source_dir_and_from_the_system_folder(fashion, tmp_path, monkeypatch):
+def test_fetch_takes_fashion_files_from_a_source_dir_and_from_the_system_folder(
+    fashion, tmp_path, monkeypatch
+):
     name = images.FILES["t10k", "labels"]
     logs = []
-    path = images.fetch("fashion_mnist", name, tmp_path / "a", source_dir=fashion, mirrors=[], log=logs.append)
+    path = images.fetch(
+        "fashion_mnist", name, tmp_path / "a", source_dir=fashion, mirrors=[], log=logs.append
+    )
     assert images.verify("fashion_mnist", path) is None and any("verified" in line for line in logs)
     # an OS package's folder (Debian: /usr/share/datasets/fashion-mnist) is used before any download
     spec = images.IMAGE_SETS["fashion_mnist"]
-    monkeypatch.setitem(images.IMAGE_SETS, "fashion_mnist",
-                        images.ImageSet(**{**spec.__dict__, "system_dirs": (str(fashion),), "mirrors": ()}))
+    monkeypatch.setitem(
+        images.IMAGE_SETS,
+        "fashion_mnist",
+        images.ImageSet(**{**spec.__dict__, "system_dirs": (str(fashion),), "mirrors": ()}),
+    )
     path = images.fetch("fashion_mnist", name, tmp_path / "b", log=lambda m: None)
     assert path.read_bytes() == (fashion / name).read_bytes()

@@ -19,8 +19,10 @@ def test_couplings_are_symmetric_zero_on_coincident_indices_and_have_variance_3_
     for perm in itertools.permutations(range(3)):
         assert torch.equal(J, J.permute(*perm))
     a = torch.arange(n)
-    coincident = (a[:, None, None] == a[None, :, None]) | (a[:, None, None] == a[None, None, :]) | (
-        a[None, :, None] == a[None, None, :]
+    coincident = (
+        (a[:, None, None] == a[None, :, None])
+        | (a[:, None, None] == a[None, None, :])
+        | (a[None, :, None] == a[None, None, :])
     )
     assert torch.all(J[coincident] == 0)
     # Boolean indexing reads in C order, i.e. lexicographic in i < j < k.
@@ -73,7 +75,9 @@ def test_zero_temperature_is_monotone_descent_on_the_sphere():
     assert np.all(np.diff(e, axis=0) <= 1e-13)
     assert np.all(e[-1] < e[0] - 0.5)  # random start e ≈ 0 ± 0.1; minima lie near −1.1
     np.testing.assert_allclose(np.square(snaps).sum(-1), n, rtol=1e-13)
-    np.testing.assert_allclose(e[-1], pspin.energy(J, torch.from_numpy(snaps[-1])).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(
+        e[-1], pspin.energy(J, torch.from_numpy(snaps[-1])).numpy(), rtol=1e-12
+    )
 
 
 def test_energy_above_t_d_is_paramagnetic():
@@ -106,8 +110,16 @@ def test_delta_from_aging_is_two_times_one_minus_c():
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_each_sample_is_bit_identical_alone_or_with_others(dtype):
-    kwargs = dict(n=16, temperature=0.5, replicas=2, dt=0.05, steps=120, record_steps=log_steps(120, 5), seed=9,
-                  dtype=dtype)
+    kwargs = dict(
+        n=16,
+        temperature=0.5,
+        replicas=2,
+        dt=0.05,
+        steps=120,
+        record_steps=log_steps(120, 5),
+        seed=9,
+        dtype=dtype,
+    )
     together = pspin.simulate(samples=3, **kwargs)
     alone = pspin.simulate(samples=[1], **kwargs)
     assert together.snapshots.shape == (len(kwargs["record_steps"]), 6, 16)
@@ -137,12 +149,16 @@ def test_langevin_rejects_bad_schedules():
 def test_theory_values():
     assert pspin.T_DYNAMICAL == pytest.approx(0.6124, abs=1e-4)
     q = pspin.plateau_q(0.5)
-    assert q == pytest.approx(0.639, abs=1e-3) and 3 * q * (1 - q) ** 2 == pytest.approx(0.25, abs=1e-12)
+    assert q == pytest.approx(0.639, abs=1e-3) and 3 * q * (1 - q) ** 2 == pytest.approx(
+        0.25, abs=1e-12
+    )
     assert pspin.plateau_q(pspin.T_DYNAMICAL - 1e-9) == pytest.approx(0.5, abs=1e-3)
     assert math.isnan(pspin.plateau_q(0.8))
     assert pspin.asymptotic_energy(0.5) == pytest.approx(-0.887, abs=1e-3)
     assert pspin.asymptotic_energy(1e-6) == pytest.approx(-math.sqrt(4 / 3), abs=1e-5)
     # Continuous at T_d, where it meets the paramagnetic −1/(2T).
-    assert pspin.asymptotic_energy(pspin.T_DYNAMICAL - 1e-9) == pytest.approx(-1 / (2 * pspin.T_DYNAMICAL), abs=1e-4)
+    assert pspin.asymptotic_energy(pspin.T_DYNAMICAL - 1e-9) == pytest.approx(
+        -1 / (2 * pspin.T_DYNAMICAL), abs=1e-4
+    )
     assert pspin.paramagnetic_energy(0.8) == -0.625
     assert pspin.paramagnetic_energy(1.0, 10**6) == pytest.approx(-0.5, rel=1e-5)

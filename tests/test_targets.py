@@ -29,7 +29,9 @@ def test_every_figure_of_the_registry_has_a_drawing_a_caption_and_a_readme_row()
     for name, figure in FIGURES.items():
         assert callable(getattr(plots, figure.draw)), name
         assert (ROOT / f"workflow/report/{name}.rst").is_file(), name
-        assert re.search(rf"^\| `{name}` \|", readme, re.M), f"README's figure table has no row for {name}"
+        assert re.search(rf"^\| `{name}` \|", readme, re.M), (
+            f"README's figure table has no row for {name}"
+        )
     captions = {p.stem for p in (ROOT / "workflow/report").glob("fig*.rst")}
     assert captions == set(FIGURES), "a caption without a figure in the registry"
 
@@ -38,14 +40,27 @@ def test_the_paper_config_draws_fashion_mnist_in_its_own_folder(paper):
     targets = Targets(paper)
     variants = targets.figure_variants()
     assert ("fig4", "fashion_mnist") in variants and ("fig4", "mnist") not in variants
-    assert ("fig7", "ljat19") in variants and ("fig7", "mnist") in variants  # the halves of a mixed figure
+    assert ("fig7", "ljat19") in variants and (
+        "fig7",
+        "mnist",
+    ) in variants  # the halves of a mixed figure
     everything = targets.targets()
-    assert "results/figures/fashion_mnist/fig6.pdf" in everything and "results/figures/fig6.pdf" in everything
-    assert not any("/ljat19/" in t or "/mnist/" in t for t in everything)  # halves belong to their data set's target
+    assert (
+        "results/figures/fashion_mnist/fig6.pdf" in everything
+        and "results/figures/fig6.pdf" in everything
+    )
+    assert not any(
+        "/ljat19/" in t or "/mnist/" in t for t in everything
+    )  # halves belong to their data set's target
     fashion = targets.targets("fashion_mnist")
-    assert sorted(fashion) == sorted([f"results/figures/fashion_mnist/{f}.{e}" for f in ("fig4", "fig5", "fig6")
-                                      for e in ("pdf", "png")] + ["results/scorecard_fashion_mnist.md",
-                                                                   "results/scorecard_fashion_mnist.csv"])
+    assert sorted(fashion) == sorted(
+        [
+            f"results/figures/fashion_mnist/{f}.{e}"
+            for f in ("fig4", "fig5", "fig6")
+            for e in ("pdf", "png")
+        ]
+        + ["results/scorecard_fashion_mnist.md", "results/scorecard_fashion_mnist.csv"]
+    )
     # the main Fig 6 draws MNIST only, the Fashion-MNIST version its own α sweep
     assert all("/mnist_alpha/" in d for d in targets.figure_cells("fig6"))
     assert all("/fashion_alpha/" in d for d in targets.figure_cells("fig6", "fashion_mnist"))
@@ -55,7 +70,10 @@ def test_the_paper_config_draws_fashion_mnist_in_its_own_folder(paper):
 def test_hessian_figures_draw_only_experiments_with_spectra(paper):
     targets = Targets(paper)
     assert targets.figure_experiments("fig7") == ["ljat_arch", "mnist_arch"]
-    assert targets.figure_cells("fig7") == ["results/tables/ljat_arch/N1000/h5-5", "results/tables/mnist_arch/N60000/h5-5"]
+    assert targets.figure_cells("fig7") == [
+        "results/tables/ljat_arch/N1000/h5-5",
+        "results/tables/mnist_arch/N60000/h5-5",
+    ]
     assert targets.hessian_cells("fashion_arch") == []  # hessian: null
 
 
@@ -63,8 +81,12 @@ def test_train_settings_carry_every_experiment_key_and_the_inherited_ones(paper)
     built = settings.train(paper, "mnist_alpha")
     exp = paper["experiments"]["mnist_alpha"]
     assert all(built[k] == exp[k] for k in exp if k not in settings.NOT_TRAINING)
-    assert built["snapshots_per_decade"] == paper["snapshots_per_decade"] and built["device"] == "auto"
-    assert built["dataset"] == "mnist" and built["preprocess"] == "unit" and built["n_classes"] == 10
+    assert (
+        built["snapshots_per_decade"] == paper["snapshots_per_decade"] and built["device"] == "auto"
+    )
+    assert (
+        built["dataset"] == "mnist" and built["preprocess"] == "unit" and built["n_classes"] == 10
+    )
     # a key the schema gains reaches the trainer by name, without an edit here
     extended = json.loads(json.dumps(paper))
     extended["experiments"]["mnist_alpha"]["noise"] = "langevin"
@@ -75,21 +97,39 @@ def test_train_settings_carry_every_experiment_key_and_the_inherited_ones(paper)
 def test_a_spec_from_settings_equals_the_spec_built_by_hand(paper):
     built = settings.train(paper, "ljat_arch")
     arch = Architecture.from_name("h5-5", 2, 4)
-    spec = training.TrainSpec.from_settings({**built, "steps": 1000, "not_a_field": 1}, arch, (3, 4), "cpu")
+    spec = training.TrainSpec.from_settings(
+        {**built, "steps": 1000, "not_a_field": 1}, arch, (3, 4), "cpu"
+    )
     from glassynets.schedule import log_steps
     from glassynets.two_time import grid
 
     waiting_times, lags = grid(1000, 10, 20)
-    by_hand = training.TrainSpec(arch=arch, lr=0.05, batch_size=100, weight_decay=1e-4, steps=1000, seeds=(3, 4),
-                                 snapshot_steps=log_steps(1000, 5), metric_steps=log_steps(1000, 20),
-                                 waiting_times=waiting_times, lags=lags, overlap_eps=(0.01, 0.1))
+    by_hand = training.TrainSpec(
+        arch=arch,
+        lr=0.05,
+        batch_size=100,
+        weight_decay=1e-4,
+        steps=1000,
+        seeds=(3, 4),
+        snapshot_steps=log_steps(1000, 5),
+        metric_steps=log_steps(1000, 20),
+        waiting_times=waiting_times,
+        lags=lags,
+        overlap_eps=(0.01, 0.1),
+    )
     assert spec.describe() == by_hand.describe()
 
 
 def test_aging_settings_of_the_pspin_are_in_steps(paper):
-    analysis = {**paper["experiments"]["ljat_arch"]["analysis"], "fit_tw": [1, 1000], "late_tw": 50.0}
+    analysis = {
+        **paper["experiments"]["ljat_arch"]["analysis"],
+        "fit_tw": [1, 1000],
+        "late_tw": 50.0,
+    }
     out = settings.aging(analysis, step=0.05)
-    assert out["fit_tw"] == [20, 20000] and out["late_tw"] == 1000 and analysis["fit_tw"] == [1, 1000]
+    assert (
+        out["fit_tw"] == [20, 20000] and out["late_tw"] == 1000 and analysis["fit_tw"] == [1, 1000]
+    )
 
 
 def test_cost_models_grow_with_the_work(paper):
@@ -97,17 +137,27 @@ def test_cost_models_grow_with_the_work(paper):
     job = dict(experiment="mnist_alpha", n="60000", arch="h17-17-17", first="0", last="49")
     small = SimpleNamespace(**{**job, "arch": "h7-7-7"})
     big, few = SimpleNamespace(**job), SimpleNamespace(**{**job, "last": "9"})
-    assert costs.train_runtime_min(big) > costs.train_runtime_min(small) > costs.train_runtime_min(
-        SimpleNamespace(**{**job, "arch": "h7-7-7", "last": "9"}))
+    assert (
+        costs.train_runtime_min(big)
+        > costs.train_runtime_min(small)
+        > costs.train_runtime_min(SimpleNamespace(**{**job, "arch": "h7-7-7", "last": "9"}))
+    )
     assert costs.train_runtime_min(big) > costs.train_runtime_min(few)
     assert 1000 < costs.train_mem_mb(few) < costs.train_mem_mb(big) < 16000
-    assert costs.train_gpus(big) == 1 and costs.train_gpus(SimpleNamespace(**{**job, "experiment": "ljat_arch"})) == 0
+    assert (
+        costs.train_gpus(big) == 1
+        and costs.train_gpus(SimpleNamespace(**{**job, "experiment": "ljat_arch"})) == 0
+    )
     cell = SimpleNamespace(experiment="mnist_arch", n="60000", arch="h5-5")
-    assert costs.hessian_mem_mb(cell) > 3 * 4015**2 * 8 / 2**20  # exact: three dense P×P float64 matrices
+    assert (
+        costs.hessian_mem_mb(cell) > 3 * 4015**2 * 8 / 2**20
+    )  # exact: three dense P×P float64 matrices
     assert costs.aging_runtime_min(cell) >= 10 and costs.aging_mem_mb(cell) > 1000
     glass = SimpleNamespace(n="128", temperature="0.5")
     assert costs.pspin_runtime_min(glass) >= 5 and costs.pspin_mem_mb(glass) > 1000
     # a lone network trains beside a copy: it costs what two do
     lone = SimpleNamespace(**{**job, "last": "0"})
-    assert costs.train_runtime_min(lone) == costs.train_runtime_min(SimpleNamespace(**{**job, "last": "1"}))
+    assert costs.train_runtime_min(lone) == costs.train_runtime_min(
+        SimpleNamespace(**{**job, "last": "1"})
+    )
     assert np.isfinite(costs.train_mem_mb(lone))

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from glassynets import training, two_time
-from glassynets.nets import Architecture, flatten, unflatten, init_layers
+from glassynets.nets import Architecture, flatten, init_layers, unflatten
 from glassynets.schedule import log_steps
 from glassynets.training import (
     DivergenceError,
@@ -27,8 +27,15 @@ def data(n: int, d: int, c: int, seed: int = 0) -> tuple[torch.Tensor, torch.Ten
     return torch.randn(n, d, generator=g), torch.randint(0, c, (n,), generator=g)
 
 
-def ref_loss(theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, arch: Architecture, act: str = "tanh",
-             loss: str = "cross_entropy", output: str = "linear"):
+def ref_loss(
+    theta: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    arch: Architecture,
+    act: str = "tanh",
+    loss: str = "cross_entropy",
+    output: str = "linear",
+):
     """Objective (data term + λ‖θ‖²) of each network, written the plain way (autograd-able), [E]:
     torch's cross_entropy, or torch's mse_loss (mean over samples and outputs) on one-hot targets."""
     f = torch.tanh if act == "tanh" else torch.relu
@@ -50,8 +57,11 @@ def ref_loss(theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, arch: Archit
 
 
 #: (hidden activation, loss, output units) of every objective the trainer offers.
-OBJECTIVES = [(act, loss, output) for act in training.ACTIVATIONS
-              for loss, output in (("cross_entropy", "linear"), ("mse", "linear"), ("mse", "sigmoid"))]
+OBJECTIVES = [
+    (act, loss, output)
+    for act in training.ACTIVATIONS
+    for loss, output in (("cross_entropy", "linear"), ("mse", "linear"), ("mse", "sigmoid"))
+]
 
 
 def spec_for(widths, steps, seeds, n_snap=None, **kw) -> TrainSpec:
@@ -59,13 +69,29 @@ def spec_for(widths, steps, seeds, n_snap=None, **kw) -> TrainSpec:
     two-time observables on a coarse grid, so that every bit test covers them too."""
     sched = log_steps(steps, 10) if n_snap is None else np.arange(steps + 1)
     tws, lags = two_time.grid(steps, 5, 10)
-    kw = {"lr": 0.05, "batch_size": 20, "weight_decay": LAM, "waiting_times": tws, "lags": lags,
-          "overlap_eps": (1e-3, 1e-2), **kw}
-    return TrainSpec(arch=Architecture.from_widths(widths), steps=steps, seeds=tuple(seeds), snapshot_steps=sched, metric_steps=sched, **kw)
+    kw = {
+        "lr": 0.05,
+        "batch_size": 20,
+        "weight_decay": LAM,
+        "waiting_times": tws,
+        "lags": lags,
+        "overlap_eps": (1e-3, 1e-2),
+        **kw,
+    }
+    return TrainSpec(
+        arch=Architecture.from_widths(widths),
+        steps=steps,
+        seeds=tuple(seeds),
+        snapshot_steps=sched,
+        metric_steps=sched,
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("act, loss_name, output", OBJECTIVES)
-@pytest.mark.parametrize("widths", [[2, 10, 4], [2, 5, 5, 4], [2, 4, 4, 4, 4], [2, 1, 1, 1, 4], [784, 5, 5, 10]])
+@pytest.mark.parametrize(
+    "widths", [[2, 10, 4], [2, 5, 5, 4], [2, 4, 4, 4, 4], [2, 1, 1, 1, 4], [784, 5, 5, 10]]
+)
 def test_loss_and_grad_matches_autograd(widths, act, loss_name, output, monkeypatch):
     monkeypatch.setattr(training, "EVAL_CHUNK", 16)  # exercise the chunked accumulation
     arch = Architecture.from_widths(widths)
@@ -82,12 +108,15 @@ def test_loss_and_grad_matches_autograd(widths, act, loss_name, output, monkeypa
 
 
 @pytest.mark.parametrize("order", ["independent", "shared"])
-@pytest.mark.parametrize("act, loss_name, output, momentum, init", [
-    ("tanh", "cross_entropy", "linear", 0.0, "glorot"),
-    ("relu", "cross_entropy", "linear", 0.5, "glorot"),
-    ("relu", "mse", "sigmoid", 0.5, "fan_in"),  # Baity-Jesi et al.'s toy model
-    ("tanh", "mse", "linear", 0.0, "fan_in"),
-])
+@pytest.mark.parametrize(
+    "act, loss_name, output, momentum, init",
+    [
+        ("tanh", "cross_entropy", "linear", 0.0, "glorot"),
+        ("relu", "cross_entropy", "linear", 0.5, "glorot"),
+        ("relu", "mse", "sigmoid", 0.5, "fan_in"),  # Baity-Jesi et al.'s toy model
+        ("tanh", "mse", "linear", 0.0, "fan_in"),
+    ],
+)
 def test_sgd_matches_plain_loop(order, act, loss_name, output, momentum, init):
     """7 steps, N=30, B=8 (3 batches per epoch, 6 points dropped): same init, same indices,
     autograd, and torch.optim.SGD's momentum rule written out."""
@@ -96,12 +125,25 @@ def test_sgd_matches_plain_loop(order, act, loss_name, output, momentum, init):
     x, y = data(n, 2, 4)
     xt, yt = data(13, 2, 4, seed=5)
     objective = dict(activation=act, loss=loss_name, output=output)
-    spec = spec_for(widths, steps, seeds, n_snap=True, batch_size=b, lr=0.3, dtype="float64", data_order=order,
-                    momentum=momentum, init=init, **objective)
+    spec = spec_for(
+        widths,
+        steps,
+        seeds,
+        n_snap=True,
+        batch_size=b,
+        lr=0.3,
+        dtype="float64",
+        data_order=order,
+        momentum=momentum,
+        init=init,
+        **objective,
+    )
     res = train_ensemble(spec, x, y, xt, yt, log=lambda m: None)
 
     gens = [network_generator(s) for s in seeds]
-    theta = torch.stack([flatten([w[None] for w in init_layers(arch, g, torch.float64, init)])[0] for g in gens])
+    theta = torch.stack(
+        [flatten([w[None] for w in init_layers(arch, g, torch.float64, init)])[0] for g in gens]
+    )
     velocity = torch.zeros_like(theta)
     order_gens = gens[:1] * len(seeds) if order == "shared" else gens
     perms: list[list[torch.Tensor]] = [[] for _ in seeds]
@@ -118,14 +160,19 @@ def test_sgd_matches_plain_loop(order, act, loss_name, output, momentum, init):
                 perms[e].append(torch.randperm(n, generator=g))
             idx.append(perms[e][epoch][j * b : (j + 1) * b])
         th = theta.clone().requires_grad_(True)
-        losses = [ref_loss(th[e : e + 1], x[i], y[i], arch, act, loss_name, output)[0] for e, i in enumerate(idx)]
+        losses = [
+            ref_loss(th[e : e + 1], x[i], y[i], arch, act, loss_name, output)[0]
+            for e, i in enumerate(idx)
+        ]
         (grad,) = torch.autograd.grad(torch.stack(losses).sum(), th)
         batch_loss.append([l.item() - LAM * float((t * t).sum()) for l, t in zip(losses, theta)])
         batch_gn.append(grad.norm(dim=1).numpy())
         velocity = momentum * velocity + grad
         theta = theta - spec.lr * velocity
     np.testing.assert_allclose(res.metrics["batch_loss"], np.array(batch_loss), rtol=0, atol=1e-12)
-    np.testing.assert_allclose(res.metrics["batch_grad_norm"], np.array(batch_gn), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        res.metrics["batch_grad_norm"], np.array(batch_gn), rtol=0, atol=1e-12
+    )
     # full-batch metrics agree with loss_and_grad / autograd on the snapshots
     last = torch.from_numpy(res.snapshots[-1])
     loss, grad = loss_and_grad(last, x, y, arch, LAM, act, loss_name, output)
@@ -138,7 +185,11 @@ def test_sgd_matches_plain_loop(order, act, loss_name, output, momentum, init):
     layers = unflatten(last, arch)
     h = x.double()
     for i, w in enumerate(layers):
-        h = torch.einsum("nj,eoj->eno", h, w[:, :, :-1]) + w[:, None, :, -1] if i == 0 else torch.einsum("enj,eoj->eno", h, w[:, :, :-1]) + w[:, None, :, -1]
+        h = (
+            torch.einsum("nj,eoj->eno", h, w[:, :, :-1]) + w[:, None, :, -1]
+            if i == 0
+            else torch.einsum("enj,eoj->eno", h, w[:, :, :-1]) + w[:, None, :, -1]
+        )
         h = (torch.tanh(h) if act == "tanh" else torch.relu(h)) if i < len(layers) - 1 else h
     acc = (h.argmax(-1) == y).double().mean(1).numpy()
     np.testing.assert_array_equal(res.metrics["train_acc"][-1], acc)
@@ -150,7 +201,9 @@ def assert_same_bits(a: training.TrainResult, b: training.TrainResult, cols=slic
         assert np.array_equal(a.metrics[k][:, cols], b.metrics[k]), k
     if a.two_time is not None or b.two_time is not None:
         for k in ("delta", "fourth", "overlap"):
-            assert np.array_equal(getattr(a.two_time, k)[..., cols], getattr(b.two_time, k), equal_nan=True), k
+            assert np.array_equal(
+                getattr(a.two_time, k)[..., cols], getattr(b.two_time, k), equal_nan=True
+            ), k
 
 
 def test_network_bits_do_not_depend_on_ensemble():
@@ -160,11 +213,17 @@ def test_network_bits_do_not_depend_on_ensemble():
     small = train_ensemble(spec_for([2, 5, 5, 4], 400, (3, 7)), x, y, xt, yt, log=lambda m: None)
     assert_same_bits(big, small, cols=[3, 7])
     for seed in range(10):  # every seed alone (a batch of one): none may match by luck
-        lone = train_ensemble(spec_for([2, 5, 5, 4], 400, (seed,)), x, y, xt, yt, log=lambda m: None)
+        lone = train_ensemble(
+            spec_for([2, 5, 5, 4], 400, (seed,)), x, y, xt, yt, log=lambda m: None
+        )
         assert_same_bits(big, lone, cols=[seed])
     again = train_ensemble(spec_for([2, 5, 5, 4], 400, (3, 7)), x, y, xt, yt, log=lambda m: None)
     assert_same_bits(small, again)
-    assert small.snapshots.dtype == np.float32 and small.snapshots.shape == (len(log_steps(400, 10)), 2, 69)
+    assert small.snapshots.dtype == np.float32 and small.snapshots.shape == (
+        len(log_steps(400, 10)),
+        2,
+        69,
+    )
     assert not np.array_equal(small.snapshots[-1, 0], small.snapshots[-1, 1])
 
 
@@ -182,7 +241,9 @@ def test_mnist_shape_bits_and_shared_order():
     np.testing.assert_allclose(a.snapshots[:, 0], big.snapshots[:, 0], atol=1e-5)
 
 
-TOY = dict(activation="relu", loss="mse", output="sigmoid", momentum=0.5, init="fan_in")  # Baity-Jesi et al.
+TOY = dict(
+    activation="relu", loss="mse", output="sigmoid", momentum=0.5, init="fan_in"
+)  # Baity-Jesi et al.
 
 
 @pytest.mark.parametrize("objective", [{}, TOY], ids=["tanh-ce", "toy"])
@@ -193,12 +254,20 @@ def test_wide_input_chunks_change_no_bits(monkeypatch, objective):
     xt, yt = data(40, 784, 10, seed=3)
     spec = spec_for([784, 5, 5, 10], 40, range(5), **objective)
     whole = train_ensemble(spec, x, y, xt, yt, log=lambda m: None)
-    for seed in range(5):  # every seed, alone and in pairs: no network may land in a kernel's tail by luck
-        alone = train_ensemble(spec_for([784, 5, 5, 10], 40, (seed,), **objective), x, y, xt, yt, log=lambda m: None)
+    for seed in range(
+        5
+    ):  # every seed, alone and in pairs: no network may land in a kernel's tail by luck
+        alone = train_ensemble(
+            spec_for([784, 5, 5, 10], 40, (seed,), **objective), x, y, xt, yt, log=lambda m: None
+        )
         assert_same_bits(whole, alone, cols=[seed])
-    pair = train_ensemble(spec_for([784, 5, 5, 10], 40, (2, 4), **objective), x, y, xt, yt, log=lambda m: None)
+    pair = train_ensemble(
+        spec_for([784, 5, 5, 10], 40, (2, 4), **objective), x, y, xt, yt, log=lambda m: None
+    )
     assert_same_bits(whole, pair, cols=[2, 4])
-    monkeypatch.setattr(training, "GATHER_CHUNK_BYTES", 2 * 20 * 785 * 4)  # 2 networks of B = 20 rows
+    monkeypatch.setattr(
+        training, "GATHER_CHUNK_BYTES", 2 * 20 * 785 * 4
+    )  # 2 networks of B = 20 rows
     chunked = train_ensemble(spec, x, y, xt, yt, log=lambda m: None)
     assert_same_bits(whole, chunked)
 
@@ -232,20 +301,28 @@ def test_metrics_at_step_s_are_those_of_theta_s(objective):
         kw = {"activation": spec.activation, "loss": spec.loss, "output": spec.output}
         train_loss, train_acc = training.evaluate(theta, x, y, spec.arch, **kw)
         test_loss, _ = training.evaluate(theta, xt, yt, spec.arch, **kw)
-        np.testing.assert_array_equal(res.metrics["train_loss"][k], train_loss.numpy(), err_msg=f"step {step}")
+        np.testing.assert_array_equal(
+            res.metrics["train_loss"][k], train_loss.numpy(), err_msg=f"step {step}"
+        )
         np.testing.assert_array_equal(res.metrics["train_acc"][k], train_acc.numpy())
         np.testing.assert_array_equal(res.metrics["test_loss"][k], test_loss.numpy())
     # step 0 is the initialisation, not the network after one update
     init = torch.from_numpy(res.snapshots[0])
     assert not np.array_equal(res.snapshots[0], res.snapshots[1])
-    assert res.metrics["train_loss"][0] == pytest.approx(training.evaluate(init, x, y, spec.arch, spec.activation,
-                                                                           spec.loss, spec.output)[0].numpy(), abs=0)
+    assert res.metrics["train_loss"][0] == pytest.approx(
+        training.evaluate(init, x, y, spec.arch, spec.activation, spec.loss, spec.output)[
+            0
+        ].numpy(),
+        abs=0,
+    )
 
 
 def test_float64_close_to_float32():
     x, y = data(200, 2, 4)
     r32 = train_ensemble(spec_for([2, 10, 4], 300, (0, 1)), x, y, x, y, log=lambda m: None)
-    r64 = train_ensemble(spec_for([2, 10, 4], 300, (0, 1), dtype="float64"), x, y, x, y, log=lambda m: None)
+    r64 = train_ensemble(
+        spec_for([2, 10, 4], 300, (0, 1), dtype="float64"), x, y, x, y, log=lambda m: None
+    )
     assert r64.snapshots.dtype == np.float64
     np.testing.assert_allclose(r32.snapshots, r64.snapshots, atol=1e-4)
     np.testing.assert_array_equal(r32.snapshots[0], r64.snapshots[0].astype(np.float32))
@@ -256,11 +333,23 @@ def test_float64_close_to_float32():
 def test_checkpoint_resume_is_bit_identical(tmp_path, stop, objective):
     x, y = data(100, 2, 4)
     xt, yt = data(30, 2, 4, seed=3)
-    spec = spec_for([2, 4, 4, 4, 4], 300, (5, 6, 9), batch_size=15, **objective)  # 6 batches per epoch, 10 dropped
+    spec = spec_for(
+        [2, 4, 4, 4, 4], 300, (5, 6, 9), batch_size=15, **objective
+    )  # 6 batches per epoch, 10 dropped
     full = train_ensemble(spec, x, y, xt, yt, log=lambda m: None)
     ck = tmp_path / "run.ckpt"
     with pytest.raises(training._StopForTest):
-        train_ensemble(spec, x, y, xt, yt, checkpoint=ck, checkpoint_every_s=0.0, log=lambda m: None, _stop_at_step=stop)
+        train_ensemble(
+            spec,
+            x,
+            y,
+            xt,
+            yt,
+            checkpoint=ck,
+            checkpoint_every_s=0.0,
+            log=lambda m: None,
+            _stop_at_step=stop,
+        )
     assert [p.name for p in tmp_path.iterdir()] == ["run.ckpt"]  # no temporary file left beside it
     msgs: list[str] = []
     resumed = train_ensemble(spec, x, y, xt, yt, checkpoint=ck, log=msgs.append)
@@ -275,14 +364,20 @@ def test_mismatching_checkpoint_is_refused(tmp_path):
     ck = tmp_path / "run.ckpt"
     train_ensemble(spec_for([2, 10, 4], 20, (0,)), x, y, x, y, checkpoint=ck, log=lambda m: None)
     with pytest.raises(StaleCheckpointError, match="run.ckpt"):
-        train_ensemble(spec_for([2, 10, 4], 20, (1,)), x, y, x, y, checkpoint=ck, log=lambda m: None)
+        train_ensemble(
+            spec_for([2, 10, 4], 20, (1,)), x, y, x, y, checkpoint=ck, log=lambda m: None
+        )
     with pytest.raises(StaleCheckpointError, match="run.ckpt"):  # same spec, other data
-        train_ensemble(spec_for([2, 10, 4], 20, (0,)), x + 1, y, x, y, checkpoint=ck, log=lambda m: None)
+        train_ensemble(
+            spec_for([2, 10, 4], 20, (0,)), x + 1, y, x, y, checkpoint=ck, log=lambda m: None
+        )
 
 
 def test_divergence_names_seed_and_step():
     x, y = data(100, 2, 4)
-    with pytest.raises(DivergenceError, match=r"seeds? .*diverged: .* at step \d+ \(fine at step \d+\); lower lr"):
+    with pytest.raises(
+        DivergenceError, match=r"seeds? .*diverged: .* at step \d+ \(fine at step \d+\); lower lr"
+    ):
         train_ensemble(spec_for([2, 5, 5, 4], 2000, (0, 1), lr=1e6), x, y, x, y, log=lambda m: None)
 
 
@@ -290,7 +385,10 @@ def test_divergence_without_nan_is_caught():
     """lr = 10³ on tanh/CE keeps every value finite while the loss stays near 10³ (it starts near
     1.4): the job stops, naming seeds, step and lr, instead of writing garbage."""
     x, y = data(200, 2, 4)
-    with pytest.raises(DivergenceError, match=r"seeds 0, 1 diverged: .*above 10× its initial value.* lower lr \(now 1000"):
+    with pytest.raises(
+        DivergenceError,
+        match=r"seeds 0, 1 diverged: .*above 10× its initial value.* lower lr \(now 1000",
+    ):
         train_ensemble(spec_for([2, 5, 5, 4], 300, (0, 1), lr=1e3), x, y, x, y, log=lambda m: None)
 
 
@@ -305,9 +403,13 @@ def test_a_failed_checkpoint_write_is_a_warning(tmp_path, monkeypatch):
 
     monkeypatch.setattr(training, "replace_atomically", full)
     msgs: list[str] = []
-    result = train_ensemble(spec, x, y, x, y, checkpoint=tmp_path / "c.pt", checkpoint_every_s=0.0, log=msgs.append)
+    result = train_ensemble(
+        spec, x, y, x, y, checkpoint=tmp_path / "c.pt", checkpoint_every_s=0.0, log=msgs.append
+    )
     assert_same_bits(whole, result)
-    assert any("warning: could not write the checkpoint" in m and "No space left" in m for m in msgs)
+    assert any(
+        "warning: could not write the checkpoint" in m and "No space left" in m for m in msgs
+    )
 
 
 def test_progress_log():
@@ -323,9 +425,27 @@ def test_invalid_inputs():
     with pytest.raises(ValueError, match="batch_size"):
         train_ensemble(spec_for([2, 5, 4], 5, (0,), batch_size=11), x, y, x, y, log=lambda m: None)
     with pytest.raises(ValueError, match="snapshot_steps"):
-        TrainSpec(Architecture.from_widths([2, 5, 4]), 0.05, 5, LAM, 5, (0,), np.array([0, 6]), np.array([0]))
+        TrainSpec(
+            Architecture.from_widths([2, 5, 4]),
+            0.05,
+            5,
+            LAM,
+            5,
+            (0,),
+            np.array([0, 6]),
+            np.array([0]),
+        )
     with pytest.raises(ValueError, match="seeds"):
-        TrainSpec(Architecture.from_widths([2, 5, 4]), 0.05, 5, LAM, 5, (0, 0), np.array([0]), np.array([0]))
+        TrainSpec(
+            Architecture.from_widths([2, 5, 4]),
+            0.05,
+            5,
+            LAM,
+            5,
+            (0, 0),
+            np.array([0]),
+            np.array([0]),
+        )
     with pytest.raises(ValueError, match="sigmoid outputs need loss 'mse'"):
         spec_for([2, 5, 4], 5, (0,), output="sigmoid")
     with pytest.raises(ValueError, match="momentum must be in"):
@@ -351,7 +471,10 @@ def test_resolve_device(monkeypatch):
         spec_for([2, 3, 4], 5, (0,), device="auto")
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here: CPU/GPU agreement is checked where one exists")
+@pytest.mark.skipif(
+    not torch.cuda.is_available(),
+    reason="no CUDA GPU here: CPU/GPU agreement is checked where one exists",
+)
 @pytest.mark.parametrize("order", ["independent", "shared"])
 @pytest.mark.parametrize("dtype, tol", [("float64", 1e-9), ("float32", 2e-4)])
 def test_cuda_trajectories_agree_with_cpu(order, dtype, tol):
@@ -359,9 +482,28 @@ def test_cuda_trajectories_agree_with_cpu(order, dtype, tol):
     widths = [784, 5, 5, 10]
     x, y = data(600, 784, 10)
     xt, yt = data(100, 784, 10, seed=3)
-    runs = {dev: train_ensemble(spec_for(widths, 300, (0, 5, 9), batch_size=50, dtype=dtype, data_order=order, device=dev),
-                                x.sigmoid(), y, xt.sigmoid(), yt, log=lambda m: None) for dev in ("cpu", "cuda")}
+    runs = {
+        dev: train_ensemble(
+            spec_for(
+                widths, 300, (0, 5, 9), batch_size=50, dtype=dtype, data_order=order, device=dev
+            ),
+            x.sigmoid(),
+            y,
+            xt.sigmoid(),
+            yt,
+            log=lambda m: None,
+        )
+        for dev in ("cpu", "cuda")
+    }
     scale = np.abs(runs["cpu"].snapshots).max()
-    np.testing.assert_allclose(runs["cuda"].snapshots, runs["cpu"].snapshots, rtol=0, atol=tol * scale)
-    for k in ("train_loss", "test_loss", "grad_norm"):  # not accuracies: one flipped prediction is 0.01
-        np.testing.assert_allclose(runs["cuda"].metrics[k], runs["cpu"].metrics[k], rtol=50 * tol, atol=tol)
+    np.testing.assert_allclose(
+        runs["cuda"].snapshots, runs["cpu"].snapshots, rtol=0, atol=tol * scale
+    )
+    for k in (
+        "train_loss",
+        "test_loss",
+        "grad_norm",
+    ):  # not accuracies: one flipped prediction is 0.01
+        np.testing.assert_allclose(
+            runs["cuda"].metrics[k], runs["cpu"].metrics[k], rtol=50 * tol, atol=tol
+        )

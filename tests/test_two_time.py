@@ -21,7 +21,10 @@ def test_log_grid_and_pairs():
 
 def test_moments_are_exact_sums():
     rng = np.random.default_rng(0)
-    a, b = rng.normal(size=(4, 3, 70)).astype(np.float32), rng.normal(size=(3, 70)).astype(np.float32)
+    a, b = (
+        rng.normal(size=(4, 3, 70)).astype(np.float32),
+        rng.normal(size=(3, 70)).astype(np.float32),
+    )
     delta, fourth, q = two_time.moments(a, b, [0.5, 2.0])
     d = a.astype(float) - b.astype(float)
     np.testing.assert_allclose(delta, (d**2).mean(-1), rtol=1e-13)
@@ -30,7 +33,11 @@ def test_moments_are_exact_sums():
     # the sums' bits do not depend on how many pairs or runs one call holds
     for k in range(4):
         one = two_time.moments(a[k : k + 1, 1:2], b[1:2], [0.5, 2.0])
-        assert one[0][0, 0] == delta[k, 1] and one[1][0, 0] == fourth[k, 1] and (one[2][0, 0] == q[k, 1]).all()
+        assert (
+            one[0][0, 0] == delta[k, 1]
+            and one[1][0, 0] == fourth[k, 1]
+            and (one[2][0, 0] == q[k, 1]).all()
+        )
 
 
 @pytest.mark.parametrize("widths", [[2, 5, 5, 4], [784, 5, 10]], ids=["ljat-shape", "mnist-shape"])
@@ -42,9 +49,19 @@ def test_online_two_time_matches_offline_pairs_of_snapshots(widths):
     x, y = torch.randn(n, d, generator=g), torch.randint(0, c, (n,), generator=g)
     steps = 120
     tws, lags = two_time.grid(steps, 5, 10)
-    spec = TrainSpec(arch=Architecture.from_widths(widths), lr=0.05, batch_size=20, weight_decay=1e-4, steps=steps,
-                     seeds=(0, 3, 4), snapshot_steps=np.arange(steps + 1), metric_steps=[0, steps],
-                     waiting_times=tws, lags=lags, overlap_eps=(1e-3, 1e-2))
+    spec = TrainSpec(
+        arch=Architecture.from_widths(widths),
+        lr=0.05,
+        batch_size=20,
+        weight_decay=1e-4,
+        steps=steps,
+        seeds=(0, 3, 4),
+        snapshot_steps=np.arange(steps + 1),
+        metric_steps=[0, steps],
+        waiting_times=tws,
+        lags=lags,
+        overlap_eps=(1e-3, 1e-2),
+    )
     result = train_ensemble(spec, x, y, x, y, log=lambda m: None)
     rec = result.two_time
     offline, fourth = aging.displacements(result.snapshots)
@@ -58,7 +75,9 @@ def test_online_two_time_matches_offline_pairs_of_snapshots(widths):
         np.testing.assert_array_equal(rec.delta[wi, li], offline[:, k])
         np.testing.assert_array_equal(rec.fourth[wi, li], fourth[:, k])
         moved = np.abs(result.snapshots[tw + t].astype(float) - result.snapshots[tw].astype(float))
-        np.testing.assert_array_equal(rec.overlap[wi, li], (moved[None] < np.array([1e-3, 1e-2])[:, None, None]).mean(-1))
+        np.testing.assert_array_equal(
+            rec.overlap[wi, li], (moved[None] < np.array([1e-3, 1e-2])[:, None, None]).mean(-1)
+        )
     assert np.isnan(rec.delta[~rec.valid]).all()
     assert (np.diff(rec.delta[0, :, 0][rec.valid[0]]) != 0).any()  # Δ from t = 1 moves
 

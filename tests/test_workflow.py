@@ -4,20 +4,19 @@ import hashlib
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import tomllib
 import yaml
 
+from conftest import FASHION_FILES, MNIST_FILES
 from glassynets import storage
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "tests/config/smoke.yaml"
-MNIST_FILES = ROOT.parent / "shared/data/mnist"  # real t10k files; a user's clone has none
-FASHION_FILES = ROOT.parent / "shared/data/fashion-mnist"  # all four real files
 LJAT_FIGURES = ("fig1", "fig2", "fig3", "figA3", "figA2", "figB4")  # figB4: with the p-spin glass
 MNIST_FIGURES = ("fig4", "fig5", "fig6")
 BOTH_FIGURES = ("fig7", "figA1", "figB1", "figB2", "figB3")  # LJAT19 and MNIST side by side
@@ -51,28 +50,52 @@ def test_dry_run_of_the_paper_config_plans_every_cell():
     assert counts["aging"] == 6 + 18 + 8 + 3 + 6 + 6 + 4 + 3 + 6
     assert counts["hessian"] == 3 + 18 + 1 and counts["pspin"] == counts["aging_pspin"] == 3
     assert all(counts[f] == 1 for f in LJAT_FIGURES + MNIST_FIGURES + BOTH_FIGURES)
-    assert not any(f"{f}_ljat19" in counts for f in BOTH_FIGURES)  # the LJAT19-only versions belong to `ljat19`
-    assert all(counts[f"{f}_fashion_mnist"] == 1 for f in MNIST_FIGURES)  # Fashion-MNIST's own Figs 4-6
+    assert not any(
+        f"{f}_ljat19" in counts for f in BOTH_FIGURES
+    )  # the LJAT19-only versions belong to `ljat19`
+    assert all(
+        counts[f"{f}_fashion_mnist"] == 1 for f in MNIST_FIGURES
+    )  # Fashion-MNIST's own Figs 4-6
     assert counts["scorecard"] == counts["scorecard_ljat19"] == counts["scorecard_mnist"] == 1
     assert counts["scorecard_fashion_mnist"] == 1
-    assert counts["images_fetch"] == 8 and counts["images_convert"] == 4 and counts["images_train_set"] == 6 + 1
+    assert (
+        counts["images_fetch"] == 8
+        and counts["images_convert"] == 4
+        and counts["images_train_set"] == 6 + 1
+    )
 
 
 def test_dry_run_of_the_mnist_target_plans_only_mnist():
     result = snakemake("-n", "-F", "--cores", "2", "mnist")
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
-    assert counts["train"] == 15 + 6 + 8 and counts["aging"] == 9 + 6 + 4 and counts["scorecard_mnist"] == 1
+    assert (
+        counts["train"] == 15 + 6 + 8
+        and counts["aging"] == 9 + 6 + 4
+        and counts["scorecard_mnist"] == 1
+    )
     assert counts["hessian"] == 1
     assert all(counts[f"{f}_mnist"] == 1 for f in BOTH_FIGURES)
-    assert not {"ljat19_train_set", "fig1", "fig7", "figB4", "pspin", "scorecard", "fig4_fashion_mnist"} & set(counts)
+    assert not {
+        "ljat19_train_set",
+        "fig1",
+        "fig7",
+        "figB4",
+        "pspin",
+        "scorecard",
+        "fig4_fashion_mnist",
+    } & set(counts)
 
 
 def test_dry_run_of_the_fashion_mnist_target_plans_only_fashion_mnist():
     result = snakemake("-n", "-F", "--cores", "2", "fashion_mnist")
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
-    assert counts["train"] == 3 + 12 and counts["aging"] == 3 + 6 and counts["scorecard_fashion_mnist"] == 1
+    assert (
+        counts["train"] == 3 + 12
+        and counts["aging"] == 3 + 6
+        and counts["scorecard_fashion_mnist"] == 1
+    )
     assert all(counts[f"{f}_fashion_mnist"] == 1 for f in MNIST_FIGURES)
     assert counts["images_fetch"] == 4 and "hessian" not in counts and "fig4" not in counts
 
@@ -81,7 +104,9 @@ def test_dry_run_of_the_ljat19_target_is_offline_and_has_the_ljat19_half_of_mixe
     result = snakemake("-n", "-F", "--cores", "2", "ljat19")
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
-    assert all(counts[f] == 1 for f in LJAT_FIGURES) and all(counts[f"{f}_ljat19"] == 1 for f in BOTH_FIGURES)
+    assert all(counts[f] == 1 for f in LJAT_FIGURES) and all(
+        counts[f"{f}_ljat19"] == 1 for f in BOTH_FIGURES
+    )
     assert counts["pspin"] == 3 and not {"images_fetch", "images_convert", "fig4"} & set(counts)
 
 
@@ -89,7 +114,9 @@ def test_mnist_training_jobs_ask_for_a_gpu_and_ljat19_jobs_do_not():
     result = snakemake("-n", "-F", "--cores", "2", "-p", "fig5", "fig2")
     assert result.returncode == 0, result.stderr
     jobs = [block for block in result.stdout.split("\nrule ") if block.startswith("train:")]
-    gpus = {("mnist" if "mnist_arch" in j else "ljat19", re.search(r"gpu=(\d+)", j)[1]) for j in jobs}
+    gpus = {
+        ("mnist" if "mnist_arch" in j else "ljat19", re.search(r"gpu=(\d+)", j)[1]) for j in jobs
+    }
     assert gpus == {("mnist", "1"), ("ljat19", "0")}
 
 
@@ -101,9 +128,13 @@ def test_dry_run_of_a_single_figure(target):
     assert counts["fig2"] == 1 and "fig1" not in counts and "scorecard" not in counts
 
 
-@pytest.mark.parametrize("target, train_jobs", [([], 82), (["fig2"], 6), (["fig6"], 12), (["fig7"], 3), (["figB4"], 2)])
+@pytest.mark.parametrize(
+    "target, train_jobs", [([], 82), (["fig2"], 6), (["fig6"], 12), (["fig7"], 3), (["figB4"], 2)]
+)
 def test_dry_run_with_the_slurm_profile(target, train_jobs):
-    pytest.importorskip("snakemake_executor_plugin_slurm", reason="pip install -e '.[slurm]' to check the profile")
+    pytest.importorskip(
+        "snakemake_executor_plugin_slurm", reason="pip install -e '.[slurm]' to check the profile"
+    )
     result = snakemake("-n", "-F", "--profile", "slurm", *target)
     assert result.returncode == 0, result.stderr[-3000:]
     assert job_counts(result.stdout)["train"] == train_jobs
@@ -114,8 +145,10 @@ def test_dry_run_with_the_published_ljat19_files(tmp_path):
     table.write_text("r12,r13,r23,label\n1.1,1.2,1.3,0\n")
     digest = hashlib.sha256(table.read_bytes()).hexdigest()
     published = tmp_path / "published.yaml"
-    published.write_text(f"ljat19:\n  source: published\n  published: {{train: {table}, train_sha256: {digest}, "
-                         f"test: {table}, test_sha256: {digest}}}\n")
+    published.write_text(
+        f"ljat19:\n  source: published\n  published: {{train: {table}, train_sha256: {digest}, "
+        f"test: {table}, test_sha256: {digest}}}\n"
+    )
     result = snakemake("-n", "-F", "--cores", "2", "ljat19", "--configfile", str(published))
     assert result.returncode == 0, result.stderr[-3000:]
     assert job_counts(result.stdout)["ljat19_fetch_published"] == 2
@@ -124,7 +157,10 @@ def test_dry_run_with_the_published_ljat19_files(tmp_path):
 def test_invalid_config_stops_with_one_line_naming_the_key(tmp_path):
     result = snakemake("-n", "--config", "dtype=float16", cwd=ROOT)
     assert result.returncode != 0
-    assert "config error: 'dtype' = 'float16' is not allowed; choose one of ['float32', 'float64']" in result.stderr
+    assert (
+        "config error: 'dtype' = 'float16' is not allowed; choose one of ['float32', 'float64']"
+        in result.stderr
+    )
     assert "Traceback" not in result.stderr
 
 
@@ -147,14 +183,30 @@ def test_readme_test_command_is_what_ci_runs():
 def test_offline_without_mnist_files_says_which_files_are_missing(tmp_path):
     """No files anywhere and no reachable mirror: one message naming the files and where to put them."""
     offline = tmp_path / "offline.yaml"
-    offline.write_text(f"mnist:\n  source_dir: {tmp_path / 'nowhere'}\n  mirrors: [{(tmp_path / 'no-mirror').as_uri()}/]\n")
-    result = snakemake("--cores", "1", "--configfile", str(SMOKE), str(offline), "--directory", str(tmp_path),
-                       "resources/mnist/t10k.parquet")
+    offline.write_text(
+        f"mnist:\n  source_dir: {tmp_path / 'nowhere'}\n  mirrors: [{(tmp_path / 'no-mirror').as_uri()}/]\n"
+    )
+    result = snakemake(
+        "--cores",
+        "1",
+        "--configfile",
+        str(SMOKE),
+        str(offline),
+        "--directory",
+        str(tmp_path),
+        "resources/mnist/t10k.parquet",
+    )
     assert result.returncode != 0
     output = result.stdout + result.stderr
-    assert "t10k-images-idx3-ubyte.gz" in output and "resources/mnist/raw" in output and "source_dir" in output
+    assert (
+        "t10k-images-idx3-ubyte.gz" in output
+        and "resources/mnist/raw" in output
+        and "source_dir" in output
+    )
     assert "Traceback" not in output
-    assert not (tmp_path / "resources/mnist/raw").exists() or not any((tmp_path / "resources/mnist/raw").iterdir())
+    assert not (tmp_path / "resources/mnist/raw").exists() or not any(
+        (tmp_path / "resources/mnist/raw").iterdir()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -164,15 +216,28 @@ def smoke_run(tmp_path_factory):
     the MNIST-only versions of the mixed figures)."""
     workdir = tmp_path_factory.mktemp("smoke")
     configs = [str(SMOKE)]
-    result = snakemake("--cores", "2", "--configfile", *configs, "--directory", str(workdir), "ljat19", timeout=900)
+    result = snakemake(
+        "--cores", "2", "--configfile", *configs, "--directory", str(workdir), "ljat19", timeout=900
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     target = "ljat19"
     if MNIST_FILES.is_dir() and FASHION_FILES.is_dir():
         local = workdir / "image_files.yaml"
-        local.write_text(f"mnist:\n  source_dir: {MNIST_FILES}\nfashion_mnist:\n  source_dir: {FASHION_FILES}\n")
+        local.write_text(
+            f"mnist:\n  source_dir: {MNIST_FILES}\nfashion_mnist:\n  source_dir: {FASHION_FILES}\n"
+        )
         configs.append(str(local))
-        result = snakemake("--cores", "2", "--configfile", *configs, "--directory", str(workdir), "all", "mnist",
-                           timeout=900)
+        result = snakemake(
+            "--cores",
+            "2",
+            "--configfile",
+            *configs,
+            "--directory",
+            str(workdir),
+            "all",
+            "mnist",
+            timeout=900,
+        )
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
         target = "all"
     return workdir, configs, target
@@ -184,23 +249,46 @@ def test_smoke_run_produces_every_ljat19_figure_and_its_scorecard(smoke_run):
         for ext in ("pdf", "png"):
             assert (workdir / f"results/figures/{path}.{ext}").stat().st_size > 10_000, path
     card = pd.read_csv(workdir / "results/scorecard_ljat19.csv")
-    assert {"data", "ljat_arch", "ljat_chain", "ljat_sizes", "ljat_transition", "pspin"} == set(card["experiment"])
+    assert {"data", "ljat_arch", "ljat_chain", "ljat_sizes", "ljat_transition", "pspin"} == set(
+        card["experiment"]
+    )
     mu = card[card["quantity"].str.startswith("μ at")]
     assert len(mu) == 6 + 2 + 3 + 2  # ... + the transition's 3 N + the p-spin's 2 temperatures
     aging = card[card["quantity"] == "aging"]
     assert len(aging) == 6 + 2 + 3 + 2
-    assert set(aging["reproduced"]) <= {"subaging", "simple aging", "superaging", "none", "unclear", "undefined"}
+    assert set(aging["reproduced"]) <= {
+        "subaging",
+        "simple aging",
+        "superaging",
+        "none",
+        "unclear",
+        "undefined",
+    }
     # a μ is a number with its interval, or 'undefined' with the reason; never a number without one
     for _, row in mu.iterrows():
-        assert (row["reproduced"] == "undefined") == (not isinstance(row["uncertainty"], str)), row.to_dict()
+        assert (row["reproduced"] == "undefined") == (not isinstance(row["uncertainty"], str)), (
+            row.to_dict()
+        )
     crossover = card[card["quantity"] == "crossover in t*(t_w), log10 t_w"]
     assert len(crossover) == 6 + 2 + 3  # networks only: the glass rows have no crossover row
-    slopes = card[card["quantity"] == "late-time log–log slope of Δ in t"]["reproduced"].astype(float)
+    slopes = card[card["quantity"] == "late-time log–log slope of Δ in t"]["reproduced"].astype(
+        float
+    )
     assert len(slopes) == 6 + 2 + 3 and np.isfinite(slopes).all()
-    assert len(card[(card["experiment"] == "ljat_transition") & card["quantity"].str.startswith("α at the transition")]) == 1
+    assert (
+        len(
+            card[
+                (card["experiment"] == "ljat_transition")
+                & card["quantity"].str.startswith("α at the transition")
+            ]
+        )
+        == 1
+    )
     glass = card[card["experiment"] == "pspin"].set_index(["cell", "quantity"])["reproduced"]
     energies = glass.xs("final energy per spin", level="quantity").astype(float)
-    assert len(energies) == 2 and energies.between(-1.2, -0.3).all()  # relaxed from e ≈ 0 at the quench
+    assert (
+        len(energies) == 2 and energies.between(-1.2, -0.3).all()
+    )  # relaxed from e ≈ 0 at the quench
     negative = card[card["quantity"].str.startswith("fraction of negative Hessian eigenvalues")]
     # start and end for ljat_arch's 3 cells; only the end for ljat_sizes (spectra at the end only)
     assert len(negative) == 2 * 3 + 2 and negative["reproduced"].astype(float).between(0, 1).all()
@@ -209,21 +297,42 @@ def test_smoke_run_produces_every_ljat19_figure_and_its_scorecard(smoke_run):
     text = (workdir / "results/scorecard_ljat19.md").read_text()
     assert text.startswith("# Scorecard") and "## Headline" in text and "## Every cell" in text
     headline = text.split("## Headline")[1].split("## Every cell")[0]
-    assert 15 <= headline.count("\n| ") - 1 <= 30  # one row per claim, a table a reader takes in at a glance
+    assert (
+        15 <= headline.count("\n| ") - 1 <= 30
+    )  # one row per claim, a table a reader takes in at a glance
 
 
 def test_smoke_run_on_the_real_mnist_test_files_produces_figures_4_to_6(smoke_run):
     workdir, _, target = smoke_run
     if target != "all":
-        pytest.skip(f"{MNIST_FILES} or {FASHION_FILES} is absent (a user's clone has no ../shared): MNIST half not run")
+        pytest.skip(
+            f"{MNIST_FILES} or {FASHION_FILES} is absent (a user's clone has no ../shared): MNIST half not run"
+        )
     for path in [*MNIST_FIGURES, *BOTH_FIGURES, *(f"mnist/{name}" for name in BOTH_FIGURES)]:
         for ext in ("pdf", "png"):
             assert (workdir / f"results/figures/{path}.{ext}").stat().st_size > 10_000, path
     card = pd.read_csv(workdir / "results/scorecard.csv")
-    assert {"data", "ljat_arch", "ljat_chain", "ljat_sizes", "ljat_transition", "mnist_arch", "mnist_alpha",
-            "mnist_transition", "mnist_toy", "fashion_arch", "fashion_alpha", "pspin"} == set(card["experiment"])
+    assert {
+        "data",
+        "ljat_arch",
+        "ljat_chain",
+        "ljat_sizes",
+        "ljat_transition",
+        "mnist_arch",
+        "mnist_alpha",
+        "mnist_transition",
+        "mnist_toy",
+        "fashion_arch",
+        "fashion_alpha",
+        "pspin",
+    } == set(card["experiment"])
     mnist_card = pd.read_csv(workdir / "results/scorecard_mnist.csv")
-    assert set(mnist_card["experiment"]) == {"mnist_arch", "mnist_alpha", "mnist_transition", "mnist_toy"}
+    assert set(mnist_card["experiment"]) == {
+        "mnist_arch",
+        "mnist_alpha",
+        "mnist_transition",
+        "mnist_toy",
+    }
     assert len(mnist_card[mnist_card["quantity"].str.startswith("μ at")]) == 6 + 2 + 2
     verdicts = mnist_card[mnist_card["quantity"] == "underparametrized criterion"]
     assert len(verdicts) == 6 + 2 + 2 and set(verdicts["reproduced"]) <= {"yes", "no"}
@@ -231,27 +340,43 @@ def test_smoke_run_on_the_real_mnist_test_files_produces_figures_4_to_6(smoke_ru
     alphas = paper_cells[paper_cells["quantity"] == "α = P/N"]["reproduced"].astype(float)
     assert alphas.between(0.39, 0.91).all()  # P = 3985 ... 9019 over N = 10,000 images
     assert len(mnist_card[mnist_card["quantity"] == "mean μ across cells"]) == 4
-    toy = mnist_card[(mnist_card["experiment"] == "mnist_toy") & (mnist_card["quantity"] == "final train loss (MSE)")]
-    assert len(toy) == 2 and toy["reproduced"].astype(float).between(0, 0.1).all()  # MSE per output, sigmoid units
+    toy = mnist_card[
+        (mnist_card["experiment"] == "mnist_toy")
+        & (mnist_card["quantity"] == "final train loss (MSE)")
+    ]
+    assert (
+        len(toy) == 2 and toy["reproduced"].astype(float).between(0, 0.1).all()
+    )  # MSE per output, sigmoid units
     # the training data are the real t10k images: 10,000 of them, stratified counts = the split's
     meta = storage.metadata(workdir / "resources/mnist/train_N10000.parquet")
-    assert meta["n"] == 10000 and meta["source"] == ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+    assert meta["n"] == 10000 and meta["source"] == [
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ]
 
 
-def test_smoke_run_on_the_real_fashion_mnist_images_produces_its_own_figures_and_scorecard(smoke_run):
+def test_smoke_run_on_the_real_fashion_mnist_images_produces_its_own_figures_and_scorecard(
+    smoke_run,
+):
     workdir, _, target = smoke_run
     if target != "all":
-        pytest.skip(f"{FASHION_FILES} is absent (a user's clone has no ../shared): Fashion-MNIST half not run")
+        pytest.skip(
+            f"{FASHION_FILES} is absent (a user's clone has no ../shared): Fashion-MNIST half not run"
+        )
     for name in MNIST_FIGURES:
         for ext in ("pdf", "png"):
-            assert (workdir / f"results/figures/fashion_mnist/{name}.{ext}").stat().st_size > 10_000, name
+            assert (
+                workdir / f"results/figures/fashion_mnist/{name}.{ext}"
+            ).stat().st_size > 10_000, name
     card = pd.read_csv(workdir / "results/scorecard_fashion_mnist.csv")
     assert set(card["experiment"]) == {"fashion_arch", "fashion_alpha"}
     assert len(card[card["quantity"].str.startswith("μ at")]) == 2 + 2
     # no paper value: MNIST's beside it, labelled as such
     mu_rows = card[card["quantity"] == "mean μ across cells"]
     assert len(mu_rows) == 2 and mu_rows["paper"].str.startswith("no paper value (MNIST: ").all()
-    headline = (workdir / "results/scorecard_fashion_mnist.md").read_text().split("## Every cell")[0]
+    headline = (
+        (workdir / "results/scorecard_fashion_mnist.md").read_text().split("## Every cell")[0]
+    )
     assert "Fashion-MNIST μ, h5" in headline and "no paper value (MNIST: 0.709 ± 0.017)" in headline
     # trained on 2,000 of the 60,000 real training images, stratified: 200 per class
     meta = storage.metadata(workdir / "resources/fashion_mnist/train_N2000.parquet")
@@ -262,7 +387,9 @@ def test_smoke_run_on_the_real_fashion_mnist_images_produces_its_own_figures_and
 
 def test_smoke_run_leaves_no_checkpoints_or_temporary_files(smoke_run):
     workdir, _, _ = smoke_run
-    leftovers = [p for p in (workdir / "results").rglob("*") if p.name.startswith(".") or p.suffix == ".pt"]
+    leftovers = [
+        p for p in (workdir / "results").rglob("*") if p.name.startswith(".") or p.suffix == ".pt"
+    ]
     leftovers += [p for p in (workdir / "resources").rglob("*") if p.name.startswith(".")]
     assert leftovers == []
 
@@ -270,11 +397,19 @@ def test_smoke_run_leaves_no_checkpoints_or_temporary_files(smoke_run):
 def test_smoke_run_declares_every_file_it_writes(smoke_run):
     workdir, configs, target = smoke_run
     targets = ["ljat19", "all", "mnist"] if target == "all" else ["ljat19"]
-    result = snakemake("--list-untracked", "--configfile", *configs, "--directory", str(workdir), *targets)
+    result = snakemake(
+        "--list-untracked", "--configfile", *configs, "--directory", str(workdir), *targets
+    )
     assert result.returncode == 0, result.stderr[-2000:]
-    ours = [line for line in (result.stdout + result.stderr).splitlines()
-            if line.startswith(("results/", "resources/")) and not line.startswith(("results/checkpoints", "results/README"))
-            and line != "resources/README.md" and "/.snakemake" not in line and not line.endswith("mnist_files.yaml")]
+    ours = [
+        line
+        for line in (result.stdout + result.stderr).splitlines()
+        if line.startswith(("results/", "resources/"))
+        and not line.startswith(("results/checkpoints", "results/README"))
+        and line != "resources/README.md"
+        and "/.snakemake" not in line
+        and not line.endswith("mnist_files.yaml")
+    ]
     assert ours == []
 
 
@@ -285,13 +420,17 @@ def test_smoke_run_is_up_to_date_afterwards(smoke_run, tmp_path):
     # where MNIST files come from is not a rerun trigger: the bytes are md5-checked
     elsewhere = tmp_path / "elsewhere.yaml"
     elsewhere.write_text(f"mnist:\n  source_dir: {tmp_path}\n  mirrors: [file:///nowhere/]\n")
-    result = snakemake("-n", "--configfile", *configs, str(elsewhere), "--directory", str(workdir), target)
+    result = snakemake(
+        "-n", "--configfile", *configs, str(elsewhere), "--directory", str(workdir), target
+    )
     assert result.returncode == 0 and "Nothing to be done" in result.stdout + result.stderr
 
 
 def test_report_builds_after_the_smoke_run(smoke_run):
     workdir, configs, target = smoke_run
     report = workdir / "report.zip"
-    result = snakemake("--configfile", *configs, "--directory", str(workdir), "--report", str(report), target)
+    result = snakemake(
+        "--configfile", *configs, "--directory", str(workdir), "--report", str(report), target
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert report.stat().st_size > 50_000

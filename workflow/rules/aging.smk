@@ -36,9 +36,7 @@ use rule aging as aging_pspin with:
         snapshots="results/runs/pspin/N{n}/T{temperature}/snapshots.parquet",
         metrics=[],
     output:
-        expand(
-            "results/tables/pspin/N{{n}}/T{{temperature}}/{table}.parquet", table=TABLES
-        ),
+        expand("results/tables/pspin/N{{n}}/T{{temperature}}/{table}.parquet", table=TABLES),
     log:
         "results/logs/aging/pspin/N{n}/T{temperature}.log",
     resources:

@@ -12,9 +12,7 @@ from glassynets.costs import Costs, ljat19_runtime_min, table_mem_mb, table_runt
 from glassynets.targets import Targets
 
 try:
-    config = config_checks.validate(
-        config, workflow.source_path("../schemas/config.schema.yaml")
-    )
+    config = config_checks.validate(config, workflow.source_path("../schemas/config.schema.yaml"))
 except config_checks.ConfigError as err:
     sys.exit(f"config error: {err}")
 

@@ -24,12 +24,12 @@ rule ljat19_train_set:
         "resources/ljat19/train_N{n}.parquet",
     log:
         "results/logs/ljat19_train_set/N{n}.log",
+    conda:
+        "../../envs/glassynets.yaml"
     threads: 1
     resources:
         mem_mb=table_mem_mb(LJAT["limits_size"], 40),
         runtime=COSTS.ljat19_train_runtime_min,
-    conda:
-        "../../envs/glassynets.yaml"
     params:
         source=ljat19_source("train", LJAT["train_seed"]),
     shell:
@@ -43,12 +43,12 @@ rule ljat19_test_set:
         "resources/ljat19/test.parquet",
     log:
         "results/logs/ljat19_test_set.log",
+    conda:
+        "../../envs/glassynets.yaml"
     threads: 1
     resources:
         mem_mb=table_mem_mb(LJAT["test_size"], 40),
         runtime=ljat19_runtime_min(LJAT["test_size"]),
-    conda:
-        "../../envs/glassynets.yaml"
     params:
         n=LJAT["test_size"],
         source=ljat19_source("test", LJAT["test_seed"]),
@@ -63,12 +63,12 @@ rule ljat19_limits_sample:
         "resources/ljat19/limits_sample.parquet",
     log:
         "results/logs/ljat19_limits_sample.log",
+    conda:
+        "../../envs/glassynets.yaml"
     threads: 1
     resources:
         mem_mb=table_mem_mb(LJAT["limits_size"], 40),
         runtime=ljat19_runtime_min(LJAT["limits_size"]),
-    conda:
-        "../../envs/glassynets.yaml"
     params:
         n=0 if PUBLISHED else LJAT["limits_size"],  # 0: the whole published test file
         source=ljat19_source("test", LJAT["limits_seed"]),
@@ -83,12 +83,12 @@ rule ljat19_limits:
         "results/tables/ljat19_limits.json",
     log:
         "results/logs/ljat19_limits.log",
+    conda:
+        "../../envs/glassynets.yaml"
     threads: 1
     resources:
         mem_mb=table_mem_mb(LJAT["limits_size"], 40),
         runtime=table_runtime_min(LJAT["limits_size"], 40),
-    conda:
-        "../../envs/glassynets.yaml"
     params:
         features=" ".join(LJAT["features"]),
     shell:
@@ -120,12 +120,12 @@ rule images_convert:
         "resources/{image_set}/{image_split}.parquet",
     log:
         "results/logs/images_convert/{image_set}/{image_split}.log",
+    conda:
+        "../../envs/glassynets.yaml"
     threads: 1
     resources:
         mem_mb=table_mem_mb(60000, 784),
         runtime=table_runtime_min(60000, 784),
-    conda:
-        "../../envs/glassynets.yaml"
     shell:
         "glassynets images-convert --dataset {wildcards.image_set} --images {input.images} --labels {input.labels} "
         "--out {output} > {log} 2>&1"
@@ -138,12 +138,12 @@ rule images_train_set:
         "resources/{image_set}/train_N{n}.parquet",
     log:
         "results/logs/images_train_set/{image_set}/N{n}.log",
+    conda:
+        "../../envs/glassynets.yaml"
     threads: 1
     resources:
         mem_mb=table_mem_mb(60000, 784),
         runtime=table_runtime_min(60000, 784),
-    conda:
-        "../../envs/glassynets.yaml"
     params:
         subset=lambda wildcards: config[wildcards.image_set]["subset"],
         seed=lambda wildcards: config[wildcards.image_set]["subset_seed"],
