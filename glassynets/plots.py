@@ -28,6 +28,14 @@ COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 BAND_FROM = 5
 
 
+def _paper_band(ax: plt.Axes) -> None:
+    """The paper's MNIST exponent μ = 0.709 ± 0.017 as a grey band."""
+    mu, err = PAPER_MU_MNIST
+    ax.axhspan(
+        mu - err, mu + err, color="grey", alpha=0.25, lw=0, label=f"paper (MNIST): {mu} ± {err}"
+    )
+
+
 def _data_title(fig: plt.Figure, cells: list[CellTables]) -> None:
     """Name the data set(s) drawn above the panels (the same figure code draws MNIST and Fashion-MNIST)."""
     fig.suptitle(
@@ -334,15 +342,7 @@ def fig6(cells: list[CellTables], out: str | Path, **_) -> None:
         b.axhline(
             ok["mu"].mean(), color=COLORS[0], ls="--", lw=1, label=f"mean μ = {ok['mu'].mean():.3f}"
         )
-    mu_paper, mu_err = PAPER_MU_MNIST
-    b.axhspan(
-        mu_paper - mu_err,
-        mu_paper + mu_err,
-        color="grey",
-        alpha=0.25,
-        lw=0,
-        label=f"paper (MNIST): {mu_paper} ± {mu_err}",
-    )
+    _paper_band(b)
     b.set_xlabel("α = P/N")
     b.set_ylabel("μ")
     b.set_title("(b) μ(α)")
@@ -474,15 +474,7 @@ def figB2(cells: list[CellTables], out: str | Path, accuracy_max: float = 0.99, 
     (dotted) and the paper's MNIST band μ = 0.709 ± 0.017 (grey)."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
     acc_ax = ax.twinx()
-    mu_paper, mu_err = PAPER_MU_MNIST
-    ax.axhspan(
-        mu_paper - mu_err,
-        mu_paper + mu_err,
-        color="grey",
-        alpha=0.25,
-        lw=0,
-        label=f"paper (MNIST): {mu_paper} ± {mu_err}",
-    )
+    _paper_band(ax)
     for (name, group), color, marker in zip(_by_experiment(cells).items(), COLORS, "osD^v"):
         group = sorted(group, key=lambda c: c.alpha)
         alpha = np.array([c.alpha for c in group])

@@ -625,7 +625,8 @@ def train_resumable(
     starting afresh (with a note) when it belongs to other settings."""
     if checkpoint is not None:
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    try:
+
+    def run() -> TrainResult:
         return train_ensemble(
             spec,
             x_train,
@@ -636,19 +637,13 @@ def train_resumable(
             checkpoint_every_s=checkpoint_every_s,
             log=log,
         )
+
+    try:
+        return run()
     except StaleCheckpointError as err:
         log(f"{err}: the settings changed since it was written, so training starts afresh")
         checkpoint.unlink()
-        return train_ensemble(
-            spec,
-            x_train,
-            y_train,
-            x_test,
-            y_test,
-            checkpoint=checkpoint,
-            checkpoint_every_s=checkpoint_every_s,
-            log=log,
-        )
+        return run()
 
 
 def _check_data(spec: TrainSpec, x_train, y_train, x_test, y_test) -> None:

@@ -101,37 +101,34 @@ def test_published_format_is_checked(tmp_path):
     assert storage.read_frame(tmp_path / "g.parquet", "ljat19")["label"].tolist() == [0, 3]
 
 
-def _train_args(ljat_files, out, checkpoint):
-    return [
-        sys.executable,
-        "-m",
-        "glassynets.cli",
-        "train",
-        "--settings",
-        job_settings(steps=40000, snapshots_per_decade=20, overlap_eps=[0.01]),
+def _train_args(ljat_files, out, checkpoint=None, steps=40000, seeds="0-3", every_s="0.3"):
+    """`glassynets train` options for an LJAT19 h5-5 cell on N = 300, writing into ``out``."""
+    settings = job_settings(steps=steps, snapshots_per_decade=20, overlap_eps=[0.01])
+    data = [
         "--train",
         str(ljat_files / "train.parquet"),
         "--test",
         str(ljat_files / "test.parquet"),
-        "--n-train",
-        "300",
-        "--arch",
-        "h5-5",
-        "--seeds",
-        "0-3",
-        "--threads",
-        "1",
-        "--checkpoint",
-        str(checkpoint),
-        "--checkpoint-every-s",
-        "0.3",
-        "--out-snapshots",
-        str(out / "s.parquet"),
-        "--out-metrics",
-        str(out / "m.parquet"),
-        "--out-two-time",
-        str(out / "tt.parquet"),
     ]
+    cell = ["--n-train", "300", "--arch", "h5-5", "--seeds", seeds, "--threads", "1"]
+    resume = ["--checkpoint", str(checkpoint)] if checkpoint else []
+    outs = [f"--out-{kind}" for kind in ("snapshots", "metrics", "two-time")]
+    files = [str(out / name) for name in ("s.parquet", "m.parquet", "tt.parquet")]
+    return [
+        "train",
+        "--settings",
+        settings,
+        *data,
+        *cell,
+        *resume,
+        "--checkpoint-every-s",
+        every_s,
+        *(x for pair in zip(outs, files) for x in pair),
+    ]
+
+
+def _train_command(ljat_files, out, checkpoint):
+    return [sys.executable, "-m", "glassynets.cli", *_train_args(ljat_files, out, checkpoint)]
 
 
 def test_a_training_job_killed_five_times_resumes_to_the_same_bits(ljat_files, tmp_path):
@@ -139,7 +136,7 @@ def test_a_training_job_killed_five_times_resumes_to_the_same_bits(ljat_files, t
     a checkpoint), then let it finish: its files hold the bits of an uninterrupted run."""
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     subprocess.run(
-        _train_args(ljat_files, whole, tmp_path / "w.pt"), check=True, capture_output=True
+        _train_command(ljat_files, whole, tmp_path / "w.pt"), check=True, capture_output=True
     )
     checkpoint = tmp_path / "k.pt"
     rng = np.random.default_rng(int(time.time()))
@@ -147,7 +144,7 @@ def test_a_training_job_killed_five_times_resumes_to_the_same_bits(ljat_files, t
     for _ in range(5):
         before = checkpoint.stat().st_mtime_ns if checkpoint.exists() else 0
         job = subprocess.Popen(
-            _train_args(ljat_files, killed, checkpoint),
+            _train_command(ljat_files, killed, checkpoint),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -169,7 +166,7 @@ def test_a_training_job_killed_five_times_resumes_to_the_same_bits(ljat_files, t
         steps_at_kill
     )  # five kills at five places
     resumed = subprocess.run(
-        _train_args(ljat_files, killed, checkpoint), check=True, capture_output=True, text=True
+        _train_command(ljat_files, killed, checkpoint), check=True, capture_output=True, text=True
     )
     assert "resumed from" in resumed.stdout
     for name, kind in (
@@ -346,36 +343,7 @@ def test_train_on_real_mnist_images(mnist_t10k, tmp_path):
 def test_hessian_of_a_trained_cell(ljat_files, tmp_path):
     """Spectra at chosen steps of the first runs: exact, all P eigenvalues, 2λ above those without L2."""
     out = tmp_path / "run"
-    assert (
-        cli.main(
-            [
-                "train",
-                "--settings",
-                job_settings(steps=2000, snapshots_per_decade=20),
-                "--train",
-                str(ljat_files / "train.parquet"),
-                "--test",
-                str(ljat_files / "test.parquet"),
-                "--n-train",
-                "300",
-                "--arch",
-                "h5-5",
-                "--seeds",
-                "0-2",
-                "--threads",
-                "1",
-                "--checkpoint-every-s",
-                "60",
-                "--out-snapshots",
-                str(out / "s.parquet"),
-                "--out-metrics",
-                str(out / "m.parquet"),
-                "--out-two-time",
-                str(out / "tt.parquet"),
-            ]
-        )
-        == 0
-    )
+    assert cli.main(_train_args(ljat_files, out, steps=2000, seeds="0-2", every_s="60")) == 0
     settings = job_settings("hessian", hessian={"steps": [0, 100, "end"], "seeds": 2})
     assert (
         cli.main(

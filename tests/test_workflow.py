@@ -12,14 +12,18 @@ import pytest
 import tomllib
 import yaml
 
-from conftest import FASHION_FILES, MNIST_FILES
-from glassynets import storage
+from conftest import FASHION_FILES, MNIST_FILES, SCHEMA
+from glassynets import config, storage
+from glassynets.figures import FIGURES
+from glassynets.targets import Targets
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "tests/config/smoke.yaml"
-LJAT_FIGURES = ("fig1", "fig2", "fig3", "figA3", "figA2", "figB4")  # figB4: with the p-spin glass
-MNIST_FIGURES = ("fig4", "fig5", "fig6")
-BOTH_FIGURES = ("fig7", "figA1", "figB1", "figB2", "figB3")  # LJAT19 and MNIST side by side
+# The figures of each data set, read from the registry through the paper config's experiments.
+_PAPER = Targets(config.check_files([ROOT / "config.yaml"], SCHEMA))
+LJAT_FIGURES = tuple(n for n in FIGURES if _PAPER.figure_datasets(n) == ["ljat19"])
+MNIST_FIGURES = tuple(n for n in FIGURES if _PAPER.figure_datasets(n) == ["mnist"])
+BOTH_FIGURES = tuple(n for n in FIGURES if _PAPER.figure_datasets(n) == ["ljat19", "mnist"])
 
 
 def snakemake(*args: str, cwd: Path = ROOT, timeout: int = 900) -> subprocess.CompletedProcess:
@@ -434,3 +438,9 @@ def test_report_builds_after_the_smoke_run(smoke_run):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert report.stat().st_size > 50_000
+
+
+def test_figure_groups_of_the_registry():
+    assert set(LJAT_FIGURES) == {"fig1", "fig2", "fig3", "figA2", "figA3", "figB4"}
+    assert set(MNIST_FIGURES) == {"fig4", "fig5", "fig6"}
+    assert set(BOTH_FIGURES) == {"fig7", "figA1", "figB1", "figB2", "figB3"}
