@@ -1,6 +1,7 @@
 """Parquet tables: round trips, schema checks and atomic writes."""
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from glassynets import storage
