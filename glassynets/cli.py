@@ -491,7 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ljat19-limits", help=cmd_ljat19_limits.__doc__)
     p.add_argument("--sample", required=True, help="LJAT19 table to estimate from")
-    p.add_argument("--features", nargs="+", default=["r12", "r13"])
+    p.add_argument("--features", nargs="+", required=True, help="input distances (ljat19.features)")
     p.add_argument("--out", required=True, help="JSON file")
     p.set_defaults(func=cmd_ljat19_limits)
 
@@ -518,8 +518,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("images-subset", help=cmd_images_subset.__doc__)
     p.add_argument("--split", required=True, help="converted split (images table)")
     p.add_argument("--n", type=int, required=True, help="subset size (the whole split: its size)")
-    p.add_argument("--subset", choices=["stratified", "random"], default="stratified")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--subset", choices=["stratified", "random"], required=True)
+    p.add_argument("--seed", type=int, required=True, help="<dataset>.subset_seed")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_images_subset)
 
