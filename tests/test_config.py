@@ -69,7 +69,12 @@ def test_defaults_are_filled_in():
             "'dtype' = 'half' is not allowed; choose one of ['float32', 'float64']",
         ),
         (lambda c: c["scorecard"].update(grad_rms_after="1.0e4"), "write 1.0e+4"),
-        (lambda c: c["ljat19"].update(start_low=2.0), "'ljat19.start_low' = 2.0 must be below"),
+        (lambda c: c["ljat19"]["start"].update(low=2.0), "'ljat19.start.low' = 2.0 must be below"),
+        (
+            lambda c: c["ljat19"]["start"].update(family="ball", size=1.0, min_separation=1.2),
+            "'ljat19.start.min_separation' = 1.2 must be below",
+        ),
+        (lambda c: c["ljat19"]["start"].update(family="sphere"), "'ljat19.start.family'"),
         (lambda c: c["ljat19"].update(source="published"), "'ljat19.published.train' is empty"),
         (
             lambda c: c["experiments"].update({"bad-name": {}}),

@@ -83,10 +83,62 @@ def test_starting_distances_determinism_and_prefix() -> None:
 
 
 def test_rejection_keeps_triangles_for_wide_ranges() -> None:
-    a = L.starting_distances(2000, 3, low=0.5, high=2.0)
+    wide = L.StartGeometry(family="box", low=0.5, high=2.0)
+    a = L.starting_distances(2000, 3, geometry=wide)
     s = np.sort(a, axis=1)
     assert (s[:, 2] < s[:, 0] + s[:, 1]).all()
-    assert np.array_equal(a[:50], L.starting_distances(50, 3, low=0.5, high=2.0))
+    assert np.array_equal(a[:50], L.starting_distances(50, 3, geometry=wide))
+    assert a.min() >= 0.5 and a.max() <= 2.0 and a.max() > L.DEFAULT_HIGH
+
+
+@pytest.mark.parametrize(
+    ("family", "mean_over_size", "max_over_size"),
+    # Mean distance of two uniform points: 0.66171 x side (unit cube), 36/35 x radius (ball).
+    [("cube", 0.661707, np.sqrt(3.0)), ("ball", 36.0 / 35.0, 2.0)],
+)
+def test_position_families_without_separation_match_their_distance_law(
+    family: str, mean_over_size: float, max_over_size: float
+) -> None:
+    g = L.StartGeometry(family=family, size=1.5)
+    a = L.starting_distances(20000, 7, geometry=g)
+    assert a.mean() == pytest.approx(mean_over_size * 1.5, rel=0.01)
+    assert a.max() <= max_over_size * 1.5
+    # The three atoms are exchangeable: each distance has the same law.
+    assert np.ptp(a.mean(axis=0)) < 0.02
+
+
+@pytest.mark.parametrize("family", ["cube", "ball"])
+def test_position_families_reject_close_pairs_and_keep_the_prefix(family: str) -> None:
+    g = L.StartGeometry(family=family, size=1.2, min_separation=0.9)
+    a = L.starting_distances(3000, 11, geometry=g)
+    assert a.min() >= 0.9
+    assert np.array_equal(a[:100], L.starting_distances(100, 11, geometry=g))
+    assert np.array_equal(a[1000:2500], L.starting_distances(1500, 11, start=1000, geometry=g))
+    other = L.StartGeometry(family=family, size=1.2, min_separation=0.8)
+    assert not np.array_equal(a[:100], L.starting_distances(100, 11, geometry=other))
+
+
+def test_start_geometry_checks_and_params() -> None:
+    assert L.DEFAULT_START == L.StartGeometry(family="box", low=L.DEFAULT_LOW, high=L.DEFAULT_HIGH)
+    assert L.StartGeometry(family="ball", size=1.1, min_separation=0.9).params() == {
+        "family": "ball",
+        "size": 1.1,
+        "min_separation": 0.9,
+    }
+    for bad in (
+        {"family": "sphere"},
+        {"family": "box", "low": 1.5, "high": 1.5},
+        {"family": "cube", "size": 1.0, "min_separation": 1.0},
+    ):
+        with pytest.raises(ValueError):
+            L.StartGeometry(**bad)
+
+
+def test_generate_from_a_position_family() -> None:
+    g = L.StartGeometry(family="ball", size=1.1, min_separation=0.9)
+    big = L.generate(300, 4, geometry=g)
+    pd.testing.assert_frame_equal(L.generate(50, 4, geometry=g), big.iloc[:50])
+    assert L.n_failures(big) == 0 and set(big["label"]) == {0, 1, 2, 3}
 
 
 def test_generate_prefix_and_determinism() -> None:
@@ -148,7 +200,14 @@ def test_bayes_limits_known_cases() -> None:
 
 def test_generator_params() -> None:
     p = L.generator_params()
-    assert p["low"] == L.DEFAULT_LOW and p["high"] == L.DEFAULT_HIGH and p["z"] == 2.0
+    assert p["start"] == L.DEFAULT_START.params() and p["z"] == 2.0
+    assert p["distribution"] == L.DEFAULT_START.describe()
+    g = L.StartGeometry(family="cube", size=1.7, min_separation=0.95)
+    assert L.generator_params(g)["start"] == {
+        "family": "cube",
+        "size": 1.7,
+        "min_separation": 0.95,
+    }
 
 
 def test_lbfgs_labels_agree_with_the_flow_on_most_starts() -> None:
