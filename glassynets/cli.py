@@ -130,13 +130,13 @@ def cmd_ljat19_calibrate(args: argparse.Namespace) -> None:
         measured["bayes_ceiling"] = limits["accuracy_ceiling"]
         measured["entropy_floor"] = limits["entropy_floor_nats"]
     if args.mu_summary:
-        crossovers = [
-            float(storage.read_frame(p, "mu_summary")["crossover_log10_tw"].iloc[0])
-            for p in args.mu_summary
-        ]
-        for depth, value in enumerate(crossovers, start=1):
-            measured[f"crossover_{depth}"] = value
-        measured["crossover"] = float(np.nanmean(crossovers))
+        # crossover: start of the asymptotic regime of t*(t_w) (the scorecard's); hinge: the
+        # break of a two-segment fit, shown beside it
+        fits = [storage.read_frame(p, "mu_summary").iloc[0] for p in args.mu_summary]
+        for depth, fit in enumerate(fits, start=1):
+            measured[f"crossover_{depth}"] = float(fit["crossover_log10_tw"])
+            measured[f"hinge_{depth}"] = float(fit["hinge_log10_tw"])
+        measured["crossover"] = float(np.nanmean([f["crossover_log10_tw"] for f in fits]))
     total, deviations = calibration.score(measured)
     result = {"score": total, "deviations": deviations, "measured": measured}
     _log(f"LJAT19 calibration score {total:.3g}: {deviations}")
