@@ -37,6 +37,9 @@ def test_curve_readings() -> None:
     curve = C.mean_curve(_metrics(_plateau_curve))
     assert C.value_at(curve, 1e3) == pytest.approx(_plateau_curve(3.0), abs=0.01)
     assert C.first_log10_step_below(curve, 0.5) == pytest.approx(3.5, abs=0.06)
+    facts = C.dynamics_facts({1: _metrics(_plateau_curve)})
+    # within 10% of the final 0.48 (0.528): on the 0.84 -> 0.5 ramp at 10^3.42
+    assert facts["log10_t_floor"] == pytest.approx(3.42, abs=0.06)
     assert np.isnan(C.first_log10_step_below(curve, 0.1))
     level, lo, hi = C.plateau(curve)
     assert level == pytest.approx(0.85, abs=0.01)
