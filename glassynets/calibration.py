@@ -80,7 +80,7 @@ def first_log10_step_below(curve: pd.Series, level: float) -> float:
 
 
 def plateau(
-    curve: pd.Series, flat: float = 0.1, min_decades: float = 0.5
+    curve: pd.Series, flat: float = 0.15, min_decades: float = 0.5
 ) -> tuple[float, float, float]:
     """The longest intermediate plateau of a log-time loss curve: (level, first, last log10 step).
 

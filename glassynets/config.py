@@ -74,11 +74,16 @@ def _check_cross_fields(config: dict[str, Any]) -> None:
         raise ConfigError(
             f"'ljat19.start.low' = {start['low']} must be below 'ljat19.start.high' = {start['high']}"
         )
-    if start["family"] != "box" and start["min_separation"] >= start["size"]:
-        raise ConfigError(
-            f"'ljat19.start.min_separation' = {start['min_separation']} must be below "
-            f"'ljat19.start.size' = {start['size']} (family {start['family']})"
-        )
+    if start["family"] != "box":
+        from .ljat19 import max_separation
+
+        bound = max_separation(start["family"], start["size"])
+        if start["min_separation"] >= bound:
+            raise ConfigError(
+                f"'ljat19.start.min_separation' = {start['min_separation']} must be below "
+                f"{bound:.4g}, the side of the largest equilateral triangle in the "
+                f"{start['family']} of size {start['size']}"
+            )
     if lj["source"] == "published":
         for key in ("train", "train_sha256", "test", "test_sha256"):
             if not lj["published"].get(key):

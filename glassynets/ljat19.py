@@ -44,9 +44,13 @@ E_CHAIN: float = -2.219098  # bonds 1.108763, ends 2.217526
 SIDE_TRIANGLE: float = 1.168752
 BOND_CHAIN: float = 1.108763
 
-# Starting-geometry families (see `StartGeometry` and docs/ljat19.md for the calibration).
+# Starting-geometry families (see `StartGeometry`). The default, calibrated against the paper's
+# facts in docs/ljat19.md: atoms uniform in a cube of side 1.5 σ, no pair closer than 0.75 σ.
 FAMILIES: tuple[str, ...] = ("box", "cube", "ball")
-DEFAULT_LOW: float = 1.0
+DEFAULT_FAMILY: str = "cube"
+DEFAULT_SIZE: float = 1.5
+DEFAULT_MIN_SEPARATION: float = 0.75
+DEFAULT_LOW: float = 1.0  # box family: the distance box of earlier versions, [1.0, 1.85]
 DEFAULT_HIGH: float = 1.85
 CHUNK: int = 1024
 """Samples per independently seeded chunk: sample i depends only on (seed, i)."""
@@ -164,6 +168,13 @@ def positions_from_distances(d: np.ndarray) -> np.ndarray:
     return pos - pos.mean(axis=1, keepdims=True)
 
 
+def max_separation(family: str, size: float) -> float:
+    """Largest usable ``min_separation`` (σ) of a position family: the side of the largest
+    equilateral triangle that fits in the region (cube of side size: the face diagonal size·√2;
+    ball of radius size: size·√3, inscribed in a great circle). Infinite for other families."""
+    return {"cube": size * np.sqrt(2.0), "ball": size * np.sqrt(3.0)}.get(family, float("inf"))
+
+
 @dataclass(frozen=True)
 class StartGeometry:
     """How the starting geometries are drawn; every parameter is a distance in σ.
@@ -176,19 +187,23 @@ class StartGeometry:
     atoms: huge repulsion). Parameters a family does not use are ignored and not stored.
     """
 
-    family: str = "box"
+    family: str = DEFAULT_FAMILY
     low: float = DEFAULT_LOW
     high: float = DEFAULT_HIGH
-    size: float = 1.0
-    min_separation: float = 0.0
+    size: float = DEFAULT_SIZE
+    min_separation: float = DEFAULT_MIN_SEPARATION
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise ValueError(f"unknown start family {self.family!r}; one of {FAMILIES}")
         if self.family == "box" and not 0.0 < self.low < self.high:
             raise ValueError("box: need 0 < low < high")
-        if self.family != "box" and not 0.0 <= self.min_separation < self.size:
-            raise ValueError(f"{self.family}: need 0 <= min_separation < size")
+        bound = max_separation(self.family, self.size)
+        if self.family != "box" and not 0.0 <= self.min_separation < bound:
+            raise ValueError(
+                f"{self.family}: need 0 <= min_separation < {bound:.4g} "
+                "(the largest equilateral triangle that fits)"
+            )
 
     def params(self) -> dict[str, Any]:
         """The family and the parameters it uses (for provenance and CLI round trips)."""

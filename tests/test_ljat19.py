@@ -70,13 +70,22 @@ def test_positions_reproduce_distances() -> None:
     assert np.allclose(L.pair_distances(L.positions_from_distances(d)), d)
 
 
-def test_starting_distances_determinism_and_prefix() -> None:
-    a = L.starting_distances(3000, 11)
+@pytest.mark.parametrize("geometry", [L.DEFAULT_START, L.StartGeometry(family="box")])
+def test_starting_distances_determinism_and_prefix(geometry: L.StartGeometry) -> None:
+    a = L.starting_distances(3000, 11, geometry=geometry)
     assert a.dtype == np.float64 and a.shape == (3000, 3)
-    assert np.array_equal(a, L.starting_distances(3000, 11))
-    assert np.array_equal(a[:100], L.starting_distances(100, 11))
-    assert np.array_equal(a[1000:2500], L.starting_distances(1500, 11, start=1000))
-    assert not np.array_equal(a[:100], L.starting_distances(100, 12))
+    assert np.array_equal(a, L.starting_distances(3000, 11, geometry=geometry))
+    assert np.array_equal(a[:100], L.starting_distances(100, 11, geometry=geometry))
+    assert np.array_equal(
+        a[1000:2500], L.starting_distances(1500, 11, start=1000, geometry=geometry)
+    )
+    assert not np.array_equal(a[:100], L.starting_distances(100, 12, geometry=geometry))
+    s = np.sort(a, axis=1)
+    assert (s[:, 2] <= s[:, 0] + s[:, 1]).all()
+
+
+def test_box_family_stays_in_its_box() -> None:
+    a = L.starting_distances(3000, 11, geometry=L.StartGeometry(family="box"))
     assert a.min() >= L.DEFAULT_LOW and a.max() <= L.DEFAULT_HIGH
     s = np.sort(a, axis=1)
     assert (s[:, 2] < s[:, 0] + s[:, 1]).all()
@@ -99,7 +108,7 @@ def test_rejection_keeps_triangles_for_wide_ranges() -> None:
 def test_position_families_without_separation_match_their_distance_law(
     family: str, mean_over_size: float, max_over_size: float
 ) -> None:
-    g = L.StartGeometry(family=family, size=1.5)
+    g = L.StartGeometry(family=family, size=1.5, min_separation=0.0)
     a = L.starting_distances(20000, 7, geometry=g)
     assert a.mean() == pytest.approx(mean_over_size * 1.5, rel=0.01)
     assert a.max() <= max_over_size * 1.5
@@ -118,8 +127,24 @@ def test_position_families_reject_close_pairs_and_keep_the_prefix(family: str) -
     assert not np.array_equal(a[:100], L.starting_distances(100, 11, geometry=other))
 
 
+def test_max_separation_is_the_largest_equilateral_triangle_that_fits() -> None:
+    # Three atoms at pairwise distance min_separation must fit: a cube's face-diagonal triangle
+    # (side √2) and a ball's great-circle triangle (side √3) do; a bit more is impossible.
+    assert L.max_separation("cube", 1.0) == pytest.approx(np.sqrt(2.0))
+    assert L.max_separation("ball", 2.0) == pytest.approx(2.0 * np.sqrt(3.0))
+    g = L.StartGeometry(family="ball", size=1.0, min_separation=1.1)  # feasible, above size
+    assert L.starting_distances(50, 1, geometry=g).min() >= 1.1
+
+
 def test_start_geometry_checks_and_params() -> None:
-    assert L.DEFAULT_START == L.StartGeometry(family="box", low=L.DEFAULT_LOW, high=L.DEFAULT_HIGH)
+    assert L.DEFAULT_START == L.StartGeometry(
+        family=L.DEFAULT_FAMILY, size=L.DEFAULT_SIZE, min_separation=L.DEFAULT_MIN_SEPARATION
+    )
+    assert L.StartGeometry(family="box").params() == {
+        "family": "box",
+        "low": L.DEFAULT_LOW,
+        "high": L.DEFAULT_HIGH,
+    }
     assert L.StartGeometry(family="ball", size=1.1, min_separation=0.9).params() == {
         "family": "ball",
         "size": 1.1,
@@ -128,7 +153,8 @@ def test_start_geometry_checks_and_params() -> None:
     for bad in (
         {"family": "sphere"},
         {"family": "box", "low": 1.5, "high": 1.5},
-        {"family": "cube", "size": 1.0, "min_separation": 1.0},
+        {"family": "cube", "size": 1.0, "min_separation": 1.5},
+        {"family": "ball", "size": 1.0, "min_separation": 1.8},
     ):
         with pytest.raises(ValueError):
             L.StartGeometry(**bad)
@@ -214,7 +240,7 @@ def test_lbfgs_labels_agree_with_the_flow_on_most_starts() -> None:
     """The reference optimiser of docs/ljat19.md (3.2% disagreement on 2,943 starts): on 60 starts
     the two label the same minimum for at least 90% of the starts L-BFGS-B brings to a minimum
     (label -1: it stopped elsewhere)."""
-    frame = L.generate(60, seed=5)
+    frame = L.generate(60, seed=5, geometry=L.StartGeometry(family="box"))
     labels = L.lbfgs_labels(frame[["r12", "r13", "r23"]].to_numpy())
     found = labels >= 0
     assert set(np.unique(labels)) <= {-1, 0, 1, 2, 3} and found.mean() >= 0.8
