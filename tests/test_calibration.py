@@ -1,5 +1,7 @@
 """The LJAT19 calibration facts and score on synthetic training curves."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -65,3 +67,25 @@ def test_dynamics_facts_and_score() -> None:
     assert total == pytest.approx(np.sqrt(np.mean(z**2)))
     # Twice the paper's gradient is log10(2)/log10(1.5) = 1.71 tolerances off.
     assert C.FACTS["grad_rms_1"].deviation(0.04) == pytest.approx(np.log10(2) / np.log10(1.5))
+
+
+def test_cli_scores_metrics_tables_and_limits(tmp_path) -> None:
+    from glassynets import cli, storage
+
+    paths = []
+    for depth, g in ((1, 0.02), (2, 0.07), (3, 0.12)):
+        frame = _metrics(_plateau_curve, grad=g)
+        frame["test_loss"] = frame["train_loss"]
+        frame["batch_loss"] = frame["train_loss"]
+        paths.append(str(tmp_path / f"m{depth}.parquet"))
+        storage.write(paths[-1], "metrics", {c: frame[c].to_numpy() for c in frame})
+    limits = tmp_path / "limits.json"
+    limits.write_text(json.dumps({"accuracy_ceiling": 0.79, "entropy_floor_nats": 0.53}))
+    out = tmp_path / "calibration.json"
+    args = ["ljat19-calibrate", "--arch", *paths, "--limits", str(limits), "--out", str(out)]
+    assert cli.main(args) == 0
+    result = json.loads(out.read_text())
+    assert result["measured"]["grad_rms_2"] == pytest.approx(0.07)
+    assert result["deviations"]["bayes_ceiling"] == pytest.approx(-0.5)
+    assert result["deviations"]["entropy_floor"] == pytest.approx(1.0)
+    assert result["score"] == pytest.approx(C.score(result["measured"])[0])
