@@ -42,12 +42,19 @@ def cmd_ljat19_dataset(args: argparse.Namespace) -> None:
         meta = {"source": "published", "file": str(args.from_file)}
     else:
         start = time.perf_counter()
-        frame, failed = _regenerate(args.n, args.seed, args.low, args.high)
+        geometry = ljat19.StartGeometry(
+            family=args.family,
+            low=args.low,
+            high=args.high,
+            size=args.size,
+            min_separation=args.min_separation,
+        )
+        frame, failed = _regenerate(args.n, args.seed, geometry)
         meta = {
             "source": "regenerated",
             "seed": args.seed,
             "failed_skipped": failed,
-            **ljat19.generator_params(low=args.low, high=args.high),
+            **ljat19.generator_params(geometry),
         }
         _log(
             f"LJAT19: {args.n} samples in {time.perf_counter() - start:.1f} s; "
@@ -63,7 +70,7 @@ def cmd_ljat19_dataset(args: argparse.Namespace) -> None:
     )
 
 
-def _regenerate(n: int, seed: int, low: float, high: float):
+def _regenerate(n: int, seed: int, geometry):
     """The first n samples of the stream whose minimisation succeeded, and the number skipped.
 
     Skipping keeps the prefix property (the N = 100 set is the start of the N = 1000 set);
@@ -72,12 +79,12 @@ def _regenerate(n: int, seed: int, low: float, high: float):
     from . import data, ljat19
 
     margin = max(16, n // 100)
-    frame = ljat19.generate(n + margin, seed, low=low, high=high)
+    frame = ljat19.generate(n + margin, seed, geometry=geometry)
     kept = np.flatnonzero(frame["label"].to_numpy() >= 0)
     if len(kept) < n:
         raise data.DataError(
             f"{n + margin - len(kept)} of {n + margin} LJAT19 minimisations failed (seed {seed}); "
-            "check ljat19.start_low/start_high"
+            f"check ljat19.start ({geometry.params()})"
         )
     return frame.iloc[kept[:n]].reset_index(drop=True), int(kept[n - 1] + 1 - n)
 
@@ -108,6 +115,32 @@ def cmd_ljat19_limits(args: argparse.Namespace) -> None:
     limits = {**limits, "features": args.features, "sample": str(args.sample)}
     _log(f"LJAT19 limits from {len(frame)} samples: {limits}")
     storage.atomic_write_text(args.out, json.dumps(limits, indent=2) + "\n")
+
+
+def cmd_ljat19_calibrate(args: argparse.Namespace) -> None:
+    """Score regenerated LJAT19 data against the paper's facts (docs/ljat19.md, calibration)."""
+    from . import calibration, storage
+
+    def by_depth(paths: list[str] | None) -> dict:
+        return {d + 1: storage.read_frame(p, "metrics") for d, p in enumerate(paths or [])}
+
+    measured = calibration.dynamics_facts(by_depth(args.arch), by_depth(args.chain))
+    if args.limits:
+        limits = json.loads(Path(args.limits).read_text())
+        measured["bayes_ceiling"] = limits["accuracy_ceiling"]
+        measured["entropy_floor"] = limits["entropy_floor_nats"]
+    if args.mu_summary:
+        # crossover: start of the asymptotic regime of t*(t_w) (the scorecard's); hinge: the
+        # break of a two-segment fit, shown beside it
+        fits = [storage.read_frame(p, "mu_summary").iloc[0] for p in args.mu_summary]
+        for depth, fit in enumerate(fits, start=1):
+            measured[f"crossover_{depth}"] = float(fit["crossover_log10_tw"])
+            measured[f"hinge_{depth}"] = float(fit["hinge_log10_tw"])
+        measured["crossover"] = float(np.nanmean([f["crossover_log10_tw"] for f in fits]))
+    total, deviations = calibration.score(measured)
+    result = {"score": total, "deviations": deviations, "measured": measured}
+    _log(f"LJAT19 calibration score {total:.3g}: {deviations}")
+    storage.atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
 
 
 # --- image data sets (MNIST, Fashion-MNIST) ---------------------------------------------------
@@ -471,11 +504,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--seed", type=int, default=1, help="seed of the sample stream (regenerated data)"
     )
+    start = ljat19.DEFAULT_START
     p.add_argument(
-        "--low", type=float, default=ljat19.DEFAULT_LOW, help="smallest starting distance (σ)"
+        "--family", choices=ljat19.FAMILIES, default=start.family, help="starting-geometry family"
     )
+    p.add_argument("--low", type=float, default=start.low, help="box: smallest distance (σ)")
+    p.add_argument("--high", type=float, default=start.high, help="box: largest distance (σ)")
+    p.add_argument("--size", type=float, default=start.size, help="cube side, ball radius (σ)")
     p.add_argument(
-        "--high", type=float, default=ljat19.DEFAULT_HIGH, help="largest starting distance (σ)"
+        "--min-separation",
+        type=float,
+        default=start.min_separation,
+        help="cube, ball: smallest pair distance kept (σ)",
     )
     p.add_argument(
         "--from-file", help="take the samples from this verified published-format file instead"
@@ -488,6 +528,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sha256", required=True)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_ljat19_fetch)
+
+    p = sub.add_parser("ljat19-calibrate", help=cmd_ljat19_calibrate.__doc__)
+    p.add_argument("--arch", nargs="+", help="metrics tables of the 1-, 2-, 3-layer ljat_arch nets")
+    p.add_argument("--chain", nargs="*", help="metrics tables of h1, h1-1, h1-1-1 (ljat_chain)")
+    p.add_argument("--limits", help="ljat19-limits JSON (Bayes ceiling, entropy floor)")
+    p.add_argument("--mu-summary", nargs="*", help="mu_summary tables of the ljat_arch cells")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_ljat19_calibrate)
 
     p = sub.add_parser("ljat19-limits", help=cmd_ljat19_limits.__doc__)
     p.add_argument("--sample", required=True, help="LJAT19 table to estimate from")

@@ -69,10 +69,21 @@ def _looks_numeric(text: str) -> bool:
 
 def _check_cross_fields(config: dict[str, Any]) -> None:
     lj = config["ljat19"]
-    if lj["start_low"] >= lj["start_high"]:
+    start = lj["start"]
+    if start["family"] == "box" and start["low"] >= start["high"]:
         raise ConfigError(
-            f"'ljat19.start_low' = {lj['start_low']} must be below 'ljat19.start_high' = {lj['start_high']}"
+            f"'ljat19.start.low' = {start['low']} must be below 'ljat19.start.high' = {start['high']}"
         )
+    if start["family"] != "box":
+        from .ljat19 import max_separation
+
+        bound = max_separation(start["family"], start["size"])
+        if start["min_separation"] >= bound:
+            raise ConfigError(
+                f"'ljat19.start.min_separation' = {start['min_separation']} must be below "
+                f"{bound:.4g}, the side of the largest equilateral triangle in the "
+                f"{start['family']} of size {start['size']}"
+            )
     if lj["source"] == "published":
         for key in ("train", "train_sha256", "test", "test_sha256"):
             if not lj["published"].get(key):

@@ -25,6 +25,7 @@ Label convention (``LABELS[k]`` names label k):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -43,9 +44,13 @@ E_CHAIN: float = -2.219098  # bonds 1.108763, ends 2.217526
 SIDE_TRIANGLE: float = 1.168752
 BOND_CHAIN: float = 1.108763
 
-# Calibrated starting distribution: each distance i.i.d. uniform in [LOW, HIGH], triangle
-# inequality enforced by rejection (never active when HIGH <= 2 LOW). See docs/ljat19.md.
-DEFAULT_LOW: float = 1.0
+# Starting-geometry families (see `StartGeometry`). The default, calibrated against the paper's
+# facts in docs/ljat19.md: atoms uniform in a cube of side 1.5 σ, no pair closer than 0.75 σ.
+FAMILIES: tuple[str, ...] = ("box", "cube", "ball")
+DEFAULT_FAMILY: str = "cube"
+DEFAULT_SIZE: float = 1.5
+DEFAULT_MIN_SEPARATION: float = 0.75
+DEFAULT_LOW: float = 1.0  # box family: the distance box of earlier versions, [1.0, 1.85]
 DEFAULT_HIGH: float = 1.85
 CHUNK: int = 1024
 """Samples per independently seeded chunk: sample i depends only on (seed, i)."""
@@ -163,37 +168,111 @@ def positions_from_distances(d: np.ndarray) -> np.ndarray:
     return pos - pos.mean(axis=1, keepdims=True)
 
 
-def _chunk_distances(seed: int, chunk: int, low: float, high: float) -> np.ndarray:
+def max_separation(family: str, size: float) -> float:
+    """Largest usable ``min_separation`` (σ) of a position family: the side of the largest
+    equilateral triangle that fits in the region (cube of side size: the face diagonal size·√2;
+    ball of radius size: size·√3, inscribed in a great circle). Infinite for other families."""
+    return {"cube": size * np.sqrt(2.0), "ball": size * np.sqrt(3.0)}.get(family, float("inf"))
+
+
+@dataclass(frozen=True)
+class StartGeometry:
+    """How the starting geometries are drawn; every parameter is a distance in σ.
+
+    - ``box``: the three distances i.i.d. uniform in [low, high], non-triangles rejected.
+    - ``cube``: the three atoms i.i.d. uniform in a cube of side ``size``.
+    - ``ball``: the three atoms i.i.d. uniform in a ball of radius ``size``.
+
+    Position families reject starts with a pair closer than ``min_separation`` (overlapping
+    atoms: huge repulsion). Parameters a family does not use are ignored and not stored.
+    """
+
+    family: str = DEFAULT_FAMILY
+    low: float = DEFAULT_LOW
+    high: float = DEFAULT_HIGH
+    size: float = DEFAULT_SIZE
+    min_separation: float = DEFAULT_MIN_SEPARATION
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"unknown start family {self.family!r}; one of {FAMILIES}")
+        if self.family == "box" and not 0.0 < self.low < self.high:
+            raise ValueError("box: need 0 < low < high")
+        bound = max_separation(self.family, self.size)
+        if self.family != "box" and not 0.0 <= self.min_separation < bound:
+            raise ValueError(
+                f"{self.family}: need 0 <= min_separation < {bound:.4g} "
+                "(the largest equilateral triangle that fits)"
+            )
+
+    def params(self) -> dict[str, Any]:
+        """The family and the parameters it uses (for provenance and CLI round trips)."""
+        if self.family == "box":
+            return {"family": "box", "low": float(self.low), "high": float(self.high)}
+        return {
+            "family": self.family,
+            "size": float(self.size),
+            "min_separation": float(self.min_separation),
+        }
+
+    def describe(self) -> str:
+        """One line saying how a start is drawn."""
+        return {
+            "box": "r12,r13,r23 iid uniform[low,high], non-triangles rejected per chunk",
+            "cube": "3 atoms iid uniform in a cube of side size, pairs < min_separation rejected",
+            "ball": "3 atoms iid uniform in a ball of radius size, pairs < min_separation rejected",
+        }[self.family]
+
+
+DEFAULT_START = StartGeometry()
+
+
+def _draw_box(rng: np.random.Generator, g: StartGeometry) -> np.ndarray:
+    """CHUNK candidate distance triples [CHUNK, 3] of the box family, non-triangles dropped."""
+    d = rng.uniform(g.low, g.high, size=(CHUNK, 3))
+    s = np.sort(d, axis=1)
+    return d[s[:, 2] < s[:, 0] + s[:, 1]]  # strict triangle inequality: a planar triangle exists
+
+
+def _draw_positions(rng: np.random.Generator, g: StartGeometry) -> np.ndarray:
+    """CHUNK candidate distance triples of a position family, too-close pairs dropped."""
+    if g.family == "cube":
+        x = rng.uniform(0.0, g.size, size=(CHUNK, 3, 3))
+    else:  # ball: isotropic direction times radius size·u^(1/3) (uniform volume density)
+        v = rng.normal(size=(CHUNK, 3, 3))
+        v /= np.linalg.norm(v, axis=-1, keepdims=True)
+        x = v * (g.size * rng.uniform(size=(CHUNK, 3, 1)) ** (1.0 / 3.0))
+    d = pair_distances(x)
+    return d[d.min(axis=1) >= g.min_separation]
+
+
+def _chunk_distances(seed: int, chunk: int, geometry: StartGeometry) -> np.ndarray:
     """The CHUNK distance triples of one chunk, from its own SeedSequence([seed, chunk])."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, chunk]))
+    draw = _draw_box if geometry.family == "box" else _draw_positions
     kept: list[np.ndarray] = []
     n_kept = 0
     while n_kept < CHUNK:
-        d = rng.uniform(low, high, size=(CHUNK, 3))
-        s = np.sort(d, axis=1)
-        ok = s[:, 2] < s[:, 0] + s[:, 1]  # strict triangle inequality: a planar triangle exists
-        kept.append(d[ok])
-        n_kept += int(ok.sum())
+        d = draw(rng, geometry)
+        kept.append(d)
+        n_kept += len(d)
     return np.concatenate(kept)[:CHUNK]
 
 
 def starting_distances(
-    n: int, seed: int, start: int = 0, low: float = DEFAULT_LOW, high: float = DEFAULT_HIGH
+    n: int, seed: int, start: int = 0, geometry: StartGeometry = DEFAULT_START
 ) -> np.ndarray:
     """Starting distances [n, 3] = (r12, r13, r23), float64, for samples start .. start+n-1.
 
-    Each distance is i.i.d. uniform in [low, high]; triples violating the triangle inequality
-    are rejected within their chunk. Sample i depends only on (seed, i, low, high), so any set is
-    the prefix (or slice) of a larger one.
+    Drawn from `geometry` with rejection inside each chunk of CHUNK samples, so sample i depends
+    only on (seed, i, geometry) and any set is the prefix (or slice) of a larger one.
     """
     if n < 0 or start < 0:
         raise ValueError("n and start must be non-negative")
-    if not 0.0 < low < high:
-        raise ValueError("need 0 < low < high")
     if n == 0:
         return np.zeros((0, 3))
     c0, c1 = start // CHUNK, (start + n - 1) // CHUNK
-    block = np.concatenate([_chunk_distances(seed, c, low, high) for c in range(c0, c1 + 1)])
+    block = np.concatenate([_chunk_distances(seed, c, geometry) for c in range(c0, c1 + 1)])
     off = start - c0 * CHUNK
     return block[off : off + n].copy()
 
@@ -407,16 +486,15 @@ def minimise(
 # --------------------------------------------------------------------------------------------
 
 
-def generator_params(low: float = DEFAULT_LOW, high: float = DEFAULT_HIGH) -> dict[str, Any]:
+def generator_params(geometry: StartGeometry = DEFAULT_START) -> dict[str, Any]:
     """Everything that determines the generated data (store it beside the data)."""
     return {
         "generator": "glassynets.ljat19",
         "potential": "LJ(eps=1,sigma=1) + Axilrod-Teller",
         "z": Z_AT,
         "labels": list(LABELS),
-        "distribution": "r12,r13,r23 iid uniform[low,high], triangle-rejected per chunk",
-        "low": float(low),
-        "high": float(high),
+        "distribution": geometry.describe(),
+        "start": geometry.params(),
         "chunk": CHUNK,
         "seeding": "np.random.SeedSequence([seed, chunk_index]) -> default_rng",
         "minimiser": "steepest-descent flow, adaptive Bogacki-Shampine 3(2) + Newton polish",
@@ -428,7 +506,7 @@ def generator_params(low: float = DEFAULT_LOW, high: float = DEFAULT_HIGH) -> di
 
 
 def generate(
-    n: int, seed: int, start: int = 0, low: float = DEFAULT_LOW, high: float = DEFAULT_HIGH
+    n: int, seed: int, start: int = 0, geometry: StartGeometry = DEFAULT_START
 ) -> pd.DataFrame:
     """Labelled samples start .. start+n-1.
 
@@ -437,7 +515,7 @@ def generate(
     Failures are kept with label -1 (see `n_failures`); nothing is dropped, so row i is always
     sample start + i. The network inputs are the columns r12 and r13.
     """
-    d = starting_distances(n, seed, start=start, low=low, high=high)
+    d = starting_distances(n, seed, start=start, geometry=geometry)
     labels, e, _ = minimise(d)
     return pd.DataFrame(
         {"r12": d[:, 0], "r13": d[:, 1], "r23": d[:, 2], "label": labels, "final_energy": e}

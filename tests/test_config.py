@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from glassynets.config import ConfigError, validate
+from glassynets.ljat19 import DEFAULT_START, StartGeometry
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow/schemas/config.schema.yaml"
@@ -50,6 +51,9 @@ def test_defaults_are_filled_in():
     )
     assert config["dtype"] == "float32" and config["ljat19"]["source"] == "regenerate"
     assert config["experiments"]["e"]["analysis"]["n_boot"] == 1000
+    # The schema's starting geometry is the generator's default (one calibrated family).
+    start = StartGeometry(**config["ljat19"]["start"])
+    assert start == DEFAULT_START
 
 
 @pytest.mark.parametrize(
@@ -69,7 +73,15 @@ def test_defaults_are_filled_in():
             "'dtype' = 'half' is not allowed; choose one of ['float32', 'float64']",
         ),
         (lambda c: c["scorecard"].update(grad_rms_after="1.0e4"), "write 1.0e+4"),
-        (lambda c: c["ljat19"].update(start_low=2.0), "'ljat19.start_low' = 2.0 must be below"),
+        (
+            lambda c: c["ljat19"]["start"].update(family="box", low=2.0),
+            "'ljat19.start.low' = 2.0 must be below",
+        ),
+        (
+            lambda c: c["ljat19"]["start"].update(family="ball", size=1.0, min_separation=1.8),
+            "'ljat19.start.min_separation' = 1.8 must be below 1.732",
+        ),
+        (lambda c: c["ljat19"]["start"].update(family="sphere"), "'ljat19.start.family'"),
         (lambda c: c["ljat19"].update(source="published"), "'ljat19.published.train' is empty"),
         (
             lambda c: c["experiments"].update({"bad-name": {}}),

@@ -70,23 +70,101 @@ def test_positions_reproduce_distances() -> None:
     assert np.allclose(L.pair_distances(L.positions_from_distances(d)), d)
 
 
-def test_starting_distances_determinism_and_prefix() -> None:
-    a = L.starting_distances(3000, 11)
+@pytest.mark.parametrize("geometry", [L.DEFAULT_START, L.StartGeometry(family="box")])
+def test_starting_distances_determinism_and_prefix(geometry: L.StartGeometry) -> None:
+    a = L.starting_distances(3000, 11, geometry=geometry)
     assert a.dtype == np.float64 and a.shape == (3000, 3)
-    assert np.array_equal(a, L.starting_distances(3000, 11))
-    assert np.array_equal(a[:100], L.starting_distances(100, 11))
-    assert np.array_equal(a[1000:2500], L.starting_distances(1500, 11, start=1000))
-    assert not np.array_equal(a[:100], L.starting_distances(100, 12))
+    assert np.array_equal(a, L.starting_distances(3000, 11, geometry=geometry))
+    assert np.array_equal(a[:100], L.starting_distances(100, 11, geometry=geometry))
+    assert np.array_equal(
+        a[1000:2500], L.starting_distances(1500, 11, start=1000, geometry=geometry)
+    )
+    assert not np.array_equal(a[:100], L.starting_distances(100, 12, geometry=geometry))
+    s = np.sort(a, axis=1)
+    assert (s[:, 2] <= s[:, 0] + s[:, 1]).all()
+
+
+def test_box_family_stays_in_its_box() -> None:
+    a = L.starting_distances(3000, 11, geometry=L.StartGeometry(family="box"))
     assert a.min() >= L.DEFAULT_LOW and a.max() <= L.DEFAULT_HIGH
     s = np.sort(a, axis=1)
     assert (s[:, 2] < s[:, 0] + s[:, 1]).all()
 
 
 def test_rejection_keeps_triangles_for_wide_ranges() -> None:
-    a = L.starting_distances(2000, 3, low=0.5, high=2.0)
+    wide = L.StartGeometry(family="box", low=0.5, high=2.0)
+    a = L.starting_distances(2000, 3, geometry=wide)
     s = np.sort(a, axis=1)
     assert (s[:, 2] < s[:, 0] + s[:, 1]).all()
-    assert np.array_equal(a[:50], L.starting_distances(50, 3, low=0.5, high=2.0))
+    assert np.array_equal(a[:50], L.starting_distances(50, 3, geometry=wide))
+    assert a.min() >= 0.5 and a.max() <= 2.0 and a.max() > L.DEFAULT_HIGH
+
+
+@pytest.mark.parametrize(
+    ("family", "mean_over_size", "max_over_size"),
+    # Mean distance of two uniform points: 0.66171 x side (unit cube), 36/35 x radius (ball).
+    [("cube", 0.661707, np.sqrt(3.0)), ("ball", 36.0 / 35.0, 2.0)],
+)
+def test_position_families_without_separation_match_their_distance_law(
+    family: str, mean_over_size: float, max_over_size: float
+) -> None:
+    g = L.StartGeometry(family=family, size=1.5, min_separation=0.0)
+    a = L.starting_distances(20000, 7, geometry=g)
+    assert a.mean() == pytest.approx(mean_over_size * 1.5, rel=0.01)
+    assert a.max() <= max_over_size * 1.5
+    # The three atoms are exchangeable: each distance has the same law.
+    assert np.ptp(a.mean(axis=0)) < 0.02
+
+
+@pytest.mark.parametrize("family", ["cube", "ball"])
+def test_position_families_reject_close_pairs_and_keep_the_prefix(family: str) -> None:
+    g = L.StartGeometry(family=family, size=1.2, min_separation=0.9)
+    a = L.starting_distances(3000, 11, geometry=g)
+    assert a.min() >= 0.9
+    assert np.array_equal(a[:100], L.starting_distances(100, 11, geometry=g))
+    assert np.array_equal(a[1000:2500], L.starting_distances(1500, 11, start=1000, geometry=g))
+    other = L.StartGeometry(family=family, size=1.2, min_separation=0.8)
+    assert not np.array_equal(a[:100], L.starting_distances(100, 11, geometry=other))
+
+
+def test_max_separation_is_the_largest_equilateral_triangle_that_fits() -> None:
+    # Three atoms at pairwise distance min_separation must fit: a cube's face-diagonal triangle
+    # (side √2) and a ball's great-circle triangle (side √3) do; a bit more is impossible.
+    assert L.max_separation("cube", 1.0) == pytest.approx(np.sqrt(2.0))
+    assert L.max_separation("ball", 2.0) == pytest.approx(2.0 * np.sqrt(3.0))
+    g = L.StartGeometry(family="ball", size=1.0, min_separation=1.1)  # feasible, above size
+    assert L.starting_distances(50, 1, geometry=g).min() >= 1.1
+
+
+def test_start_geometry_checks_and_params() -> None:
+    assert L.DEFAULT_START == L.StartGeometry(
+        family=L.DEFAULT_FAMILY, size=L.DEFAULT_SIZE, min_separation=L.DEFAULT_MIN_SEPARATION
+    )
+    assert L.StartGeometry(family="box").params() == {
+        "family": "box",
+        "low": L.DEFAULT_LOW,
+        "high": L.DEFAULT_HIGH,
+    }
+    assert L.StartGeometry(family="ball", size=1.1, min_separation=0.9).params() == {
+        "family": "ball",
+        "size": 1.1,
+        "min_separation": 0.9,
+    }
+    for bad in (
+        {"family": "sphere"},
+        {"family": "box", "low": 1.5, "high": 1.5},
+        {"family": "cube", "size": 1.0, "min_separation": 1.5},
+        {"family": "ball", "size": 1.0, "min_separation": 1.8},
+    ):
+        with pytest.raises(ValueError):
+            L.StartGeometry(**bad)
+
+
+def test_generate_from_a_position_family() -> None:
+    g = L.StartGeometry(family="ball", size=1.1, min_separation=0.9)
+    big = L.generate(300, 4, geometry=g)
+    pd.testing.assert_frame_equal(L.generate(50, 4, geometry=g), big.iloc[:50])
+    assert L.n_failures(big) == 0 and set(big["label"]) == {0, 1, 2, 3}
 
 
 def test_generate_prefix_and_determinism() -> None:
@@ -148,14 +226,21 @@ def test_bayes_limits_known_cases() -> None:
 
 def test_generator_params() -> None:
     p = L.generator_params()
-    assert p["low"] == L.DEFAULT_LOW and p["high"] == L.DEFAULT_HIGH and p["z"] == 2.0
+    assert p["start"] == L.DEFAULT_START.params() and p["z"] == 2.0
+    assert p["distribution"] == L.DEFAULT_START.describe()
+    g = L.StartGeometry(family="cube", size=1.7, min_separation=0.95)
+    assert L.generator_params(g)["start"] == {
+        "family": "cube",
+        "size": 1.7,
+        "min_separation": 0.95,
+    }
 
 
 def test_lbfgs_labels_agree_with_the_flow_on_most_starts() -> None:
     """The reference optimiser of docs/ljat19.md (3.2% disagreement on 2,943 starts): on 60 starts
     the two label the same minimum for at least 90% of the starts L-BFGS-B brings to a minimum
     (label -1: it stopped elsewhere)."""
-    frame = L.generate(60, seed=5)
+    frame = L.generate(60, seed=5, geometry=L.StartGeometry(family="box"))
     labels = L.lbfgs_labels(frame[["r12", "r13", "r23"]].to_numpy())
     found = labels >= 0
     assert set(np.unique(labels)) <= {-1, 0, 1, 2, 3} and found.mean() >= 0.8

@@ -158,6 +158,59 @@ def test_dry_run_with_the_published_ljat19_files(tmp_path):
     assert job_counts(result.stdout)["ljat19_fetch_published"] == 2
 
 
+def test_published_ljat19_files_run_through_the_data_rules(tmp_path):
+    """A small file in the published layout (CSV, columns r12, r13, r23, label, in any order)
+    goes through fetch + verify, the prefix rule and the limits, as a user's files would."""
+    rng = np.random.default_rng(5)
+    n = 1500
+    frame = pd.DataFrame(
+        {
+            "label": rng.integers(0, 4, n),
+            "r23": rng.uniform(1.0, 1.8, n),
+            "r12": rng.uniform(1.0, 1.8, n),
+            "r13": rng.uniform(1.0, 1.8, n),
+        }
+    )
+    table = tmp_path / "published.csv"
+    frame.to_csv(table, index=False)
+    digest = hashlib.sha256(table.read_bytes()).hexdigest()
+    config = {
+        "ljat19": {
+            "source": "published",
+            "test_size": 1000,
+            "published": {
+                "train": str(table),
+                "train_sha256": digest,
+                "test": str(table),
+                "test_sha256": digest,
+            },
+        },
+        "experiments": {
+            "e": {"dataset": "ljat19", "n_train": [100], "architectures": ["h3"], "steps": 10}
+        },
+        "pspin": None,
+    }
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    targets = [
+        "resources/ljat19/train_N100.parquet",
+        "resources/ljat19/test.parquet",
+        "results/tables/ljat19_limits.json",
+    ]
+    result = snakemake(
+        "--directory", str(tmp_path), "--cores", "1", *targets,
+        "--configfile", str(tmp_path / "config.yaml"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    train = storage.read_frame(tmp_path / targets[0], "ljat19")
+    assert np.array_equal(train[["r12", "r13", "r23"]], frame[["r12", "r13", "r23"]][:100])
+    assert np.array_equal(train["label"], frame["label"][:100])
+    assert storage.metadata(tmp_path / targets[0])["source"] == "published"
+    assert len(storage.read_frame(tmp_path / targets[1], "ljat19")) == 1000
+    limits = yaml.safe_load((tmp_path / targets[2]).read_text())
+    # With published files the limits use the whole published test file.
+    assert limits["n"] == n and 0.25 <= limits["accuracy_ceiling"] < 1
+
+
 def test_invalid_config_stops_with_one_line_naming_the_key(tmp_path):
     result = snakemake("-n", "--config", "dtype=float16", cwd=ROOT)
     assert result.returncode != 0

@@ -9,6 +9,7 @@ from glassynets import config as config_checks
 from glassynets import images, settings
 from glassynets.cells import METRICS_TABLES, TABLES
 from glassynets.costs import Costs, ljat19_runtime_min, table_mem_mb, table_runtime_min
+from glassynets.ljat19 import StartGeometry
 from glassynets.targets import Targets
 
 try:
@@ -86,7 +87,13 @@ def ljat19_source(split, seed):
     """Where an LJAT19 table comes from: a published file, or the generator."""
     if PUBLISHED:
         return f"--from-file resources/ljat19/published/{split}.verified"
-    return f"--seed {seed} --low {LJAT['start_low']} --high {LJAT['start_high']}"
+    start = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in ljat19_start().params().items())
+    return f"--seed {seed} {start}"
+
+
+def ljat19_start():
+    """The configured starting-geometry family (`glassynets.ljat19.StartGeometry`)."""
+    return StartGeometry(**LJAT["start"])
 
 
 def image_fetch_options(image_set):
