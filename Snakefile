@@ -22,6 +22,15 @@ except ConfigError as err:
 configfile: "config.yaml"
 
 
+# SLURM runs (slurm/profile.yaml): what sbatch would refuse, in one line before any submission.
+from glassynets import cluster
+
+try:
+    cluster.check_profile(workflow.resource_settings.default_resources)
+except cluster.ClusterError as err:
+    sys.exit(f"cluster error: {err}")
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
@@ -50,6 +59,13 @@ rule mnist:
 rule fashion_mnist:
     input:
         targets("fashion_mnist"),
+
+
+onstart:
+    try:
+        cluster.check_submission(workflow)
+    except cluster.ClusterError as err:
+        sys.exit(f"cluster error: {err}")
 
 
 onsuccess:

@@ -262,9 +262,12 @@ def experiment_device(exp):
 
 
 def train_gpus(wildcards):
-    """1 when the experiment trains on cuda or auto: a cluster job then asks for a GPU. A local
-    run ignores it unless given --resources gpu=<n>."""
-    return int(experiment_device(experiment(wildcards.experiment)) in ("cuda", "auto"))
+    """1 when the experiment trains on cuda or auto: a cluster job then asks for a GPU; 0 for
+    every job with GLASSYNETS_GPUS=0 (a cluster without GPUs: auto trains on CPUs). A local run
+    ignores it unless given --resources gpu=<n>."""
+    from glassynets.cluster import gpus_wanted
+
+    return int(gpus_wanted() and experiment_device(experiment(wildcards.experiment)) in ("cuda", "auto"))
 
 
 def train_job(wildcards):
