@@ -12,16 +12,24 @@ min_version("9.0")
 # Snakemake's own message for a YAML syntax error names neither file nor line: check first.
 from glassynets.config import ConfigError, load_yaml
 
+# (With --directory elsewhere there is no config.yaml: the --configfile files are the whole config.)
 try:
-    if Path(
-        "config.yaml"
-    ).exists():  # with --directory elsewhere the --configfile files are the whole config
+    if Path("config.yaml").exists():
         load_yaml("config.yaml")
 except ConfigError as err:
     sys.exit(f"config error: {err}")
 
 
 configfile: "config.yaml"
+
+
+# SLURM runs (slurm/profile.yaml): what sbatch would refuse, in one line before any submission.
+from glassynets import cluster
+
+try:
+    cluster.check_profile(workflow.resource_settings.default_resources)
+except cluster.ClusterError as err:
+    sys.exit(f"cluster error: {err}")
 
 
 include: "workflow/rules/common.smk"
@@ -52,6 +60,13 @@ rule mnist:
 rule fashion_mnist:
     input:
         TARGETS.targets("fashion_mnist"),
+
+
+onstart:
+    try:
+        cluster.check_submission(workflow)
+    except cluster.ClusterError as err:
+        sys.exit(f"cluster error: {err}")
 
 
 onsuccess:

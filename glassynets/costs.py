@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from . import settings as job_settings
+from .cluster import gpus_wanted
 from .images import PIXELS, SPLIT_SIZES
 from .nets import Architecture
 from .schedule import log_steps
@@ -100,9 +101,10 @@ class Costs:
     # --- training
 
     def train_gpus(self, w) -> int:
-        """1 when the experiment trains on cuda or auto: a cluster job then asks for a GPU. A local
+        """1 when the experiment trains on cuda or auto: a cluster job then asks for a GPU; 0 for
+        every job with GLASSYNETS_GPUS=0 (a cluster without GPUs: auto trains on CPUs). A local
         run ignores it unless given --resources gpu=<n>."""
-        return int(self._train(w.experiment)["device"] in ("cuda", "auto"))
+        return int(gpus_wanted() and self._train(w.experiment)["device"] in ("cuda", "auto"))
 
     def train_mem_mb(self, w) -> int:
         """Snapshots [S, E, P] held in memory, twice for the Parquet write; θ(t_w) of every waiting
