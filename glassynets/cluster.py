@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 ACCOUNT = "GLASSYNETS_SLURM_ACCOUNT"
 PARTITION = "GLASSYNETS_SLURM_PARTITION"
 GPUS = "GLASSYNETS_GPUS"
-# The job resources the profile fills from the variables above.
-SLURM_RESOURCES = {"slurm_account": ACCOUNT, "slurm_partition": PARTITION}
+# The job resources the profile fills from the two variables above.
+SLURM_RESOURCES = ("slurm_account", "slurm_partition")
 
 _VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
@@ -132,9 +132,12 @@ def check_jobs(
     slurm: Slurm | None = None,
 ) -> None:
     """Raise ClusterError if SLURM would refuse these jobs (their resources: slurm_account,
-    slurm_partition, gpu): an unset variable, an account that is not the user's (or any account
-    on a cluster without accounting), an unknown partition, GPUs asked of partitions without."""
+    slurm_partition, gpu): an unset variable, an account that is not the user's (or one the
+    plugin cannot check: sacctmgr and sshare both fail), an unknown partition, GPUs asked of a
+    partition without."""
     jobs = list(jobs)
+    if not jobs:
+        return  # only local rules: nothing goes to SLURM
     names = unset_variables((job.get(r) for job in jobs for r in SLURM_RESOURCES), environ)
     if names:
         raise ClusterError(_unset_message(names))
