@@ -1,6 +1,7 @@
 """The workflow through the real snakemake command line: lint, dry runs, and a full smoke run."""
 
 import hashlib
+import os
 import re
 import subprocess
 import sys
@@ -26,9 +27,13 @@ MNIST_FIGURES = tuple(n for n in FIGURES if _PAPER.figure_datasets(n) == ["mnist
 BOTH_FIGURES = tuple(n for n in FIGURES if _PAPER.figure_datasets(n) == ["ljat19", "mnist"])
 
 
-def snakemake(*args: str, cwd: Path = ROOT, timeout: int = 900) -> subprocess.CompletedProcess:
+def snakemake(
+    *args: str, cwd: Path = ROOT, timeout: int = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), *args]
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def job_counts(output: str) -> dict[str, int]:
@@ -114,14 +119,23 @@ def test_dry_run_of_the_ljat19_target_is_offline_and_has_the_ljat19_half_of_mixe
     assert counts["pspin"] == 3 and not {"images_fetch", "images_convert", "fig4"} & set(counts)
 
 
-def test_mnist_training_jobs_ask_for_a_gpu_and_ljat19_jobs_do_not():
-    result = snakemake("-n", "-F", "--cores", "2", "-p", "fig5", "fig2")
+def training_gpus(environment: dict[str, str]) -> set[tuple[str, str]]:
+    """(data set, GPUs asked for) of every training job of fig5 and fig2, planned under environment."""
+    result = snakemake("-n", "-F", "--cores", "2", "-p", "fig5", "fig2", env=environment)
     assert result.returncode == 0, result.stderr
     jobs = [block for block in result.stdout.split("\nrule ") if block.startswith("train:")]
-    gpus = {
+    return {
         ("mnist" if "mnist_arch" in j else "ljat19", re.search(r"gpu=(\d+)", j)[1]) for j in jobs
     }
-    assert gpus == {("mnist", "1"), ("ljat19", "0")}
+
+
+def test_mnist_training_jobs_ask_for_a_gpu_and_ljat19_jobs_do_not():
+    environment = {k: v for k, v in os.environ.items() if k != "GLASSYNETS_GPUS"}
+    assert training_gpus(environment) == {("mnist", "1"), ("ljat19", "0")}
+    assert training_gpus({**environment, "GLASSYNETS_GPUS": "0"}) == {
+        ("mnist", "0"),
+        ("ljat19", "0"),
+    }
 
 
 @pytest.mark.parametrize("target", ["results/figures/fig2.pdf", "fig2"])
