@@ -396,9 +396,10 @@ def along_training(
     import time
 
     from .schedule import nearest_steps
-    from .training import evaluate
+    from .training import Objective
 
     arch = Architecture.from_widths(meta["widths"])
+    data_term = Objective(arch, meta["activation"]).data_term  # cross-entropy, as spectrum's
     (x, y), (x_test, y_test) = train, test
     chosen = nearest_steps(
         steps, [steps[-1] if w == "end" else float(w) for w in settings["steps"]]
@@ -436,8 +437,7 @@ def along_training(
                 (np.full(len(values), seed), np.full(len(values), step), values, weights)
             )
             losses = [
-                float(evaluate(theta[None], xx, yy, arch, meta["activation"])[0][0])
-                for xx, yy in ((x, y), (x_test, y_test))
+                float(data_term(theta[None], xx, yy)[0][0]) for xx, yy in ((x, y), (x_test, y_test))
             ]
             summary.append(
                 {

@@ -100,6 +100,56 @@ class DivergenceError(RuntimeError):
     that stays far above its initial value; the message names seeds, step and lr."""
 
 
+@dataclass(frozen=True)
+class Objective:
+    """What a network of ``arch`` minimises: the mean data term (``loss`` on the ``output`` layer,
+    ``activation`` in the hidden layers) plus weight_decay·‖θ‖². Methods take θ [E, P] (float32/64,
+    layout of nets.flatten), x [n, d] and y [n] int64 class labels; they run without autograd
+    (hand-written backward)."""
+
+    arch: Architecture
+    activation: str = "tanh"
+    loss: str = "cross_entropy"
+    output: str = "linear"
+    weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("activation", ACTIVATIONS), ("loss", LOSSES), ("output", OUTPUTS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.loss == "cross_entropy" and self.output != "linear":
+            raise ValueError(
+                "cross_entropy applies the softmax itself: use output 'linear' (sigmoid outputs need loss 'mse')"
+            )
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+
+    def data_term(self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor):
+        """Full-batch mean data term [E] (cross-entropy in nats, or MSE; no L2 term) and accuracy
+        [E], both float64."""
+        value, acc, _ = _evaluate(
+            unflatten(theta, self.arch),
+            _augment(x.to(theta.device), theta.dtype),
+            y.to(theta.device),
+            self,
+            want_grad=False,
+        )
+        return value, acc
+
+    def value_and_grad(self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor):
+        """Full-batch objective [E] (data term + λ‖θ‖², in theta's dtype) and its gradient [E, P]."""
+        layers = unflatten(theta, self.arch)
+        value, _, grads = _evaluate(
+            layers,
+            _augment(x.to(theta.device), theta.dtype),
+            y.to(theta.device),
+            self,
+            want_grad=True,
+        )
+        g = flatten([g + 2 * self.weight_decay * w for g, w in zip(grads, layers)])
+        return value.to(theta.dtype) + self.weight_decay * (theta * theta).sum(dim=1), g
+
+
 @dataclass(frozen=True, eq=False)
 class TrainSpec:
     """Everything that determines a training run (besides the data).
@@ -165,22 +215,13 @@ class TrainSpec:
             raise ValueError(
                 f"device must be one of {DEVICES} (resolve 'auto' with resolve_device), got {self.device!r}"
             )
-        for name, allowed in (
-            ("activation", ACTIVATIONS),
-            ("loss", LOSSES),
-            ("output", OUTPUTS),
-            ("init", INITS),
-        ):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        if self.loss == "cross_entropy" and self.output != "linear":
-            raise ValueError(
-                "cross_entropy applies the softmax itself: use output 'linear' (sigmoid outputs need loss 'mse')"
-            )
+        _ = self.objective  # validates activation, loss, output and weight_decay
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
         if not 0 <= self.momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
-        if self.steps < 0 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0:
-            raise ValueError("need steps >= 0, batch_size >= 1, lr > 0, weight_decay >= 0")
+        if self.steps < 0 or self.batch_size < 1 or self.lr <= 0:
+            raise ValueError("need steps >= 0, batch_size >= 1, lr > 0")
 
     @classmethod
     def from_settings(
@@ -215,6 +256,10 @@ class TrainSpec:
     @property
     def torch_dtype(self) -> torch.dtype:
         return getattr(torch, self.dtype)
+
+    @property
+    def objective(self) -> Objective:
+        return Objective(self.arch, self.activation, self.loss, self.output, self.weight_decay)
 
     def describe(self) -> dict:
         """JSON-able description, used to check that a checkpoint belongs to this run."""
@@ -330,10 +375,8 @@ def _evaluate(
     layers: list[torch.Tensor],
     x_aug: torch.Tensor,
     y: torch.Tensor,
-    activation: str,
+    objective: Objective,
     want_grad: bool,
-    loss: str = "cross_entropy",
-    output: str = "linear",
 ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor] | None]:
     """Mean data term [E] (float64; see _data_term), accuracy [E] (float64) and optionally the
     mean gradient of the data term per layer (no L2 term) over x_aug [n, d+1] (from _augment),
@@ -342,6 +385,7 @@ def _evaluate(
     The first layer is a bmm against the expanded input: per-network products, so the bits do not
     depend on E (one big [E*h, d+1] @ [d+1, n] gemm is ~2.5x faster on MNIST shapes but its rows
     change with E in MKL)."""
+    activation, loss, output = objective.activation, objective.loss, objective.output
     E, n, dt, dev = layers[0].shape[0], x_aug.shape[0], layers[0].dtype, layers[0].device
     total = torch.zeros(E, dtype=torch.float64, device=dev)
     correct = torch.zeros(E, dtype=torch.int64, device=dev)
@@ -371,58 +415,6 @@ def _evaluate(
     if want_grad:
         grads = [g / n for g in grads]
     return total / n, correct.double() / n, grads
-
-
-def evaluate(
-    theta: torch.Tensor,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    arch: Architecture,
-    activation: str = "tanh",
-    loss: str = "cross_entropy",
-    output: str = "linear",
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Full-batch mean data term [E] (cross-entropy in nats, or MSE; no L2 term) and accuracy [E],
-    both float64, of θ [E, P] (layout of nets.flatten) on x [n, d], y [n]."""
-    value, acc, _ = _evaluate(
-        unflatten(theta, arch),
-        _augment(x.to(theta.device), theta.dtype),
-        y.to(theta.device),
-        activation,
-        want_grad=False,
-        loss=loss,
-        output=output,
-    )
-    return value, acc
-
-
-def loss_and_grad(
-    theta: torch.Tensor,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    arch: Architecture,
-    weight_decay: float,
-    activation: str = "tanh",
-    loss: str = "cross_entropy",
-    output: str = "linear",
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Full-batch objective (data term + λ‖θ‖²) and its gradient, hand-written backward, no autograd.
-
-    theta [E, P] (float32/64, layout of nets.flatten), x [n, d], y [n] int64 class labels.
-    Returns the objective [E] (in theta's dtype; the data term is the mean over n) and grad [E, P].
-    """
-    layers = unflatten(theta, arch)
-    value, _, grads = _evaluate(
-        layers,
-        _augment(x.to(theta.device), theta.dtype),
-        y.to(theta.device),
-        activation,
-        want_grad=True,
-        loss=loss,
-        output=output,
-    )
-    g = flatten([g + 2 * weight_decay * w for g, w in zip(grads, layers)])
-    return (value.to(theta.dtype) + weight_decay * (theta * theta).sum(dim=1)), g
 
 
 # ---------------------------------------------------------------------------------------------
@@ -801,16 +793,12 @@ class _Recording:
                 self.two_time.record(s, theta)
         if self.metrics_due(s):  # full-batch metrics of θ(s), before this step's update
             x_aug, y_train, xt_aug, y_test = self.data
-            ce, acc, grads = _evaluate(
-                W, x_aug, y_train, spec.activation, True, spec.loss, spec.output
-            )
+            ce, acc, grads = _evaluate(W, x_aug, y_train, spec.objective, want_grad=True)
             gn = sum(
                 (g + 2 * spec.weight_decay * w).square().sum(dim=(1, 2), dtype=torch.float64)
                 for g, w in zip(grads, W)
             )
-            tce, tacc, _ = _evaluate(
-                W, xt_aug, y_test, spec.activation, False, spec.loss, spec.output
-            )
+            tce, tacc, _ = _evaluate(W, xt_aug, y_test, spec.objective, want_grad=False)
             self._check(s, "non-finite training loss", ce[:E].isfinite())
             self._check_loss(s, ce[:E].cpu().numpy())
             self.row = dict(

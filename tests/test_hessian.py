@@ -9,7 +9,7 @@ from scipy.stats import wasserstein_distance
 
 from glassynets import hessian as hs
 from glassynets.nets import Architecture
-from glassynets.training import loss_and_grad
+from glassynets.training import Objective
 
 LAM = 1e-4
 
@@ -23,10 +23,12 @@ def problem(widths: list[int], n: int, seed: int = 0, scale: float = 0.7):
 
 
 def fd_columns(theta, x, y, arch, act, cols, eps=1e-5) -> torch.Tensor:
-    """Central differences of loss_and_grad (float64) along e_j, j in cols: H[:, cols], [P, len(cols)].
-    All ±eps perturbations go through loss_and_grad at once as an 'ensemble' [2k, P]."""
+    """Central differences of Objective.value_and_grad (float64) along e_j, j in cols: H[:, cols], [P, len(cols)].
+    All ±eps perturbations go through value_and_grad at once as an 'ensemble' [2k, P]."""
     E = torch.eye(arch.n_params, dtype=torch.float64)[cols] * eps
-    _, g = loss_and_grad(torch.cat([theta + E, theta - E]), x, y, arch, LAM, act)
+    _, g = Objective(arch, act, weight_decay=LAM).value_and_grad(
+        torch.cat([theta + E, theta - E]), x, y
+    )
     return ((g[: len(cols)] - g[len(cols) :]) / (2 * eps)).T
 
 

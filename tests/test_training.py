@@ -12,9 +12,9 @@ from glassynets.nets import Architecture, flatten, init_layers, unflatten
 from glassynets.schedule import log_steps
 from glassynets.training import (
     DivergenceError,
+    Objective,
     StaleCheckpointError,
     TrainSpec,
-    loss_and_grad,
     network_generator,
     train_ensemble,
 )
@@ -98,7 +98,7 @@ def test_loss_and_grad_matches_autograd(widths, act, loss_name, output, monkeypa
     x, y = data(37 if widths[0] < 100 else 23, widths[0], widths[-1])
     g = torch.Generator().manual_seed(1)
     theta = torch.randn(3, arch.n_params, generator=g, dtype=torch.float64) * 0.7
-    loss, grad = loss_and_grad(theta, x, y, arch, LAM, act, loss_name, output)
+    loss, grad = Objective(arch, act, loss_name, output, LAM).value_and_grad(theta, x, y)
     th = theta.clone().requires_grad_(True)
     ref = ref_loss(th, x, y, arch, act, loss_name, output)
     (ref_grad,) = torch.autograd.grad(ref.sum(), th)
@@ -173,9 +173,9 @@ def test_sgd_matches_plain_loop(order, act, loss_name, output, momentum, init):
     np.testing.assert_allclose(
         res.metrics["batch_grad_norm"], np.array(batch_gn), rtol=0, atol=1e-12
     )
-    # full-batch metrics agree with loss_and_grad / autograd on the snapshots
+    # full-batch metrics agree with Objective.value_and_grad / autograd on the snapshots
     last = torch.from_numpy(res.snapshots[-1])
-    loss, grad = loss_and_grad(last, x, y, arch, LAM, act, loss_name, output)
+    loss, grad = Objective(arch, act, loss_name, output, LAM).value_and_grad(last, x, y)
     np.testing.assert_allclose(res.metrics["grad_norm"][-1], grad.norm(dim=1).numpy(), rtol=1e-12)
     np.testing.assert_allclose(
         res.metrics["train_loss"][-1], (loss - LAM * (last * last).sum(1)).numpy(), rtol=1e-12
@@ -298,9 +298,8 @@ def test_metrics_at_step_s_are_those_of_theta_s(objective):
     assert (spec.snapshot_steps == spec.metric_steps).all()
     for k, step in enumerate(spec.metric_steps):
         theta = torch.from_numpy(res.snapshots[k])
-        kw = {"activation": spec.activation, "loss": spec.loss, "output": spec.output}
-        train_loss, train_acc = training.evaluate(theta, x, y, spec.arch, **kw)
-        test_loss, _ = training.evaluate(theta, xt, yt, spec.arch, **kw)
+        train_loss, train_acc = spec.objective.data_term(theta, x, y)
+        test_loss, _ = spec.objective.data_term(theta, xt, yt)
         np.testing.assert_array_equal(
             res.metrics["train_loss"][k], train_loss.numpy(), err_msg=f"step {step}"
         )
@@ -310,9 +309,7 @@ def test_metrics_at_step_s_are_those_of_theta_s(objective):
     init = torch.from_numpy(res.snapshots[0])
     assert not np.array_equal(res.snapshots[0], res.snapshots[1])
     assert res.metrics["train_loss"][0] == pytest.approx(
-        training.evaluate(init, x, y, spec.arch, spec.activation, spec.loss, spec.output)[
-            0
-        ].numpy(),
+        spec.objective.data_term(init, x, y)[0].numpy(),
         abs=0,
     )
 
@@ -452,6 +449,8 @@ def test_invalid_inputs():
         spec_for([2, 5, 4], 5, (0,), momentum=1.0)
     with pytest.raises(ValueError, match="loss must be one of"):
         spec_for([2, 5, 4], 5, (0,), loss="hinge")
+    with pytest.raises(ValueError, match="weight_decay must be >= 0, got -0.1"):
+        Objective(Architecture.from_widths([2, 5, 4]), weight_decay=-0.1)
 
 
 def test_network_generator_is_deterministic_and_distinct():
