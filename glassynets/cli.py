@@ -224,6 +224,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     dtype = getattr(torch, settings["dtype"])
     x_train, y_train = _dataset_tensors(settings, args.train, args.n_train, dtype)
     x_test, y_test = _dataset_tensors(settings, args.test, None, dtype)
+    storage.release_unused_memory()  # the data are tensors now
     arch = Architecture.from_name(args.arch, x_train.shape[1], settings["n_classes"])
     spec = training.TrainSpec.from_settings(settings, arch, _seed_range(args.seeds), device)
     n_train = len(y_train)

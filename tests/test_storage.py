@@ -21,6 +21,23 @@ def test_snapshots_round_trip_bit_exact(tmp_path):
     assert "theta_layout" in meta and "utc" in meta["written"]
 
 
+@pytest.mark.parametrize("batch_rows", [1, 7, 4096])
+def test_tables_read_back_whole_whatever_the_read_batch(tmp_path, monkeypatch, batch_rows):
+    monkeypatch.setattr(storage, "READ_BATCH_ROWS", batch_rows)
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, size=(50, 784), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=50)
+    path = storage.write_images(tmp_path / "i.parquet", labels, pixels, {"dataset": "x"})
+    back_pixels, back_labels = storage.read_images(path)
+    assert np.array_equal(back_pixels, pixels) and back_labels.tolist() == labels.tolist()
+    assert storage.metadata(path)["dataset"] == "x"
+    empty = storage.write_images(
+        tmp_path / "e.parquet", np.zeros(0, int), np.zeros((0, 784), np.uint8), {}
+    )
+    assert storage.read_images(empty)[0].shape == (0, 784)
+    storage.release_unused_memory()
+
+
 def test_reading_the_wrong_kind_names_file_and_columns(tmp_path):
     path = storage.write(
         tmp_path / "m.parquet",
