@@ -305,9 +305,12 @@ def estimate_mu(
     cross_low, cross_high = interval(boot_break) if np.isfinite(last_break) else (np.nan, np.nan)
     mu = primary["mu"]
     span = np.log10(end / start) if np.isfinite(start) and end > start else 0.0
+    # The t_w are grid values rounded to whole steps: seven intervals of a 10-per-decade grid span
+    # 0.6999982 decades from 125,893 to 630,957. A span is short only beyond that rounding.
+    rounding = np.log10((end + 0.5) / (start - 0.5)) - span if span > 0 and start > 0.5 else 0.0
     if not np.isfinite(start):
         status = f"undefined: t* is defined at fewer than {rules.min_points} t_w in fit_tw"
-    elif primary["n_points"] < rules.min_points or span < rules.min_decades:
+    elif primary["n_points"] < rules.min_points or span + rounding < rules.min_decades:
         status = (
             f"undefined: the last regime holds {primary['n_points']} t_w spanning {span:.2f} decades, "
             f"[{start:.3g}, {end:.3g}] (need {rules.min_points} over {rules.min_decades:g}; slope there {mu:.3f})"

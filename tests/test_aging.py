@@ -153,6 +153,24 @@ def test_mu_is_undefined_when_t_star_is_undefined_at_too_many_waiting_times():
     assert verdict == "undefined" and "undefined" in why
 
 
+@pytest.mark.parametrize("min_decades, status", [(0.7, "ok"), (0.71, "undefined")])
+def test_the_shortest_window_is_measured_on_the_grid_not_its_rounded_steps(min_decades, status):
+    """Seven intervals of the 10-per-decade grid, t_w 125,893 ... 630,957 (10⁶ steps), span 0.7
+    decades: rounded to whole steps they span 0.6999982, which must not leave μ undefined."""
+    tws, lags = two_time.grid(10**6, 10, 20)
+    rng = np.random.default_rng(0)
+    scale = np.where(tws < 1.2e5, 1.2e5, tws).astype(float) ** 0.75  # flat, then t_w^0.75
+    tw, t = np.meshgrid(scale, lags.astype(float), indexing="ij")
+    base = np.where(tws[:, None] + lags[None, :] <= 10**6, 1e-3 * t / tw, np.nan)
+    delta = base[None] * rng.lognormal(0, 0.05, size=(10, 1, 1))
+    rules = aging.FitRules(fit_tw=(1, 1e6), min_decades=min_decades, n_boot=50)
+    summary, _ = aging.estimate_mu(tws, lags, delta, 1e-2, rules)
+    assert (summary["tw_min"], summary["tw_max"], summary["n_points"]) == (125893, 630957, 8)
+    assert summary["status"].split(":")[0] == status
+    if status == "ok":
+        assert summary["mu"] == pytest.approx(0.75, abs=0.01)
+
+
 @pytest.mark.parametrize(
     "low, high, expected",
     [
