@@ -17,12 +17,19 @@ from .nets import Architecture
 from .schedule import log_steps
 from .two_time import grid
 
-# Throughput model of the CPU trainer, fitted to bench/train_throughput.py and full-batch metric
-# timings on the 2-core dev machine (one thread): a network-step costs its FLOPs (≈ 4·B·P) at
-# 10 GFLOP/s plus 9 µs of per-network overhead (LJAT19 measured 10.6 µs per net-step, MNIST
-# [784,5,5,10] 85 µs, [784,17,17,17,10] 132 µs), and a metric point costs ≈ 6·P FLOPs per
-# network and data point (train with gradient, test without) at 10 GFLOP/s (measured 21-43).
-TRAIN_FLOPS = 10e9
+# Throughput model of the CPU trainer (one thread), fitted to whole training jobs at N = 60,000 on
+# the 2-core dev machine (docs/fashion_mnist.md: fashion_alpha widths 7-17, fashion_arch) and to
+# bench/train_throughput.py. A network-step costs its FLOPs (≈ 4·B·P) plus streaming its minibatch
+# (B·(d + 1) input values, gathered from random rows) plus a fixed per-network overhead; a metric
+# point costs ≈ 6·P FLOPs per network and data point (train with gradient, test without) plus one
+# pass over the data (n·(d + 1) values). Measured: 1.06 ns per gathered value, 0.72 ns per value of
+# a full pass, 46-118 GFLOP/s at the margin for P = 4,000-14,000 (parameters in cache), 17 GFLOP/s
+# all included for the toy model's P = 7.95·10⁶ (0.38 s per step of 2 networks), LJAT19 10.6 µs
+# per network-step in all.
+TRAIN_FLOPS_IN_CACHE = 40e9
+TRAIN_FLOPS_OUT_OF_CACHE = 10e9
+CACHE_BYTES = 1 << 20  # a network's parameters up to this size stay in the core's cache
+DATA_VALUE_S = 1.1e-9
 NET_STEP_OVERHEAD_S = 9e-6
 RUNTIME_SAFETY = 2
 # An aging job spends ≈ 5-10 ms per bootstrap replicate (t* of the resampled mean, the regime
@@ -129,9 +136,17 @@ class Costs:
         """From the throughput model above, ×RUNTIME_SAFETY."""
         s, arch = self._train(w.experiment), self._arch(w)
         n_nets = max(2, int(w.last) - int(w.first) + 1)
-        per_net_step = 4 * s["batch_size"] * arch.n_params / TRAIN_FLOPS + NET_STEP_OVERHEAD_S
+        in_cache = arch.n_params * self.bytes_per <= CACHE_BYTES
+        flops = TRAIN_FLOPS_IN_CACHE if in_cache else TRAIN_FLOPS_OUT_OF_CACHE
+        values = arch.n_in + 1  # input values per data point, with the bias column
+        per_net_step = (
+            4 * s["batch_size"] * arch.n_params / flops
+            + s["batch_size"] * values * DATA_VALUE_S
+            + NET_STEP_OVERHEAD_S
+        )
+        n_points = self._n_points(s, int(w.n))
+        per_metric = n_points * (6 * arch.n_params / flops + values * DATA_VALUE_S)
         n_metrics = len(log_steps(s["steps"], s["metrics_per_decade"]))
-        per_metric = 6 * arch.n_params * self._n_points(s, int(w.n)) / TRAIN_FLOPS
         seconds = n_nets * (s["steps"] * per_net_step + n_metrics * per_metric)
         return 5 + math.ceil(RUNTIME_SAFETY * seconds / 60)
 

@@ -132,6 +132,40 @@ def test_aging_settings_of_the_pspin_are_in_steps(paper):
     )
 
 
+# Whole training jobs measured on this project's 2-core machine, one thread each (CPU-seconds;
+# docs/fashion_mnist.md, docs/runtimes.md): (experiment, architecture, networks, N, CPU-seconds).
+MEASURED_TRAINING_JOBS = [
+    ("fashion_alpha", "h7-7-7", 10, 60000, 740),
+    ("fashion_alpha", "h9-9-9", 10, 60000, 816),
+    ("fashion_alpha", "h11-11-11", 10, 60000, 958),
+    ("fashion_alpha", "h13-13-13", 10, 60000, 998),
+    ("fashion_alpha", "h15-15-15", 10, 60000, 997),
+    ("fashion_alpha", "h17-17-17", 10, 60000, 1104),
+    ("fashion_arch", "h5-5", 20, 60000, 386),
+    ("fashion_arch", "h5-5-5", 20, 60000, 394),
+    ("ljat_arch", "h10", 50, 1000, 54),
+]
+
+
+@pytest.mark.parametrize("experiment, arch, networks, n, cpu_s", MEASURED_TRAINING_JOBS)
+def test_runtime_requests_cover_the_measured_jobs_without_waste(
+    paper, experiment, arch, networks, n, cpu_s
+):
+    """A request below the need gets the job killed; one far above it waits longer in a queue."""
+    job = SimpleNamespace(
+        experiment=experiment, n=str(n), arch=arch, first="0", last=str(networks - 1)
+    )
+    minutes = Costs(paper).train_runtime_min(job)
+    assert 1.5 * cpu_s / 60 <= minutes <= 4 * cpu_s / 60 + 10
+
+
+def test_runtime_request_of_a_network_beyond_the_cache_covers_its_steps(paper):
+    """The toy model's m = 10⁴ (P = 7.95·10⁶): 0.38 s per step of its 2-network job, measured, so
+    10⁵ steps take 38,000 s before its metrics."""
+    job = SimpleNamespace(experiment="mnist_toy", n="60000", arch="h10000", first="0", last="1")
+    assert Costs(paper).train_runtime_min(job) >= 1.5 * 38_000 / 60
+
+
 def test_cost_models_grow_with_the_work(paper):
     costs = Costs(paper)
     job = dict(experiment="mnist_alpha", n="60000", arch="h17-17-17", first="0", last="49")
