@@ -327,21 +327,24 @@ def fig6(cells: list[CellTables], out: str | Path, **_) -> None:
         capsize=3,
         label="μ, 95% bootstrap ⊕ window/convention",
     )
-    for alpha in fits.loc[~np.isfinite(fits["mu"]), "alpha"]:
-        b.axvline(alpha, color="grey", ls=":", lw=0.8)
+    undefined = fits.loc[~np.isfinite(fits["mu"]), "alpha"]
+    for k, alpha in enumerate(undefined):
+        # named in the legend too: a note at the line alone can hide behind the legend
+        b.axvline(alpha, color="grey", ls=":", lw=0.8, label="μ undefined" if k == 0 else None)
         b.text(
             alpha,
-            0.02,
+            0.98,
             " μ undefined",
             transform=b.get_xaxis_transform(),
             rotation=90,
             fontsize=6,
-            va="bottom",
+            va="top",
         )
     if len(ok):
-        b.axhline(
-            ok["mu"].mean(), color=COLORS[0], ls="--", lw=1, label=f"mean μ = {ok['mu'].mean():.3f}"
+        mean = f"mean μ = {ok['mu'].mean():.3f}" + (
+            f" ({len(ok)} of {len(fits)} α)" if len(undefined) else ""
         )
+        b.axhline(ok["mu"].mean(), color=COLORS[0], ls="--", lw=1, label=mean)
     _paper_band(b)
     b.set_xlabel("α = P/N")
     b.set_ylabel("μ")
