@@ -356,6 +356,27 @@ def test_checkpoint_resume_is_bit_identical(tmp_path, stop, objective):
     assert_same_bits(full, train_ensemble(spec, x, y, xt, yt, checkpoint=ck, log=lambda m: None))
 
 
+def test_checkpoint_resume_on_pixel_inputs_is_bit_identical(tmp_path, monkeypatch):
+    """The MNIST path: inputs k/255 gathered as bytes, in chunks of networks, one epoch per draw."""
+    monkeypatch.setattr(training, "GATHER_CHUNK_BYTES", 2 * 20 * 785)  # chunks of 2 networks
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (300, 784), generator=g).float().div_(255)
+    y = torch.randint(0, 10, (300,), generator=g)
+    assert training._pixel_codes(training._augment(x, x.dtype)) is not None
+    spec = spec_for([784, 5, 5, 10], 60, range(5))
+    full = train_ensemble(spec, x, y, x[:50], y[:50], log=lambda m: None)
+    ck = tmp_path / "run.ckpt"
+    with pytest.raises(training._StopForTest):
+        train_ensemble(
+            spec, x, y, x[:50], y[:50], checkpoint=ck, checkpoint_every_s=0.0,
+            log=lambda m: None, _stop_at_step=37,
+        )  # fmt: skip
+    msgs: list[str] = []
+    resumed = train_ensemble(spec, x, y, x[:50], y[:50], checkpoint=ck, log=msgs.append)
+    assert any("at step 37" in m for m in msgs)
+    assert_same_bits(full, resumed)
+
+
 def test_mismatching_checkpoint_is_refused(tmp_path):
     x, y = data(100, 2, 4)
     ck = tmp_path / "run.ckpt"
