@@ -1,7 +1,7 @@
 """Stored size of a configuration's training outputs, estimated from the config (and measured where
 a run exists).
 
-    python bench/stored_size.py [--config config.yaml] [--results results]
+    python bench/stored_size.py [--config config.yaml [OVERRIDE.yaml ...]] [--results results]
 
 Per training job: snapshots S × E × P float values (float32: 4 bytes), the two-time table (one row
 per run and measured (t_w, t) pair: seed, t_w, t, Δ, D and one overlap per ε; ≈ 8 bytes per float
@@ -19,11 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import yaml
 
 from glassynets import settings, two_time
 from glassynets.cells import seed_blocks
-from glassynets.config import validate
+from glassynets.config import check_files
 from glassynets.images import PIXELS
 from glassynets.nets import Architecture
 from glassynets.schedule import log_steps
@@ -46,14 +45,17 @@ def job_bytes(config: dict, exp: dict, arch: Architecture, n_runs: int) -> dict[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default=str(ROOT / "config.yaml"))
+    parser.add_argument(
+        "--config",
+        nargs="+",
+        default=[str(ROOT / "config.yaml")],
+        help="config files, later ones overriding earlier ones (as snakemake --configfile)",
+    )
     parser.add_argument(
         "--results", help="a results/ folder whose existing run files are measured too"
     )
     args = parser.parse_args()
-    config = validate(
-        yaml.safe_load(Path(args.config).read_text()), ROOT / "workflow/schemas/config.schema.yaml"
-    )
+    config = check_files(args.config, ROOT / "workflow/schemas/config.schema.yaml")
     total, measured_total, estimated_of_measured = 0, 0, 0
     print(
         f"{'experiment':18s} {'snapshots MB':>13s} {'two_time MB':>12s} {'metrics MB':>11s} {'measured MB':>12s}"
