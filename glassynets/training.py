@@ -124,7 +124,9 @@ class Objective:
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
 
-    def data_term(self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor):
+    def data_term(
+        self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Full-batch mean data term [E] (cross-entropy in nats, or MSE; no L2 term) and accuracy
         [E], both float64."""
         value, acc, _ = _evaluate(
@@ -136,7 +138,9 @@ class Objective:
         )
         return value, acc
 
-    def value_and_grad(self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor):
+    def value_and_grad(
+        self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Full-batch objective [E] (data term + λ‖θ‖², in theta's dtype) and its gradient [E, P]."""
         layers = unflatten(theta, self.arch)
         value, _, grads = _evaluate(
