@@ -1,4 +1,4 @@
-"""Train an ensemble of small fully connected networks with plain SGD, all in one process.
+"""Train an ensemble of small fully connected networks with SGD, all in one process.
 
 Every network of the ensemble is stored stacked: layer l is one tensor [E, out_l, in_l + 1] with
 the bias as the last column (see nets.py). One SGD step of all E networks is a handful of batched
@@ -19,11 +19,14 @@ model) and one-hot 0/1 targets, averaged over the C outputs as torch's MSELoss d
 are tanh or ReLU. In float32 the fused factor 1 - 2·lr·λ is rounded (λ effectively 0.14% larger at
 lr 0.05, λ 1e-4); float64 is available through TrainSpec.dtype. With momentum m > 0 the update is
 torch.optim.SGD's: v <- m v + g, θ <- θ - lr v, with g the minibatch gradient including 2λθ.
+Other dynamics (TrainSpec.noise, docs/noise.md): full-batch gradient descent, Langevin noise added
+after the step (to gradient descent or to SGD), persistent SGD (a masked full-batch step), and
+minibatches drawn with replacement; the default path (minibatch, epochs) is untouched by them.
 
 Reproducibility contract (tested):
-- network e draws its initialisation and then its data order from its own generator
-  ``network_generator(seed_e)`` only, so with data_order="independent" its trajectory (snapshots and
-  metrics) is bit-identical whichever other seeds are trained alongside it;
+- network e draws its initialisation and then its data order, persistent batch and Langevin noise
+  from its own generator ``network_generator(seed_e)`` only, so with data_order="independent" its
+  trajectory (snapshots and metrics) is bit-identical whichever other seeds are trained alongside it;
 - a rerun of the same spec on the same data gives the same bits, and so does a run resumed from a
   checkpoint.
 
@@ -49,6 +52,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .dynamics import ALL_POINTS, LANGEVIN, problem
 from .nets import Architecture, activate, flatten, init_layers, unflatten
 from .storage import replace_atomically
 from .two_time import Recorder
@@ -68,6 +72,10 @@ EVAL_CHUNK = 4096
 # (4 MB); chunks of <= 5 networks lose the gain to per-call overhead. Per-network bmm results do not
 # depend on how many networks a call holds, so chunking changes no bits.
 GATHER_CHUNK_BYTES = 4 << 20
+# Langevin noise and persistent-batch draws are made K steps at a time per network, K = max(1,
+# DRAW_CHUNK // n) for n values a step (P or N): K depends on n only, never on E, and the chunk in
+# use is part of the checkpoint (torch.randn of K·n values is not K draws of n).
+DRAW_CHUNK = 1 << 16
 ACTIVATIONS = ("tanh", "relu")
 LOSSES = ("cross_entropy", "mse")
 OUTPUTS = ("linear", "sigmoid")
@@ -81,8 +89,12 @@ METRICS = (
     "grad_norm",
     "batch_loss",
     "batch_grad_norm",
+    "t_sgd",
+    "theta_grad",
+    "theta_batch_grad",
+    "yaida_rhs",
 )
-_CHECKPOINT_VERSION = 3
+_CHECKPOINT_VERSION = 4
 # Divergence without NaN: a network whose full-batch training loss stays above this many times its
 # first recorded value for DIVERGED_WINDOW metric points in a row (or at the last step), or one
 # with a parameter beyond ±THETA_MAX, stops the job like a non-finite value does.
@@ -171,6 +183,15 @@ class TrainSpec:
     bits of a network then depend on seeds[0] and on E).
     Epochs: each epoch is a fresh permutation of the N training points cut into N // B consecutive
     minibatches of B; the last N mod B points of each permutation are dropped (none when B | N).
+    noise / sampling / temperature / persistence: the dynamics (glassynets.dynamics, docs/noise.md).
+    minibatch: the SGD above; sampling with_replacement draws each minibatch's B indices i.i.d.
+    uniform instead (in chunks of N // B minibatches). full_batch: the gradient of the mean over all
+    N points each step. langevin: full_batch, then θ += sqrt(2·lr·T)·ξ, ξ ~ N(0, 1) per parameter;
+    minibatch_langevin: SGD, then the same. persistent: each point is in or out of the batch; at
+    each step (after the first, where each point is in with probability b = B/N) a point in it
+    stays with probability 1 - 1/τ and a point out of it enters with probability b/((1 - b)·τ);
+    the gradient is the sum over the batch divided by b·N = B. Every draw of network e (data order,
+    ξ, membership) comes from its own generator, in a fixed order.
     eq=False: specs hold arrays; compare ``spec.describe()`` instead.
     """
 
@@ -193,6 +214,10 @@ class TrainSpec:
     waiting_times: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     lags: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     overlap_eps: tuple[float, ...] = ()
+    noise: str = "minibatch"
+    sampling: str = "epochs"
+    temperature: float = 0.0
+    persistence: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
@@ -226,6 +251,11 @@ class TrainSpec:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
         if self.steps < 0 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError("need steps >= 0, batch_size >= 1, lr > 0")
+        wrong = problem(
+            self.noise, self.sampling, self.temperature, self.persistence, self.momentum
+        )
+        if wrong is not None:
+            raise ValueError(f"{wrong[0]} {wrong[1]}")
 
     @classmethod
     def from_settings(
@@ -282,7 +312,12 @@ class TrainResult:
     metric_steps [M]. Losses are the mean data term without the L2 term (cross-entropy in nats,
     or MSE); accuracies are fractions; grad_norm is the L2 norm of the full training-set gradient
     of the objective (data term + λ‖θ‖²);
-    batch_loss / batch_grad_norm are the same for the minibatch that step s uses.
+    batch_loss / batch_grad_norm are the same for the minibatch that step s uses (the gradient the
+    step takes: all N points for full_batch and langevin, the current batch for persistent, whose
+    batch_loss is its summed loss over b·N). With g_B that gradient, g the full-batch one (both with
+    2λθ) and T the Langevin temperature (0 without): t_sgd = lr·|g_B - g|²/(2P) (nats), theta_grad
+    = θ·g, theta_batch_grad = θ·g_B and yaida_rhs = (lr/2)·|g_B|² + T·P (nats); at stationarity
+    ⟨theta_batch_grad⟩ = ⟨yaida_rhs⟩ for every dynamics without momentum (docs/noise.md).
     two_time: the online Δ, D, Q_ε (two_time.Recorder), or None without waiting times."""
 
     snapshot_steps: np.ndarray
@@ -426,18 +461,21 @@ def _evaluate(
 
 
 class _Ensemble:
-    """Stacked layers plus preallocated buffers for one SGD step of all E networks on minibatches
-    of B. Layer l is W[l] [E, out, in+1] (contiguous); A[l] [E, in+1, B] holds layer l's input with
-    a last row of ones (A[0] is gathered from the data, see step()). With momentum, V[l] is layer
-    l's velocity (shape of W[l]); else V[l] is None."""
+    """Stacked layers plus preallocated buffers for one SGD step of all E networks on B points
+    each (B = spec.batch_size, or all N points for the dynamics of dynamics.ALL_POINTS: pass
+    points=N). Layer l is W[l] [E, out, in+1] (contiguous); A[l] [E, in+1, B] holds layer l's input
+    with a last row of ones (A[0] is gathered from the data, see step()). The gradient is the sum
+    over the points divided by ``norm`` (B; spec.batch_size for persistent, whose masked sum runs
+    over its batch). With momentum, V[l] is layer l's velocity (shape of W[l]); else V[l] is None."""
 
     def __init__(
         self,
         layers: list[torch.Tensor],
         spec: TrainSpec,
         velocity: list[torch.Tensor] | None = None,
+        points: int | None = None,
     ):
-        E, B, dt = layers[0].shape[0], spec.batch_size, spec.torch_dtype
+        E, B, dt = layers[0].shape[0], points or spec.batch_size, spec.torch_dtype
         dev = layers[0].device
         self.W = [w.contiguous() for w in layers]
         if spec.momentum and velocity is None:
@@ -454,21 +492,32 @@ class _Ensemble:
             w[:, :, :-1].transpose(1, 2) for w in self.W[1:]
         ]  # views, track updates
         self.neg_ones = torch.full((E, 1, B), -1.0, dtype=dt, device=dev)
+        self.norm = spec.batch_size if spec.noise == "persistent" else B
         self.decay = 1.0 - 2.0 * spec.lr * spec.weight_decay
-        self.alpha = -spec.lr / B
+        self.alpha = -spec.lr / self.norm
         self.tanh = spec.activation == "tanh"
 
     def step(
-        self, x0: torch.Tensor, shared: bool, yb: torch.Tensor, update: bool, batch_metrics: bool
+        self,
+        x0: torch.Tensor,
+        shared: bool,
+        yb: torch.Tensor,
+        update: bool,
+        batch_metrics: bool,
+        mask: torch.Tensor | None = None,
     ):
         """One SGD step. x0: minibatch inputs incl. the ones feature: [E, d+1, B] (independent
-        order, any strides) or [B, d+1] (shared order); yb [E, 1, B] labels. Returns (batch data
-        term [E], batch grad norm [E]) when batch_metrics, else None. update=False only evaluates."""
+        order, any strides) or [B, d+1] (shared order); yb [E, 1, B] labels; mask [E, 1, B] 0/1:
+        only the points with 1 count (persistent). Returns [batch data term [E], batch grad norm
+        [E], its gradient (with 2λθ) layer by layer [E, out, in+1] ...] when batch_metrics, else
+        None. update=False only evaluates."""
         W, V, A, H, Z, G, T = self.W, self.V, self.A, self.H, self.Z, self.G, self.T
         ce = self.spec.loss == "cross_entropy"
-        E, B, L = self.E, self.B, len(self.W)
+        E, B, L = self.E, self.norm, len(self.W)  # B: the gradient's divisor
         if shared:  # one [E*h, d+1] @ [d+1, B] product for the whole ensemble
-            torch.mm(W[0].view(E * W[0].shape[1], -1), x0.T, out=Z[0].view(E * W[0].shape[1], B))
+            torch.mm(
+                W[0].view(E * W[0].shape[1], -1), x0.T, out=Z[0].view(E * W[0].shape[1], self.B)
+            )
         else:
             torch.bmm(W[0], x0, out=Z[0])
         for l in range(1, L):
@@ -480,19 +529,28 @@ class _Ensemble:
             torch.bmm(W[l], A[l], out=Z[l])
         out = None
         if batch_metrics:
-            value = (
-                -torch.log_softmax(Z[-1], dim=1).gather(1, yb).mean(dim=(1, 2), dtype=torch.float64)
-                if ce
-                else _data_term(Z[-1], yb, self.spec.loss, self.spec.output, want_delta=False)[0]
-                / B
-            )
+            if mask is not None:
+                value = self._masked_value(Z[-1], yb, mask)
+            elif ce:
+                value = (
+                    -torch.log_softmax(Z[-1], dim=1)
+                    .gather(1, yb)
+                    .mean(dim=(1, 2), dtype=torch.float64)
+                )
+            else:
+                value = (
+                    _data_term(Z[-1], yb, self.spec.loss, self.spec.output, want_delta=False)[0] / B
+                )
             out = [value, torch.zeros(E, dtype=torch.float64, device=value.device)]
+            grads = [None] * L
         if not (update or batch_metrics):
             return out
         if ce:  # B × dCE/dlogits
             delta = torch.softmax(Z[-1], dim=1).scatter_add_(1, yb, self.neg_ones)
         else:
             delta = _data_term(Z[-1], yb, self.spec.loss, self.spec.output, want_delta=True)[2]
+        if mask is not None:
+            delta.mul_(mask)
         lam2 = 2 * self.spec.weight_decay
         for l in range(L - 1, -1, -1):
             if l:  # backpropagate through W[l] before it is updated
@@ -507,6 +565,7 @@ class _Ensemble:
                 )
                 g = torch.baddbmm(W[l], delta, a_t, beta=lam2, alpha=1.0 / B)
                 out[1] += g.square().sum(dim=(1, 2), dtype=torch.float64)
+                grads[l] = g
             if update:
                 if l:
                     self._sgd(W[l], V[l], delta, A[l].transpose(1, 2), torch.Tensor.baddbmm_)
@@ -515,7 +574,7 @@ class _Ensemble:
                     self._sgd(
                         W[0].view(E * h0, -1),
                         V[0] if V[0] is None else V[0].view(E * h0, -1),
-                        delta.reshape(E * h0, B),
+                        delta.reshape(E * h0, self.B),
                         x0,
                         torch.Tensor.addmm_,
                     )
@@ -529,7 +588,17 @@ class _Ensemble:
                     delta = G[l].mul_(H[l] > 0)
         if out is not None:
             out[1] = out[1].sqrt()
+            out.extend(grads)
         return out
+
+    def _masked_value(self, z: torch.Tensor, yb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Data term summed over the points with mask 1, divided by norm [E] (float64)."""
+        if self.spec.loss == "cross_entropy":
+            per_point = -torch.log_softmax(z, dim=1).gather(1, yb)  # [E, 1, B]
+        else:
+            o = z if self.spec.output == "linear" else _sigmoid(z)
+            per_point = o.scatter_add(1, yb, self.neg_ones).square().mean(dim=1, keepdim=True)
+        return (per_point * mask).sum(dim=(1, 2), dtype=torch.float64) / self.norm
 
     def _sgd(
         self,
@@ -541,11 +610,11 @@ class _Ensemble:
     ) -> None:
         """One update of layer w from δ and its input a_t (product: baddbmm_ or addmm_, in place).
         Plain: w <- (1 - 2·lr·λ) w - (lr/B) δ a_t, fused in one product. Momentum m:
-        v <- m v + (1/B) δ a_t + 2λ w, then w <- w - lr v."""
+        v <- m v + (1/B) δ a_t + 2λ w, then w <- w - lr v. (B: the divisor ``norm``.)"""
         if v is None:
             product(w, delta, a_t, beta=self.decay, alpha=self.alpha)
         else:
-            product(v, delta, a_t, beta=self.spec.momentum, alpha=1.0 / self.B)
+            product(v, delta, a_t, beta=self.spec.momentum, alpha=1.0 / self.norm)
             v.add_(w, alpha=2 * self.spec.weight_decay)
             w.add_(v, alpha=-self.spec.lr)
 
@@ -555,10 +624,12 @@ class _Order:
 
     Network r's permutations come from gens[r] only, one torch.randperm per epoch (randperm is ~8 ns
     per index here, far cheaper than argsort of random keys). perm holds the current chunk,
-    [R, K, N] int64 (R = E, or 1 for the shared order); pos counts the steps taken in it."""
+    [R, K, N] int64 (R = E, or 1 for the shared order); pos counts the steps taken in it. With
+    replace=True (sampling: with_replacement) a row is instead (N // B)·B indices drawn i.i.d.
+    uniform in [0, N) by one torch.randint, cut into N // B minibatches as an epoch is."""
 
-    def __init__(self, gens: list[torch.Generator], n: int, batch: int):
-        self.gens, self.n, self.b = gens, n, batch
+    def __init__(self, gens: list[torch.Generator], n: int, batch: int, replace: bool = False):
+        self.gens, self.n, self.b, self.replace = gens, n, batch, replace
         self.k = max(1, PERM_CHUNK // n)
         self.per_epoch = n // batch  # the last n mod batch points of each permutation are dropped
         self.perm = torch.empty(len(gens), self.k, n, dtype=torch.int64)
@@ -567,13 +638,173 @@ class _Order:
     def next(self) -> torch.Tensor:
         """Indices of the next minibatch, flat [R * B] (network-major)."""
         if self.pos == self.k * self.per_epoch:
+            m = self.per_epoch * self.b
             for r, g in enumerate(self.gens):
                 for k in range(self.k):
-                    torch.randperm(self.n, generator=g, out=self.perm[r, k])
+                    if self.replace:
+                        torch.randint(self.n, (m,), generator=g, out=self.perm[r, k, :m])
+                    else:
+                        torch.randperm(self.n, generator=g, out=self.perm[r, k])
             self.pos = 0
         k, j = divmod(self.pos, self.per_epoch)
         self.pos += 1
         return self.perm[:, k, j * self.b : (j + 1) * self.b].reshape(-1)
+
+
+class _Stream:
+    """Random values of every network, n a step, drawn K = max(1, DRAW_CHUNK // n) steps at a time:
+    one torch.randn (``normal``, times ``scale``) or torch.rand (``uniform``) of K·n values per
+    network from its own generator. buf [R, K, n] (dtype) holds the chunk in use, pos the steps
+    taken from it; both go into the checkpoint."""
+
+    def __init__(
+        self,
+        gens: list[torch.Generator],
+        n: int,
+        kind: str,
+        dtype: torch.dtype,
+        scale: float = 1.0,
+    ):
+        self.gens, self.kind, self.scale = gens, kind, scale
+        self.k = max(1, DRAW_CHUNK // n)
+        self.buf = torch.empty(len(gens), self.k, n, dtype=dtype)
+        self.pos = self.k  # exhausted: the first next() draws
+
+    def next(self) -> torch.Tensor:
+        """The next step's values [R, n] (a view into the chunk)."""
+        if self.pos == self.k:
+            draw = torch.randn if self.kind == "normal" else torch.rand
+            for r, g in enumerate(self.gens):
+                draw(
+                    self.buf[r].numel(), generator=g, dtype=self.buf.dtype, out=self.buf[r].view(-1)
+                )
+            if self.scale != 1.0:  # a product is rounded alike by vector and scalar code
+                self.buf.mul_(self.scale)
+            self.pos = 0
+        self.pos += 1
+        return self.buf[:, self.pos - 1]
+
+    def state(self) -> dict:
+        return {"buf": self.buf.clone(), "pos": self.pos}
+
+    def load(self, state: dict) -> None:
+        self.buf.copy_(state["buf"])
+        self.pos = state["pos"]
+
+
+class _Membership:
+    """Persistent SGD's batch: inside [R, N] bool, each point's membership, a two-state Markov chain
+    per point driven by one uniform u per point and step (a _Stream of network r's generator, R = E
+    or 1 for the shared order). Step 0: in when u < b. Later steps: a point in stays when
+    u < 1 - 1/τ, a point out enters when u < b/((1 - b)·τ); the stationary fraction is b and the
+    membership's autocorrelation (1 - 1/((1 - b)·τ))^t. With τ = 1/(1 - b) both thresholds are b:
+    a fresh Bernoulli(b) batch each step."""
+
+    def __init__(self, gens: list[torch.Generator], n: int, b: float, tau: float):
+        self.uniform = _Stream(gens, n, "uniform", torch.float32)
+        self.b, self.stay, self.enter = b, 1.0 - 1.0 / tau, b / ((1.0 - b) * tau)
+        self.inside: torch.Tensor | None = None
+
+    def next(self) -> torch.Tensor:
+        """The batch of the next step, inside [R, N] bool."""
+        u = self.uniform.next()
+        if self.inside is None:
+            self.inside = u < self.b
+        else:
+            self.inside = torch.where(self.inside, u < self.stay, u < self.enter)
+        return self.inside
+
+    def state(self) -> dict:
+        return {"uniform": self.uniform.state(), "inside": self.inside}
+
+    def load(self, state: dict) -> None:
+        self.uniform.load(state["uniform"])
+        self.inside = state["inside"]
+
+
+class _AllPoints:
+    """The step source of the dynamics that see all N points every step (dynamics.ALL_POINTS): the
+    data once, feature-major and expanded over the ensemble ([R, d+1, N], per-network products whose
+    bits do not depend on R), and for persistent the batch mask of each network."""
+
+    def __init__(
+        self,
+        net: _Ensemble,
+        x_aug: torch.Tensor,
+        y: torch.Tensor,
+        membership: _Membership | None,
+    ):
+        R, n = net.E, x_aug.shape[0]
+        self.net, self.membership = net, membership
+        self.x0 = x_aug.T.contiguous().expand(R, -1, -1)
+        self.yb = y.view(1, 1, n).expand(R, 1, n)
+
+    def step(self, update: bool, batch_metrics: bool) -> list[torch.Tensor] | None:
+        mask = None
+        if self.membership is not None:
+            inside = self.membership.next()
+            R, dev = self.net.E, self.x0.device
+            mask = inside.to(device=dev, dtype=self.x0.dtype).unsqueeze(1)  # [R_m, 1, N]
+            mask = (
+                mask.expand(R, -1, -1) if len(inside) == 1 else mask.repeat(R // len(inside), 1, 1)
+            )
+        return self.net.step(self.x0, False, self.yb, update, batch_metrics, mask=mask)
+
+
+class _Kicks:
+    """The Langevin noise: after each update, θ_e += sqrt(2·lr·T)·ξ_e, ξ_e [P] ~ N(0, 1) from network
+    e's generator (a _Stream, drawn already scaled, so that the add is exact either way)."""
+
+    def __init__(self, gens: list[torch.Generator], spec: TrainSpec):
+        scale = float(np.sqrt(2.0 * spec.lr * spec.temperature))
+        self.stream = _Stream(gens, spec.arch.n_params, "normal", spec.torch_dtype, scale)
+        self.shapes = spec.arch.layer_shapes
+
+    def apply(self, W: list[torch.Tensor]) -> None:
+        xi = self.stream.next()
+        R, E = W[0].shape[0], xi.shape[0]
+        xi = (xi if R == E else xi.repeat(R // E, 1)).to(W[0].device)
+        at = 0
+        for w, (o, i) in zip(W, self.shapes):
+            w.add_(xi[:, at : at + o * i].view(R, o, i))
+            at += o * i
+
+
+class _Draws:
+    """Every random source of a run after the initialisation: the data order (minibatch dynamics),
+    the persistent batch and the Langevin noise (None where the dynamics has none), in one
+    checkpointable object."""
+
+    def __init__(self, spec: TrainSpec, gens: list[torch.Generator], n: int):
+        order_gens = gens[:1] if spec.data_order == "shared" else gens
+        every = spec.noise in ALL_POINTS
+        self.order = (
+            None
+            if every
+            else _Order(order_gens, n, spec.batch_size, spec.sampling == "with_replacement")
+        )
+        self.membership = (
+            _Membership(order_gens, n, spec.batch_size / n, spec.persistence)
+            if spec.noise == "persistent"
+            else None
+        )
+        self.kicks = _Kicks(gens, spec) if spec.noise in LANGEVIN else None
+
+    def state(self) -> dict:
+        return {
+            "perm": self.order.perm if self.order else None,
+            "pos": self.order.pos if self.order else None,
+            "membership": self.membership.state() if self.membership else None,
+            "kicks": self.kicks.stream.state() if self.kicks else None,
+        }
+
+    def load(self, state: dict) -> None:
+        if self.order is not None:
+            self.order.perm, self.order.pos = state["perm"], state["pos"]
+        if self.membership is not None:
+            self.membership.load(state["membership"])
+        if self.kicks is not None:
+            self.kicks.stream.load(state["kicks"])
 
 
 def _pixel_codes(x_aug: torch.Tensor) -> torch.Tensor | None:
@@ -648,6 +879,17 @@ def _check_data(spec: TrainSpec, x_train, y_train, x_test, y_test) -> None:
         raise ValueError(f"data has {d} features, architecture expects {arch.n_in}")
     if spec.batch_size > n:
         raise ValueError(f"batch_size {spec.batch_size} exceeds the {n} training points")
+    wrong = problem(
+        spec.noise,
+        spec.sampling,
+        spec.temperature,
+        spec.persistence,
+        spec.momentum,
+        spec.batch_size,
+        n,
+    )
+    if wrong is not None:
+        raise ValueError(f"{wrong[0]} {wrong[1]}")
     for name, yy, m in (("y_train", y_train, n), ("y_test", y_test, x_test.shape[0])):
         if yy.shape != (m,) or (m and (int(yy.min()) < 0 or int(yy.max()) >= arch.n_out)):
             raise ValueError(f"{name} must be [n] int labels in [0, {arch.n_out})")
@@ -752,6 +994,11 @@ class _Batches:
         return self.net.step(x0, self.shared, yb, update=update, batch_metrics=batch_metrics)
 
 
+def _dot(a: list[torch.Tensor], b: list[torch.Tensor]) -> torch.Tensor:
+    """Σ over layers of the per-network dot products of stacked layers [E, out, in+1]: [E]."""
+    return sum((x * y).sum(dim=(1, 2)) for x, y in zip(a, b))
+
+
 class _Recording:
     """What a run records at step s, with θ(s) before that step's update: snapshots, the online
     two-time observables, the full-batch metrics (and, after the step, the minibatch ones), and
@@ -768,6 +1015,7 @@ class _Recording:
             else None
         )
         self.si, self.mi, self.last_ok, self.last_loss, self.row = 0, 0, None, float("nan"), None
+        self.theta = self.full = None  # θ(s) and the full-batch gradient, float64, per layer
 
     def metrics_due(self, s: int) -> bool:
         return self.mi < len(self.spec.metric_steps) and self.spec.metric_steps[self.mi] == s
@@ -798,15 +1046,19 @@ class _Recording:
         if self.metrics_due(s):  # full-batch metrics of θ(s), before this step's update
             x_aug, y_train, xt_aug, y_test = self.data
             ce, acc, grads = _evaluate(W, x_aug, y_train, spec.objective, want_grad=True)
-            gn = sum(
-                (g + 2 * spec.weight_decay * w).square().sum(dim=(1, 2), dtype=torch.float64)
-                for g, w in zip(grads, W)
-            )
+            full = [g + 2 * spec.weight_decay * w for g, w in zip(grads, W)]
+            gn = sum(f.square().sum(dim=(1, 2), dtype=torch.float64) for f in full)
             tce, tacc, _ = _evaluate(W, xt_aug, y_test, spec.objective, want_grad=False)
             self._check(s, "non-finite training loss", ce[:E].isfinite())
             self._check_loss(s, ce[:E].cpu().numpy())
+            self.theta, self.full = [w.double() for w in W], [f.double() for f in full]
             self.row = dict(
-                train_loss=ce, train_acc=acc, test_loss=tce, test_acc=tacc, grad_norm=gn.sqrt()
+                train_loss=ce,
+                train_acc=acc,
+                test_loss=tce,
+                test_acc=tacc,
+                grad_norm=gn.sqrt(),
+                theta_grad=_dot(self.theta, self.full),
             )
         if snap or self.row is not None:
             self.last_ok = s  # every check of this step passed
@@ -815,7 +1067,16 @@ class _Recording:
         """The minibatch metrics of the step whose full-batch metrics were just taken."""
         if self.row is None:
             return
-        self.row.update(batch_loss=batch[0], batch_grad_norm=batch[1])
+        spec, g_batch = self.spec, [g.double() for g in batch[2:]]
+        diff = [a - b for a, b in zip(g_batch, self.full)]
+        self.row.update(
+            batch_loss=batch[0],
+            batch_grad_norm=batch[1],
+            t_sgd=spec.lr * _dot(diff, diff) / (2 * spec.arch.n_params),
+            theta_batch_grad=_dot(self.theta, g_batch),
+            yaida_rhs=spec.lr / 2 * _dot(g_batch, g_batch) + spec.temperature * spec.arch.n_params,
+        )
+        self.theta = self.full = None
         for k, v in self.row.items():
             self.metrics[k][self.mi] = v[: self.E].cpu().numpy()
         self.last_loss = float(self.row["train_loss"][: self.E].mean())
@@ -894,7 +1155,7 @@ class _Checkpoint:
         self.path, self.spec, self.fingerprint, self.log = Path(path), spec, data_fingerprint, log
 
     def save(
-        self, step: int, net: _Ensemble, gens: list[torch.Generator], order: _Order, rec: _Recording
+        self, step: int, net: _Ensemble, gens: list[torch.Generator], draws: _Draws, rec: _Recording
     ) -> None:
         state = {
             "version": _CHECKPOINT_VERSION,
@@ -904,8 +1165,7 @@ class _Checkpoint:
             "layers": [w.cpu() for w in net.W],
             "velocity": [v.cpu() for v in net.V if v is not None],
             "gen_states": [g.get_state() for g in gens],
-            "perm": order.perm,
-            "pos": order.pos,
+            "draws": draws.state(),
             **rec.state(),
         }
         replace_atomically(self.path, lambda tmp: torch.save(state, tmp))
@@ -921,8 +1181,8 @@ class _Checkpoint:
                 "training goes on"
             )
 
-    def load(self, gens: list[torch.Generator], order: _Order, rec: _Recording) -> dict | None:
-        """The saved state (its step, layers and velocity), restoring generators, order and recordings; None if no file."""
+    def load(self, gens: list[torch.Generator], draws: _Draws, rec: _Recording) -> dict | None:
+        """The saved state (its step, layers and velocity), restoring generators, draws and recordings; None if no file."""
         if not self.path.exists():
             return None
         ck = torch.load(self.path, weights_only=True)
@@ -937,7 +1197,7 @@ class _Checkpoint:
             )
         for g, st in zip(gens, ck["gen_states"]):
             g.set_state(st)
-        order.perm, order.pos = ck["perm"], ck["pos"]
+        draws.load(ck["draws"])
         rec.load(ck)
         self.log(f"resumed from {self.path} at step {ck['step']}")
         return ck
@@ -998,10 +1258,11 @@ def train_ensemble(
         torch.stack(ws).to(dev)
         for ws in zip(*(init_layers(spec.arch, g, spec.torch_dtype, spec.init) for g in gens))
     ]
-    order = _Order(gens[:1] if spec.data_order == "shared" else gens, len(y_train), spec.batch_size)
+    draws = _Draws(spec, gens, len(y_train))
     rec = _Recording(spec, (x_aug, y_train, _augment(x_test, spec.torch_dtype), y_test))
     saver = _Checkpoint(checkpoint, spec, fingerprint, log) if checkpoint is not None else None
-    saved = saver.load(gens, order, rec) if saver is not None else None
+    saved = saver.load(gens, draws, rec) if saver is not None else None
+    points = len(y_train) if spec.noise in ALL_POINTS else None
     # MKL runs a batch of one matrix product through other kernels than a batch of several (measured:
     # baddbmm_ with a long inner dimension rounds differently), so a lone network trains beside a
     # copy of itself that follows its minibatches and is dropped: R = max(E, 2) networks run.
@@ -1010,11 +1271,17 @@ def train_ensemble(
             [w.to(dev) for w in saved["layers"]],
             spec,
             [v.to(dev) for v in saved["velocity"]] or None,
+            points,
         )
         if saved
-        else _Ensemble([w.repeat(max(E, 2) // E, 1, 1) for w in layers], spec)
+        else _Ensemble([w.repeat(max(E, 2) // E, 1, 1) for w in layers], spec, None, points)
     )
-    batches, start = _Batches(spec, net, x_aug, y_train, order, E), saved["step"] if saved else 0
+    batches = (
+        _AllPoints(net, x_aug, y_train, draws.membership)
+        if points
+        else _Batches(spec, net, x_aug, y_train, draws.order, E)
+    )
+    start = saved["step"] if saved else 0
     progress, t_saved = _Progress(spec, start, log, log_every_s), time.perf_counter()
     if torch.get_num_threads() > 1:
         log(
@@ -1023,18 +1290,21 @@ def train_ensemble(
         )
     for s in range(start, spec.steps + 1):
         if saver is not None and s > start and time.perf_counter() - t_saved >= checkpoint_every_s:
-            saver.save_or_warn(s, net, gens, order, rec)
+            saver.save_or_warn(s, net, gens, draws, rec)
             t_saved = time.perf_counter()
         if _stop_at_step is not None and s == _stop_at_step:
             if saver is not None:
-                saver.save(s, net, gens, order, rec)
+                saver.save(s, net, gens, draws, rec)
             raise _StopForTest(s)
         metrics_due = rec.metrics_due(s)
         rec.before_update(s, net.W)
         if s == spec.steps and not metrics_due:
             break
-        rec.after_update(batches.step(update=s < spec.steps, batch_metrics=metrics_due))
+        batch = batches.step(update=s < spec.steps, batch_metrics=metrics_due)
+        if draws.kicks is not None and s < spec.steps:
+            draws.kicks.apply(net.W)
+        rec.after_update(batch)
         progress.tick(s, rec)
     if saver is not None:
-        saver.save_or_warn(spec.steps + 1, net, gens, order, rec)
+        saver.save_or_warn(spec.steps + 1, net, gens, draws, rec)
     return rec.result()
