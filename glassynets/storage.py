@@ -47,7 +47,8 @@ SCHEMAS: dict[str, pa.Schema] = {
     "snapshots": pa.schema([("seed", I32), ("step", I64)]),
     # Per network and step: full-batch train/test cross-entropy (nats, without the L2 term) and
     # accuracy; L2 norm of the full-batch gradient of CE + λ‖θ‖²; the minibatch's CE and the
-    # norm of its gradient (incl. the L2 term) at that step.
+    # norm of its gradient (incl. the L2 term) at that step; the SGD noise temperature and the
+    # two sides of Yaida's stationarity relation (docs/noise.md; columns of LATER_COLUMNS).
     "metrics": pa.schema(
         [
             ("seed", I32),
@@ -59,6 +60,10 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("grad_norm", F64),
             ("batch_loss", F64),
             ("batch_grad_norm", F64),
+            ("t_sgd", F64),
+            ("theta_grad", F64),
+            ("theta_batch_grad", F64),
+            ("yaida_rhs", F64),
         ]
     ),
     # Online two-time observables of run `seed` (two_time.py), measured at every (t_w, t) of a log grid
@@ -189,6 +194,13 @@ SCHEMAS: dict[str, pa.Schema] = {
     ),
 }
 
+#: Columns appended to a schema after files of it had been written: a table without them is still
+#: of its kind, so that earlier results stay readable (written: NaN where not given; read: NaN where
+#: the file has none).
+LATER_COLUMNS: dict[str, tuple[str, ...]] = {
+    "metrics": ("t_sgd", "theta_grad", "theta_batch_grad", "yaida_rhs"),
+}
+
 
 #: Unit and meaning of every column name, attached to each column as field metadata.
 COLUMN_DOCS: dict[str, str] = {
@@ -208,6 +220,10 @@ COLUMN_DOCS: dict[str, str] = {
     "grad_norm": "L2 norm of the full-batch gradient of loss + λ‖θ‖² over all parameters, at θ(step)",
     "batch_loss": "loss of the minibatch that step uses, at θ(step)",
     "batch_grad_norm": "L2 norm of that minibatch's gradient of loss + λ‖θ‖²",
+    "t_sgd": "nats: SGD noise temperature lr·|g_B − g|²/(2P), minibatch minus full-batch gradient",
+    "theta_grad": "nats: θ·∇L, full-batch gradient of loss + λ‖θ‖², at θ(step)",
+    "theta_batch_grad": "nats: θ·∇L_B, the gradient that step takes (with 2λθ), at θ(step)",
+    "yaida_rhs": "nats: (lr/2)·|∇L_B|² + T·P (T: Langevin temperature); ⟨θ·∇L_B⟩ at stationarity",
     "t_w": "steps: waiting time",
     "t": "steps: lag after t_w",
     "delta": "parameter²: Δ(t_w, t_w + t) = (1/P) Σ (θ_i(t_w + t) − θ_i(t_w))²",
@@ -398,10 +414,16 @@ def write(
 ) -> Path:
     """Write columns (name -> array) as a table of ``kind``, cast to its schema, atomically."""
     schema = SCHEMAS[kind]
-    missing = set(schema.names) - set(columns)
+    missing = set(schema.names) - set(columns) - set(LATER_COLUMNS.get(kind, ()))
     if missing:
         raise SchemaError(f"{kind} table is missing columns {sorted(missing)}")
-    arrays = [pa.array(np.asarray(columns[f.name]), type=f.type) for f in schema]
+    rows = len(np.asarray(columns[schema.names[0]]))
+    arrays = [
+        pa.array(
+            np.asarray(columns[f.name]) if f.name in columns else np.full(rows, np.nan), f.type
+        )
+        for f in schema
+    ]
     return atomic_write(path, pa.Table.from_arrays(arrays, schema=schema), metadata)
 
 
@@ -423,6 +445,10 @@ def read(path: str | os.PathLike, kind: str) -> pa.Table:
             "which rebuilds it"
         ) from err
     expected = SCHEMAS[kind]
+    for i, field in enumerate(expected):
+        later = field.name in LATER_COLUMNS.get(kind, ())
+        if later and field.name not in table.schema.names and i <= table.num_columns:
+            table = table.add_column(i, field, pa.array(np.full(len(table), np.nan), field.type))
     got = table.schema
     for i, field in enumerate(expected):
         if i >= len(got) or got.field(i).name != field.name or got.field(i).type != field.type:
