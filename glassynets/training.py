@@ -1051,7 +1051,8 @@ class _Recording:
             tce, tacc, _ = _evaluate(W, xt_aug, y_test, spec.objective, want_grad=False)
             self._check(s, "non-finite training loss", ce[:E].isfinite())
             self._check_loss(s, ce[:E].cpu().numpy())
-            self.theta, self.full = [w.double() for w in W], [f.double() for f in full]
+            self.theta = [w.to(torch.float64, copy=True) for w in W]  # W changes in place
+            self.full = [f.double() for f in full]
             self.row = dict(
                 train_loss=ce,
                 train_acc=acc,
