@@ -128,6 +128,7 @@ def _check_cross_fields(config: dict[str, Any]) -> None:
                 f"'experiments.{name}.hessian.architectures' names {sorted(unknown)}, not among the "
                 f"experiment's architectures {exp['architectures']}"
             )
+        _check_dynamics(name, exp)
         for n in exp["n_train"]:
             if (
                 exp["dataset"] in IMAGE_SETS
@@ -141,6 +142,17 @@ def _check_cross_fields(config: dict[str, Any]) -> None:
                 raise ConfigError(
                     f"'experiments.{name}.batch_size' = {exp['batch_size']} exceeds n_train = {n}"
                 )
+
+
+def _check_dynamics(name: str, exp: dict[str, Any]) -> None:
+    """The rules of the training dynamics (glassynets.dynamics) at every N of an experiment."""
+    from .dynamics import problem
+
+    keys = ("noise", "sampling", "temperature", "persistence", "momentum")
+    for n in exp["n_train"]:
+        wrong = problem(*(exp[k] for k in keys), exp["batch_size"], n)
+        if wrong is not None:
+            raise ConfigError(f"'experiments.{name}.{wrong[0]}' {wrong[1]}")
 
 
 def _check_fit_windows(config: dict[str, Any]) -> None:
