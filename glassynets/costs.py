@@ -12,6 +12,7 @@ from typing import Any
 
 from . import settings as job_settings
 from .cluster import gpus_wanted
+from .dynamics import ALL_POINTS, LANGEVIN, batch_points
 from .images import PIXELS, SPLIT_SIZES
 from .nets import Architecture
 from .schedule import log_steps
@@ -32,6 +33,10 @@ CACHE_BYTES = 1 << 20  # a network's parameters up to this size stay in the core
 DATA_VALUE_S = 1.1e-9
 NET_STEP_OVERHEAD_S = 9e-6
 RUNTIME_SAFETY = 2
+# The other dynamics (dynamics.py): a step of full_batch, langevin or persistent runs on all N
+# points (N/B minibatch steps); langevin draws P normal values a network-step, persistent N
+# uniform ones: measured 2.4-2.6 ns per value (torch.randn, torch.rand, one thread).
+DRAW_VALUE_S = 3e-9
 # An aging job spends ≈ 5-10 ms per bootstrap replicate (t* of the resampled mean, the regime
 # search, the refit) and ≈ 5 ns per snapshot value in the histograms; the constants leave room for
 # slower nodes and the Parquet writes.
@@ -130,19 +135,40 @@ class Costs:
         )
         recorder = W * n_nets * arch.n_params * self.bytes_per + 3 * W * L * n_nets * (2 + K) * 8
         data = 3 * self._n_points(s, int(w.n)) * (arch.n_in + 1) * self.bytes_per
-        return 1000 + math.ceil((snapshots + recorder + data) / 2**20)
+        return 1000 + math.ceil(
+            (snapshots + recorder + data + self._step_bytes(s, w, arch)) / 2**20
+        )
+
+    def _step_bytes(self, s: dict[str, Any], w, arch: Architecture) -> int:
+        """What the other dynamics hold beyond a minibatch step: activations, pre-activations,
+        backpropagated errors and their scratch of every unit at all N points (about 6 copies,
+        with the softmax and the persistent mask), the feature-major copy of the data, and a chunk
+        of draws (training.DRAW_CHUNK values, 4 or 8 bytes) per network and stream."""
+        if s["noise"] not in ALL_POINTS + LANGEVIN:
+            return 0
+        n_nets, n = max(2, int(w.last) - int(w.first) + 1), int(w.n)
+        streams = (s["noise"] in LANGEVIN) + (s["noise"] == "persistent")
+        held = streams * n_nets * (1 << 16) * 8
+        if s["noise"] in ALL_POINTS:
+            units = sum(arch.widths[1:])
+            held += (6 * n_nets * units + arch.n_in + 1) * n * self.bytes_per
+        return held
 
     def train_runtime_min(self, w) -> int:
-        """From the throughput model above, ×RUNTIME_SAFETY."""
+        """From the throughput model above, ×RUNTIME_SAFETY; a step of the dynamics that see all N
+        points costs N/B minibatch steps, plus the Langevin and persistent draws."""
         s, arch = self._train(w.experiment), self._arch(w)
         n_nets = max(2, int(w.last) - int(w.first) + 1)
         in_cache = arch.n_params * self.bytes_per <= CACHE_BYTES
         flops = TRAIN_FLOPS_IN_CACHE if in_cache else TRAIN_FLOPS_OUT_OF_CACHE
         values = arch.n_in + 1  # input values per data point, with the bias column
+        points = batch_points(s["noise"], s["batch_size"], int(w.n))
+        draws = arch.n_params * (s["noise"] in LANGEVIN) + int(w.n) * (s["noise"] == "persistent")
         per_net_step = (
-            4 * s["batch_size"] * arch.n_params / flops
-            + s["batch_size"] * values * DATA_VALUE_S
+            4 * points * arch.n_params / flops
+            + points * values * DATA_VALUE_S
             + NET_STEP_OVERHEAD_S
+            + draws * DRAW_VALUE_S
         )
         n_points = self._n_points(s, int(w.n))
         per_metric = n_points * (6 * arch.n_params / flops + values * DATA_VALUE_S)
