@@ -527,3 +527,270 @@ def test_cuda_trajectories_agree_with_cpu(order, dtype, tol):
         np.testing.assert_allclose(
             runs["cuda"].metrics[k], runs["cpu"].metrics[k], rtol=50 * tol, atol=tol
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# The other dynamics (TrainSpec.noise, sampling; docs/noise.md)
+
+#: One spec setting of every dynamics besides the default (noise minibatch, sampling epochs).
+DYNAMICS = {
+    "full_batch": dict(noise="full_batch"),
+    "langevin": dict(noise="langevin", temperature=1e-3),
+    "minibatch_langevin": dict(noise="minibatch_langevin", temperature=1e-3),
+    "persistent": dict(noise="persistent", persistence=7.0),
+    "with_replacement": dict(sampling="with_replacement"),
+}
+
+
+@pytest.mark.parametrize("dynamics", list(DYNAMICS))
+def test_noise_network_bits_do_not_depend_on_ensemble(dynamics):
+    """Every draw (data order, ξ, membership) comes from the network's own generator: a network's
+    bits are the same in a block of 6, a pair and alone (beside its copy)."""
+    x, y = data(120, 2, 4)
+    xt, yt = data(30, 2, 4, seed=3)
+    run = lambda seeds: train_ensemble(
+        spec_for([2, 5, 5, 4], 150, seeds, **DYNAMICS[dynamics]), x, y, xt, yt, log=lambda m: None
+    )
+    big = run(range(6))
+    assert_same_bits(big, run((2, 5)), cols=[2, 5])
+    for seed in (0, 4):
+        assert_same_bits(big, run((seed,)), cols=[seed])
+    assert not np.array_equal(big.snapshots[-1, 0], big.snapshots[-1, 1])
+
+
+@pytest.mark.parametrize("dynamics", ["langevin", "minibatch_langevin", "persistent"])
+def test_noise_wide_input_bits_do_not_depend_on_ensemble(dynamics):
+    x, y = data(150, 784, 10)
+    run = lambda seeds: train_ensemble(
+        spec_for([784, 5, 5, 10], 30, seeds, **DYNAMICS[dynamics]), x, y, x[:40], y[:40],
+        log=lambda m: None,
+    )  # fmt: skip
+    assert_same_bits(run(range(4)), run((1, 3)), cols=[1, 3])
+
+
+@pytest.mark.parametrize("dynamics", list(DYNAMICS))
+@pytest.mark.parametrize("stop", [1, 90])
+def test_noise_checkpoint_resume_is_bit_identical(tmp_path, dynamics, stop, monkeypatch):
+    """A killed job resumes to the same bits: the persistent batch, the noise chunk in use and the
+    data order are in the checkpoint (small DRAW_CHUNK: the stop falls inside a chunk)."""
+    monkeypatch.setattr(training, "DRAW_CHUNK", 5 * 69)  # 5 steps of ξ per chunk (P = 69)
+    x, y = data(100, 2, 4)
+    xt, yt = data(30, 2, 4, seed=3)
+    spec = spec_for([2, 5, 5, 4], 200, (5, 6, 9), batch_size=15, **DYNAMICS[dynamics])
+    full = train_ensemble(spec, x, y, xt, yt, log=lambda m: None)
+    ck = tmp_path / "run.ckpt"
+    with pytest.raises(training._StopForTest):
+        train_ensemble(
+            spec, x, y, xt, yt, checkpoint=ck, checkpoint_every_s=0.0, log=lambda m: None,
+            _stop_at_step=stop,
+        )  # fmt: skip
+    msgs: list[str] = []
+    resumed = train_ensemble(spec, x, y, xt, yt, checkpoint=ck, log=msgs.append)
+    assert any(f"at step {stop}" in m for m in msgs)
+    assert_same_bits(full, resumed)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.5])
+def test_full_batch_equals_minibatch_with_b_equal_n(momentum):
+    """B = N: every minibatch is a permutation of all points, the same gradient summed in another
+    order (float64: equal to rounding)."""
+    x, y = data(60, 2, 4)
+    kw = dict(batch_size=60, dtype="float64", momentum=momentum, lr=0.2)
+    mini = train_ensemble(spec_for([2, 5, 5, 4], 200, (0, 3), **kw), x, y, x, y, log=lambda m: None)
+    full = train_ensemble(
+        spec_for([2, 5, 5, 4], 200, (0, 3), noise="full_batch", **kw), x, y, x, y,
+        log=lambda m: None,
+    )  # fmt: skip
+    np.testing.assert_allclose(full.snapshots, mini.snapshots, rtol=0, atol=1e-12)
+    for k in training.METRICS:
+        np.testing.assert_allclose(full.metrics[k], mini.metrics[k], rtol=1e-9, atol=1e-15)
+    assert np.abs(mini.snapshots[-1] - mini.snapshots[0]).max() > 0.1  # it did move
+    assert np.all(full.metrics["t_sgd"] < 1e-25)  # no minibatch noise: rounding only
+
+
+@pytest.mark.parametrize("dynamics", list(DYNAMICS))
+def test_noise_dynamics_match_a_plain_loop(dynamics):
+    """Each step of each dynamics against autograd, the batch built from the trainer's own draw
+    classes fed by fresh generators in the trainer's order (init, then order or membership, then
+    ξ): snapshots, batch metrics, t_sgd and Yaida's two sides, float64."""
+    widths, n, b, steps, seeds = [2, 5, 5, 4], 30, 8, 12, (4, 11)
+    arch, setting = Architecture.from_widths(widths), DYNAMICS[dynamics]
+    x, y = data(n, 2, 4)
+    spec = spec_for(
+        widths, steps, seeds, n_snap=True, batch_size=b, lr=0.3, dtype="float64", **setting
+    )
+    res = train_ensemble(spec, x, y, x, y, log=lambda m: None)
+
+    gens = [network_generator(s) for s in seeds]
+    theta = torch.stack(
+        [flatten([w[None] for w in init_layers(arch, g, torch.float64)])[0] for g in gens]
+    )
+    draws = training._Draws(spec, gens, n)
+    temperature = setting.get("temperature", 0.0)
+    for s in range(steps + 1):
+        np.testing.assert_allclose(res.snapshots[s], theta.numpy(), rtol=0, atol=1e-12)
+        if draws.order is not None:
+            idx = draws.order.next().view(len(seeds), b)
+            weights = torch.zeros(len(seeds), n, dtype=torch.float64)
+            for e in range(len(seeds)):
+                weights[e].index_add_(0, idx[e], torch.ones(b, dtype=torch.float64))
+        elif draws.membership is not None:
+            weights = draws.membership.next().double()
+        else:
+            weights = torch.ones(len(seeds), n, dtype=torch.float64)
+        norm = n if dynamics in ("full_batch", "langevin") else b
+        th = theta.clone().requires_grad_(True)
+        per_point = torch.stack([ref_point_losses(th[e], x, y, arch) for e in range(len(seeds))])
+        batch_term = (per_point * weights).sum(1) / norm
+        (g_batch,) = torch.autograd.grad((batch_term + LAM * (th * th).sum(1)).sum(), th)
+        th2 = theta.clone().requires_grad_(True)
+        (g_full,) = torch.autograd.grad(ref_loss(th2, x, y, arch).sum(), th2)
+        row = {k: res.metrics[k][s] for k in training.METRICS}
+        np.testing.assert_allclose(row["batch_loss"], batch_term.detach().numpy(), atol=1e-12)
+        np.testing.assert_allclose(row["batch_grad_norm"], g_batch.norm(dim=1).numpy(), atol=1e-12)
+        diff2 = ((g_batch - g_full) ** 2).sum(1).numpy()
+        P = arch.n_params
+        np.testing.assert_allclose(row["t_sgd"], spec.lr * diff2 / (2 * P), rtol=1e-8, atol=1e-20)
+        np.testing.assert_allclose(row["theta_grad"], (theta * g_full).sum(1).numpy(), rtol=1e-10)
+        np.testing.assert_allclose(
+            row["theta_batch_grad"], (theta * g_batch).sum(1).numpy(), rtol=1e-10
+        )
+        rhs = spec.lr / 2 * (g_batch**2).sum(1) + temperature * P
+        np.testing.assert_allclose(row["yaida_rhs"], rhs.numpy(), rtol=1e-10)
+        theta = theta - spec.lr * g_batch
+        if draws.kicks is not None and s < steps:
+            theta = theta + draws.kicks.stream.next()
+    if dynamics == "full_batch":
+        assert np.all(res.metrics["t_sgd"] < 1e-25)
+    else:
+        assert np.all(res.metrics["t_sgd"][:-1] > 0)
+
+
+def ref_point_losses(th: torch.Tensor, x: torch.Tensor, y: torch.Tensor, arch) -> torch.Tensor:
+    """Cross-entropy of each point [n] of one tanh network θ [P] (autograd-able)."""
+    h = x.to(th.dtype)
+    layers = unflatten(th[None], arch)
+    for i, w in enumerate(layers):
+        h = h @ w[0, :, :-1].T + w[0, :, -1]
+        h = torch.tanh(h) if i < len(layers) - 1 else h
+    return F.cross_entropy(h, y, reduction="none")
+
+
+def test_langevin_on_pure_l2_has_the_ou_stationary_variance(monkeypatch):
+    """With the data term switched off, langevin is the discrete Ornstein–Uhlenbeck chain
+    θ' = (1 - 2·lr·λ)θ + sqrt(2·lr·T)ξ: stationary variance 2·lr·T/(1 - (1 - 2·lr·λ)²), lag-1
+    autocorrelation 1 - 2·lr·λ, and Yaida's ratio ⟨θ·∇L⟩/⟨(lr/2)|∇L|² + T·P⟩ = 1."""
+    real = training._data_term
+
+    def no_data_term(z, yi, loss, output, want_delta):
+        total, correct, delta = real(z, yi, loss, output, want_delta)
+        return total * 0, correct, None if delta is None else delta.zero_()
+
+    monkeypatch.setattr(training, "_data_term", no_data_term)
+    lr, lam, T, steps, burn = 0.05, 1.0, 0.01, 3000, 200
+    x, y = data(50, 2, 4)
+    spec = TrainSpec(
+        arch=Architecture.from_widths([2, 5, 5, 4]), lr=lr, batch_size=10, weight_decay=lam,
+        steps=steps, seeds=tuple(range(8)), snapshot_steps=np.arange(burn, steps + 1),
+        metric_steps=np.arange(burn, steps + 1, 50), dtype="float64", loss="mse",
+        noise="langevin", temperature=T,
+    )  # fmt: skip
+    res = train_ensemble(spec, x, y, x, y, log=lambda m: None)
+    a = 1 - 2 * lr * lam
+    closed = 2 * lr * T / (1 - a * a)
+    theta = res.snapshots  # [S, E, P], every step after the burn-in (a^burn = 7e-10)
+    measured = float((theta**2).mean())
+    # AR(1): θ² has autocorrelation a^(2k), so n samples count as n (1 - a²)/(1 + a²)
+    n_eff = theta.size * (1 - a * a) / (1 + a * a)
+    sigma = closed * np.sqrt(2 / n_eff)
+    print(f"OU variance: measured {measured:.6g}, closed form {closed:.6g} ± {sigma:.2g}")
+    assert abs(measured - closed) < 4 * sigma
+    assert abs(float(theta.mean())) < 4 * np.sqrt(closed * (1 + a) / (1 - a) / theta.size)
+    lag1 = float((theta[1:] * theta[:-1]).mean()) / measured
+    assert lag1 == pytest.approx(a, abs=0.01)
+    lhs, rhs = res.metrics["theta_batch_grad"], res.metrics["yaida_rhs"]
+    assert float(lhs.mean() / rhs.mean()) == pytest.approx(1, abs=0.03)
+    np.testing.assert_allclose(res.metrics["theta_grad"], lhs, rtol=1e-12)  # full batch: g_B = g
+
+
+def test_persistent_batch_fraction_and_autocorrelation():
+    """Membership of each point is a two-state chain: mean fraction b, autocorrelation
+    (1 - 1/((1 - b)·τ))^t, each measured over 2000 points × 4000 steps with its standard error."""
+    n, b, tau, steps = 2000, 0.1, 20.0, 4000
+    member = training._Membership([network_generator(0)], n, b, tau)
+    m = torch.stack([member.next()[0] for _ in range(steps)]).double().numpy()  # [steps, n]
+    per_point = m.mean(0)
+    mean, se = per_point.mean(), per_point.std() / np.sqrt(n)
+    print(f"persistent: mean fraction {mean:.5f} ± {se:.5f} (b = {b})")
+    assert abs(mean - b) < 4 * se
+    r = 1 - 1 / ((1 - b) * tau)
+    dev = m - b
+    for lag in (1, 5, 20, 60):
+        c = (dev[lag:] * dev[:-lag]).mean(0) / (b * (1 - b))  # per point
+        got, err = c.mean(), c.std() / np.sqrt(n)
+        print(f"  C({lag}) = {got:.4f} ± {err:.4f}, expected {r**lag:.4f}")
+        assert abs(got - r**lag) < 4 * err + 1e-3
+    # the batch size fluctuates about b·N
+    assert abs(m.sum(1).mean() - b * n) < 0.02 * b * n
+
+
+def test_persistent_with_tau_one_over_one_minus_b_is_a_fresh_bernoulli_batch():
+    """τ = 1/(1 - b): every step's batch is u < b of that step's fresh uniforms (no memory)."""
+    n, b = 500, 0.2
+    member = training._Membership([network_generator(1)], n, b, 1 / (1 - b))
+    fresh = training._Stream([network_generator(1)], n, "uniform", torch.float32)
+    for _ in range(300):
+        assert torch.equal(member.next()[0], fresh.next()[0] < b)
+    m = torch.stack([member.next()[0] for _ in range(2000)]).double().numpy()
+    dev = m - m.mean()
+    assert abs((dev[1:] * dev[:-1]).mean() / dev.var()) < 0.01
+
+
+def test_with_replacement_draws_independent_uniform_minibatches():
+    """Epoch sampling visits every point once per epoch; with_replacement repeats points within
+    an 'epoch' of N // B minibatches as i.i.d. uniform draws do."""
+    gens = [network_generator(0)]
+    epochs = training._Order(gens, 100, 10)
+    epoch = torch.cat([epochs.next() for _ in range(10)])
+    assert torch.equal(epoch.sort().values, torch.arange(100))
+    iid = training._Order([network_generator(0)], 100, 10, replace=True)
+    draws = torch.cat([iid.next() for _ in range(2000)])
+    assert draws.min() >= 0 and draws.max() < 100
+    counts = torch.bincount(draws, minlength=100).double()
+    assert counts.mean() == 200 and abs(counts.var().item() / 200 - 1) < 0.25  # Poisson-like
+    assert len(torch.cat([iid.next() for _ in range(10)]).unique()) < 100
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(noise="sgd"), "noise = 'sgd' is not allowed"),
+        (dict(sampling="bootstrap"), "sampling = 'bootstrap' is not allowed"),
+        (dict(noise="langevin"), "temperature = 0.0 must be > 0 for noise 'langevin'"),
+        (dict(temperature=0.1), "temperature = 0.1 applies to noise langevin"),
+        (dict(noise="persistent"), "persistence = None must be a number of steps >= 1"),
+        (dict(noise="persistent", persistence=0.5), "persistence = 0.5 must be"),
+        (dict(persistence=3.0), "persistence = 3.0 applies to noise persistent only"),
+        (dict(noise="full_batch", sampling="with_replacement"), "sampling = 'with_replacement'"),
+        (dict(noise="langevin", temperature=1.0, momentum=0.5), "momentum = 0.5: the Langevin"),
+    ],
+)
+def test_invalid_dynamics_give_one_line_naming_the_key(change, message):
+    with pytest.raises(ValueError) as err:
+        spec_for([2, 5, 4], 5, (0,), **change)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_persistent_needs_a_batch_fraction_below_one():
+    x, y = data(20, 2, 4)
+    with pytest.raises(ValueError, match="batch_size = 20 must be below n_train = 20"):
+        train_ensemble(
+            spec_for([2, 5, 4], 5, (0,), noise="persistent", persistence=2.0), x, y, x, y,
+            log=lambda m: None,
+        )  # fmt: skip
+    x, y = data(25, 2, 4)  # b = 0.8: τ >= 4
+    with pytest.raises(ValueError, match=r"persistence = 2.0 must be >= b/\(1 - b\) = 4"):
+        train_ensemble(
+            spec_for([2, 5, 4], 5, (0,), noise="persistent", persistence=2.0), x, y, x, y,
+            log=lambda m: None,
+        )  # fmt: skip
