@@ -73,7 +73,8 @@ def problem(
         )
     if persistence < b / (1 - b):
         return "persistence", (
-            f"= {persistence} must be >= b/(1 - b) = {b / (1 - b):.4g} at b = B/N = {b:.4g} "
+            f"= {persistence} must be >= b/(1 - b) = {b / (1 - b):.4g} at b = B/N = "
+            f"{batch_size}/{n_train} "
             "(else a point outside the batch would enter with probability > 1)"
         )
     return None
