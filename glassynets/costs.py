@@ -34,8 +34,11 @@ DATA_VALUE_S = 1.1e-9
 NET_STEP_OVERHEAD_S = 9e-6
 RUNTIME_SAFETY = 2
 # The other dynamics (dynamics.py): a step of full_batch, langevin or persistent runs on all N
-# points (N/B minibatch steps); langevin draws P normal values a network-step, persistent N
-# uniform ones: measured 2.4-2.6 ns per value (torch.randn, torch.rand, one thread).
+# points and is modelled as N/B minibatch steps; langevin draws P normal values a network-step,
+# persistent N uniform ones: measured 2.4-2.6 ns per value (torch.randn, torch.rand, one thread).
+# Measured on LJAT19 [2,5,5,4], N = 1000, B = 100, E = 50 (µs per network-step): minibatch 5.2,
+# with_replacement 5.1, minibatch_langevin 6.1, full_batch 26.3, langevin 27.5, persistent 37.2;
+# the model (N/B = 10 minibatch steps) is 2.5-3.5x above them, on top of RUNTIME_SAFETY.
 DRAW_VALUE_S = 3e-9
 # An aging job spends ≈ 5-10 ms per bootstrap replicate (t* of the resampled mean, the regime
 # search, the refit) and ≈ 5 ns per snapshot value in the histograms; the constants leave room for
@@ -162,12 +165,12 @@ class Costs:
         in_cache = arch.n_params * self.bytes_per <= CACHE_BYTES
         flops = TRAIN_FLOPS_IN_CACHE if in_cache else TRAIN_FLOPS_OUT_OF_CACHE
         values = arch.n_in + 1  # input values per data point, with the bias column
-        points = batch_points(s["noise"], s["batch_size"], int(w.n))
+        B = s["batch_size"]
+        steps_per_step = batch_points(s["noise"], B, int(w.n)) / B
         draws = arch.n_params * (s["noise"] in LANGEVIN) + int(w.n) * (s["noise"] == "persistent")
         per_net_step = (
-            4 * points * arch.n_params / flops
-            + points * values * DATA_VALUE_S
-            + NET_STEP_OVERHEAD_S
+            steps_per_step
+            * (4 * B * arch.n_params / flops + B * values * DATA_VALUE_S + NET_STEP_OVERHEAD_S)
             + draws * DRAW_VALUE_S
         )
         n_points = self._n_points(s, int(w.n))

@@ -195,3 +195,25 @@ def test_cost_models_grow_with_the_work(paper):
         SimpleNamespace(**{**job, "last": "1"})
     )
     assert np.isfinite(costs.train_mem_mb(lone))
+
+
+def test_cost_models_of_the_other_dynamics(paper):
+    """A full_batch, langevin or persistent step costs N/B minibatch steps (LJAT19: 10), and holds
+    its activations at all N points."""
+    job = SimpleNamespace(experiment="ljat_arch", n="1000", arch="h5-5", first="0", last="49")
+    base = Costs(paper)
+    minutes, mem = {}, {}
+    for noise, extra in (
+        ("minibatch", {}),
+        ("full_batch", {}),
+        ("langevin", {"temperature": 1e-3}),
+        ("persistent", {"persistence": 10}),
+    ):
+        cfg = json.loads(json.dumps(paper))
+        cfg["experiments"]["ljat_arch"].update(noise=noise, **extra)
+        minutes[noise] = Costs(cfg).train_runtime_min(job) - 5
+        mem[noise] = Costs(cfg).train_mem_mb(job)
+    assert minutes["minibatch"] == base.train_runtime_min(job) - 5
+    assert 5 * minutes["minibatch"] < minutes["full_batch"] <= minutes["langevin"]
+    assert minutes["full_batch"] <= minutes["persistent"] < 12 * minutes["minibatch"]
+    assert mem["minibatch"] == base.train_mem_mb(job) < mem["full_batch"] < mem["persistent"]
