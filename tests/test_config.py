@@ -51,6 +51,13 @@ def test_defaults_are_filled_in():
     )
     assert config["dtype"] == "float32" and config["ljat19"]["source"] == "regenerate"
     assert config["experiments"]["e"]["analysis"]["n_boot"] == 1000
+    exp = config["experiments"]["e"]  # the dynamics default to today's SGD
+    assert (exp["noise"], exp["sampling"], exp["temperature"], exp["persistence"]) == (
+        "minibatch",
+        "epochs",
+        0,
+        None,
+    )
     # The schema's starting geometry is the generator's default (one calibrated family).
     start = StartGeometry(**config["ljat19"]["start"])
     assert start == DEFAULT_START
@@ -114,6 +121,38 @@ def test_defaults_are_filled_in():
         (
             lambda c: c["experiments"]["ljat_arch"].update(activation="gelu"),
             "'experiments.ljat_arch.activation' = 'gelu' is not allowed",
+        ),
+        (
+            lambda c: c["experiments"]["ljat_arch"].update(noise="brownian"),
+            "'experiments.ljat_arch.noise' = 'brownian' is not allowed",
+        ),
+        (
+            lambda c: c["experiments"]["ljat_arch"].update(noise="langevin"),
+            "'experiments.ljat_arch.temperature' = 0 must be > 0 for noise 'langevin'",
+        ),
+        (
+            lambda c: c["experiments"]["ljat_arch"].update(temperature=0.01),
+            "'experiments.ljat_arch.temperature' = 0.01 applies to noise langevin",
+        ),
+        (
+            lambda c: c["experiments"]["ljat_arch"].update(noise="persistent"),
+            "'experiments.ljat_arch.persistence' = None must be a number of steps >= 1",
+        ),
+        (
+            lambda c: c["experiments"]["ljat_arch"].update(noise="persistent", persistence=0.5),
+            "'experiments.ljat_arch.persistence' = 0.5",
+        ),
+        (
+            lambda c: c["experiments"]["ljat_arch"].update(
+                noise="persistent", persistence=2, batch_size=900
+            ),
+            "'experiments.ljat_arch.persistence' = 2 must be >= b/(1 - b) = 9 at b = B/N = 900/1000",
+        ),
+        (
+            lambda c: c["experiments"]["ljat_arch"].update(
+                noise="full_batch", sampling="with_replacement"
+            ),
+            "'experiments.ljat_arch.sampling' = 'with_replacement' applies to noise minibatch",
         ),
     ],
 )

@@ -135,3 +135,31 @@ def test_describe_prints_kind_columns_and_provenance(tmp_path, capsys):
     (tmp_path / "bad.parquet").write_text("not parquet")
     assert cli.main(["describe", str(tmp_path / "bad.parquet")]) == 1
     assert "not a readable Parquet file" in capsys.readouterr().err
+
+
+def test_a_metrics_table_written_before_the_later_columns_reads_back_with_nan(tmp_path):
+    """storage.LATER_COLUMNS: a metrics table without t_sgd and Yaida's columns (as written before
+    they existed) is still a metrics table; writing one without them fills NaN."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    later = storage.LATER_COLUMNS["metrics"]
+    old = [f for f in storage.SCHEMAS["metrics"] if f.name not in later]
+    assert [f.name for f in storage.SCHEMAS["metrics"]][-len(later) :] == list(later)
+    path = tmp_path / "old.parquet"
+    pq.write_table(pa.table({f.name: pa.array([1, 2], f.type) for f in old}), path)
+    frame = storage.read_frame(path, "metrics")
+    assert list(frame.columns) == storage.SCHEMAS["metrics"].names
+    assert frame["batch_grad_norm"].tolist() == [1.0, 2.0] and frame[list(later)].isna().all().all()
+    written = storage.write(tmp_path / "w.parquet", "metrics", {f.name: [3] for f in old})
+    assert storage.read_frame(written, "metrics")[list(later)].isna().all().all()
+    with pytest.raises(storage.SchemaError, match="missing columns"):
+        storage.write(tmp_path / "x.parquet", "metrics", {f.name: [3] for f in old[:-1]})
+    with pytest.raises(storage.SchemaError, match="not a 'metrics' table"):
+        storage.read(
+            storage.write(
+                tmp_path / "t.parquet", "tstar",
+                {"seed": [1], "t_w": [2], "delta_star": [0.1], "t_star": [3.0]},
+            ),
+            "metrics",
+        )  # fmt: skip
