@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-from glassynets import settings, two_time
+from glassynets import settings, storage, two_time
 from glassynets.cells import seed_blocks
 from glassynets.config import check_files
 from glassynets.images import PIXELS
@@ -39,7 +39,7 @@ def job_bytes(config: dict, exp: dict, arch: Architecture, n_runs: int) -> dict[
     return {
         "snapshots": n_snapshots * n_runs * (arch.n_params * value + 12),
         "two_time": pairs * n_runs * (8 * (2 + len(get("overlap_eps"))) + 4),
-        "metrics": n_metrics * n_runs * (7 * 8 + 4),
+        "metrics": n_metrics * n_runs * ((len(storage.SCHEMAS["metrics"]) - 2) * 8 + 4),
     }
 
 
