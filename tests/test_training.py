@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from glassynets import training, two_time
+from glassynets import dynamics, training, two_time
 from glassynets.nets import Architecture, flatten, init_layers, unflatten
 from glassynets.schedule import log_steps
 from glassynets.training import (
@@ -709,6 +709,11 @@ def test_langevin_on_pure_l2_has_the_ou_stationary_variance(monkeypatch):
     lag1 = float((theta[1:] * theta[:-1]).mean()) / measured
     assert lag1 == pytest.approx(a, abs=0.01)
     lhs, rhs = res.metrics["theta_batch_grad"], res.metrics["yaida_rhs"]
+    step = np.repeat(res.metric_steps, lhs.shape[1])
+    steps, ratio = dynamics.stationarity_ratio(step, lhs.reshape(-1), rhs.reshape(-1))
+    assert np.array_equal(steps, res.metric_steps)
+    np.testing.assert_allclose(ratio, lhs.sum(1) / rhs.sum(1), rtol=1e-12)
+    print(f"Yaida ratio over steps: {ratio.mean():.4f} ± {ratio.std() / np.sqrt(len(ratio)):.4f}")
     assert float(lhs.mean() / rhs.mean()) == pytest.approx(1, abs=0.03)
     np.testing.assert_allclose(res.metrics["theta_grad"], lhs, rtol=1e-12)  # full batch: g_B = g
 
