@@ -648,6 +648,14 @@ def _check_data(spec: TrainSpec, x_train, y_train, x_test, y_test) -> None:
         raise ValueError(f"data has {d} features, architecture expects {arch.n_in}")
     if spec.batch_size > n:
         raise ValueError(f"batch_size {spec.batch_size} exceeds the {n} training points")
+    for name, x in (("x_train", x_train), ("x_test", x_test)):
+        bad = (~torch.isfinite(x)).nonzero()
+        if len(bad):
+            row, column = (int(i) for i in bad[0])
+            raise ValueError(
+                f"non-finite input: {name} row {row}, feature {column} is {float(x[row, column])} "
+                f"({len(bad)} such values); the data table is at fault, not the training settings"
+            )
     for name, yy, m in (("y_train", y_train, n), ("y_test", y_test, x_test.shape[0])):
         if yy.shape != (m,) or (m and (int(yy.min()) < 0 or int(yy.max()) >= arch.n_out)):
             raise ValueError(f"{name} must be [n] int labels in [0, {arch.n_out})")
