@@ -63,6 +63,7 @@ rule fashion_mnist:
 
 
 onstart:
+    inputs_readable(workflow.dag.needrun_jobs())
     try:
         cluster.check_submission(workflow)
     except cluster.ClusterError as err:

@@ -7,9 +7,12 @@ command (which Snakemake tracks) changes whenever a setting does.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -18,6 +21,27 @@ import numpy as np
 
 def _log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    """The job's --settings, a JSON object (as glassynets.settings builds it)."""
+    try:
+        settings = json.loads(args.settings)
+    except json.JSONDecodeError as err:
+        raise ValueError(
+            f"--settings: not a JSON object ({err}): give the settings themselves, e.g. "
+            """'{"lr": 0.05, ...}' as the workflow's rules do, not a file name"""
+        ) from None
+    if not isinstance(settings, dict):
+        raise ValueError(f"--settings: expected a JSON object {{...}}, got {args.settings[:60]!r}")
+    return settings
+
+
+def _meta(args: argparse.Namespace, meta: dict) -> dict:
+    """``meta`` with this job's lineage (glassynets.lineage), when the workflow gave one."""
+    from . import lineage
+
+    return {**meta, lineage.KEY: args.lineage} if args.lineage else meta
 
 
 def _seed_range(text: str) -> tuple[int, ...]:
@@ -60,13 +84,14 @@ def cmd_ljat19_dataset(args: argparse.Namespace) -> None:
             f"LJAT19: {args.n} samples in {time.perf_counter() - start:.1f} s; "
             f"{failed} starts whose minimisation failed were skipped"
         )
+    data.check_ljat19(frame, args.from_file or "the regenerated samples")
     counts = np.bincount(frame["label"].to_numpy(), minlength=4)
     _log(f"label counts (triangle, chain centred on 1, 2, 3): {counts.tolist()}")
     storage.write(
         args.out,
         "ljat19",
         {c: frame[c].to_numpy() for c in storage.SCHEMAS["ljat19"].names},
-        {**meta, "n": len(frame)},
+        _meta(args, {**meta, "n": len(frame)}),
     )
 
 
@@ -112,7 +137,7 @@ def cmd_ljat19_limits(args: argparse.Namespace) -> None:
     frame = storage.read_frame(args.sample, "ljat19")
     frame = frame[frame["label"] >= 0]
     limits = ljat19.bayes_limits(frame[args.features].to_numpy(), frame["label"].to_numpy())
-    limits = {**limits, "features": args.features, "sample": str(args.sample)}
+    limits = _meta(args, {**limits, "features": args.features, "sample": str(args.sample)})
     _log(f"LJAT19 limits from {len(frame)} samples: {limits}")
     storage.atomic_write_text(args.out, json.dumps(limits, indent=2) + "\n")
 
@@ -166,6 +191,11 @@ def cmd_images_convert(args: argparse.Namespace) -> None:
     from . import data, images, storage
 
     for path in (args.images, args.labels):
+        if not Path(path).is_file():
+            raise data.DataError(
+                f"{path}: no such file; the workflow fetches it (snakemake --cores 1 {path}), "
+                "or give the path of the official file"
+            )
         if (problem := images.verify(args.dataset, path)) is not None:
             raise data.DataError(f"{path}: {problem}; delete it and run again to fetch it")
     pixels, labels = images.read_split(args.images, args.labels)
@@ -176,7 +206,10 @@ def cmd_images_convert(args: argparse.Namespace) -> None:
         args.out,
         labels,
         pixels,
-        {"dataset": args.dataset, "source": [Path(args.images).name, Path(args.labels).name]},
+        _meta(
+            args,
+            {"dataset": args.dataset, "source": [Path(args.images).name, Path(args.labels).name]},
+        ),
     )
 
 
@@ -198,20 +231,32 @@ def cmd_images_subset(args: argparse.Namespace) -> None:
         f"{args.n} of {len(labels)} images ({args.subset}, seed {args.seed}); "
         f"label counts {np.bincount(labels[idx], minlength=10).tolist()}"
     )
-    storage.write_images(args.out, labels[idx], pixels[idx], meta)
+    storage.write_images(args.out, labels[idx], pixels[idx], _meta(args, meta))
 
 
 # --- training -----------------------------------------------------------------------------------
 
 
+def _holding(path: str | None):
+    """The exclusive lock of a job's checkpoint (storage.exclusive_lock); nothing without one."""
+    from . import storage
+
+    return storage.exclusive_lock(path) if path else contextlib.nullcontext()
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     """Train one block of seeds of one cell and write its snapshots, metrics and two-time observables."""
+    with _holding(args.checkpoint):  # from before the data are read until the checkpoint is gone
+        _train(args)
+
+
+def _train(args: argparse.Namespace) -> None:
     import torch
 
     from . import storage, training
     from .nets import Architecture
 
-    settings = json.loads(args.settings)
+    settings = _settings(args)
     torch.set_num_threads(args.threads)
     device = training.resolve_device(settings["device"])
     _log(
@@ -251,6 +296,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         "seeds": list(spec.seeds),
     }
     meta.update(storage.provenance([args.train, args.test], meta))
+    meta = _meta(args, meta)
     storage.write_training(
         result,
         np.asarray(spec.seeds),
@@ -274,7 +320,7 @@ def cmd_aging(args: argparse.Namespace) -> None:
 
     from . import aging, storage
 
-    settings = json.loads(args.settings)
+    settings = _settings(args)
     blocks = [storage.read_two_time(p) for p in args.two_time]
     snapshot_blocks = [storage.read_snapshots(p) for p in args.snapshots]
     steps = snapshot_blocks[0][0]
@@ -286,6 +332,7 @@ def cmd_aging(args: argparse.Namespace) -> None:
     meta.pop("overlap_eps", None)
     meta["seeds"] = np.concatenate([np.unique(b[0]["seed"]) for b in blocks]).tolist()
     meta.update(storage.provenance([*args.two_time, *args.snapshots, *args.metrics], settings))
+    meta = _meta(args, meta)
     tables = aging.analyse_cell(
         blocks,
         np.concatenate([b[2] for b in snapshot_blocks], axis=1),
@@ -313,13 +360,16 @@ def cmd_hessian(args: argparse.Namespace) -> None:
 
     from . import hessian, storage
 
-    settings = json.loads(args.settings)
+    settings = _settings(args)
     torch.set_num_threads(args.threads)
     blocks = [storage.read_snapshots(p) for p in args.snapshots]
-    meta = {
-        **storage.metadata(args.snapshots[0]),
-        **storage.provenance([*args.snapshots, args.train, args.test], settings),
-    }
+    meta = _meta(
+        args,
+        {
+            **storage.metadata(args.snapshots[0]),
+            **storage.provenance([*args.snapshots, args.train, args.test], settings),
+        },
+    )
     x, y = _dataset_tensors(settings, args.train, meta["n_train"], torch.float64)
     x_test, y_test = _dataset_tensors(settings, args.test, None, torch.float64)
     eigenvalues, summary = hessian.along_training(
@@ -346,11 +396,16 @@ def cmd_pspin(args: argparse.Namespace) -> None:
     Each coupling sample is checkpointed to --checkpoint-dir when done (not a workflow output), so
     a killed job resumes at the next sample; a sample depends only on (seed, sample), so the
     result has the same bits either way."""
+    with _holding(args.checkpoint_dir):
+        _pspin(args)
+
+
+def _pspin(args: argparse.Namespace) -> None:
     import torch
 
     from . import pspin, storage
 
-    settings = json.loads(args.settings)
+    settings = _settings(args)
     torch.set_num_threads(args.threads)
     meta = {
         "model": "pspin",
@@ -363,13 +418,9 @@ def cmd_pspin(args: argparse.Namespace) -> None:
         **settings,
     }
     meta.update(storage.provenance([], meta))
-    cell = pspin.run_cell(
-        args.n,
-        args.temperature,
-        settings,
-        Path(args.checkpoint_dir) if args.checkpoint_dir else None,
-        log=_log,
-    )
+    meta = _meta(args, meta)
+    checkpoints = Path(args.checkpoint_dir) if args.checkpoint_dir else None
+    cell = pspin.run_cell(args.n, args.temperature, settings, checkpoints, log=_log)
     storage.write_snapshots(args.out_snapshots, cell.steps, cell.runs, cell.snapshots, meta)
     storage.write_two_time(
         args.out_two_time, cell.two_time.columns(cell.runs), cell.two_time.eps, meta
@@ -421,6 +472,7 @@ def cmd_figure(args: argparse.Namespace) -> None:
         glass_plot_tw=args.glass_plot_tw,
         accuracy_max=args.underparametrized_accuracy,
         limits=limits,
+        lineage=args.lineage,
     )
     _log(f"wrote {args.out} and its .png")
 
@@ -453,7 +505,7 @@ def cmd_scorecard(args: argparse.Namespace) -> None:
         accuracy_max=args.underparametrized[1],
         glasses=glasses,
     )
-    scorecard.write(table, args.out_md, args.out_csv, top)
+    scorecard.write(table, args.out_md, args.out_csv, top, lineage=args.lineage)
     _log(f"wrote {args.out_md} and {args.out_csv} ({len(table)} rows)")
 
 
@@ -465,6 +517,36 @@ def cmd_check_config(args: argparse.Namespace) -> None:
     schema = Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml"
     checked = config.check_files(args.files, schema)
     _log(f"{', '.join(args.files)}: valid; experiments {', '.join(checked['experiments'])}")
+
+
+def cmd_check_results(args: argparse.Namespace) -> None:
+    """Check every file the config's workflow makes against the config in force (its lineage): one
+    line per stale file; exit code 1 if any is stale or unreadable."""
+    from . import config, lineage
+
+    schema = Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml"
+    findings = lineage.check(
+        lineage.Lineage(config.check_files(args.files, schema)), Path(args.directory)
+    )
+    counts = {state: 0 for state in ("up-to-date", "stale", "unreadable", "missing")}
+    for finding in findings:
+        counts[finding.state] += 1
+        if finding.state in ("stale", "unreadable"):
+            print(f"{finding.state}: {finding.path}: {finding.detail}")
+    print(
+        f"check-results: {counts['up-to-date']} of {len(findings)} files up to date with "
+        f"{', '.join(args.files)}; {counts['stale']} stale, {counts['unreadable']} unreadable, "
+        f"{counts['missing']} not made yet"
+    )
+    if counts["stale"] or counts["unreadable"]:
+        raise ResultsError(
+            "results do not match the config: `snakemake --cores all` reruns what they came from "
+            "(a file read as unreadable: add --forcerun FILE)"
+        )
+
+
+class ResultsError(RuntimeError):
+    """Results on disk that the config in force would not make."""
 
 
 def cmd_describe(args: argparse.Namespace) -> None:
@@ -496,6 +578,20 @@ def build_parser() -> argparse.ArgumentParser:
     from .figures import FIGURES
 
     parser = argparse.ArgumentParser(prog="glassynets", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--log",
+        help="write all output to this file; an error's one line goes to the console as well",
+    )
+    parser.add_argument(
+        "--stop-with-parent",
+        type=int,
+        metavar="PID",
+        help="stop once process PID (the snakemake that started this job: $PPID) is no longer "
+        "this one's parent",
+    )
+    parser.add_argument(
+        "--lineage", help="identity of the outputs (glassynets.lineage), stored in each of them"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ljat19-dataset", help=cmd_ljat19_dataset.__doc__)
@@ -709,6 +805,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_check_config)
 
+    p = sub.add_parser("check-results", help=cmd_check_results.__doc__.splitlines()[0])
+    p.add_argument(
+        "files",
+        nargs="*",
+        default=["config.yaml"],
+        help="config.yaml, then any --configfile files in the order given (default: config.yaml)",
+    )
+    p.add_argument(
+        "--directory", default=".", help="the workflow's working directory (snakemake --directory)"
+    )
+    p.set_defaults(func=cmd_check_results)
+
     p = sub.add_parser("describe", help=cmd_describe.__doc__.splitlines()[0])
     p.add_argument("file", help="a Parquet file written by the pipeline")
     p.set_defaults(func=cmd_describe)
@@ -717,6 +825,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    console = _redirect_output(args.log) if args.log else sys.stderr
+    # SIGTERM (Snakemake stopping its jobs, scancel, _stop_with_parent) unwinds like an error, so that
+    # locks and temporary files are cleaned up; checkpoints are written atomically.
+    signal.signal(signal.SIGTERM, _terminated)
+    if args.stop_with_parent is not None:
+        _stop_with_parent(args.stop_with_parent)
     try:
         args.func(args)
     except (
@@ -724,9 +838,58 @@ def main(argv: list[str] | None = None) -> int:
         RuntimeError,
         OSError,
     ) as err:  # OSError: disk full, read-only, missing folder (names the path)
-        print(f"glassynets {args.command}: error: {err}", file=sys.stderr)
+        _report(f"glassynets {args.command}: error: {err}", console, args.log)
         return 1
+    except Exception as err:  # a bug: its traceback goes to the log, one line to the console
+        where = f"; traceback in {args.log}" if args.log else ""
+        _report(f"glassynets {args.command}: {type(err).__name__}: {err}{where}", console, args.log)
+        raise
     return 0
+
+
+def _redirect_output(log: str):
+    """Send everything this process writes (Python's and libraries' stdout and stderr) to ``log``;
+    returns the console's stderr, for the one line an error leaves there."""
+    console = os.fdopen(os.dup(2), "w")
+    Path(log).parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    return console
+
+
+def _report(line: str, console, log: str | None) -> None:
+    """An error's line in the log and, under the workflow, on the console too."""
+    print(line, file=sys.stderr, flush=True)
+    if log:
+        print(f"{line} (log: {log})", file=console, flush=True)
+
+
+def _terminated(signum: int, frame) -> None:
+    _log("stopped by SIGTERM")
+    sys.exit(128 + signum)
+
+
+#: Seconds between two looks at whether the process that started this one is still there.
+PARENT_POLL_S = 2.0
+
+
+def _stop_with_parent(parent: int) -> None:
+    """Stop this process (SIGTERM) once ``parent`` is no longer its parent: a job left behind by a
+    killed snakemake would otherwise go on writing its checkpoint and log beside the next run's.
+    (The PID comes from the shell that exec'd this process, so a parent that died even before
+    this process started is noticed too.)"""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        _log(f"the process that started this job (PID {parent}) has gone: stopping")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="stop-with-parent", daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -182,6 +182,12 @@ def _check_fit_windows(config: dict[str, Any]) -> None:
         )
     for where, analysis, steps, unit, per_decade in cases:
         waiting_times = grid(steps, per_decade, 1)[0] * unit
+        if not len(waiting_times):
+            key = "time" if where == "pspin" else "steps"
+            raise ConfigError(
+                f"'{where}.{key}' gives {steps} step(s): no waiting time t_w (1 <= t_w < steps) to "
+                "measure aging at; run for more steps"
+            )
         lo, hi = analysis["fit_tw"]
         inside = int(((waiting_times >= lo) & (waiting_times <= hi)).sum())
         if inside < analysis["min_fit_points"]:

@@ -151,26 +151,41 @@ def _permanent(err: BaseException) -> bool:
 
 
 def read_ljat19_published(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a published-format LJAT19 file (CSV or Parquet with columns r12, r13, r23, label)."""
+    """Read a published-format LJAT19 file (CSV or Parquet with columns r12, r13, r23, label),
+    checked by :func:`check_ljat19`."""
     path = Path(path)
     frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     missing = {"r12", "r13", "r23", "label"} - set(frame.columns)
     if missing:
         raise DataError(f"{path}: missing columns {sorted(missing)}; expected r12, r13, r23, label")
-    labels = frame["label"].to_numpy()
-    if not np.isin(labels, [0, 1, 2, 3]).all():
-        raise DataError(
-            f"{path}: column 'label' must hold 0..3 (triangle, chains centred on atoms 1, 2, 3)"
-        )
+    check_ljat19(frame, path)
     return pd.DataFrame(
         {
             "r12": frame["r12"].astype(float),
             "r13": frame["r13"].astype(float),
             "r23": frame["r23"].astype(float),
-            "label": labels.astype(np.int8),
+            "label": frame["label"].to_numpy().astype(np.int8),
             "final_energy": np.nan,
         }
     )
+
+
+def check_ljat19(frame: pd.DataFrame, source: str | os.PathLike) -> None:
+    """LJAT19 samples as the networks need them: distances finite and > 0 (σ), labels 0..3. Raises
+    a DataError naming ``source``, the first bad row (from 1, after a CSV's header) and column."""
+    columns = {"r12": "a finite distance > 0 (σ)", "r13": None, "r23": None, "label": "0..3"}
+    for column, wanted in columns.items():
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+        if column == "label":
+            good = np.isin(values, [0, 1, 2, 3])
+        else:
+            good = np.isfinite(values) & (values > 0)
+        if not good.all():
+            bad = np.flatnonzero(~good)
+            raise DataError(
+                f"{source}: row {bad[0] + 1}, column {column!r} holds {frame[column].iloc[bad[0]]}, "
+                f"not {wanted or columns['r12']} ({len(bad)} such rows); correct or remove them"
+            )
 
 
 def image_tensors(

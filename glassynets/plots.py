@@ -45,10 +45,39 @@ def _data_title(fig: plt.Figure, cells: list[CellTables]) -> None:
 
 def _save(fig: plt.Figure, out: str | Path) -> None:
     out = Path(out)
+    for ax in fig.axes:
+        _mark_nothing_to_draw(ax)
     fig.tight_layout()
     for path in (out, out.with_suffix(".png")):
         replace_atomically(path, lambda tmp: fig.savefig(tmp, format=path.suffix[1:]))
     plt.close(fig)
+
+
+def _mark_nothing_to_draw(ax: plt.Axes) -> None:
+    """A log axis with no value > 0 on it (Δ = 0 when θ does not move, t* undefined at every t_w)
+    cannot be drawn: make it linear and say so in the panel."""
+    limits = ax.dataLim
+    empty = [
+        (axis, setter)
+        for axis, setter, minpos in (
+            (ax.xaxis, ax.set_xscale, limits.minposx),
+            (ax.yaxis, ax.set_yscale, limits.minposy),
+        )
+        if axis.get_scale() == "log" and not np.isfinite(minpos)
+    ]
+    for _, setter in empty:
+        setter("linear")
+    if empty:
+        ax.text(
+            0.5,
+            0.5,
+            "nothing > 0 to draw here\n(all zero or undefined)",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="grey",
+        )
 
 
 def tidy(x: float) -> str:
@@ -597,8 +626,28 @@ def figB4(
     _save(fig, out)
 
 
-def draw(name: str, cells: list[CellTables], out: str | Path, **options) -> None:
-    """Draw figure ``name`` of the registry (glassynets.figures) from its cells into ``out`` (.pdf and .png)."""
+def draw(
+    name: str, cells: list[CellTables], out: str | Path, lineage: str | None = None, **options
+) -> None:
+    """Draw figure ``name`` of the registry (glassynets.figures) from its cells into ``out`` (.pdf
+    and .png); the PNG holds ``lineage`` (glassynets.lineage) as a text chunk, if given."""
     from .figures import FIGURES
 
     globals()[FIGURES[name].draw](cells, out, **options)
+    if lineage is not None:
+        _stamp(Path(out).with_suffix(".png"), lineage)
+
+
+def _stamp(png: Path, lineage: str) -> None:
+    """Add the lineage text chunk to a PNG (rewritten losslessly, atomically)."""
+    from PIL import Image, PngImagePlugin
+
+    from .lineage import KEY
+
+    info = PngImagePlugin.PngInfo()
+    with Image.open(png) as image:
+        image.load()
+        for key, value in image.text.items():
+            info.add_text(key, value)
+        info.add_text(KEY, lineage)
+        replace_atomically(png, lambda tmp: image.save(tmp, format="png", pnginfo=info))

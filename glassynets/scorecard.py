@@ -842,10 +842,14 @@ def headline(
 
 
 def write(
-    table: pd.DataFrame, md_path: str | Path, csv_path: str | Path, top: pd.DataFrame | None = None
+    table: pd.DataFrame,
+    md_path: str | Path,
+    csv_path: str | Path,
+    top: pd.DataFrame | None = None,
+    lineage: str | None = None,
 ) -> None:
-    """Write the scorecard as Markdown (the headline table ``top`` first, then every row) and the
-    rows as CSV (atomically)."""
+    """Write the scorecard as Markdown (the headline table ``top`` first, then every row; its last
+    line holds ``lineage``, glassynets.lineage, if given) and the rows as CSV (atomically)."""
     lines = ["# Scorecard: the paper's numbers next to this reproduction", ""]
     if top is not None and len(top):
         lines += [
@@ -866,5 +870,9 @@ def write(
     lines += [
         "| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)
     ]
+    if lineage is not None:
+        from .lineage import SCORECARD_LINE
+
+        lines += ["", SCORECARD_LINE.format(lineage)]
     storage.atomic_write_text(md_path, "\n".join(lines) + "\n")
     storage.atomic_write_text(csv_path, table.to_csv(index=False))

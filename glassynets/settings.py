@@ -43,6 +43,27 @@ def dataset_settings(config: dict[str, Any], dataset: str) -> dict[str, Any]:
     return {"dataset": dataset, "n_classes": 10, "preprocess": config[dataset]["preprocess"]}
 
 
+def ljat19_table(config: dict[str, Any], split: str, seed: int) -> dict[str, Any]:
+    """Where an LJAT19 table of ``split`` (train, test) comes from: the verified published file (by
+    its sha256), or the generator's sample stream ``seed`` and starting-geometry family."""
+    from .ljat19 import StartGeometry
+
+    ljat = config["ljat19"]
+    if ljat["source"] == "published":
+        return {"source": "published", "sha256": ljat["published"][f"{split}_sha256"]}
+    return {
+        "source": "regenerate",
+        "seed": seed,
+        **StartGeometry(**ljat["start"]).params(),
+    }
+
+
+def images_subset(config: dict[str, Any], image_set: str) -> dict[str, Any]:
+    """How an image data set's training sets are drawn from its training split."""
+    chosen = config[image_set]
+    return {key: chosen[key] for key in ("train_split", "subset", "subset_seed")}
+
+
 def train(config: dict[str, Any], experiment: str) -> dict[str, Any]:
     """Every setting of a training job of ``experiment`` but its cell (N, architecture, seeds)."""
     exp = config["experiments"][experiment]

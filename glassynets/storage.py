@@ -12,14 +12,16 @@ polars and duckdb read (``glassynets describe FILE`` prints it all).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import fcntl
 import functools
 import hashlib
 import json
 import os
 import platform
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -349,6 +351,37 @@ class SchemaError(ValueError):
     """A table on disk does not have the columns and types this code expects."""
 
 
+class LockedError(RuntimeError):
+    """Another process holds the lock of a checkpoint."""
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (a checkpoint file or folder) for the block, through the
+    file ``<path>.lock`` holding this process's PID; removed at the end. A second process asking
+    for it raises :class:`LockedError` naming the holder's PID. The lock dies with its holder
+    (flock), so a killed job leaves nothing to clean up."""
+    lock = Path(f"{path}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise LockedError(
+            f"{path} is in use by another job (PID {holder}), perhaps one left running by a killed "
+            f"snakemake: stop it (kill {holder}) or let it finish, then run again"
+        ) from None
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+        os.close(fd)
+
+
 def replace_atomically(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
     """Create ``path`` (and its folder) by ``write(tmp)`` to a hidden temporary name beside it, then
     rename: readers never see a partial file. If ``write`` raises (e.g. a failed checksum), the
@@ -441,8 +474,8 @@ def read(path: str | os.PathLike, kind: str) -> pa.Table:
         )
     except (pa.ArrowInvalid, OSError) as err:
         raise SchemaError(
-            f"{path}: not a readable Parquet file ({err}); delete it and run the workflow again, "
-            "which rebuilds it"
+            f"{path}: not a readable Parquet file ({err}); rebuild it and what was made from it: "
+            f"snakemake --cores all --forcerun {path}"
         ) from err
     expected = SCHEMAS[kind]
     for i, field in enumerate(expected):

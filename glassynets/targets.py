@@ -46,6 +46,15 @@ class Targets:
             for t in self.pspin["temperatures"]
         ]
 
+    def data_files(self, experiment: str, n: int | str) -> dict[str, str]:
+        """The training table (N rows) and the test table of an experiment's cells at N."""
+        dataset = self.experiments[experiment]["dataset"]
+        test = "test" if dataset == "ljat19" else "t10k"
+        return {
+            "train": f"resources/{dataset}/train_N{n}.parquet",
+            "test": f"resources/{dataset}/{test}.parquet",
+        }
+
     def block_files(self, experiment: str, n: int | str, arch: str, kind: str) -> list[str]:
         """Files ``kind`` (snapshots, metrics, two_time) of every seed block of one cell."""
         exp = self.experiments[experiment]

@@ -890,6 +890,14 @@ def _check_data(spec: TrainSpec, x_train, y_train, x_test, y_test) -> None:
     )
     if wrong is not None:
         raise ValueError(f"{wrong[0]} {wrong[1]}")
+    for name, x in (("x_train", x_train), ("x_test", x_test)):
+        bad = (~torch.isfinite(x)).nonzero()
+        if len(bad):
+            row, column = (int(i) for i in bad[0])
+            raise ValueError(
+                f"non-finite input: {name} row {row}, feature {column} is {float(x[row, column])} "
+                f"({len(bad)} such values); the data table is at fault, not the training settings"
+            )
     for name, yy, m in (("y_train", y_train, n), ("y_test", y_test, x_test.shape[0])):
         if yy.shape != (m,) or (m and (int(yy.min()) < 0 or int(yy.max()) >= arch.n_out)):
             raise ValueError(f"{name} must be [n] int labels in [0, {arch.n_out})")

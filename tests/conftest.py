@@ -1,5 +1,7 @@
 """Shared test setup."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,18 @@ def one_thread():
 SHARED = Path(__file__).resolve().parents[1].parent / "shared/data"
 MNIST_FILES = SHARED / "mnist"  # the t10k files and the training labels
 FASHION_FILES = SHARED / "fashion-mnist"  # all four files
-SCHEMA = Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml"
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT / "workflow/schemas/config.schema.yaml"
+
+
+def snakemake(
+    *args: str, cwd: Path = ROOT, timeout: int = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """The real snakemake command line on the project's Snakefile."""
+    command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), *args]
+    return subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def job_settings(kind: str = "train", dataset: str = "ljat19", **experiment) -> str:

@@ -86,7 +86,7 @@ def test_a_truncated_file_says_how_to_rebuild_it(tmp_path):
     path.write_bytes(path.read_bytes()[:40])
     with pytest.raises(
         storage.SchemaError,
-        match=r"m.parquet: not a readable Parquet file .*delete it and run the workflow again",
+        match=r"m.parquet: not a readable Parquet file .*rebuild it .*--forcerun .*m.parquet",
     ):
         storage.read(path, "energy")
 

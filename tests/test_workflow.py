@@ -13,7 +13,7 @@ import pytest
 import tomllib
 import yaml
 
-from conftest import FASHION_FILES, MNIST_FILES, SCHEMA
+from conftest import FASHION_FILES, MNIST_FILES, SCHEMA, snakemake
 from glassynets import config, storage
 from glassynets.figures import FIGURES
 from glassynets.targets import Targets
@@ -25,15 +25,6 @@ _PAPER = Targets(config.check_files([ROOT / "config.yaml"], SCHEMA))
 LJAT_FIGURES = tuple(n for n in FIGURES if _PAPER.figure_datasets(n) == ["ljat19"])
 MNIST_FIGURES = tuple(n for n in FIGURES if _PAPER.figure_datasets(n) == ["mnist"])
 BOTH_FIGURES = tuple(n for n in FIGURES if _PAPER.figure_datasets(n) == ["ljat19", "mnist"])
-
-
-def snakemake(
-    *args: str, cwd: Path = ROOT, timeout: int = 900, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), *args]
-    return subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
-    )
 
 
 def job_counts(output: str) -> dict[str, int]:
@@ -495,6 +486,17 @@ def test_smoke_run_is_up_to_date_afterwards(smoke_run, tmp_path):
         "-n", "--configfile", *configs, str(elsewhere), "--directory", str(workdir), target
     )
     assert result.returncode == 0 and "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_every_file_of_the_smoke_run_carries_the_lineage_of_the_config(smoke_run):
+    workdir, configs, target = smoke_run
+    command = [sys.executable, "-m", "glassynets.cli", "check-results", *configs]
+    result = subprocess.run(
+        [*command, "--directory", str(workdir)], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    made = int(re.search(r"check-results: (\d+) of (\d+) files up to date", result.stdout)[1])
+    assert made >= 100 and "0 stale, 0 unreadable" in result.stdout
 
 
 def test_report_builds_after_the_smoke_run(smoke_run):

@@ -23,11 +23,12 @@ rule aging:
         runtime=COSTS.aging_runtime_min,
     params:
         settings=aging_settings,
+        lineage=lineage("results/tables/{experiment}/N{n}/{arch}/msd.parquet"),
         folder="results/tables/{experiment}/N{n}/{arch}",
     shell:
-        "glassynets aging --settings '{params.settings}' --two-time {input.two_time} "
-        "--snapshots {input.snapshots} --metrics {input.metrics} "
-        "--out {params.folder} > {log} 2>&1"
+        "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
+        "aging --settings '{params.settings}' --two-time {input.two_time} "
+        "--snapshots {input.snapshots} --metrics {input.metrics} --out {params.folder}"
 
 
 use rule aging as aging_pspin with:
@@ -44,4 +45,5 @@ use rule aging as aging_pspin with:
         runtime=COSTS.pspin_aging_runtime_min,
     params:
         settings=settings.as_json(settings.aging(PSPIN["analysis"], PSPIN["dt"])) if PSPIN else "",
+        lineage=lineage("results/tables/pspin/N{n}/T{temperature}/msd.parquet"),
         folder="results/tables/pspin/N{n}/T{temperature}",

@@ -9,7 +9,7 @@ from glassynets import config as config_checks
 from glassynets import images, settings
 from glassynets.cells import METRICS_TABLES, TABLES
 from glassynets.costs import Costs, ljat19_runtime_min, table_mem_mb, table_runtime_min
-from glassynets.ljat19 import StartGeometry
+from glassynets.lineage import Lineage, misplaced_folders, unreadable
 from glassynets.targets import Targets
 
 try:
@@ -18,6 +18,7 @@ except config_checks.ConfigError as err:
     sys.exit(f"config error: {err}")
 
 TARGETS = Targets(config)
+LINEAGE = Lineage(config)
 COSTS = Costs(config)
 LJAT = config["ljat19"]
 PUBLISHED = LJAT["source"] == "published"
@@ -36,16 +37,28 @@ wildcard_constraints:
     temperature=r"\d+(\.\d+)?",
 
 
+# Files on disk that would mislead Snakemake, checked before anything runs (see inputs_readable).
+if workflow.is_main_process:
+    problems = misplaced_folders(LINEAGE)
+    if problems:
+        sys.exit(
+            "\n".join(f"results error: {p}" for p in problems) + "\nNothing was run or deleted."
+        )
+    for problem in unreadable(LINEAGE.ids):
+        print(f"results warning: {problem}", file=sys.stderr)
+
+
+# Every rule's command starts "exec glassynets --log {log} --stop-with-parent $PPID --lineage
+# {params.lineage}": no shell left between Snakemake and Python, output to the job's log with an
+# error's one line on the console, stopped with a killed snakemake, and the identity of its outputs
+# stored in them (docs/provenance.md).
+
+
 # --- input functions
 
 
 def train_inputs(wildcards):
-    dataset = config["experiments"][wildcards.experiment]["dataset"]
-    test = "test" if dataset == "ljat19" else "t10k"
-    return {
-        "train": f"resources/{dataset}/train_N{wildcards.n}.parquet",
-        "test": f"resources/{dataset}/{test}.parquet",
-    }
+    return TARGETS.data_files(wildcards.experiment, wildcards.n)
 
 
 def block_files(kind):
@@ -70,6 +83,13 @@ def published_file(split):
 # --- settings and options handed to jobs (tracked by Snakemake as params)
 
 
+def lineage(output):
+    """Params: the identity of the job's file ``output`` (a template of its wildcards), which
+    changes with any setting upstream (glassynets.lineage), so that a changed setting reruns the
+    jobs it affects even when the files between are gone."""
+    return lambda wildcards: LINEAGE.of(output.format(**dict(wildcards.items())))
+
+
 def train_settings(wildcards):
     return settings.as_json(settings.train(config, wildcards.experiment))
 
@@ -84,16 +104,11 @@ def hessian_settings(wildcards):
 
 
 def ljat19_source(split, seed):
-    """Where an LJAT19 table comes from: a published file, or the generator."""
-    if PUBLISHED:
+    """Where an LJAT19 table comes from, as options: a published file, or the generator."""
+    source = settings.ljat19_table(config, split, seed)
+    if source.pop("source") == "published":
         return f"--from-file resources/ljat19/published/{split}.verified"
-    start = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in ljat19_start().params().items())
-    return f"--seed {seed} {start}"
-
-
-def ljat19_start():
-    """The configured starting-geometry family (`glassynets.ljat19.StartGeometry`)."""
-    return StartGeometry(**LJAT["start"])
+    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in source.items())
 
 
 def image_fetch_options(image_set):
@@ -103,6 +118,18 @@ def image_fetch_options(image_set):
     source = f"--source-dir {chosen['source_dir']}" if chosen["source_dir"] else ""
     mirrors = f"--mirrors {' '.join(chosen['mirrors'])}" if chosen["mirrors"] is not None else ""
     return f"--dataset {image_set} {source} {mirrors}"
+
+
+def inputs_readable(jobs):
+    """onstart: stop before any job starts (and before Snakemake deletes any output) if a job would
+    read a file that is unreadable and not rebuilt first."""
+    jobs = list(jobs)
+    rebuilt = {f for job in jobs for f in job.output}
+    problems = unreadable(sorted({f for job in jobs for f in job.input} - rebuilt))
+    if problems:
+        sys.exit(
+            "\n".join(f"results error: {p}" for p in problems) + "\nNothing was run or deleted."
+        )
 
 
 def completion_message():

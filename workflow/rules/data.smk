@@ -14,7 +14,8 @@ rule ljat19_fetch_published:
         source=lambda w: LJAT["published"][w.split],
         sha256=lambda w: LJAT["published"][f"{w.split}_sha256"],
     shell:
-        "glassynets ljat19-fetch --source {params.source} --sha256 {params.sha256} --out {output} > {log} 2>&1"
+        "exec glassynets --log {log} --stop-with-parent $PPID "
+        "ljat19-fetch --source {params.source} --sha256 {params.sha256} --out {output}"
 
 
 rule ljat19_train_set:
@@ -32,8 +33,10 @@ rule ljat19_train_set:
         runtime=COSTS.ljat19_train_runtime_min,
     params:
         source=ljat19_source("train", LJAT["train_seed"]),
+        lineage=lineage("resources/ljat19/train_N{n}.parquet"),
     shell:
-        "glassynets ljat19-dataset --n {wildcards.n} {params.source} --out {output} > {log} 2>&1"
+        "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
+        "ljat19-dataset --n {wildcards.n} {params.source} --out {output}"
 
 
 rule ljat19_test_set:
@@ -52,8 +55,10 @@ rule ljat19_test_set:
     params:
         n=LJAT["test_size"],
         source=ljat19_source("test", LJAT["test_seed"]),
+        lineage=lineage("resources/ljat19/test.parquet"),
     shell:
-        "glassynets ljat19-dataset --n {params.n} {params.source} --out {output} > {log} 2>&1"
+        "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
+        "ljat19-dataset --n {params.n} {params.source} --out {output}"
 
 
 rule ljat19_limits_sample:
@@ -72,8 +77,10 @@ rule ljat19_limits_sample:
     params:
         n=0 if PUBLISHED else LJAT["limits_size"],  # 0: the whole published test file
         source=ljat19_source("test", LJAT["limits_seed"]),
+        lineage=lineage("resources/ljat19/limits_sample.parquet"),
     shell:
-        "glassynets ljat19-dataset --n {params.n} {params.source} --out {output} > {log} 2>&1"
+        "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
+        "ljat19-dataset --n {params.n} {params.source} --out {output}"
 
 
 rule ljat19_limits:
@@ -91,8 +98,10 @@ rule ljat19_limits:
         runtime=table_runtime_min(LJAT["limits_size"], 40),
     params:
         features=" ".join(LJAT["features"]),
+        lineage=lineage("results/tables/ljat19_limits.json"),
     shell:
-        "glassynets ljat19-limits --sample {input} --features {params.features} --out {output} > {log} 2>&1"
+        "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
+        "ljat19-limits --sample {input} --features {params.features} --out {output}"
 
 
 # Image data sets (MNIST, Fashion-MNIST): the four official files, verified, converted once to
@@ -126,9 +135,12 @@ rule images_convert:
     resources:
         mem_mb=table_mem_mb(60000, 784),
         runtime=table_runtime_min(60000, 784),
+    params:
+        lineage=lineage("resources/{image_set}/{image_split}.parquet"),
     shell:
-        "glassynets images-convert --dataset {wildcards.image_set} --images {input.images} --labels {input.labels} "
-        "--out {output} > {log} 2>&1"
+        "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
+        "images-convert --dataset {wildcards.image_set} --images {input.images} "
+        "--labels {input.labels} --out {output}"
 
 
 rule images_train_set:
@@ -147,6 +159,8 @@ rule images_train_set:
     params:
         subset=lambda wildcards: config[wildcards.image_set]["subset"],
         seed=lambda wildcards: config[wildcards.image_set]["subset_seed"],
+        lineage=lineage("resources/{image_set}/train_N{n}.parquet"),
     shell:
-        "glassynets images-subset --split {input} --n {wildcards.n} --subset {params.subset} --seed {params.seed} "
-        "--out {output} > {log} 2>&1"
+        "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
+        "images-subset --split {input} --n {wildcards.n} --subset {params.subset} "
+        "--seed {params.seed} --out {output}"

@@ -24,8 +24,10 @@ for figure, variant in TARGETS.figure_variants():
         params:
             name=figure,
             options=TARGETS.figure_options(figure, variant),
+            lineage=LINEAGE.of(f"{TARGETS.figure_path(figure, variant)}.png"),
         shell:
-            "glassynets figure {params.name} {params.options} --out {output.pdf} > {log} 2>&1"
+            "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
+            "figure {params.name} {params.options} --out {output.pdf}"
 
 
 for dataset in [None, *TARGETS.datasets]:
@@ -49,5 +51,7 @@ for dataset in [None, *TARGETS.datasets]:
             "../../envs/glassynets.yaml"
         params:
             options=TARGETS.scorecard_options(dataset),
+            lineage=LINEAGE.of(f"{TARGETS.scorecard_name(dataset)}.md"),
         shell:
-            "glassynets scorecard {params.options} --out-md {output.md} --out-csv {output.csv} > {log} 2>&1"
+            "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
+            "scorecard {params.options} --out-md {output.md} --out-csv {output.csv}"

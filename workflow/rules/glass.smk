@@ -17,10 +17,11 @@ rule pspin:
         runtime=COSTS.pspin_runtime_min,
     params:
         settings=settings.as_json(settings.pspin(config)) if PSPIN else "",
+        lineage=lineage("results/runs/pspin/N{n}/T{temperature}/two_time.parquet"),
         # Not an output: Snakemake deletes outputs of failed jobs, and a resume needs these files.
         checkpoints="results/checkpoints/pspin/N{n}/T{temperature}",
     shell:
-        "glassynets pspin --settings '{params.settings}' --n {wildcards.n} --temperature {wildcards.temperature} "
+        "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
+        "pspin --settings '{params.settings}' --n {wildcards.n} --temperature {wildcards.temperature} "
         "--threads {threads} --checkpoint-dir {params.checkpoints} "
-        "--out-snapshots {output.snapshots} --out-energy {output.energy} --out-two-time {output.two_time} "
-        "> {log} 2>&1"
+        "--out-snapshots {output.snapshots} --out-energy {output.energy} --out-two-time {output.two_time}"

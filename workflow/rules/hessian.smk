@@ -17,7 +17,9 @@ rule hessian:
         runtime=COSTS.hessian_runtime_min,
     params:
         settings=hessian_settings,
+        lineage=lineage("results/tables/{experiment}/N{n}/{arch}/hessian.parquet"),
     shell:
-        "glassynets hessian --settings '{params.settings}' --snapshots {input.snapshots} "
+        "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
+        "hessian --settings '{params.settings}' --snapshots {input.snapshots} "
         "--train {input.train} --test {input.test} --threads {threads} "
-        "--out-eigenvalues {output.eigenvalues} --out-summary {output.summary} > {log} 2>&1"
+        "--out-eigenvalues {output.eigenvalues} --out-summary {output.summary}"

@@ -19,13 +19,16 @@ rule train:
         gpu=COSTS.train_gpus,
     params:
         settings=train_settings,
+        lineage=lineage(
+            "results/runs/{experiment}/N{n}/{arch}/seeds{first}-{last}/two_time.parquet"
+        ),
         # Not an output: Snakemake deletes outputs of failed jobs, and a resume needs this file.
         checkpoint="results/checkpoints/{experiment}/N{n}/{arch}/seeds{first}-{last}.pt",
         checkpoint_every_s=config["checkpoint_every_s"],
     shell:
-        "glassynets train --settings '{params.settings}' --train {input.train} --test {input.test} "
+        "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
+        "train --settings '{params.settings}' --train {input.train} --test {input.test} "
         "--n-train {wildcards.n} --arch {wildcards.arch} --seeds {wildcards.first}-{wildcards.last} "
         "--threads {threads} "
         "--checkpoint {params.checkpoint} --checkpoint-every-s {params.checkpoint_every_s} "
-        "--out-snapshots {output.snapshots} --out-metrics {output.metrics} --out-two-time {output.two_time} "
-        "> {log} 2>&1"
+        "--out-snapshots {output.snapshots} --out-metrics {output.metrics} --out-two-time {output.two_time}"
