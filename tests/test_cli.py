@@ -127,8 +127,14 @@ def _train_args(ljat_files, out, checkpoint=None, steps=40000, seeds="0-3", ever
     ]
 
 
-def _train_command(ljat_files, out, checkpoint):
-    return [sys.executable, "-m", "glassynets.cli", *_train_args(ljat_files, out, checkpoint)]
+def _train_command(ljat_files, out, checkpoint, steps=40000):
+    return [
+        sys.executable, "-m", "glassynets.cli", *_train_args(ljat_files, out, checkpoint, steps)
+    ]  # fmt: skip
+
+
+# Long enough that five kills, each some 0.3-0.8 s of training after a resume, land before the end.
+KILLED_STEPS = 100000
 
 
 def test_a_training_job_killed_five_times_resumes_to_the_same_bits(ljat_files, tmp_path):
@@ -136,7 +142,9 @@ def test_a_training_job_killed_five_times_resumes_to_the_same_bits(ljat_files, t
     a checkpoint), then let it finish: its files hold the bits of an uninterrupted run."""
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     subprocess.run(
-        _train_command(ljat_files, whole, tmp_path / "w.pt"), check=True, capture_output=True
+        _train_command(ljat_files, whole, tmp_path / "w.pt", KILLED_STEPS),
+        check=True,
+        capture_output=True,
     )
     checkpoint = tmp_path / "k.pt"
     rng = np.random.default_rng(int(time.time()))
@@ -144,7 +152,7 @@ def test_a_training_job_killed_five_times_resumes_to_the_same_bits(ljat_files, t
     for _ in range(5):
         before = checkpoint.stat().st_mtime_ns if checkpoint.exists() else 0
         job = subprocess.Popen(
-            _train_command(ljat_files, killed, checkpoint),
+            _train_command(ljat_files, killed, checkpoint, KILLED_STEPS),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -160,13 +168,17 @@ def test_a_training_job_killed_five_times_resumes_to_the_same_bits(ljat_files, t
         assert job.returncode == -signal.SIGKILL, (
             "the job finished before it could be killed; make it longer"
         )
-        assert checkpoint.exists() and not (killed / "s.parquet").exists()
+        assert not (killed / "s.parquet").exists(), "the job finished before it could be killed"
+        assert checkpoint.exists(), out
         steps_at_kill.append(torch_step(checkpoint))
     assert len(set(steps_at_kill)) == 5 and steps_at_kill == sorted(
         steps_at_kill
     )  # five kills at five places
     resumed = subprocess.run(
-        _train_command(ljat_files, killed, checkpoint), check=True, capture_output=True, text=True
+        _train_command(ljat_files, killed, checkpoint, KILLED_STEPS),
+        check=True,
+        capture_output=True,
+        text=True,
     )
     assert "resumed from" in resumed.stdout
     for name, kind in (
@@ -177,7 +189,7 @@ def test_a_training_job_killed_five_times_resumes_to_the_same_bits(ljat_files, t
         assert storage.read(whole / name, kind).equals(storage.read(killed / name, kind)), name
     assert not checkpoint.exists()
     steps, _, theta = storage.read_snapshots(killed / "s.parquet")
-    assert steps[-1] == 40000 and np.isfinite(theta).all()
+    assert steps[-1] == KILLED_STEPS and np.isfinite(theta).all()
 
 
 def torch_step(checkpoint: Path) -> int:
