@@ -1,0 +1,245 @@
+"""Exact n = ∞ dynamics of the spherical p-spin (p = 3): the Cugliandolo–Kurchan equations.
+
+The model of :mod:`glassynets.pspin` (H = −Σ_{i<j<k} J_ijk s_i s_j s_k, J_ijk ~ N(0, 3/n²),
+|s|² = n, Langevin ds/dt = −∇H − μ(t)s + ξ with ⟨ξ_i(t)ξ_j(t′)⟩ = 2T δ_ij δ(t − t′)) has
+⟨H(s)H(s′)⟩ = n f(C) with f(C) = C³/2 and C = s·s′/n (up to O(1/n): the absent coincident-index
+terms). At n = ∞, after a quench from a random configuration (C(t, 0) → 0 for t > 0 needs no
+initial-condition term), the correlation C(t, t′) = s(t)·s(t′)/n, the response
+R(t, t′) = (1/n) Σ_i δ⟨s_i(t)⟩/δh_i(t′) and the Lagrange multiplier μ(t) obey, for t > t′,
+
+    ∂_t C(t, t′) = −μ(t) C(t, t′) + ∫_0^t ds f″(C(t, s)) R(t, s) C(s, t′)
+                                   + ∫_0^{t′} ds f′(C(t, s)) R(t′, s)
+    ∂_t R(t, t′) = −μ(t) R(t, t′) + ∫_{t′}^t ds f″(C(t, s)) R(t, s) R(s, t′),   R(t′⁺, t′) = 1
+    μ(t) = T + ∫_0^t ds [f′(C(t, s)) + f″(C(t, s)) C(t, s)] R(t, s) = T − 3 e(t)
+    e(t) = H/n = −∫_0^t ds f′(C(t, s)) R(t, s)
+
+with C(t, t) = 1, f′ = (3/2)C², f″ = 3C. Units: those of pspin (time t = step·dt of the
+simulation, T and e per spin). Checks (tests/test_ck.py, docs/pspin.md): e → −1/(2T) and
+time-translation invariance above T_d = sqrt(3/8); below T_d a plateau of C near
+:func:`glassynets.pspin.plateau_q` and e(t) decreasing towards
+:func:`glassynets.pspin.asymptotic_energy`.
+
+Scheme (:func:`integrate`): a uniform grid t_i = i·h, trapezoidal quadrature of every memory
+integral, and a predictor–corrector (Heun) step in t, iterated to self-consistency on the new row
+of the two-time grid; second order in h. Memory O(n²), time O(n³) for n = t_max/h steps.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+P = 3
+
+
+def f1(c: np.ndarray) -> np.ndarray:
+    """f′(C) = (p/2) C^(p−1) for f(C) = C^p/2, p = 3."""
+    return 1.5 * c * c
+
+
+def f2(c: np.ndarray) -> np.ndarray:
+    """f″(C) = p(p−1)/2 C^(p−2) for p = 3."""
+    return 3.0 * c
+
+
+@dataclass
+class CKSolution:
+    """C, R and μ of :func:`integrate` on the uniform grid times[i] = i·h.
+
+    times [n] (model time units); C [n, n] symmetric, C[i, j] = C(t_i, t_j), C[i, i] = 1;
+    R [n, n] lower triangular, R[i, j] = R(t_i, t_j) for i ≥ j (R[i, i] = 1 = R(t⁺, t); zero
+    above the diagonal); mu [n] and energy [n] = H/n (e = (T − μ)/3).
+    """
+
+    temperature: float
+    h: float
+    times: np.ndarray
+    C: np.ndarray
+    R: np.ndarray
+    mu: np.ndarray
+    energy: np.ndarray
+    metadata: dict = field(default_factory=dict)
+
+    def correlation(self, t_w: np.ndarray, lag: np.ndarray) -> np.ndarray:
+        """C(t_w + lag, t_w) at any t_w, lag >= 0 with t_w + lag <= t_max (broadcast), by
+        bilinear interpolation in (t_w, lag), the coordinates in which C is smooth (it has a
+        cusp across the diagonal, C ≈ 1 − T|t − t′|). Exact on grid points."""
+        return _bilinear(self.C, self.h, t_w, lag)
+
+
+def _bilinear(grid: np.ndarray, h: float, t_w, lag) -> np.ndarray:
+    t_w, lag = np.broadcast_arrays(np.asarray(t_w, float), np.asarray(lag, float))
+    n = grid.shape[0] - 1
+    if np.any(t_w < 0) or np.any(lag < 0) or np.any(t_w + lag > n * h * (1 + 1e-12)):
+        raise ValueError(f"need t_w, lag >= 0 and t_w + lag <= {n * h:g}")
+    x, y = t_w / h, lag / h
+    # snap values within rounding of a grid point onto it (t = step·dt is rarely exact in binary)
+    x = np.where(np.abs(x - np.rint(x)) < 1e-9, np.rint(x), x)
+    y = np.where(np.abs(y - np.rint(y)) < 1e-9, np.rint(y), y)
+    j0 = np.minimum(np.floor(x).astype(np.int64), n)
+    k0 = np.minimum(np.floor(y).astype(np.int64), n - j0)
+    fx, fy = x - j0, y - k0
+    j1 = np.minimum(j0 + 1, n)
+    k1 = np.minimum(k0 + 1, n - j0)  # the point (j0, k0 + 1) exists when (j0, k0) + fy does
+
+    def at(j, k):
+        k = np.minimum(k, n - j)  # (j + 1, k + 1) may fall outside the triangle: clamp
+        return grid[j + k, j]
+
+    return (
+        (1 - fx) * (1 - fy) * at(j0, k0)
+        + (1 - fx) * fy * at(j0, k1)
+        + fx * (1 - fy) * at(j1, k0)
+        + fx * fy * at(j1, k1)
+    )
+
+
+def integrate(
+    temperature: float,
+    t_max: float,
+    h: float,
+    corrections: int = 3,
+    log: Callable[[str], None] | None = None,
+) -> CKSolution:
+    """Integrate the CK equations of the p = 3 spherical p-spin from a random start to t_max.
+
+    temperature T >= 0 (model units), step h > 0 (model time units; n = round(t_max/h) steps,
+    so t_max is rounded to a multiple of h). Each step predicts the new row (t_{i+1}, t_j ≤ t_i)
+    with Euler and then applies ``corrections`` trapezoidal (Heun) corrections, each with the
+    memory integrals recomputed from the corrected row. Memory: two float64 [n+1, n+1] arrays;
+    time ∝ n³ (about 40 s for n = 2000 on one core). ``log`` gets a progress line every ~20 s.
+    """
+    if temperature < 0 or h <= 0 or t_max <= 0:
+        raise ValueError(f"need T >= 0, h > 0, t_max > 0; got {temperature}, {h}, {t_max}")
+    n = int(round(t_max / h))
+    if n < 1:
+        raise ValueError(f"t_max = {t_max} is shorter than one step h = {h}")
+    T = float(temperature)
+    C = np.zeros((n + 1, n + 1))
+    R = np.zeros((n + 1, n + 1))
+    mu = np.zeros(n + 1)
+    energy = np.zeros(n + 1)
+    C[0, 0] = R[0, 0] = 1.0
+
+    def rhs(i: int) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """dC/dt, dR/dt at (t_i, t_j) for j = 0..i, and μ_i, e_i, from rows 0..i."""
+        c, r = C[i, : i + 1], R[i, : i + 1]
+        a = f2(c) * r  # f″(C(t_i, s)) R(t_i, s)
+        b = f1(c)  # f′(C(t_i, s))
+        w = np.ones(i + 1)
+        w[0] -= 0.5
+        w[i] -= 0.5
+        e = -h * np.dot(w, b * r)
+        m = T - P * e  # = T + ∫ (f′ + f″C) R, as f″(C) C = 2 f′(C) for p = 3
+        # ∫_0^{t_i} ds a(s) C(s, t_j): trapezoid over s = 0..i
+        i1 = h * ((w * a) @ C[: i + 1, : i + 1])
+        # ∫_0^{t_j} ds f′(C(t_i, s)) R(t_j, s): R lower triangular, half weights at s = 0 and s = j
+        rj = R[: i + 1, : i + 1]
+        i2 = h * (rj @ b - 0.5 * b[0] * rj[:, 0] - 0.5 * b * np.diagonal(rj))
+        # ∫_{t_j}^{t_i} ds a(s) R(s, t_j): half weights at s = j and s = i
+        i3 = h * (a @ rj - 0.5 * a * np.diagonal(rj) - 0.5 * a[i] * r)
+        return -m * c + i1 + i2, -m * r + i3, m, e
+
+    dc, dr, mu[0], energy[0] = rhs(0)
+    started = reported = time.perf_counter()
+    for i in range(n):
+        k = i + 1
+        C[k, : i + 1] = C[i, : i + 1] + h * dc
+        R[k, : i + 1] = R[i, : i + 1] + h * dr
+        C[k, k] = R[k, k] = 1.0
+        C[: i + 1, k] = C[k, : i + 1]
+        for _ in range(corrections):
+            dc1, dr1, _, _ = rhs(k)
+            C[k, : i + 1] = C[i, : i + 1] + 0.5 * h * (dc + dc1[: i + 1])
+            R[k, : i + 1] = R[i, : i + 1] + 0.5 * h * (dr + dr1[: i + 1])
+            C[: i + 1, k] = C[k, : i + 1]
+        dc, dr, mu[k], energy[k] = rhs(k)
+        if log is not None and time.perf_counter() - reported > 20:
+            reported = time.perf_counter()
+            log(f"CK T = {T:g}: t = {k * h:g} / {n * h:g} ({reported - started:.0f} s)")
+    return CKSolution(
+        T,
+        h,
+        np.arange(n + 1) * h,
+        C,
+        R,
+        mu,
+        energy,
+        {
+            "model": "spherical p-spin, n = ∞ (CK)",
+            "p": P,
+            "temperature": T,
+            "h": h,
+            "corrections": corrections,
+            "seconds": time.perf_counter() - started,
+        },
+    )
+
+
+def two_time_columns(
+    solution: CKSolution,
+    waiting_times: Sequence[int],
+    lags: Sequence[int],
+    step: float,
+    last_step: int | None = None,
+    eps: Sequence[float] = (),
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """The CK curves as one run's rows of the ``two_time`` table (storage.SCHEMAS), on the grid
+    of a p-spin simulation: waiting_times [W] and lags [L] in integration steps
+    (``two_time.grid(steps, ...)`` as in pspin.run_cell), times = steps·``step`` (the pspin dt).
+
+    Pairs are kept where t_w + t <= last_step (default: the last step within the solution's
+    t_max), like two_time.Recorder.columns (rows sorted by t_w, then t). Columns: seed,
+    t_w, t (steps), delta = Δ = 2(1 − C(t_w + t, t_w)); fourth = 3Δ² and overlap [rows, K] =
+    erf(ε/sqrt(2Δ)) per ε of ``eps``, the values for a Gaussian displacement of variance Δ per
+    spin, which is exact at n = ∞ (the single-spin process of the spherical model is linear
+    with Gaussian noise and a Gaussian start).
+    """
+    waiting_times = np.asarray(waiting_times, dtype=np.int64)
+    lags = np.asarray(lags, dtype=np.int64)
+    reach = int(math.floor(solution.times[-1] / step * (1 + 1e-12)))
+    last = reach if last_step is None else int(last_step)
+    if last > reach:
+        raise ValueError(
+            f"last_step {last} (time {last * step:g}) is beyond the solution (t_max = "
+            f"{solution.times[-1]:g})"
+        )
+    valid = waiting_times[:, None] + lags[None, :] <= last
+    w, k = np.nonzero(valid)
+    tw, t = waiting_times[w], lags[k]
+    delta = 2 * (1 - solution.correlation(tw * step, t * step))
+    eps = np.asarray(eps, dtype=np.float64).reshape(-1)
+    overlap = np.array(
+        [[math.erf(e / math.sqrt(2 * d)) if d > 0 else 1.0 for e in eps] for d in delta]
+    ).reshape(len(delta), len(eps))
+    return {
+        "seed": np.full(len(tw), seed, dtype=np.int64),
+        "t_w": tw,
+        "t": t,
+        "delta": delta,
+        "fourth": 3 * delta**2,
+        "overlap": overlap,
+    }
+
+
+def energy_columns(
+    solution: CKSolution, steps: Sequence[int], step: float, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """e(t) = H/n at integration steps ``steps`` (time = steps·``step``, linear interpolation on the
+    CK grid) as one run's rows of the ``energy`` table (storage.SCHEMAS)."""
+    steps = np.asarray(steps, dtype=np.int64)
+    times = steps * step
+    if len(times) and times.max() > solution.times[-1] * (1 + 1e-12):
+        raise ValueError(
+            f"step {steps.max()} is beyond the solution (t_max = {solution.times[-1]:g})"
+        )
+    return {
+        "seed": np.full(len(steps), seed, dtype=np.int64),
+        "step": steps,
+        "energy": np.interp(times, solution.times, solution.energy),
+    }
