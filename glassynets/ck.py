@@ -243,3 +243,35 @@ def energy_columns(
         "step": steps,
         "energy": np.interp(times, solution.times, solution.energy),
     }
+
+
+def extrapolated(
+    temperature: float,
+    t_max: float,
+    h: float,
+    corrections: int = 3,
+    log: Callable[[str], None] | None = None,
+) -> CKSolution:
+    """Richardson extrapolation of :func:`integrate` at steps h and 2h, on the 2h grid:
+    X = (4 X_h − X_2h)/3 for C, R, μ and e, which cancels the h² term of the error (the scheme is
+    second order). Costs 9/8 of the run at h alone; the result has step 2h."""
+    fine = integrate(temperature, t_max, h, corrections, log)
+    coarse = integrate(temperature, fine.times[-1], 2 * h, corrections, log)
+    m = len(coarse.times)
+    if not np.isclose(coarse.times[-1], fine.times[2 * (m - 1)]):
+        raise ValueError(f"t_max = {t_max} must be a multiple of 2h = {2 * h}")
+
+    def mix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return (4 * a - b) / 3
+
+    sub = (slice(None, 2 * m - 1, 2),) * 2
+    return CKSolution(
+        fine.temperature,
+        2 * h,
+        coarse.times,
+        mix(fine.C[sub], coarse.C),
+        mix(fine.R[sub], coarse.R),
+        mix(fine.mu[::2][:m], coarse.mu),
+        mix(fine.energy[::2][:m], coarse.energy),
+        {**fine.metadata, "h": 2 * h, "richardson_from": [h, 2 * h]},
+    )
