@@ -21,7 +21,10 @@ time-translation invariance above T_d = sqrt(3/8); below T_d a plateau of C near
 
 Scheme (:func:`integrate`): a uniform grid t_i = i·h, trapezoidal quadrature of every memory
 integral, and a predictor–corrector (Heun) step in t, iterated to self-consistency on the new row
-of the two-time grid; second order in h. Memory O(n²), time O(n³) for n = t_max/h steps.
+of the two-time grid; second order in h at t ≲ 20, slower (ratio ≈ 2.5 per halving) in the
+aging regime at t ≳ 50 (docs/pspin.md). Memory O(n²), time O(n³) for n = t_max/h steps: no
+Kim–Latz decimation yet, so t = 1000 is reached only at coarse h. Numpy's BLAS does the work:
+run with OPENBLAS_NUM_THREADS=1 (one core; this module never sets it).
 """
 
 from __future__ import annotations
@@ -111,7 +114,8 @@ def integrate(
     so t_max is rounded to a multiple of h). Each step predicts the new row (t_{i+1}, t_j ≤ t_i)
     with Euler and then applies ``corrections`` trapezoidal (Heun) corrections, each with the
     memory integrals recomputed from the corrected row. Memory: two float64 [n+1, n+1] arrays;
-    time ∝ n³ (about 40 s for n = 2000 on one core). ``log`` gets a progress line every ~20 s.
+    time ∝ n³ (10 s for n = 2000, 42 s for n = 3000 on one core with
+    OPENBLAS_NUM_THREADS=1). ``log`` gets a progress line every ~20 s.
     """
     if temperature < 0 or h <= 0 or t_max <= 0:
         raise ValueError(f"need T >= 0, h > 0, t_max > 0; got {temperature}, {h}, {t_max}")
