@@ -1,5 +1,6 @@
 """Shared test setup."""
 
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,20 @@ def pspin_settings(**pspin) -> str:
     cell = {"dataset": "ljat19", "n_train": [60000], "architectures": ["h1"]}
     cfg = config.validate({"experiments": {"t": cell}, "pspin": pspin}, SCHEMA)
     return settings.as_json(settings.pspin(cfg))
+
+
+@contextlib.contextmanager
+def lock_held_elsewhere(path):
+    """Another process holds storage.exclusive_lock(path) for the block; yields its PID."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import time; from glassynets import storage\n"
+         f"with storage.exclusive_lock({str(path)!r}):\n"
+         "    print('held', flush=True); time.sleep(120)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield holder.pid
+    finally:
+        holder.kill()
+        holder.wait()

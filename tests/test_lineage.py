@@ -2,15 +2,13 @@
 
 import copy
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from conftest import SCHEMA
+from conftest import SCHEMA, lock_held_elsewhere
 from glassynets import config, data, lineage, storage, training
 from glassynets.nets import Architecture
 
@@ -119,23 +117,12 @@ def test_an_unreadable_parquet_file_is_named_with_the_command_that_rebuilds_it(t
 
 def test_a_second_holder_of_a_checkpoint_lock_is_told_the_first_ones_pid(tmp_path):
     checkpoint = tmp_path / "run.pt"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from glassynets import storage\n"
-         f"with storage.exclusive_lock({str(checkpoint)!r}):\n"
-         "    print('held', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with lock_held_elsewhere(checkpoint) as pid:
         with pytest.raises(
-            storage.LockedError,
-            match=rf"in use by another job \(PID {holder.pid}\).*kill {holder.pid}",
+            storage.LockedError, match=rf"in use by another job \(PID {pid}\).*kill {pid}"
         ):
             with storage.exclusive_lock(checkpoint):
                 pass
-    finally:
-        holder.kill()
-        holder.wait()
     with storage.exclusive_lock(checkpoint):  # free again once its holder is gone
         assert (tmp_path / "run.pt.lock").read_text().strip() == str(os.getpid())
     assert not (tmp_path / "run.pt.lock").exists()

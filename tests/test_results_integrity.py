@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import job_settings, snakemake
+from conftest import job_settings, lock_held_elsewhere, snakemake
 from glassynets import storage
 
 TARGET = "ljat19"
@@ -194,14 +194,7 @@ def test_a_corrupt_data_file_stops_the_run_before_anything_is_deleted(finished, 
 
 def test_a_second_trainer_on_a_held_checkpoint_stops_naming_the_holder(finished, tmp_path):
     checkpoint = tmp_path / "seeds0-1.pt"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import time; from glassynets import storage\n"
-         f"with storage.exclusive_lock({str(checkpoint)!r}):\n"
-         "    print('held', flush=True); time.sleep(120)"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with lock_held_elsewhere(checkpoint) as pid:
         command = [
             sys.executable, "-m", "glassynets.cli", "--log", str(tmp_path / "train.log"), "train",
             "--settings", job_settings(steps=1000), "--train", TRAIN_SET,
@@ -211,12 +204,9 @@ def test_a_second_trainer_on_a_held_checkpoint_stops_naming_the_holder(finished,
             "--out-metrics", str(tmp_path / "m.parquet"), "--out-two-time", str(tmp_path / "t.parquet"),
         ]  # fmt: skip
         second = subprocess.run(command, cwd=finished, capture_output=True, text=True, timeout=120)
-    finally:
-        holder.kill()
-        holder.wait()
     assert second.returncode == 1
-    assert f"in use by another job (PID {holder.pid})" in second.stderr  # on the console
-    assert f"(PID {holder.pid})" in (tmp_path / "train.log").read_text()  # and in the log
+    assert f"in use by another job (PID {pid})" in second.stderr  # on the console
+    assert f"(PID {pid})" in (tmp_path / "train.log").read_text()  # and in the log
     assert not (tmp_path / "m.parquet").exists()
 
 
