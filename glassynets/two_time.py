@@ -28,6 +28,7 @@ import numpy as np
 #: Sums over parameters run over blocks of this many, then over the blocks, so that the bits of a
 #: sum never depend on how many runs or pairs one call holds.
 PARAM_BLOCK = 1 << 15
+assert PARAM_BLOCK < 1 << 16  # the counts below ε of one block are summed in uint16
 
 
 def log_grid(first: int, last: int, per_decade: int) -> np.ndarray:
@@ -55,28 +56,45 @@ def grid(
 
 
 def moments(
-    ref: np.ndarray, cur: np.ndarray, eps: np.ndarray
+    ref: np.ndarray, cur: np.ndarray, eps: np.ndarray, index: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Δ, D and Q_ε between parameter vectors: ref [..., P] and cur (broadcastable), any float dtype.
 
-    Differences are taken in float64 (Δ is far below |θ|² at small t). Returns delta [...],
-    fourth [...] and overlap [..., K] (one per ε of eps [K]), all float64.
+    index: if given, ref[index] is used (taken block by block, never copied whole). Differences
+    are taken in float64 (Δ is far below |θ|² at small t). Returns delta [...], fourth [...] and
+    overlap [..., K] (one per ε of eps [K]), all float64.
     """
     eps = np.asarray(eps, dtype=np.float64).reshape(-1)
+    cur = np.asarray(cur)
     n_params = ref.shape[-1]
-    shape = np.broadcast_shapes(ref.shape, np.shape(cur))[:-1]
+    ref_shape = ref.shape if index is None else (len(index), *ref.shape[1:])
+    shape = np.broadcast_shapes(ref_shape, cur.shape)[:-1]
     sq_sums, fourth_sums = [], []
     below = np.zeros((*shape, len(eps)), dtype=np.int64)
+    # Each block's arrays are C-contiguous [..., n] (reused buffers for full blocks, fresh ones for
+    # a last, shorter block), so the sums run as they always did: the bits of Δ and D are those of
+    # (ref.astype(float64) - cur)**2 etc. summed per block (tests/test_two_time.py checks them
+    # against that plain form). Counts below ε are exact integers whichever way they are taken.
+    buffers = {}
     for p0 in range(0, n_params, PARAM_BLOCK):
-        diff = (
-            ref[..., p0 : p0 + PARAM_BLOCK].astype(np.float64)
-            - np.asarray(cur)[..., p0 : p0 + PARAM_BLOCK]
-        )
-        sq = np.square(diff)
+        n = min(PARAM_BLOCK, n_params - p0)
+        if n not in buffers:
+            buffers = {
+                n: (np.empty((*shape, n)), np.empty((*shape, n)), np.empty((*shape, n), bool))
+            }
+        diff, sq, less = buffers[n]
+        block = ref[..., p0 : p0 + n] if index is None else ref[index, ..., p0 : p0 + n]
+        np.subtract(block, cur[..., p0 : p0 + n], out=diff, dtype=np.float64)
+        np.square(diff, out=sq)
         sq_sums.append(sq.sum(axis=-1))
-        fourth_sums.append(np.square(sq).sum(axis=-1))
+        np.square(sq, out=sq)
+        fourth_sums.append(sq.sum(axis=-1))
         if len(eps):
-            below += (np.abs(diff)[..., None, :] < eps[:, None]).sum(axis=-1)
+            np.abs(diff, out=diff)
+            for k, e in enumerate(eps):
+                np.less(diff, e, out=less)
+                # uint8 counts summed in uint16: exact for blocks of up to 65,535 values
+                below[..., k] += less.view(np.uint8).sum(axis=-1, dtype=np.uint16)
     return (
         np.stack(sq_sums).sum(axis=0) / n_params,
         np.stack(fourth_sums).sum(axis=0) / n_params,
@@ -193,13 +211,15 @@ class Recorder:
     def _moments(self, w: np.ndarray, theta):
         refs = self.refs
         if isinstance(refs, np.ndarray):
-            return moments(refs[w], theta[None], self.eps)
+            return moments(refs, theta[None], self.eps, index=w)
         import torch
 
-        chosen = refs[torch.from_numpy(w).to(refs.device)]
+        if refs.device.type == "cpu" and refs.dtype != torch.bfloat16:  # numpy views, no copy
+            return moments(refs.numpy(), _as_numpy(theta)[None], self.eps, index=w)
         if refs.device.type == "cpu":
-            return moments(_as_numpy(chosen), _as_numpy(theta)[None], self.eps)
-        return moments_torch(chosen, theta[None], self.eps)
+            return moments(_as_numpy(refs[torch.from_numpy(w)]), _as_numpy(theta)[None], self.eps)
+
+        return moments_torch(refs[torch.from_numpy(w).to(refs.device)], theta[None], self.eps)
 
     def state(self) -> dict[str, np.ndarray]:
         """What a resumed run needs (θ(t_w) only of the waiting times passed)."""
