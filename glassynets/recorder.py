@@ -209,7 +209,11 @@ class AgingRecorder:
                 )
         with torch.no_grad():
             theta = torch.cat([p.detach().reshape(-1).to(self.dtype) for p in tensors])
-            finite = bool(torch.isfinite(theta).all())
+            # a float64 sum is finite when every value is, and cannot overflow for float32 or
+            # narrower θ: a quarter of the cost of isfinite over P values, taken only if it fails
+            finite = bool(torch.isfinite(theta.sum(dtype=torch.float64))) or bool(
+                torch.isfinite(theta).all()
+            )
         if not finite:
             bad = int((~torch.isfinite(theta)).sum())
             since = (
