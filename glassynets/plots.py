@@ -314,7 +314,11 @@ def fig_runs(cells: list[CellTables], out: str | Path, plot_tw: list[float], **_
         ax.errorbar(
             ok["delta_star"],
             ok["mu"],
-            yerr=[ok["mu"] - ok["ci_low"], ok["ci_high"] - ok["mu"]],
+            # a percentile interval of few resamples may miss the estimate: no bar on that side
+            yerr=[
+                (ok["mu"] - ok["ci_low"]).clip(lower=0),
+                (ok["ci_high"] - ok["mu"]).clip(lower=0),
+            ],
             fmt="o-",
             ms=3,
             lw=0.8,
