@@ -567,8 +567,8 @@ def merge_blocks(blocks: list[tuple[dict[str, np.ndarray], np.ndarray]]) -> tupl
 
 def analyse_cell(
     blocks: list[tuple[dict[str, np.ndarray], np.ndarray]],
-    snapshots: np.ndarray,
-    snapshot_steps: np.ndarray,
+    snapshots: np.ndarray | None,
+    snapshot_steps: np.ndarray | None,
     n_params: int,
     last_step: float,
     settings: dict,
@@ -578,7 +578,8 @@ def analyse_cell(
     overlap (Q_ε), tstar, mu (every fit), mu_summary (the estimate), msd_late and weight_hist.
 
     blocks: the cell's two-time tables; snapshots [S, E, P] at snapshot_steps [S] for the
-    histograms; settings: an ``analysis`` section with t_w in steps (glassynets.settings.aging).
+    histograms (None: runs recorded without snapshots, glassynets.AgingRecorder's; no
+    weight_hist then); settings: an ``analysis`` section with t_w in steps (glassynets.settings.aging).
     """
     waiting_times, lags, seeds, delta, fourth, overlap, eps = merge_blocks(blocks)
     n_runs = len(seeds)
@@ -652,6 +653,8 @@ def analyse_cell(
         + (f", diffusive, D = {late['diffusion']:.3g} per step" if late["diffusive"] else "")
     )
 
+    if snapshots is None:
+        return tables
     bins = settings["hist_bins"]
     edges, counts = weight_histograms(snapshots, bins)
     density = counts / (counts.sum(axis=1, keepdims=True) * np.diff(edges))

@@ -18,6 +18,8 @@ from . import storage
 
 #: Written by the aging step for every cell.
 TABLES = ("msd", "overlap", "tstar", "mu", "mu_summary", "msd_late", "weight_hist")
+#: Of those, absent from the tables of runs recorded without snapshots (``glassynets analyse``).
+OPTIONAL_TABLES = ("weight_hist",)
 #: Network cells only: the merged training metrics.
 METRICS_TABLES = ("metrics",)
 #: Written only for experiments with a `hessian` section.
@@ -37,7 +39,7 @@ class CellTables:
     mu: pd.DataFrame
     mu_summary: pd.DataFrame
     msd_late: pd.DataFrame
-    weight_hist: pd.DataFrame
+    weight_hist: pd.DataFrame | None = None  # None: runs recorded without snapshots
     metrics: pd.DataFrame | None = None
     hessian: pd.DataFrame | None = None
     hessian_summary: pd.DataFrame | None = None
@@ -105,7 +107,11 @@ def load(folder: str | Path) -> CellTables:
     :data:`METRICS_TABLES`, :data:`HESSIAN_TABLES`, :data:`GLASS_TABLES` where present), checking
     every schema."""
     folder = Path(folder)
-    frames = {name: storage.read_frame(folder / f"{name}.parquet", name) for name in TABLES}
+    frames = {
+        name: storage.read_frame(folder / f"{name}.parquet", name)
+        for name in TABLES
+        if name not in OPTIONAL_TABLES or (folder / f"{name}.parquet").exists()
+    }
     frames.update(
         {
             name: storage.read_frame(folder / f"{name}.parquet", name)

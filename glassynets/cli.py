@@ -351,6 +351,40 @@ def cmd_aging(args: argparse.Namespace) -> None:
         storage.write(Path(args.out) / f"{kind}.parquet", kind, columns, meta)
 
 
+def cmd_analyse(args: argparse.Namespace) -> None:
+    """The aging analysis of any runs' two_time tables (glassynets.AgingRecorder's, or the
+    workflow's): t*(t_w), μ with its total interval, crossover, residuals, aging class, the Δ*
+    scan and the Fig 2-style figure; every option not given is the config schema's default."""
+    from . import runs
+
+    options = {}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE, e.g. --set n_boot=200")
+        options[key.strip()] = _yaml_value(value)
+    options.update(
+        fit_tw=args.fit_tw,
+        min_fit_points=args.min_fit_points,
+        min_fit_decades=args.min_fit_decades,
+        n_boot=args.n_boot,
+        plot_tw=args.plot_tw,
+        delta_star_scan=args.delta_star_scan,
+        fit_window=args.fit_window,
+    )
+    result = runs.analyse(
+        args.tables, args.out, args.delta_star, label=args.label, log=_log, **options
+    )
+    print(result.text())
+    _log(f"wrote the tables, summary.txt and {result.figure} (and its .png) into {args.out}")
+
+
+def _yaml_value(text: str):
+    import yaml
+
+    return yaml.safe_load(text)
+
+
 # --- Hessian spectra ----------------------------------------------------------------------------
 
 
@@ -514,8 +548,7 @@ def cmd_check_config(args: argparse.Namespace) -> None:
     ones): YAML syntax with file and line, then the schema; prints the experiments found."""
     from . import config
 
-    schema = Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml"
-    checked = config.check_files(args.files, schema)
+    checked = config.check_files(args.files, config.SCHEMA)
     _log(f"{', '.join(args.files)}: valid; experiments {', '.join(checked['experiments'])}")
 
 
@@ -524,9 +557,8 @@ def cmd_check_results(args: argparse.Namespace) -> None:
     line per stale file; exit code 1 if any is stale or unreadable."""
     from . import config, lineage
 
-    schema = Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml"
     findings = lineage.check(
-        lineage.Lineage(config.check_files(args.files, schema)), Path(args.directory)
+        lineage.Lineage(config.check_files(args.files, config.SCHEMA)), Path(args.directory)
     )
     counts = {state: 0 for state in ("up-to-date", "stale", "unreadable", "missing")}
     for finding in findings:
@@ -712,6 +744,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", required=True, help="cell table folder")
     p.set_defaults(func=cmd_aging)
+
+    p = sub.add_parser("analyse", help=cmd_analyse.__doc__.splitlines()[0])
+    p.add_argument("tables", nargs="+", help="two_time tables (RUN.parquet ...), one ensemble")
+    p.add_argument("--out", required=True, help="folder for the tables, summary and figure")
+    p.add_argument("--delta-star", type=float, help="Δ* defining t* (parameter²; default: schema)")
+    p.add_argument("--fit-tw", type=float, nargs=2, metavar=("MIN", "MAX"), help="t_w (steps)")
+    p.add_argument("--min-fit-points", type=int)
+    p.add_argument("--min-fit-decades", type=float)
+    p.add_argument("--fit-window", choices=["asymptotic", "fixed"])
+    p.add_argument("--n-boot", type=int, help="bootstrap replicates over runs")
+    p.add_argument("--plot-tw", type=float, nargs="+", help="t_w (steps) drawn in the Δ panel")
+    p.add_argument("--delta-star-scan", type=float, nargs=2, metavar=("MIN", "MAX"))
+    p.add_argument("--label", help="the model's name in the figure (default: the tables' arch)")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="any other key of the schema's analysis section (YAML value), e.g. max_residual_dex=0.08",
+    )
+    p.set_defaults(func=cmd_analyse)
 
     p = sub.add_parser("hessian", help=cmd_hessian.__doc__)
     p.add_argument(

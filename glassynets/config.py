@@ -7,6 +7,7 @@ config.yaml stops the workflow before any job starts.
 from __future__ import annotations
 
 import copy
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,48 @@ import yaml
 
 from .images import IMAGE_SETS, SPLIT_SIZES
 
+#: The configuration's JSON schema, the only definition of every key, its default and its meaning.
+#: It lives in workflow/schemas/ (where Snakemake reads it); this link to it inside the package is
+#: shipped as package data (a copy of the file in a built wheel), so that an installed glassynets
+#: (``pip install``, no checkout) finds the same defaults.
+SCHEMA = Path(__file__).with_name("config.schema.yaml")
+
 
 class ConfigError(ValueError):
     """The configuration violates its schema or a cross-field rule."""
+
+
+@functools.lru_cache(maxsize=4)
+def _load_schema(path: str) -> dict[str, Any]:
+    return yaml.safe_load(Path(path).read_text())
+
+
+def schema(path: str | Path = SCHEMA) -> dict[str, Any]:
+    """The schema as a dict (a fresh copy; the file is read once per process)."""
+    return copy.deepcopy(_load_schema(str(path)))
+
+
+def default(key: str) -> Any:
+    """The schema's default of a key, dotted below the top level (``waiting_times_per_decade``,
+    ``scorecard.tti_mu``)."""
+    node = _load_schema(str(SCHEMA))
+    for part in key.split("."):
+        node = node["properties"][part]
+    return copy.deepcopy(node["default"])
+
+
+def analysis_section(given: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An ``analysis`` section (how a cell's aging is analysed) with the schema's default for every
+    key not ``given``, checked against the schema; raises ConfigError naming the key."""
+    section = copy.deepcopy(dict(given or {}))
+    validator = _with_defaults(jsonschema.Draft202012Validator)(
+        _load_schema(str(SCHEMA))["$defs"]["analysis"]
+    )
+    errors = sorted(validator.iter_errors(section), key=lambda e: str(e.absolute_path))
+    if errors:
+        why = _describe(errors[0]).replace("at the top level", "in the analysis section")
+        raise ConfigError(f"analysis: {why}")
+    return section
 
 
 def _with_defaults(validator_class):
@@ -236,9 +276,8 @@ def check_files(paths: list[str | Path], schema_path: str | Path) -> dict[str, A
 
 def validate(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
     """Return a validated copy of ``config`` with defaults filled in; raise ConfigError otherwise."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
     config = copy.deepcopy(dict(config))
-    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
+    validator = _with_defaults(jsonschema.Draft202012Validator)(schema(schema_path))
     errors = sorted(
         validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path))
     )

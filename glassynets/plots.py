@@ -296,6 +296,63 @@ def fig2(cells: list[CellTables], out: str | Path, plot_tw: list[float], **_) ->
     _save(fig, out)
 
 
+def fig_runs(cells: list[CellTables], out: str | Path, plot_tw: list[float], **_) -> None:
+    """Fig 2 for runs of any model (``glassynets analyse``): (a) Δ(t_w, t_w + t) vs t of the first
+    cell (one panel per cell), (b) t*(t_w) with the fit over its window only, the crossover and
+    the residuals, (c) μ(Δ*) on that window (the Δ* scan), the configured Δ* marked."""
+    n = len(cells)
+    fig, axes = plt.subplots(1, n + 2, figsize=(3.7 * (n + 2), 3.6))
+    letters = "abcdefgh"
+    for ax, cell, letter in zip(axes, cells, letters):
+        _msd_panel(ax, cell, plot_tw)
+        ax.set_title(f"({letter}) {cell.label}")
+    _tstar_panel(axes[n], cells).set_title(f"({letters[n]}) t*($t_w$), ensemble mean")
+    ax = axes[n + 1]
+    for color, cell in zip(COLORS, cells):
+        scan = cell.mu[cell.mu["variant"] == "delta_star_scan"]
+        ok = scan[np.isfinite(scan["mu"])]
+        ax.errorbar(
+            ok["delta_star"],
+            ok["mu"],
+            # a percentile interval of few resamples may miss the estimate: no bar on that side
+            yerr=[
+                (ok["mu"] - ok["ci_low"]).clip(lower=0),
+                (ok["ci_high"] - ok["mu"]).clip(lower=0),
+            ],
+            fmt="o-",
+            ms=3,
+            lw=0.8,
+            capsize=2,
+            color=color,
+            label=cell.label,
+        )
+        fit = cell.fit
+        if np.isfinite(fit["mu"]):
+            ax.errorbar(
+                [fit["delta_star"]],
+                [fit["mu"]],
+                yerr=[[fit["mu"] - fit["total_low"]], [fit["total_high"] - fit["mu"]]],
+                fmt="s",
+                ms=5,
+                mfc="none",
+                capsize=3,
+                color="k",
+                label=f"Δ* = {fit['delta_star']:.3g}: total interval",
+            )
+    ax.axhline(1, color="grey", ls=":", lw=0.8)
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xlabel("Δ*")
+    ax.set_ylabel("μ (fit window of Δ*)")
+    ax.set_title(f"({letters[n + 1]}) μ(Δ*), bootstrap 95%")
+    if ax.has_data():
+        ax.legend(loc="best", fontsize=6, framealpha=0.8)
+    title = ", ".join(sorted({str(c.meta["dataset"]) for c in cells if "dataset" in c.meta}))
+    if title:
+        fig.suptitle(title, fontsize=9)
+    _save(fig, out)
+
+
 def fig3(
     cells: list[CellTables], out: str | Path, plot_tw: list[float], limits: dict | None = None, **_
 ) -> None:

@@ -13,6 +13,12 @@ current θ with them. The arithmetic is :func:`moments`, which the offline compu
 snapshots (aging.displacements) uses as well, so both agree bit for bit wherever both exist.
 Memory: W·E·P values of θ(t_w) (W waiting times, E runs); cost: one pass over E·P values per
 (t_w, t) pair, a few thousand pairs per run (bench/two_time_cost.py).
+
+θ may be numpy arrays (the trainer) or torch tensors on any device (glassynets.AgingRecorder, a
+user's own model): with ``device`` given, θ(t_w) is kept as torch tensors there. On the CPU the
+arithmetic is :func:`moments` on numpy views of the same values, so both kinds of input give the
+same bits; on another device (CUDA) it is :func:`moments_torch`, the same sums in the same blocks,
+equal to the CPU's to float64 rounding (a GPU sums in another order), not bit for bit.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import numpy as np
 #: Sums over parameters run over blocks of this many, then over the blocks, so that the bits of a
 #: sum never depend on how many runs or pairs one call holds.
 PARAM_BLOCK = 1 << 15
+assert PARAM_BLOCK < 1 << 16  # the counts below ε of one block are summed in uint16
 
 
 def log_grid(first: int, last: int, per_decade: int) -> np.ndarray:
@@ -49,33 +56,87 @@ def grid(
 
 
 def moments(
-    ref: np.ndarray, cur: np.ndarray, eps: np.ndarray
+    ref: np.ndarray, cur: np.ndarray, eps: np.ndarray, index: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Δ, D and Q_ε between parameter vectors: ref [..., P] and cur (broadcastable), any float dtype.
 
-    Differences are taken in float64 (Δ is far below |θ|² at small t). Returns delta [...],
-    fourth [...] and overlap [..., K] (one per ε of eps [K]), all float64.
+    index: if given, ref[index] is used (taken block by block, never copied whole). Differences
+    are taken in float64 (Δ is far below |θ|² at small t). Returns delta [...], fourth [...] and
+    overlap [..., K] (one per ε of eps [K]), all float64.
     """
     eps = np.asarray(eps, dtype=np.float64).reshape(-1)
+    cur = np.asarray(cur)
     n_params = ref.shape[-1]
-    shape = np.broadcast_shapes(ref.shape, np.shape(cur))[:-1]
+    ref_shape = ref.shape if index is None else (len(index), *ref.shape[1:])
+    shape = np.broadcast_shapes(ref_shape, cur.shape)[:-1]
     sq_sums, fourth_sums = [], []
     below = np.zeros((*shape, len(eps)), dtype=np.int64)
+    # Each block's arrays are C-contiguous [..., n] (reused buffers for full blocks, fresh ones for
+    # a last, shorter block), so the sums run as they always did: the bits of Δ and D are those of
+    # (ref.astype(float64) - cur)**2 etc. summed per block (tests/test_two_time.py checks them
+    # against that plain form). Counts below ε are exact integers whichever way they are taken.
+    buffers = {}
     for p0 in range(0, n_params, PARAM_BLOCK):
-        diff = (
-            ref[..., p0 : p0 + PARAM_BLOCK].astype(np.float64)
-            - np.asarray(cur)[..., p0 : p0 + PARAM_BLOCK]
-        )
-        sq = np.square(diff)
+        n = min(PARAM_BLOCK, n_params - p0)
+        if n not in buffers:
+            buffers = {
+                n: (np.empty((*shape, n)), np.empty((*shape, n)), np.empty((*shape, n), bool))
+            }
+        diff, sq, less = buffers[n]
+        block = ref[..., p0 : p0 + n] if index is None else ref[index, ..., p0 : p0 + n]
+        np.subtract(block, cur[..., p0 : p0 + n], out=diff, dtype=np.float64)
+        np.square(diff, out=sq)
         sq_sums.append(sq.sum(axis=-1))
-        fourth_sums.append(np.square(sq).sum(axis=-1))
+        np.square(sq, out=sq)
+        fourth_sums.append(sq.sum(axis=-1))
         if len(eps):
-            below += (np.abs(diff)[..., None, :] < eps[:, None]).sum(axis=-1)
+            np.abs(diff, out=diff)
+            for k, e in enumerate(eps):
+                np.less(diff, e, out=less)
+                # uint8 counts summed in uint16: exact for blocks of up to 65,535 values
+                below[..., k] += less.view(np.uint8).sum(axis=-1, dtype=np.uint16)
     return (
         np.stack(sq_sums).sum(axis=0) / n_params,
         np.stack(fourth_sums).sum(axis=0) / n_params,
         below / n_params,
     )
+
+
+def moments_torch(ref, cur, eps) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`moments` on torch tensors where they are (a GPU's θ(t_w) never leave it); ref [..., P]
+    and cur (broadcastable) of any float dtype, eps [K]. The same float64 arithmetic in the same
+    blocks of PARAM_BLOCK; the results (small) come back as numpy float64 arrays."""
+    import torch
+
+    eps_t = torch.as_tensor(np.asarray(eps, dtype=np.float64).reshape(-1), device=ref.device)
+    n_params = ref.shape[-1]
+    shape = torch.broadcast_shapes(ref.shape, cur.shape)[:-1]
+    sq_sums, fourth_sums = [], []
+    below = torch.zeros((*shape, len(eps_t)), dtype=torch.int64, device=ref.device)
+    for p0 in range(0, n_params, PARAM_BLOCK):
+        diff = ref[..., p0 : p0 + PARAM_BLOCK].double() - cur[..., p0 : p0 + PARAM_BLOCK].double()
+        sq = diff.square()
+        sq_sums.append(sq.sum(dim=-1))
+        fourth_sums.append(sq.square().sum(dim=-1))
+        if len(eps_t):
+            below += (diff.abs()[..., None, :] < eps_t[:, None]).sum(dim=-1)
+    return (
+        (torch.stack(sq_sums).sum(dim=0) / n_params).cpu().numpy(),
+        (torch.stack(fourth_sums).sum(dim=0) / n_params).cpu().numpy(),
+        (below.double() / n_params).cpu().numpy(),
+    )
+
+
+def _as_numpy(values):
+    """A torch CPU tensor as a numpy array of the same values (a view where numpy has the dtype;
+    bfloat16, which it lacks, exactly as float32); numpy arrays pass through."""
+    if isinstance(values, np.ndarray):
+        return values
+    import torch
+
+    if values.dtype == torch.bfloat16:
+        values = values.float()
+    return values.numpy()
 
 
 class Recorder:
@@ -85,10 +146,22 @@ class Recorder:
     are never measured. Call :meth:`record` with θ [E, P] at every step of :attr:`steps` (θ before
     that step's update, like snapshots); other steps may be skipped. Results: delta, fourth
     [W, L, E] and overlap [W, L, K, E] float64, NaN where not (yet) measured.
+
+    device: None keeps θ(t_w) as a numpy array [W, E, P] of ``dtype`` and takes θ as numpy; a torch
+    device keeps them as a torch tensor there (``dtype`` then a torch dtype) and takes θ as torch
+    tensors on it (see the module doc for the arithmetic).
     """
 
     def __init__(
-        self, waiting_times, lags, last_step: int, eps, n_runs: int, n_params: int, dtype=np.float32
+        self,
+        waiting_times,
+        lags,
+        last_step: int,
+        eps,
+        n_runs: int,
+        n_params: int,
+        dtype=np.float32,
+        device=None,
     ):
         self.waiting_times = np.asarray(waiting_times, dtype=np.int64)
         self.lags = np.asarray(lags, dtype=np.int64)
@@ -110,7 +183,12 @@ class Recorder:
         for step, first, count in zip(*np.unique(when, return_index=True, return_counts=True)):
             self.pairs_at[int(step)] = (w_idx[first : first + count], l_idx[first : first + count])
         self.steps = frozenset(self.ref_index) | frozenset(self.pairs_at)
-        self.refs = np.empty((W, n_runs, n_params), dtype=dtype)
+        if device is None:
+            self.refs = np.empty((W, n_runs, n_params), dtype=dtype)
+        else:
+            import torch
+
+            self.refs = torch.empty((W, n_runs, n_params), dtype=dtype, device=device)
         self.n_refs = 0  # θ(t_w) is known for waiting_times[:n_refs]
         self.delta = np.full((W, L, n_runs), np.nan)
         self.fourth = np.full((W, L, n_runs), np.nan)
@@ -122,9 +200,7 @@ class Recorder:
         pairs = self.pairs_at.get(step)
         if pairs is not None:
             w, lag = pairs
-            delta, fourth, overlap = moments(
-                self.refs[w], theta[None], self.eps
-            )  # [k, E], [k, E, K]
+            delta, fourth, overlap = self._moments(w, theta)  # [k, E], [k, E, K]
             self.delta[w, lag], self.fourth[w, lag] = delta, fourth
             self.overlap[w, lag] = overlap.transpose(0, 2, 1)
         w = self.ref_index.get(step)
@@ -132,10 +208,24 @@ class Recorder:
             self.refs[w] = theta
             self.n_refs = w + 1
 
+    def _moments(self, w: np.ndarray, theta):
+        refs = self.refs
+        if isinstance(refs, np.ndarray):
+            return moments(refs, theta[None], self.eps, index=w)
+        import torch
+
+        if refs.device.type == "cpu" and refs.dtype != torch.bfloat16:  # numpy views, no copy
+            return moments(refs.numpy(), _as_numpy(theta)[None], self.eps, index=w)
+        if refs.device.type == "cpu":
+            return moments(_as_numpy(refs[torch.from_numpy(w)]), _as_numpy(theta)[None], self.eps)
+
+        return moments_torch(refs[torch.from_numpy(w).to(refs.device)], theta[None], self.eps)
+
     def state(self) -> dict[str, np.ndarray]:
         """What a resumed run needs (θ(t_w) only of the waiting times passed)."""
+        refs = self.refs[: self.n_refs]
         return {
-            "refs": self.refs[: self.n_refs].copy(),
+            "refs": refs.copy() if isinstance(refs, np.ndarray) else refs.clone(),
             "delta": self.delta,
             "fourth": self.fourth,
             "overlap": self.overlap,

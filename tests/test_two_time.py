@@ -40,6 +40,48 @@ def test_moments_are_exact_sums():
         )
 
 
+def _plain_moments(ref, cur, eps):
+    """two_time.moments as it was first written (fresh arrays per block): the reference for its bits."""
+    eps = np.asarray(eps, dtype=np.float64).reshape(-1)
+    n_params, block = ref.shape[-1], two_time.PARAM_BLOCK
+    shape = np.broadcast_shapes(ref.shape, np.shape(cur))[:-1]
+    sq_sums, fourth_sums = [], []
+    below = np.zeros((*shape, len(eps)), dtype=np.int64)
+    for p0 in range(0, n_params, block):
+        diff = ref[..., p0 : p0 + block].astype(np.float64) - cur[..., p0 : p0 + block]
+        sq = np.square(diff)
+        sq_sums.append(sq.sum(axis=-1))
+        fourth_sums.append(np.square(sq).sum(axis=-1))
+        if len(eps):
+            below += (np.abs(diff)[..., None, :] < eps[:, None]).sum(axis=-1)
+    return tuple(
+        (np.stack(sq_sums).sum(axis=0) / n_params, np.stack(fourth_sums).sum(axis=0) / n_params)
+    ) + (below / n_params,)
+
+
+@pytest.mark.parametrize(
+    "shape, n_params, dtype",
+    [((3, 4), 70, np.float32), ((5, 1), 100_000, np.float32), ((2, 3), 40_000, np.float64)],
+)
+def test_moments_keep_the_bits_of_the_plain_form(shape, n_params, dtype):
+    """Buffers reused across blocks, ref taken by index block by block, counts in uint16: the same
+    bits as the plain form, so results recorded before these changes stay reproducible."""
+    rng = np.random.default_rng(2)
+    ref = (rng.normal(size=(*shape, n_params)) * 0.1).astype(dtype)
+    cur = (ref[0] + rng.normal(size=(shape[1], n_params)) * 0.01).astype(dtype)
+    index = np.array([shape[0] - 1, 0])
+    for eps in ([0.01, 0.1], []):
+        for got, want in (
+            (two_time.moments(ref, cur[None], eps), _plain_moments(ref, cur[None], eps)),
+            (
+                two_time.moments(ref, cur[None], eps, index=index),
+                _plain_moments(ref[index], cur[None], eps),
+            ),
+        ):
+            for a, b in zip(got, want):
+                np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("widths", [[2, 5, 5, 4], [784, 5, 10]], ids=["ljat-shape", "mnist-shape"])
 def test_online_two_time_matches_offline_pairs_of_snapshots(widths):
     """Every step snapshotted: the offline Δ, D (aging.displacements) of the pairs on the online grid
