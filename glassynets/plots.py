@@ -54,18 +54,18 @@ def _save(fig: plt.Figure, out: str | Path) -> None:
 
 
 def _mark_nothing_to_draw(ax: plt.Axes) -> None:
-    """A log axis with no value > 0 on it (Δ = 0 when θ does not move, t* undefined at every t_w)
-    cannot be drawn: make it linear and say so in the panel."""
-    limits = ax.dataLim
+    """A log axis with no value > 0 on it, nor on the axes sharing it (Δ = 0 when θ does not move,
+    t* undefined at every t_w), cannot be drawn: make it linear and say so in the panel."""
     empty = [
-        (axis, setter)
-        for axis, setter, minpos in (
-            (ax.xaxis, ax.set_xscale, limits.minposx),
-            (ax.yaxis, ax.set_yscale, limits.minposy),
+        setter
+        for axis, setter, shared, minpos in (
+            (ax.xaxis, ax.set_xscale, ax.get_shared_x_axes(), lambda a: a.dataLim.minposx),
+            (ax.yaxis, ax.set_yscale, ax.get_shared_y_axes(), lambda a: a.dataLim.minposy),
         )
-        if axis.get_scale() == "log" and not np.isfinite(minpos)
+        if axis.get_scale() == "log"
+        and not any(np.isfinite(minpos(a)) for a in shared.get_siblings(ax))
     ]
-    for _, setter in empty:
+    for setter in empty:
         setter("linear")
     if empty:
         ax.text(
