@@ -904,7 +904,7 @@ def _redirect_output(log: str):
     returns the console's stderr, for the one line an error leaves there."""
     console = os.fdopen(os.dup(2), "w")
     Path(log).parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     sys.stdout.flush()
     sys.stderr.flush()
     os.dup2(fd, 1)
