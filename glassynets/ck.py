@@ -22,8 +22,10 @@ time-translation invariance above T_d = sqrt(3/8); below T_d a plateau of C near
 Scheme (:func:`integrate`): a uniform grid t_i = i·h, trapezoidal quadrature of every memory
 integral, and a predictor–corrector (Heun) step in t, iterated to self-consistency on the new row
 of the two-time grid; second order in h at t ≲ 20, slower (ratio ≈ 2.5 per halving) in the
-aging regime at t ≳ 50 (docs/pspin.md). Memory O(n²), time O(n³) for n = t_max/h steps: no
-Kim–Latz decimation yet, so t = 1000 is reached only at coarse h. Numpy's BLAS does the work:
+aging regime at t ≳ 50 (docs/pspin.md). Memory O(n²), time O(n³) for n = t_max/h steps.
+:func:`integrate_decimated` keeps the step h but thins the stored past (levels of doubling
+spacing, interval integrals of C and R carried over the dropped points): time O(n·M²) for
+M ~ window·log t stored points, t = 1000 at h = 0.1 in minutes. Numpy's BLAS does the work:
 run with OPENBLAS_NUM_THREADS=1 (one core; this module never sets it).
 """
 
