@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -283,5 +284,62 @@ def validate(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
     )
     if errors:
         raise ConfigError(_describe(errors[0]))
-    _check_cross_fields(config)
+    if any("variants" in (exp.get("sweep") or {}) for exp in config["experiments"].values()):
+        config["experiments"] = expand_sweeps(config["experiments"])
+        errors = sorted(
+            validator.iter_errors(config),
+            key=lambda e: (len(e.absolute_path), str(e.absolute_path)),
+        )
+        if errors:
+            raise ConfigError(_describe(errors[0]) + _variant_hint(config, errors[0].absolute_path))
+    try:
+        _check_cross_fields(config)
+    except ConfigError as err:
+        named = re.match(r"'experiments\.([A-Za-z0-9_]+)", str(err))
+        raise ConfigError(
+            f"{err}{_variant_hint(config, ['experiments', named[1]] if named else [])}"
+        ) from None
     return config
+
+
+def expand_sweeps(experiments: dict[str, Any]) -> dict[str, Any]:
+    """Experiments with every sweep (an experiment's ``sweep.variants``) replaced by its variants,
+    in order: experiment ``<name>_<variant>``, the experiment with the variant's keys overriding
+    its own, and ``sweep`` = {axis, family: name, variant}. Raises ConfigError when a variant
+    overrides ``sweep`` or its name is already taken."""
+    out: dict[str, Any] = {}
+    for name, exp in experiments.items():
+        sweep = exp.get("sweep") or {}
+        if "variants" not in sweep:
+            out[name] = exp
+            continue
+        base = {key: value for key, value in exp.items() if key != "sweep"}
+        for variant, overrides in sweep["variants"].items():
+            member = f"{name}_{variant}"
+            if "sweep" in overrides:
+                raise ConfigError(
+                    f"'experiments.{name}.sweep.variants.{variant}' overrides 'sweep'; a variant "
+                    "cannot sweep again: remove the key"
+                )
+            if member in experiments or member in out:
+                raise ConfigError(
+                    f"'experiments.{name}.sweep.variants.{variant}' makes experiment '{member}', "
+                    "a name already taken; rename the variant or the experiment"
+                )
+            out[member] = {
+                **merge(base, overrides),
+                "sweep": {"axis": sweep["axis"], "family": name, "variant": variant},
+            }
+    return out
+
+
+def _variant_hint(config: dict[str, Any], where: Any) -> str:
+    """Where an error at key path ``where`` in an expanded experiment comes from (its sweep's
+    variant), else ''."""
+    path = list(where)
+    if len(path) < 2 or path[0] != "experiments":
+        return ""
+    sweep = config["experiments"].get(path[1], {}).get("sweep") or {}
+    if "family" not in sweep:
+        return ""
+    return f" (experiment {path[1]} is variant {sweep['variant']} of 'experiments.{sweep['family']}.sweep')"

@@ -22,6 +22,7 @@ NOT_TRAINING = (
     "seeds_per_job",
     "analysis",
     "hessian",
+    "sweep",
 )
 #: Top-level keys an experiment may override (its own value wins).
 INHERITED = (

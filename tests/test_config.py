@@ -193,3 +193,66 @@ def test_a_fit_window_without_waiting_times_is_a_config_error():
         match=r"'experiments.ljat_arch.analysis.fit_tw' = \[200000.0, 300000.0\] holds 0 ",
     ):
         validate(config, SCHEMA)
+
+
+def test_a_sweep_becomes_one_experiment_per_variant():
+    from glassynets import settings
+
+    config = validate(paper(), SCHEMA)
+    experiments = config["experiments"]
+    assert "ljat_batch" not in experiments and "ljat_lr" not in experiments
+    batch = [name for name in experiments if name.startswith("ljat_batch_")]
+    assert batch == [f"ljat_batch_B{b}" for b in (10, 25, 100, 250, 1000)]
+    assert [experiments[name]["batch_size"] for name in batch] == [10, 25, 100, 250, 1000]
+    assert experiments["ljat_batch_B10"]["sweep"] == {
+        "axis": "batch_size",
+        "family": "ljat_batch",
+        "variant": "B10",
+    }
+    lr = experiments["ljat_lr_lr025_B50"]
+    assert (lr["lr"], lr["batch_size"], lr["steps"]) == (0.025, 50, 300000)
+    assert experiments["ljat_persistent_tau1"]["persistence"] == 1 / (1 - 0.1)
+    assert experiments["fashion_batch_B200"]["dataset"] == "fashion_mnist"
+    # the variant without overrides trains exactly as ljat_arch's h5-5 cell (but for its name)
+    same = settings.train(config, "ljat_batch_B100")
+    paper_cell = settings.train(config, "ljat_arch")
+    assert {**same, "experiment": "ljat_arch"} == paper_cell
+    # validating the validated config again changes nothing (the expansion is done once)
+    assert validate(config, SCHEMA) == config
+
+
+@pytest.mark.parametrize(
+    "variants, message",
+    [
+        (
+            {"B7": {"batch_size": "ten"}},
+            "'experiments.ljat_batch_B7.batch_size' = 'ten': 'ten' is not of type 'integer' "
+            "(experiment ljat_batch_B7 is variant B7 of 'experiments.ljat_batch.sweep')",
+        ),
+        (
+            {"B2000": {"batch_size": 2000}},
+            "'experiments.ljat_batch_B2000.batch_size' = 2000 exceeds n_train = 1000 "
+            "(experiment ljat_batch_B2000 is variant B2000 of 'experiments.ljat_batch.sweep')",
+        ),
+        (
+            {"x": {"sweep": {"axis": "lr"}}},
+            "'experiments.ljat_batch.sweep.variants.x' overrides 'sweep'",
+        ),
+        ({"B-1": {}}, "name 'B-1' under 'experiments.ljat_batch.sweep.variants' must match"),
+    ],
+)
+def test_a_bad_variant_names_its_sweep(variants, message):
+    config = paper()
+    config["experiments"]["ljat_batch"]["sweep"]["variants"] = variants
+    with pytest.raises(ConfigError) as err:
+        validate(config, SCHEMA)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_variant_may_not_take_an_experiments_name():
+    config = paper()
+    config["experiments"]["ljat_batch_B10"] = dict(config["experiments"]["ljat_arch"])
+    with pytest.raises(
+        ConfigError, match="makes experiment 'ljat_batch_B10', a name already taken"
+    ):
+        validate(config, SCHEMA)
