@@ -52,6 +52,9 @@ class CellTables:
 
     @property
     def label(self) -> str:
+        """For legends: meta's ``label`` where one was set (a sweep's variant), else the model."""
+        if "label" in self.meta:
+            return self.meta["label"]
         if self.is_glass:
             return f"p-spin T = {self.meta['temperature']:g} (N = {self.meta['n_spins']})"
         return f"{self.meta['arch']} (P = {self.meta['n_params']})"

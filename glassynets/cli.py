@@ -23,18 +23,35 @@ def _log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def _settings(args: argparse.Namespace) -> dict:
-    """The job's --settings, a JSON object (as glassynets.settings builds it)."""
+def _json_object(option: str, text: str) -> dict:
+    """The value of a JSON option (--settings, --sweeps): a JSON object, else a ValueError naming it."""
     try:
-        settings = json.loads(args.settings)
+        value = json.loads(text)
     except json.JSONDecodeError as err:
         raise ValueError(
-            f"--settings: not a JSON object ({err}): give the settings themselves, e.g. "
+            f"{option}: not a JSON object ({err}): give the settings themselves, e.g. "
             """'{"lr": 0.05, ...}' as the workflow's rules do, not a file name"""
         ) from None
-    if not isinstance(settings, dict):
-        raise ValueError(f"--settings: expected a JSON object {{...}}, got {args.settings[:60]!r}")
-    return settings
+    if not isinstance(value, dict):
+        raise ValueError(f"{option}: expected a JSON object {{...}}, got {text[:60]!r}")
+    return value
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    """The job's --settings, a JSON object (as glassynets.settings builds it)."""
+    return _json_object("--settings", args.settings)
+
+
+def _json_option(option: str):
+    """An argparse type: a JSON object, with _json_object's one-line error."""
+
+    def parse(text: str) -> dict:
+        try:
+            return _json_object(option, text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    return parse
 
 
 def _meta(args: argparse.Namespace, meta: dict) -> dict:
@@ -506,6 +523,7 @@ def cmd_figure(args: argparse.Namespace) -> None:
         glass_plot_tw=args.glass_plot_tw,
         accuracy_max=args.underparametrized_accuracy,
         limits=limits,
+        sweeps=args.sweeps,
         lineage=args.lineage,
     )
     _log(f"wrote {args.out} and its .png")
@@ -529,6 +547,7 @@ def cmd_scorecard(args: argparse.Namespace) -> None:
         accuracy_max=args.underparametrized[1],
         tti_mu=args.tti_mu,
         glasses=[cells.load(folder) for folder in args.glass_cells],
+        sweeps=args.sweeps,
     )
     glasses = [cells.load(folder) for folder in args.glass_cells]
     top = scorecard.headline(
@@ -538,6 +557,7 @@ def cmd_scorecard(args: argparse.Namespace) -> None:
         tti_mu=args.tti_mu,
         accuracy_max=args.underparametrized[1],
         glasses=glasses,
+        sweeps=args.sweeps,
     )
     scorecard.write(table, args.out_md, args.out_csv, top, lineage=args.lineage)
     _log(f"wrote {args.out_md} and {args.out_csv} ({len(table)} rows)")
@@ -822,6 +842,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--limits",
         help="LJAT19 limits JSON: entropy floor and Bayes ceiling drawn as reference lines",
     )
+    p.add_argument(
+        "--sweeps",
+        type=_json_option("--sweeps"),
+        default={"members": {}},
+        help="JSON: the sweeps drawn (members: experiment -> axis, family, variant; temperature_after)",
+    )
     p.add_argument("--out", required=True, help="PDF path; a PNG is written beside it")
     p.set_defaults(func=cmd_figure)
 
@@ -831,6 +857,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--cells", nargs="*", default=[], help="EXPERIMENT=FOLDER for every network cell"
     )
     p.add_argument("--glass-cells", nargs="*", default=[], help="table folders of p-spin cells")
+    p.add_argument(
+        "--sweeps",
+        type=_json_option("--sweeps"),
+        default={"members": {}},
+        help="JSON: the sweeps scored (members: experiment -> axis, family, variant; temperature_after)",
+    )
     p.add_argument(
         "--tti-mu",
         type=float,

@@ -304,9 +304,9 @@ def validate(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
 
 def expand_sweeps(experiments: dict[str, Any]) -> dict[str, Any]:
     """Experiments with every sweep (an experiment's ``sweep.variants``) replaced by its variants,
-    in order: experiment ``<name>_<variant>``, the experiment with the variant's keys overriding
-    its own, and ``sweep`` = {axis, family: name, variant}. Raises ConfigError when a variant
-    overrides ``sweep`` or its name is already taken."""
+    in order: experiment ``<name>_<variant>``, the experiment with the variant's keys (all but
+    ``name``) overriding its own, and ``sweep`` = {axis, family: name, variant, base: no overrides}. Raises
+    ConfigError when a variant overrides ``sweep`` or its name is already taken."""
     out: dict[str, Any] = {}
     for name, exp in experiments.items():
         sweep = exp.get("sweep") or {}
@@ -314,7 +314,9 @@ def expand_sweeps(experiments: dict[str, Any]) -> dict[str, Any]:
             out[name] = exp
             continue
         base = {key: value for key, value in exp.items() if key != "sweep"}
-        for variant, overrides in sweep["variants"].items():
+        for entry in sweep["variants"]:
+            variant = entry["name"]
+            overrides = {key: value for key, value in entry.items() if key != "name"}
             member = f"{name}_{variant}"
             if "sweep" in overrides:
                 raise ConfigError(
@@ -328,7 +330,12 @@ def expand_sweeps(experiments: dict[str, Any]) -> dict[str, Any]:
                 )
             out[member] = {
                 **merge(base, overrides),
-                "sweep": {"axis": sweep["axis"], "family": name, "variant": variant},
+                "sweep": {
+                    "axis": sweep["axis"],
+                    "family": name,
+                    "variant": variant,
+                    "base": not overrides,
+                },
             }
     return out
 

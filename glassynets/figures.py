@@ -1,7 +1,7 @@
 """The figure registry: what every figure draws. The workflow (its rules and targets), the plots,
 the report captions (workflow/report/<name>.rst) and the tests all read it.
 
-Adding a figure: one entry here, its drawing function in plots.py (``draw``), its caption
+Adding a figure: one entry here, its drawing function in plots.py or sweep_plots.py (``draw``), its caption
 workflow/report/<name>.rst and its row in the README's figure table (tests check all four).
 """
 
@@ -18,13 +18,17 @@ class Figure:
     experiments: tuple[
         str, ...
     ]  # experiments it draws; one data set's own version for each other data set
-    draw: str  # the function of glassynets.plots that draws it
+    draw: str  # the function of glassynets.plots (or glassynets.sweep_plots) that draws it
     every_cell: bool = False  # every (N, architecture) cell; else each experiment's first N
     hessian: bool = False  # Hessian spectra: only experiments with a `hessian` section
     two_layer: bool = False  # only the networks of two hidden layers
     glass: bool = False  # also the p-spin glass cells (and needs them)
     limits: bool = False  # the LJAT19 entropy floor and Bayes ceiling, where LJAT19 is drawn
+    sweeps: bool = False  # experiments are sweeps (config: sweep): every variant's cells
 
+
+#: The sweeps of the training dynamics the figN* figures draw (each one's variants).
+NOISE_SWEEPS = ("ljat_batch", "ljat_lr", "ljat_langevin", "ljat_persistent", "fashion_batch")
 
 FIGURES: dict[str, Figure] = {
     "fig1": Figure("Fig 1", ("ljat_arch",), "fig1", limits=True),
@@ -50,6 +54,11 @@ FIGURES: dict[str, Figure] = {
         "Baity-Jesi et al.", ("ljat_transition", "mnist_toy"), "figB3", every_cell=True
     ),
     "figB4": Figure("Baity-Jesi et al.", ("ljat_arch",), "figB4", two_layer=True, glass=True),
+    # Beyond both papers: the dynamics as an axis (glassynets.sweep_plots, docs/noise.md)
+    "figN1": Figure("noise sweeps", NOISE_SWEEPS, "figN1", sweeps=True),
+    "figN2": Figure("noise sweeps", NOISE_SWEEPS, "figN2", sweeps=True),
+    "figN3": Figure("noise sweeps", ("ljat_langevin",), "figN3", sweeps=True),
+    "figN4": Figure("noise sweeps", NOISE_SWEEPS, "figN4", sweeps=True),
 }
 
 #: The papers' data sets: results/figures/<name> draws these; every other data set (Fashion-MNIST)

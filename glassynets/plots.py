@@ -134,7 +134,8 @@ def _metric_panel(
 
 
 def _time_label(cell: CellTables) -> str:
-    return "time units" if cell.is_glass else "steps"
+    """The unit of the cell's time axis (meta's ``time_label`` where a figure rescales it)."""
+    return cell.meta.get("time_label", "time units" if cell.is_glass else "steps")
 
 
 def _two_time_panel(
@@ -688,9 +689,11 @@ def draw(
 ) -> None:
     """Draw figure ``name`` of the registry (glassynets.figures) from its cells into ``out`` (.pdf
     and .png); the PNG holds ``lineage`` (glassynets.lineage) as a text chunk, if given."""
+    from . import sweep_plots
     from .figures import FIGURES
 
-    globals()[FIGURES[name].draw](cells, out, **options)
+    function = FIGURES[name].draw
+    (getattr(sweep_plots, function, None) or globals()[function])(cells, out, **options)
     if lineage is not None:
         _stamp(Path(out).with_suffix(".png"), lineage)
 

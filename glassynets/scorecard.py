@@ -552,8 +552,10 @@ def build(
     accuracy_max: float = 0.99,
     tti_mu: float = 0.1,
     glasses: list[CellTables] = (),
+    sweeps: dict | None = None,
 ) -> pd.DataFrame:
-    """All rows: the LJAT19 data's limits first (when given), then every cell of every experiment,
+    """All rows: the LJAT19 data's limits first (when given), then every cell of every experiment
+    (with its temperatures and stationarity where it is a sweep's, ``sweeps`` as --sweeps gives),
     each MNIST experiment's mean μ, the transition of experiments that sweep α, and the
     p-spin glass cells last."""
     rows = []
@@ -583,6 +585,11 @@ def build(
                     experiment, cell, loss_within, grad_rms_after, alpha_max, accuracy_max, tti_mu
                 )
             )
+            if sweeps and experiment in sweeps["members"]:
+                rows.extend(
+                    _row(experiment, f"N{cell.meta['n_train']}/{cell.meta['arch']}", *row)
+                    for row in sweep_rows(cell, sweeps["temperature_after"])
+                )
         if "mu_mean" in paper_values(experiment) or cells[0].dataset != "ljat19":
             rows.append(mean_mu_row(experiment, cells, alpha_max, accuracy_max))
         if len({c.meta["n_train"] for c in cells if c.hessian_summary is not None}) > 1:
@@ -649,8 +656,10 @@ def headline(
     tti_mu: float,
     accuracy_max: float,
     glasses: list[CellTables] = (),
+    sweeps: dict | None = None,
 ) -> pd.DataFrame:
-    """One row per claim or number of the papers that this run can test, with a verdict."""
+    """One row per claim or number of the papers that this run can test, with a verdict; then the
+    claims of the dynamics sweeps (glassynets.sweeps.headline_rows), ``sweeps`` as --sweeps gives."""
     rows = []
 
     def add(claim, paper, value, uncertainty, verdict, where):
@@ -838,7 +847,50 @@ def headline(
         rows[-1]["claim"] = (
             f"p-spin T = {cell.meta['temperature']:g}, N = {cell.meta['n_spins']}: aging class"
         )
+    if sweeps and sweeps["members"]:
+        from . import sweeps as sweep_claims
+
+        found = sweep_claims.families(
+            [c for cells in experiments.values() for c in cells], sweeps["members"]
+        )
+        rows += sweep_claims.headline_rows(found, sweeps["temperature_after"], tti_mu)
     return pd.DataFrame(rows, columns=HEADLINE_COLUMNS)
+
+
+def sweep_rows(cell: CellTables, after: float) -> list[tuple]:
+    """(quantity, paper, value, uncertainty, note) of a sweep cell's temperatures and stationarity."""
+    from . import sweeps as sw
+
+    window = f"mean over runs and metric steps >= {after:g}"
+    return [
+        (
+            "dynamics",
+            "",
+            sw.dynamics_label(cell),
+            "",
+            f"noise {cell.meta['noise']}, sampling {cell.meta['sampling']}",
+        ),
+        ("T_SGD = lr·‖g_B − g‖²/(2P) (nats)", "", sw.late_mean(cell, "t_sgd", after), "", window),
+        (
+            "effective temperature (nats)",
+            "",
+            sw.effective_temperature(cell, after),
+            "",
+            "T_SGD (SGD, persistent), T (Langevin), T_SGD + T (minibatch_langevin), 0 (gradient descent)",
+        ),
+        (
+            "Yaida's ratio ⟨θ·g_B⟩/⟨(lr/2)‖g_B‖² + T·P⟩",
+            "1 at stationarity",
+            sw.late_stationarity(cell, after),
+            "",
+            window,
+        ),
+    ]
+
+
+def _markdown_row(values) -> str:
+    """A Markdown table row; a | inside a value is escaped (it would split the cell)."""
+    return "| " + " | ".join(str(v).replace("|", "\\|") for v in values) + " |"
 
 
 def write(
@@ -862,14 +914,10 @@ def write(
             "| " + " | ".join(HEADLINE_COLUMNS) + " |",
             "|" + "---|" * len(HEADLINE_COLUMNS),
         ]
-        lines += [
-            "| " + " | ".join(str(v) for v in row) + " |" for row in top.itertuples(index=False)
-        ]
+        lines += [_markdown_row(row) for row in top.itertuples(index=False)]
         lines += ["", "## Every cell", ""]
     lines += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += [
-        "| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)
-    ]
+    lines += [_markdown_row(row) for row in table.itertuples(index=False)]
     if lineage is not None:
         from .lineage import SCORECARD_LINE
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from . import settings
 from .cells import GLASS_TABLES, HESSIAN_TABLES, METRICS_TABLES, TABLES, seed_blocks
 from .figures import FIGURES, PAPER_DATASETS
 
@@ -26,6 +27,25 @@ class Targets:
         self.datasets = sorted({exp["dataset"] for exp in self.experiments.values()})
 
     # --- cells
+
+    def members(self, name: str) -> list[str]:
+        """The experiments a name stands for: the variants of a sweep (config: ``sweep``), the
+        experiment itself, or none if the config has neither."""
+        variants = [
+            e
+            for e, exp in self.experiments.items()
+            if (exp.get("sweep") or {}).get("family") == name
+        ]
+        return variants or ([name] if name in self.experiments else [])
+
+    def sweeps(self, names: list[str]) -> dict[str, Any]:
+        """What the figure and scorecard commands need of the sweeps among experiments ``names``:
+        {"members": experiment -> {axis, family, variant, base}, "temperature_after": steps}."""
+        members = {n: self.experiments[n]["sweep"] for n in names if "sweep" in self.experiments[n]}
+        return {
+            "members": members,
+            "temperature_after": self.config["scorecard"]["temperature_after"],
+        }
 
     def cell_dirs(self, name: str) -> list[str]:
         """Table folders of every (N, architecture) cell of an experiment."""
@@ -98,9 +118,9 @@ class Targets:
         figure = FIGURES[name]
         return [
             exp
-            for exp in figure.experiments
-            if exp in self.experiments
-            and (not figure.hessian or self.experiments[exp].get("hessian") is not None)
+            for named in figure.experiments
+            for exp in self.members(named)
+            if (not figure.hessian or self.experiments[exp].get("hessian") is not None)
             and self.experiments[exp]["dataset"] in ((dataset,) if dataset else PAPER_DATASETS)
         ]
 
@@ -110,8 +130,8 @@ class Targets:
             return sorted(
                 {
                     self.experiments[e]["dataset"]
-                    for e in FIGURES[name].experiments
-                    if e in self.experiments
+                    for named in FIGURES[name].experiments
+                    for e in self.members(named)
                 }
             )
         return sorted(
@@ -184,6 +204,9 @@ class Targets:
             f"--underparametrized-accuracy {self.config['scorecard']['underparametrized_accuracy']}"
             + "".join(f" --limits {f}" for f in self.figure_limits(name, dataset))
         )
+        if FIGURES[name].sweeps:
+            chosen = self.sweeps(self.figure_experiments(name, dataset))
+            options += f" --sweeps '{settings.as_json(chosen)}'"
         if self.figure_glass_cells(name):
             options += (
                 f" --glass-cells {' '.join(self.figure_glass_cells(name))} "
@@ -244,8 +267,10 @@ class Targets:
             for name in self.scorecard_experiments(dataset)
             for d in self.cell_dirs(name)
         )
+        chosen = settings.as_json(self.sweeps(self.scorecard_experiments(dataset)))
         return (
             " ".join(f"--limits {f}" for f in self.scorecard_limits(dataset)) + f" --cells {cells}"
+            f" --sweeps '{chosen}'"
             f" --glass-cells {' '.join(self.scorecard_glass(dataset))} --tti-mu {card['tti_mu']}"
             f" --loss-within {card['loss_within']} --grad-rms-after {card['grad_rms_after']}"
             f" --underparametrized {card['underparametrized_alpha']} {card['underparametrized_accuracy']}"

@@ -208,7 +208,9 @@ def test_a_sweep_becomes_one_experiment_per_variant():
         "axis": "batch_size",
         "family": "ljat_batch",
         "variant": "B10",
+        "base": False,
     }
+    assert experiments["ljat_batch_B100"]["sweep"]["base"]
     lr = experiments["ljat_lr_lr025_B50"]
     assert (lr["lr"], lr["batch_size"], lr["steps"]) == (0.025, 50, 300000)
     assert experiments["ljat_persistent_tau1"]["persistence"] == 1 / (1 - 0.1)
@@ -225,20 +227,27 @@ def test_a_sweep_becomes_one_experiment_per_variant():
     "variants, message",
     [
         (
-            {"B7": {"batch_size": "ten"}},
+            [{"name": "B7", "batch_size": "ten"}],
             "'experiments.ljat_batch_B7.batch_size' = 'ten': 'ten' is not of type 'integer' "
             "(experiment ljat_batch_B7 is variant B7 of 'experiments.ljat_batch.sweep')",
         ),
         (
-            {"B2000": {"batch_size": 2000}},
+            [{"name": "B2000", "batch_size": 2000}],
             "'experiments.ljat_batch_B2000.batch_size' = 2000 exceeds n_train = 1000 "
             "(experiment ljat_batch_B2000 is variant B2000 of 'experiments.ljat_batch.sweep')",
         ),
         (
-            {"x": {"sweep": {"axis": "lr"}}},
+            [{"name": "x", "sweep": {"axis": "lr"}}],
             "'experiments.ljat_batch.sweep.variants.x' overrides 'sweep'",
         ),
-        ({"B-1": {}}, "name 'B-1' under 'experiments.ljat_batch.sweep.variants' must match"),
+        (
+            [{"name": "B-1"}],
+            "'experiments.ljat_batch.sweep.variants.0.name' = 'B-1': 'B-1' does not match",
+        ),
+        (
+            [{"name": "B10"}, {"name": "B10", "batch_size": 20}],
+            "makes experiment 'ljat_batch_B10', a name already taken",
+        ),
     ],
 )
 def test_a_bad_variant_names_its_sweep(variants, message):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import SCHEMA
-from glassynets import config, plots, settings, training
+from glassynets import config, plots, settings, sweep_plots, training
 from glassynets.costs import Costs
 from glassynets.figures import FIGURES
 from glassynets.nets import Architecture
@@ -27,7 +27,9 @@ def paper():
 def test_every_figure_of_the_registry_has_a_drawing_a_caption_and_a_readme_row():
     readme = (ROOT / "README.md").read_text()
     for name, figure in FIGURES.items():
-        assert callable(getattr(plots, figure.draw)), name
+        assert callable(getattr(sweep_plots, figure.draw, None) or getattr(plots, figure.draw)), (
+            name
+        )
         assert (ROOT / f"workflow/report/{name}.rst").is_file(), name
         assert re.search(rf"^\| `{name}` \|", readme, re.M), (
             f"README's figure table has no row for {name}"
@@ -56,7 +58,7 @@ def test_the_paper_config_draws_fashion_mnist_in_its_own_folder(paper):
     assert sorted(fashion) == sorted(
         [
             f"results/figures/fashion_mnist/{f}.{e}"
-            for f in ("fig4", "fig5", "fig6")
+            for f in ("fig4", "fig5", "fig6", "figN1", "figN2", "figN4")
             for e in ("pdf", "png")
         ]
         + ["results/scorecard_fashion_mnist.md", "results/scorecard_fashion_mnist.csv"]
@@ -217,3 +219,34 @@ def test_cost_models_of_the_other_dynamics(paper):
     assert 5 * minutes["minibatch"] < minutes["full_batch"] <= minutes["langevin"]
     assert minutes["full_batch"] <= minutes["persistent"] < 12 * minutes["minibatch"]
     assert mem["minibatch"] == base.train_mem_mb(job) < mem["full_batch"] < mem["persistent"]
+
+
+def test_sweep_figures_draw_every_variant_and_get_the_sweeps(paper):
+    targets = Targets(paper)
+    assert targets.members("ljat_langevin") == [
+        f"ljat_langevin_{v}" for v in ("T0", "T0x001", "T0x01", "T0x1", "T0x10")
+    ]
+    assert targets.members("ljat_arch") == ["ljat_arch"] and targets.members("nothing") == []
+    cells = targets.figure_cells("figN1")
+    assert len(cells) == 5 + 7 + 5 + 4 and all("/N1000/h5-5" in d for d in cells)
+    assert targets.figure_cells("figN1", "fashion_mnist") == [
+        f"results/tables/fashion_batch_{b}/N60000/h5-5" for b in ("B10", "B50", "B200")
+    ]
+    assert targets.figure_cells("figN3") == [
+        f"results/tables/ljat_langevin_{v}/N1000/h5-5"
+        for v in ("T0", "T0x001", "T0x01", "T0x1", "T0x10")
+    ]
+    options = targets.figure_options("figN1")
+    chosen = json.loads(re.search(r"--sweeps '([^']*)'", options)[1])
+    assert chosen["temperature_after"] == 1.0e4
+    assert chosen["members"]["ljat_lr_lr025_B50"] == {
+        "axis": "lr",
+        "family": "ljat_lr",
+        "variant": "lr025_B50",
+        "base": False,
+    }
+    assert set(chosen["members"]) == {Path(d).parts[2] for d in cells}
+    assert "--sweeps" not in targets.figure_options("fig2")
+    # the scorecard gets every sweep of its data set
+    card = json.loads(re.search(r"--sweeps '([^']*)'", targets.scorecard_options("ljat19"))[1])
+    assert len(card["members"]) == 21 and "fashion_batch_B10" not in card["members"]

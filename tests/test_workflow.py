@@ -311,13 +311,32 @@ def test_smoke_run_produces_every_ljat19_figure_and_its_scorecard(smoke_run):
         for ext in ("pdf", "png"):
             assert (workdir / f"results/figures/{path}.{ext}").stat().st_size > 10_000, path
     card = pd.read_csv(workdir / "results/scorecard_ljat19.csv")
-    assert {"data", "ljat_arch", "ljat_chain", "ljat_sizes", "ljat_transition", "pspin"} == set(
-        card["experiment"]
-    )
+    sweeps = {
+        f"ljat_{name}"
+        for name in (
+            "batch_B10",
+            "batch_B100",
+            "lr_lr05",
+            "lr_lr1_B200",
+            "langevin_T0",
+            "langevin_T0x1",
+            "persistent_tau1",
+            "persistent_tau10",
+        )
+    }
+    assert {"data", "ljat_arch", "ljat_chain", "ljat_sizes", "ljat_transition", "pspin"} | (
+        sweeps
+    ) == set(card["experiment"])
     mu = card[card["quantity"].str.startswith("μ at")]
-    assert len(mu) == 6 + 2 + 3 + 2  # ... + the transition's 3 N + the p-spin's 2 temperatures
+    # ljat_arch 3 + chain 3 + sizes 2 + the transition's 3 N + the p-spin's 2 T + 8 sweep cells
+    assert len(mu) == 6 + 2 + 3 + 2 + 8
     aging = card[card["quantity"] == "aging"]
-    assert len(aging) == 6 + 2 + 3 + 2
+    assert len(aging) == 6 + 2 + 3 + 2 + 8
+    temperatures = card[card["quantity"].str.startswith("T_SGD")].set_index("experiment")
+    assert set(temperatures.index) == sweeps
+    t_sgd = temperatures["reproduced"].astype(float)
+    assert (t_sgd.drop(["ljat_langevin_T0", "ljat_langevin_T0x1", "ljat_lr_lr1_B200"]) > 1e-7).all()
+    assert (t_sgd[["ljat_langevin_T0", "ljat_langevin_T0x1", "ljat_lr_lr1_B200"]] < 1e-12).all()
     assert set(aging["reproduced"]) <= {
         "subaging",
         "simple aging",
@@ -332,11 +351,11 @@ def test_smoke_run_produces_every_ljat19_figure_and_its_scorecard(smoke_run):
             row.to_dict()
         )
     crossover = card[card["quantity"] == "crossover in t*(t_w), log10 t_w"]
-    assert len(crossover) == 6 + 2 + 3  # networks only: the glass rows have no crossover row
+    assert len(crossover) == 6 + 2 + 3 + 8  # networks only: the glass rows have no crossover row
     slopes = card[card["quantity"] == "late-time log–log slope of Δ in t"]["reproduced"].astype(
         float
     )
-    assert len(slopes) == 6 + 2 + 3 and np.isfinite(slopes).all()
+    assert len(slopes) == 6 + 2 + 3 + 8 and np.isfinite(slopes).all()
     assert (
         len(
             card[
@@ -358,6 +377,13 @@ def test_smoke_run_produces_every_ljat19_figure_and_its_scorecard(smoke_run):
     assert len(correlations) == 2 and correlations["reproduced"].astype(float).between(-1, 1).all()
     text = (workdir / "results/scorecard_ljat19.md").read_text()
     assert text.startswith("# Scorecard") and "## Headline" in text and "## Every cell" in text
+    for table in text.split("\n\n"):  # every row of every Markdown table has the header's columns
+        rows = [line for line in table.splitlines() if line.startswith("|")]
+        cells = [len(re.split(r"(?<!\\)\|", row)) for row in rows]
+        assert all(n == cells[0] for n in cells), table[:300]
+    claims = [line.split(" | ")[0] for line in text.splitlines() if line.startswith("| μ ")]
+    assert "| μ independent of lr and B (ljat19)" in claims
+    assert "| μ independent of the persistence τ (ljat19)" in claims
     headline = text.split("## Headline")[1].split("## Every cell")[0]
     assert (
         15 <= headline.count("\n| ") - 1 <= 30

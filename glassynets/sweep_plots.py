@@ -1,0 +1,284 @@
+"""The figures of the dynamics sweeps (figN1 … figN4, docs/noise.md), drawn from cell tables.
+
+Each takes the cells it shows, the output PDF path and ``sweeps`` (the figure command's
+``--sweeps``: {"members": experiment -> {axis, family, variant, base}, "temperature_after": steps}),
+and writes the PDF and a PNG beside it, as the functions of :mod:`glassynets.plots` do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from . import sweeps as sw
+from .cells import CellTables
+from .plots import COLORS, _data_title, _save, _tstar_panel, ensemble, tidy
+from .scorecard import TITLES
+
+#: Training settings that tell a sweep's variants apart (besides the number of steps).
+DYNAMICS_KEYS = ("noise", "sampling", "lr", "batch_size", "temperature", "persistence")
+#: Where an undefined μ is marked (axes fraction from the bottom): never drawn as a value.
+UNDEFINED_Y = 0.04
+
+
+def _families(cells: list[CellTables], sweeps: dict) -> list[sw.Family]:
+    return sw.families(cells, sweeps["members"])
+
+
+def _base(family: sw.Family) -> CellTables | None:
+    return next((c for c in family.cells if c.meta.get("sweep_base")), None)
+
+
+def _on_axis(cell: CellTables, base: CellTables | None, axis: str) -> bool:
+    """Whether a variant differs from the sweep's base in the control parameter only."""
+    if base is None:
+        return True
+    return all(cell.meta[k] == base.meta[k] for k in DYNAMICS_KEYS if k != axis)
+
+
+def _reference_band(ax: plt.Axes, reference: CellTables | None) -> None:
+    """SGD at the base settings (B = 100, lr = 0.05 on LJAT19): its μ interval as a grey band."""
+    if reference is None or not np.isfinite(reference.fit["mu"]):
+        return
+    fit = reference.fit
+    ax.axhspan(
+        fit["total_low"],
+        fit["total_high"],
+        color="grey",
+        alpha=0.25,
+        lw=0,
+        label=f"{reference.label}: μ = {fit['mu']:.2f}",
+    )
+
+
+def _mu_point(ax: plt.Axes, x: float, cell: CellTables, **style) -> None:
+    """μ with its total interval at x, or an 'x' at the bottom where μ is undefined."""
+    fit = cell.fit
+    if np.isfinite(fit["mu"]):
+        ax.errorbar(
+            x,
+            fit["mu"],
+            yerr=[[fit["mu"] - fit["total_low"]], [fit["total_high"] - fit["mu"]]],
+            capsize=2,
+            lw=1,
+            **style,
+        )
+    else:
+        style = {k: v for k, v in style.items() if k in ("color", "label")}
+        ax.plot(x, UNDEFINED_Y, "x", ms=6, transform=ax.get_xaxis_transform(), **style)
+
+
+def _log_x(ax: plt.Axes) -> None:
+    """A log x axis labelled at the decades only (a sweep spans one or two of them)."""
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
+
+
+def _reference(found: list[sw.Family]) -> CellTables | None:
+    """The base variant of the first SGD sweep (batch size or lr): the band of every panel."""
+    for family in found:
+        base = _base(family)
+        if family.axis in ("batch_size", "lr") and base is not None and not sw.noiseless(base):
+            return base
+    return None
+
+
+def figN1(cells: list[CellTables], out: str | Path, sweeps: dict, **_) -> None:
+    """μ against each sweep's control parameter (one panel per sweep, total intervals, undefined μ
+    marked 'x' at the bottom, gradient descent as a dashed line with its interval), and μ against
+    the effective temperature (T_SGD late for SGD, T for Langevin) of every noisy cell."""
+    found, after = _families(cells, sweeps), sweeps["temperature_after"]
+    reference = _reference(found)
+    n = len(found) + 1
+    ncols = min(n, 3)
+    nrows = -(-n // ncols)
+    fig, grid = plt.subplots(
+        nrows, ncols, figsize=(3.6 * ncols, 3.3 * nrows), sharey=True, squeeze=False
+    )
+    axes = list(grid.flat)
+    for ax in axes[n:]:
+        ax.remove()
+    for ax, family, letter in zip(axes, found, "abcdefgh"):
+        base = _base(family)
+        _reference_band(ax, reference)
+        on = [c for c in family.cells if _on_axis(c, base, family.axis) and not sw.noiseless(c)]
+        xs = [float(c.meta[family.axis]) for c in on]
+        for x, cell in zip(xs, on):
+            _mu_point(ax, x, cell, color=COLORS[0], marker="o", ms=4)
+        finite = [(x, c.fit["mu"]) for x, c in zip(xs, on) if np.isfinite(c.fit["mu"])]
+        if finite:
+            ax.plot(*zip(*sorted(finite)), color=COLORS[0], lw=0.6, alpha=0.6)
+        others = [c for c in family.cells if c not in on and not sw.noiseless(c)]
+        for k, cell in enumerate(others):
+            _mu_point(
+                ax,
+                float(cell.meta[family.axis]),
+                cell,
+                color=COLORS[1 + k % 8],
+                marker="sD^v"[k % 4],
+                ms=4,
+                mfc="none",
+                label=cell.label,
+            )
+        for cell in (c for c in family.cells if sw.noiseless(c)):
+            fit = cell.fit
+            if np.isfinite(fit["mu"]):
+                ax.axhline(
+                    fit["mu"],
+                    color="k",
+                    ls="--",
+                    lw=0.8,
+                    label=f"{cell.label}: μ = {fit['mu']:.2f}",
+                )
+                ax.axhspan(fit["total_low"], fit["total_high"], color="k", alpha=0.08, lw=0)
+            else:
+                ax.plot(
+                    [], [], "x", color="k", label=f"{cell.label}: μ undefined ({fit['status']})"
+                )
+        _log_x(ax)
+        ax.set_xlabel(sw.AXIS_LABELS[family.axis])
+        ax.set_title(f"({letter}) {family.name}")
+        ax.legend(loc="upper left", fontsize=5.5, framealpha=0.8)
+    for ax in axes[:n:ncols]:
+        ax.set_ylabel("μ at Δ* (total 95% interval)")
+    ax = axes[n - 1]
+    _reference_band(ax, reference)
+    for k, family in enumerate(found):
+        noisy = [c for c in family.cells if not sw.noiseless(c)]
+        for j, cell in enumerate(noisy):
+            t_eff = sw.effective_temperature(cell, after)
+            if np.isfinite(t_eff) and t_eff > 0:
+                _mu_point(
+                    ax,
+                    t_eff,
+                    cell,
+                    color=COLORS[k % 10],
+                    marker="o",
+                    ms=3.5,
+                    label=family.name if j == 0 else None,
+                )
+    _log_x(ax)
+    ax.set_xlabel("effective temperature (nats)")
+    ax.set_title(f"({'abcdefgh'[n - 1]}) μ vs T (T_SGD: mean over t ≥ {tidy(after)})")
+    ax.legend(loc="upper left", fontsize=5.5, framealpha=0.8)
+    _data_title(fig, cells)
+    _save(fig, out)
+
+
+def _in_flow_time(cell: CellTables) -> CellTables:
+    """The cell with time in gradient-flow units lr·t (for comparing learning rates)."""
+    meta = {**cell.meta, "dt": cell.meta["lr"], "time_label": "lr·steps"}
+    return dataclasses.replace(cell, meta=meta)
+
+
+def _delta_panel(ax: plt.Axes, cells: list[CellTables], t_w: float) -> None:
+    """Δ(t_w, t_w + t) of every cell at the recorded t_w nearest ``t_w`` (steps)."""
+    for color, cell in zip(COLORS, cells):
+        curve, unit = sw.two_time_curve(cell, t_w), cell.time_unit
+        ax.plot(curve["t"] * unit, curve["delta_mean"], color=color, lw=1.1, label=cell.label)
+    d_star = float(cells[0].tstar["delta_star"].iloc[0])
+    ax.axhline(d_star, color="grey", ls=":", lw=1, label=f"Δ* = {d_star:.3g}")
+    unit = cells[0].meta.get("time_label", "steps")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"t ({unit} after $t_w$)")
+    ax.set_ylabel(r"$\Delta(t_w, t_w + t)$")
+    ax.set_title(f"$t_w$ = {tidy(t_w)} steps")
+    ax.legend(loc="upper left", fontsize=5.5, framealpha=0.8)
+
+
+def figN2(
+    cells: list[CellTables], out: str | Path, plot_tw: list[float], sweeps: dict, **_
+) -> None:
+    """Per sweep (one row each): t*(t_w) with the power-law fits, then Δ(t_w, t_w + t) of every
+    variant at the middle and the last t_w of plot_tw, as Fig 2 draws them; the learning-rate sweep
+    in gradient-flow time lr·t (Sclocchi & Wyart: does t* depend on lr and B through lr/B only?)."""
+    found = _families(cells, sweeps)
+    middle, last = plot_tw[len(plot_tw) // 2], plot_tw[-1]
+    fig, axes = plt.subplots(len(found), 3, figsize=(10.5, 3.4 * len(found)), squeeze=False)
+    for row, family in zip(axes, found):
+        members = family.cells
+        if family.axis == "lr":
+            members = [_in_flow_time(c) for c in members]
+        title = f"{family.name} ({TITLES.get(family.dataset, family.dataset)}): t*($t_w$)"
+        _tstar_panel(row[0], members).set_title(title)
+        for ax, t_w in zip(row[1:], (middle, last)):
+            _delta_panel(ax, members, t_w)
+            ax.set_title(f"{family.name}: {ax.get_title()}")
+    _save(fig, out)
+
+
+def figN3(
+    cells: list[CellTables], out: str | Path, plot_tw: list[float], sweeps: dict, **_
+) -> None:
+    """Time–temperature superposition of each Langevin sweep: (a) Δ(t_w, t_w + t) at the middle
+    t_w of plot_tw for every T, (b) the same against t/τ(T), τ(T) the lag where Δ reaches Δ*;
+    the RMS spread of log10 Δ across T, without and with the rescaling, in the titles."""
+    found = [f for f in _families(cells, sweeps) if f.axis == "temperature"]
+    t_w = plot_tw[len(plot_tw) // 2]
+    fig, axes = plt.subplots(len(found), 2, figsize=(7.5, 3.4 * len(found)), squeeze=False)
+    for (raw_ax, scaled_ax), family in zip(axes, found):
+        members = sorted(family.cells, key=lambda c: c.meta["temperature"])
+        d_star = float(members[0].tstar["delta_star"].iloc[0])
+        result = sw.superposition(members, t_w, d_star)
+        for color, cell, tau in zip(COLORS, members, result["tau"]):
+            curve = sw.two_time_curve(cell, t_w)
+            label = f"{cell.label}" + (f", τ = {tau:.3g}" if np.isfinite(tau) else ", τ undefined")
+            raw_ax.plot(curve["t"], curve["delta_mean"], color=color, lw=1.1, label=label)
+            if np.isfinite(tau):
+                scaled_ax.plot(
+                    curve["t"] / tau, curve["delta_mean"], color=color, lw=1.1, label=cell.label
+                )
+        for ax in (raw_ax, scaled_ax):
+            ax.axhline(d_star, color="grey", ls=":", lw=1)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_ylabel(r"$\Delta(t_w, t_w + t)$")
+            ax.legend(loc="upper left", fontsize=5.5, framealpha=0.8)
+        raw_ax.set_xlabel(f"t (steps after $t_w$ = {tidy(t_w)})")
+        scaled_ax.set_xlabel("t / τ(T)")
+        raw_ax.set_title(f"(a) {family.name}: RMS spread of log10 Δ {result['raw']:.3f}")
+        scaled_ax.set_title(
+            f"(b) rescaled: spread {result['scaled']:.3f} ({result['n']} T with a τ)"
+        )
+    _data_title(fig, cells)
+    _save(fig, out)
+
+
+def figN4(cells: list[CellTables], out: str | Path, sweeps: dict, **_) -> None:
+    """Per sweep (one column each): the SGD noise temperature T_SGD(t) = lr·|g_B − g|²/(2P)
+    (ensemble mean; a Langevin T dashed), and Yaida's stationarity ratio ⟨θ·g_B⟩/⟨(lr/2)|g_B|² + T·P⟩
+    against t (1 at stationarity; symmetric-log axis)."""
+    found = _families(cells, sweeps)
+    fig, axes = plt.subplots(2, len(found), figsize=(3.4 * len(found), 6.2), squeeze=False)
+    for k, family in enumerate(found):
+        temp_ax, ratio_ax = axes[0, k], axes[1, k]
+        for color, cell in zip(COLORS, family.cells):
+            if cell.meta["temperature"]:
+                temp_ax.axhline(
+                    cell.meta["temperature"], color=color, ls="--", lw=0.8, label=cell.label
+                )
+            if cell.meta["noise"] in ("full_batch", "langevin") or sw.noiseless(cell):
+                continue  # g_B = g: T_SGD is the rounding of two summation orders (~1e-18)
+            mean = ensemble(cell.metrics, "t_sgd")["mean"]
+            mean = mean[mean > 0]
+            temp_ax.plot(mean.index, mean.to_numpy(), color=color, lw=1, label=cell.label)
+            steps, ratio = sw.stationarity(cell)
+            keep = steps > 0
+            ratio_ax.plot(steps[keep], ratio[keep], color=color, lw=1, label=cell.label)
+        temp_ax.set_xscale("log")
+        temp_ax.set_yscale("log")
+        temp_ax.set_title(f"{family.name}: $T_{{SGD}}$ (Langevin T dashed)")
+        temp_ax.set_ylabel("nats")
+        temp_ax.legend(loc="lower left", fontsize=5.5, framealpha=0.8)
+        ratio_ax.axhline(1, color="grey", lw=0.8)
+        ratio_ax.set_xscale("log")
+        ratio_ax.set_yscale("symlog", linthresh=1)
+        ratio_ax.set_title(f"{family.name}: Yaida's ratio (1: stationary)")
+        for ax in (temp_ax, ratio_ax):
+            ax.set_xlabel("step")
+    _data_title(fig, cells)
+    _save(fig, out)
