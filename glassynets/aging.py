@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from . import two_time
+from . import scaling, two_time
 
 
 def pair_indices(n_steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -637,6 +637,29 @@ def analyse_cell(
         f"μ = {summary['mu']:.3f} [{summary['total_low']:.3f}, {summary['total_high']:.3f}] over t_w in "
         f"[{summary['tw_min']:.3g}, {summary['tw_max']:.3g}], {summary['n_points']} points, "
         f"residual {summary['residual_dex']:.3f} dex; {summary['status']}"
+    )
+
+    # the collapse over μ's window (the configured fit_tw where μ is undefined), then long lags
+    window = (summary["tw_min"], summary["tw_max"])
+    if not np.isfinite(summary["mu"]):
+        window = tuple(settings["fit_tw"])
+    shape = scaling.collapse(
+        waiting_times,
+        lags,
+        delta,
+        window,
+        summary["mu"],
+        summary["total_low"],
+        summary["total_high"],
+        settings["n_boot"] // 4,
+    )
+    tables["collapse"] = {k: [v] for k, v in shape.items()}
+    tables["long_lag"] = scaling.long_lag(waiting_times, lags, delta, settings["n_boot"] // 4)
+    log(
+        f"collapse over t_w in [{shape['tw_min']:.3g}, {shape['tw_max']:.3g}]: spread of log10 Δ "
+        f"{shape['spread_raw']:.3f} unscaled, {shape['spread_mu']:.3f} at μ; μ_collapse = "
+        f"{shape['mu_collapse']:.3f} [{shape['collapse_low']:.3f}, {shape['collapse_high']:.3f}]; "
+        f"long-lag fits at {len(tables['long_lag']['t_w'])} t_w"
     )
 
     late_tw = settings["late_tw"] if settings["late_tw"] is not None else last_step / 100

@@ -17,9 +17,20 @@ import pandas as pd
 from . import storage
 
 #: Written by the aging step for every cell.
-TABLES = ("msd", "overlap", "tstar", "mu", "mu_summary", "msd_late", "weight_hist")
-#: Of those, absent from the tables of runs recorded without snapshots (``glassynets analyse``).
-OPTIONAL_TABLES = ("weight_hist",)
+TABLES = (
+    "msd",
+    "overlap",
+    "tstar",
+    "mu",
+    "mu_summary",
+    "msd_late",
+    "collapse",
+    "long_lag",
+    "weight_hist",
+)
+#: Of those, absent from the tables of runs recorded without snapshots (``glassynets analyse``),
+#: and from folders written before the collapse and long-lag tables existed.
+OPTIONAL_TABLES = ("weight_hist", "collapse", "long_lag")
 #: Network cells only: the merged training metrics.
 METRICS_TABLES = ("metrics",)
 #: Written only for experiments with a `hessian` section.
@@ -40,6 +51,8 @@ class CellTables:
     mu_summary: pd.DataFrame
     msd_late: pd.DataFrame
     weight_hist: pd.DataFrame | None = None  # None: runs recorded without snapshots
+    collapse: pd.DataFrame | None = None  # None: a folder written before the table existed
+    long_lag: pd.DataFrame | None = None
     metrics: pd.DataFrame | None = None
     hessian: pd.DataFrame | None = None
     hessian_summary: pd.DataFrame | None = None

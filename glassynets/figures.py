@@ -18,15 +18,18 @@ class Figure:
     experiments: tuple[
         str, ...
     ]  # experiments it draws; one data set's own version for each other data set
-    draw: str  # the function of glassynets.plots (or glassynets.sweep_plots) that draws it
+    draw: str  # the function of glassynets.plots (or sweep_plots, scaling_plots) that draws it
     every_cell: bool = False  # every (N, architecture) cell; else each experiment's first N
     hessian: bool = False  # Hessian spectra: only experiments with a `hessian` section
     two_layer: bool = False  # only the networks of two hidden layers
     glass: bool = False  # also the p-spin glass cells (and needs them)
+    glass_beside: bool = False  # the p-spin cells too where configured, in the LJAT19 versions
     limits: bool = False  # the LJAT19 entropy floor and Bayes ceiling, where LJAT19 is drawn
     sweeps: bool = False  # experiments are sweeps (config: sweep): every variant's cells
 
 
+#: The cells whose collapse and long-lag exponent are drawn (each data set's own version).
+SHAPE_CELLS = ("ljat_arch", "ljat_chain", "mnist_arch", "fashion_arch")
 #: The sweeps of the training dynamics the figN* figures draw (each one's variants).
 NOISE_SWEEPS = ("ljat_batch", "ljat_lr", "ljat_langevin", "ljat_persistent", "fashion_batch")
 
@@ -54,6 +57,9 @@ FIGURES: dict[str, Figure] = {
         "Baity-Jesi et al.", ("ljat_transition", "mnist_toy"), "figB3", every_cell=True
     ),
     "figB4": Figure("Baity-Jesi et al.", ("ljat_arch",), "figB4", two_layer=True, glass=True),
+    # The shape of the two-time curves (glassynets.scaling_plots): collapse and long lags
+    "figC1": Figure("scaling collapse", SHAPE_CELLS, "figC1", glass_beside=True),
+    "figC2": Figure("long lags", SHAPE_CELLS, "figC2", glass_beside=True),
     # Beyond both papers: the dynamics as an axis (glassynets.sweep_plots, docs/noise.md)
     "figN1": Figure("noise sweeps", NOISE_SWEEPS, "figN1", sweeps=True),
     "figN2": Figure("noise sweeps", NOISE_SWEEPS, "figN2", sweeps=True),

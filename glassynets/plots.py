@@ -689,11 +689,12 @@ def draw(
 ) -> None:
     """Draw figure ``name`` of the registry (glassynets.figures) from its cells into ``out`` (.pdf
     and .png); the PNG holds ``lineage`` (glassynets.lineage) as a text chunk, if given."""
-    from . import sweep_plots
+    from . import scaling_plots, sweep_plots
     from .figures import FIGURES
 
     function = FIGURES[name].draw
-    (getattr(sweep_plots, function, None) or globals()[function])(cells, out, **options)
+    found = [getattr(m, function, None) for m in (sweep_plots, scaling_plots)]
+    (next((f for f in found if f is not None), None) or globals()[function])(cells, out, **options)
     if lineage is not None:
         _stamp(Path(out).with_suffix(".png"), lineage)
 

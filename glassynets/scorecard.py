@@ -390,6 +390,7 @@ def glass_rows(glasses: list[CellTables], networks: list[CellTables], tti_mu: fl
         rows.append(
             _row("pspin", name, "aging", "simple aging" if glassy else "none", verdict, note=why)
         )
+        rows.extend(shape_rows("pspin", name, cell))
         if glassy:
             tw = _plateau_tw(cell)
             curve = cell.msd[cell.msd["t_w"] == tw]
@@ -584,6 +585,9 @@ def build(
                 cell_rows(
                     experiment, cell, loss_within, grad_rms_after, alpha_max, accuracy_max, tti_mu
                 )
+            )
+            rows.extend(
+                shape_rows(experiment, f"N{cell.meta['n_train']}/{cell.meta['arch']}", cell)
             )
             if sweeps and experiment in sweeps["members"]:
                 rows.extend(
@@ -855,6 +859,71 @@ def headline(
         )
         rows += sweep_claims.headline_rows(found, sweeps["temperature_after"], tti_mu)
     return pd.DataFrame(rows, columns=HEADLINE_COLUMNS)
+
+
+def shape_rows(experiment: str, name: str, cell: CellTables) -> list[dict]:
+    """The two-time curves' shape (glassynets.scaling): the collapse quality and μ_collapse against
+    the t* μ, and the long-lag exponent β with the aging of D_β (none for old folders)."""
+    from . import scaling
+
+    if cell.collapse is None:
+        return []
+    c = cell.collapse.iloc[0]
+    window = f"t_w in [{c['tw_min']:.3g}, {c['tw_max']:.3g}] ({c['n_tw']} t_w)"
+    agree = {
+        1.0: "agrees with the t* μ within the intervals",
+        0.0: "differs from the t* μ beyond the intervals: μ depends on the level Δ* it is read at",
+    }.get(c["agree"], "t* μ undefined: nothing to compare")
+    rows = [
+        _row(
+            experiment,
+            name,
+            "collapse spread of log10 Δ (dex): unscaled → at μ",
+            "",
+            f"{c['spread_raw']:.3f} → {c['spread_mu']:.3f}"
+            if np.isfinite(c["spread_mu"])
+            else f"{c['spread_raw']:.3f} → undefined",
+            "",
+            f"RMS over scaled times of the spread across {window}",
+        ),
+        _row(
+            experiment,
+            name,
+            "μ_collapse (minimising the spread)",
+            "",
+            c["mu_collapse"] if np.isfinite(c["mu_collapse"]) else "undefined",
+            f"[{c['collapse_low']:.3f}, {c['collapse_high']:.3f}] (95% bootstrap)"
+            if np.isfinite(c["mu_collapse"])
+            else "",
+            f"spread there {c['spread_min']:.3f}; {agree}",
+        ),
+    ]
+    fits = cell.long_lag
+    if fits is None or not len(fits):
+        rows.append(
+            _row(experiment, name, "long-lag β of Δ ≈ D_β·t^β", "", "undefined", "",
+                 f"no decade of lags t >= {scaling.LONG_LAG_FACTOR:g} t_w with local β within ±{scaling.BETA_TOLERANCE:g}")
+        )  # fmt: skip
+        return rows
+    summary = scaling.diffusion_aging({k: fits[k].to_numpy() for k in fits.columns})
+    rows.append(
+        _row(
+            experiment,
+            name,
+            "long-lag β of Δ ≈ D_β·t^β",
+            "",
+            float(np.median(fits["beta"])),
+            f"{summary['beta_min']:.3f} … {summary['beta_max']:.3f} over t_w; 95% bootstrap of each "
+            f"within [{fits['beta_low'].min():.3f}, {fits['beta_high'].max():.3f}]",
+            f"median over {summary['n_tw']} t_w ({fits['t_w'].min():g} … {fits['t_w'].max():g}); "
+            + (
+                f"log D_β against log t_w: slope {summary['slope']:.2f}"
+                if np.isfinite(summary["slope"])
+                else "one t_w: no D_β(t_w)"
+            ),
+        )
+    )
+    return rows
 
 
 def sweep_rows(cell: CellTables, after: float) -> list[tuple]:

@@ -95,6 +95,37 @@ SCHEMAS: dict[str, pa.Schema] = {
     # Late-time behaviour of the ensemble-mean Δ at one t_w (aging.late_msd): log–log slope in t over
     # t in [t_min, t_max] (steps), diffusion constant D = Δ/(2t) per parameter (parameter² per step;
     # NaN unless diffusive, i.e. |slope − 1| <= tolerance).
+    # The aging scaling collapse over μ's fit window (glassynets.scaling.collapse): one row.
+    "collapse": pa.schema(
+        [
+            ("tw_min", F64),
+            ("tw_max", F64),
+            ("n_tw", I32),
+            ("mu", F64),
+            ("spread_mu", F64),
+            ("spread_raw", F64),
+            ("mu_collapse", F64),
+            ("collapse_low", F64),
+            ("collapse_high", F64),
+            ("spread_min", F64),
+            ("agree", F64),
+        ]
+    ),
+    # Δ ≈ D_β·t^β at long lags, one row per t_w with a window of constant local β (scaling.long_lag).
+    "long_lag": pa.schema(
+        [
+            ("t_w", F64),
+            ("t_min", F64),
+            ("t_max", F64),
+            ("n_points", I32),
+            ("beta", F64),
+            ("beta_low", F64),
+            ("beta_high", F64),
+            ("d_beta", F64),
+            ("d_beta_low", F64),
+            ("d_beta_high", F64),
+        ]
+    ),
     "msd_late": pa.schema(
         [
             ("t_w", F64),
@@ -206,6 +237,19 @@ LATER_COLUMNS: dict[str, tuple[str, ...]] = {
 
 #: Unit and meaning of every column name, attached to each column as field metadata.
 COLUMN_DOCS: dict[str, str] = {
+    "spread_mu": "dex: RMS spread of log10 Δ across t_w at fixed t/t_w^μ, at the cell's μ",
+    "spread_raw": "dex: the same spread at fixed t (no rescaling, μ = 0)",
+    "mu_collapse": "1: the μ minimising the spread",
+    "collapse_low": "1: 2.5% bootstrap quantile of mu_collapse over runs",
+    "collapse_high": "1: 97.5% bootstrap quantile of mu_collapse over runs",
+    "spread_min": "dex: the spread at mu_collapse",
+    "agree": "1.0: the intervals of μ and mu_collapse overlap; 0.0: not; NaN: either undefined",
+    "beta": "1: exponent of Δ ≈ D_β·t^β at long lags t (local d log Δ / d log t constant there)",
+    "beta_low": "1: 2.5% bootstrap quantile of beta over runs",
+    "beta_high": "1: 97.5% bootstrap quantile of beta over runs",
+    "d_beta": "parameter² per step^β: D_β of Δ ≈ D_β·t^β",
+    "d_beta_low": "2.5% bootstrap quantile of d_beta over runs",
+    "d_beta_high": "97.5% bootstrap quantile of d_beta over runs",
     "r12": "σ: starting distance of atoms 1 and 2",
     "r13": "σ: starting distance of atoms 1 and 3",
     "r23": "σ: starting distance of atoms 2 and 3",

@@ -19,6 +19,7 @@ from scipy import stats
 from . import aging
 from .cells import CellTables
 from .dynamics import stationarity_ratio
+from .scaling import spread
 
 #: z of a two-sided 95% interval: μ's total intervals are read as ±Z95·σ for the χ² test.
 Z95 = float(stats.norm.ppf(0.975))
@@ -234,22 +235,6 @@ def two_time_curve(cell: CellTables, t_w: float) -> pd.DataFrame:
     return cell.msd[cell.msd["t_w"] == nearest].sort_values("t")
 
 
-def collapse_spread(curves: list[tuple[np.ndarray, np.ndarray]], points: int = 30) -> float:
-    """RMS over a common log grid of the spread (standard deviation across curves) of log10 Δ,
-    over the range of x where every curve is defined (x > 0, Δ > 0); NaN with fewer than two
-    curves or no common range. curves: (x [n_i], Δ [n_i]) pairs, x increasing."""
-    kept = [(x[(x > 0) & (d > 0)], d[(x > 0) & (d > 0)]) for x, d in curves]
-    kept = [(x, d) for x, d in kept if len(x) >= 2]
-    if len(kept) < 2:
-        return float("nan")
-    lo, hi = max(np.log10(x[0]) for x, _ in kept), min(np.log10(x[-1]) for x, _ in kept)
-    if not hi > lo:
-        return float("nan")
-    grid = np.linspace(lo, hi, points)
-    logs = np.array([np.interp(grid, np.log10(x), np.log10(d)) for x, d in kept])
-    return float(np.sqrt((logs.std(axis=0) ** 2).mean()))
-
-
 def superposition(cells: list[CellTables], t_w: float, delta_star: float) -> dict:
     """Time–temperature superposition of Langevin cells at one t_w: τ(T), the lag where Δ reaches
     Δ* (NaN: never), and the RMS spread of log10 Δ across the cells with a τ, against t (raw) and
@@ -260,7 +245,7 @@ def superposition(cells: list[CellTables], t_w: float, delta_star: float) -> dic
     with_tau = [(k, c) for k, c in enumerate(curves) if np.isfinite(tau[k])]
     raw = [(c["t"].to_numpy(float), c["delta_mean"].to_numpy(float)) for _, c in with_tau]
     scaled = [(x / tau[k], d) for (k, _), (x, d) in zip(with_tau, raw)]
-    return dict(tau=tau, raw=collapse_spread(raw), scaled=collapse_spread(scaled), n=len(with_tau))
+    return dict(tau=tau, raw=spread(raw), scaled=spread(scaled), n=len(with_tau))
 
 
 def _mu_list(rows: pd.DataFrame) -> str:

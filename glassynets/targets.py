@@ -155,8 +155,12 @@ class Targets:
             ]
         return cells
 
-    def figure_glass_cells(self, name: str) -> list[str]:
-        return self.glass_dirs() if FIGURES[name].glass else []
+    def figure_glass_cells(self, name: str, dataset: str | None = None) -> list[str]:
+        """p-spin cells a figure draws: always for glass figures; for glass_beside ones, in the
+        main and the LJAT19 versions only (the offline half, as the scorecards do)."""
+        figure = FIGURES[name]
+        beside = figure.glass_beside and dataset in (None, "ljat19")
+        return self.glass_dirs() if figure.glass or beside else []
 
     def drawable(self, name: str, dataset: str | None = None) -> bool:
         """A figure is drawn when it has network cells (and glass cells, if it draws the glass)."""
@@ -189,7 +193,9 @@ class Targets:
 
     def figure_inputs(self, name: str, dataset: str | None = None) -> list[str]:
         cells = self.figure_cells(name, dataset)
-        files = self.cell_table_files(cells) + self.glass_table_files(self.figure_glass_cells(name))
+        files = self.cell_table_files(cells) + self.glass_table_files(
+            self.figure_glass_cells(name, dataset)
+        )
         files += self.figure_limits(name, dataset)
         if FIGURES[name].hessian:
             files += [f"{d}/{t}.parquet" for d in cells for t in HESSIAN_TABLES]
@@ -207,9 +213,9 @@ class Targets:
         if FIGURES[name].sweeps:
             chosen = self.sweeps(self.figure_experiments(name, dataset))
             options += f" --sweeps '{settings.as_json(chosen)}'"
-        if self.figure_glass_cells(name):
+        if self.figure_glass_cells(name, dataset):
             options += (
-                f" --glass-cells {' '.join(self.figure_glass_cells(name))} "
+                f" --glass-cells {' '.join(self.figure_glass_cells(name, dataset))} "
                 f"--glass-plot-tw {' '.join(str(t) for t in self.pspin['analysis']['plot_tw'])}"
             )
         return options

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from glassynets import sweeps
+from glassynets import scaling, sweeps
 from glassynets.cells import CellTables
 
 BASE = dict(
@@ -82,12 +82,12 @@ def test_one_constant_mu_is_tested_with_the_intervals_as_errors():
 
 def test_the_collapse_spread_is_the_rms_std_of_log_delta():
     x = np.logspace(0, 3, 50)
-    assert sweeps.collapse_spread([(x, x), (x, x)]) == pytest.approx(0)
+    assert scaling.spread([(x, x), (x, x)]) == pytest.approx(0)
     # a factor 10 between two curves: log10 values 0 and 1 apart, standard deviation 0.5
-    assert sweeps.collapse_spread([(x, x), (x, 10 * x)]) == pytest.approx(0.5)
+    assert scaling.spread([(x, x), (x, 10 * x)]) == pytest.approx(0.5)
     # only the common range counts, and one curve is no collapse
-    assert sweeps.collapse_spread([(x, x), (x[10:30], x[10:30])]) == pytest.approx(0)
-    assert np.isnan(sweeps.collapse_spread([(x, x)]))
+    assert scaling.spread([(x, x), (x[10:30], x[10:30])]) == pytest.approx(0)
+    assert np.isnan(scaling.spread([(x, x)]))
 
 
 def test_superposition_rescales_by_the_lag_where_delta_reaches_delta_star():

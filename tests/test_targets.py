@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import SCHEMA
-from glassynets import config, plots, settings, sweep_plots, training
+from glassynets import config, plots, scaling_plots, settings, sweep_plots, training
 from glassynets.costs import Costs
 from glassynets.figures import FIGURES
 from glassynets.nets import Architecture
@@ -27,9 +27,8 @@ def paper():
 def test_every_figure_of_the_registry_has_a_drawing_a_caption_and_a_readme_row():
     readme = (ROOT / "README.md").read_text()
     for name, figure in FIGURES.items():
-        assert callable(getattr(sweep_plots, figure.draw, None) or getattr(plots, figure.draw)), (
-            name
-        )
+        modules = (sweep_plots, scaling_plots, plots)
+        assert any(callable(getattr(m, figure.draw, None)) for m in modules), name
         assert (ROOT / f"workflow/report/{name}.rst").is_file(), name
         assert re.search(rf"^\| `{name}` \|", readme, re.M), (
             f"README's figure table has no row for {name}"
@@ -58,7 +57,7 @@ def test_the_paper_config_draws_fashion_mnist_in_its_own_folder(paper):
     assert sorted(fashion) == sorted(
         [
             f"results/figures/fashion_mnist/{f}.{e}"
-            for f in ("fig4", "fig5", "fig6", "figN1", "figN2", "figN4")
+            for f in ("fig4", "fig5", "fig6", "figC1", "figC2", "figN1", "figN2", "figN4")
             for e in ("pdf", "png")
         ]
         + ["results/scorecard_fashion_mnist.md", "results/scorecard_fashion_mnist.csv"]

@@ -46,8 +46,9 @@ def test_dry_run_of_the_paper_config_plans_every_cell():
     # 6 widths × 100 seeds in blocks of 50, 6 N of the transition, 4 toy widths × 4 seeds in
     # blocks of 2; Fashion-MNIST as MNIST's arch and alpha; one aging job per cell; Hessians for
     # ljat_arch (3 cells), ljat_sizes (18), mnist_arch h5-5 (1); the p-spin at 3 temperatures.
-    assert counts["train"] == 12 + 18 + 8 + 3 + 12 + 6 + 8 + 3 + 12
-    assert counts["aging"] == 6 + 18 + 8 + 3 + 6 + 6 + 4 + 3 + 6
+    # The sweeps: 21 LJAT19 variants of one cell in 2 blocks each, 3 Fashion-MNIST ones in 1.
+    assert counts["train"] == 12 + 18 + 8 + 3 + 12 + 6 + 8 + 3 + 12 + 21 * 2 + 3
+    assert counts["aging"] == 6 + 18 + 8 + 3 + 6 + 6 + 4 + 3 + 6 + 21 + 3
     assert counts["hessian"] == 3 + 18 + 1 and counts["pspin"] == counts["aging_pspin"] == 3
     assert all(counts[f] == 1 for f in LJAT_FIGURES + MNIST_FIGURES + BOTH_FIGURES)
     assert not any(
@@ -56,6 +57,8 @@ def test_dry_run_of_the_paper_config_plans_every_cell():
     assert all(
         counts[f"{f}_fashion_mnist"] == 1 for f in MNIST_FIGURES
     )  # Fashion-MNIST's own Figs 4-6
+    assert all(counts[f"{f}_fashion_mnist"] == 1 for f in ("figN1", "figN2", "figN4", "figC1"))
+    assert "figN3_fashion_mnist" not in counts  # no Langevin sweep on Fashion-MNIST
     assert counts["scorecard"] == counts["scorecard_ljat19"] == counts["scorecard_mnist"] == 1
     assert counts["scorecard_fashion_mnist"] == 1
     assert (
@@ -92,8 +95,8 @@ def test_dry_run_of_the_fashion_mnist_target_plans_only_fashion_mnist():
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
     assert (
-        counts["train"] == 3 + 12
-        and counts["aging"] == 3 + 6
+        counts["train"] == 3 + 12 + 3
+        and counts["aging"] == 3 + 6 + 3
         and counts["scorecard_fashion_mnist"] == 1
     )
     assert all(counts[f"{f}_fashion_mnist"] == 1 for f in MNIST_FIGURES)
@@ -138,7 +141,7 @@ def test_dry_run_of_a_single_figure(target):
 
 
 @pytest.mark.parametrize(
-    "target, train_jobs", [([], 82), (["fig2"], 6), (["fig6"], 12), (["fig7"], 3), (["figB4"], 2)]
+    "target, train_jobs", [([], 127), (["fig2"], 6), (["fig6"], 12), (["fig7"], 3), (["figB4"], 2)]
 )
 def test_dry_run_with_the_slurm_profile(target, train_jobs):
     pytest.importorskip(
@@ -536,6 +539,11 @@ def test_report_builds_after_the_smoke_run(smoke_run):
 
 
 def test_figure_groups_of_the_registry():
-    assert set(LJAT_FIGURES) == {"fig1", "fig2", "fig3", "figA2", "figA3", "figB4"}
+    assert set(LJAT_FIGURES) == {"fig1", "fig2", "fig3", "figA2", "figA3", "figB4"} | {
+        "figN1",
+        "figN2",
+        "figN3",
+        "figN4",
+    }
     assert set(MNIST_FIGURES) == {"fig4", "fig5", "fig6"}
-    assert set(BOTH_FIGURES) == {"fig7", "figA1", "figB1", "figB2", "figB3"}
+    assert set(BOTH_FIGURES) == {"fig7", "figA1", "figB1", "figB2", "figB3", "figC1", "figC2"}
