@@ -34,12 +34,17 @@ DATA_VALUE_S = 1.1e-9
 NET_STEP_OVERHEAD_S = 9e-6
 RUNTIME_SAFETY = 2
 # The other dynamics (dynamics.py): a step of full_batch, langevin or persistent runs on all N
-# points and is modelled as N/B minibatch steps; langevin draws P normal values a network-step,
-# persistent N uniform ones: measured 2.4-2.6 ns per value (torch.randn, torch.rand, one thread).
-# Measured on LJAT19 [2,5,5,4], N = 1000, B = 100, E = 50 (µs per network-step): minibatch 5.2,
-# with_replacement 5.1, minibatch_langevin 6.1, full_batch 26.3, langevin 27.5, persistent 37.2;
-# the model (N/B = 10 minibatch steps) is 2.5-3.5x above them, on top of RUNTIME_SAFETY.
+# points (batch_points), one step's overhead for all of them; langevin draws P normal values a
+# network-step, persistent N uniform ones: measured 2.4-2.6 ns per value (torch.randn, torch.rand,
+# one thread). Measured on LJAT19 [2,5,5,4], N = 1000, B = 100, E = 50 (µs per network-step):
+# minibatch 5.2, with_replacement 5.1, minibatch_langevin 6.1, full_batch 26.3, langevin 27.5,
+# persistent 37.2: a step on all N points costs 5x one of B = N/10, not 10x, since the overhead is
+# paid once. For such small layers the per-point cost is the elementwise work per unit (tanh, its
+# derivative, the softmax), not the FLOPs of the products: UNIT_POINT_S per unit and point, fitted
+# to full_batch (26.3 µs = 1000 points × 14 units × 1.9 ns), which the FLOP term alone puts at 7 µs.
+# Whole jobs of the LJAT19 sweeps (issue 24, tests/test_targets.py) check the sum.
 DRAW_VALUE_S = 3e-9
+UNIT_POINT_S = 2e-9
 # An aging job spends ≈ 5-10 ms per bootstrap replicate (t* of the resampled mean, the regime
 # search, the refit) and ≈ 5 ns per snapshot value in the histograms; the constants leave room for
 # slower nodes and the Parquet writes.
@@ -158,19 +163,20 @@ class Costs:
         return held
 
     def train_runtime_min(self, w) -> int:
-        """From the throughput model above, ×RUNTIME_SAFETY; a step of the dynamics that see all N
-        points costs N/B minibatch steps, plus the Langevin and persistent draws."""
+        """From the throughput model above, ×RUNTIME_SAFETY: per network-step the FLOPs, the data
+        values and the elementwise work of the points the step sees (B, or all N for the dynamics
+        of dynamics.ALL_POINTS), a fixed overhead, and the Langevin and persistent draws."""
         s, arch = self._train(w.experiment), self._arch(w)
         n_nets = max(2, int(w.last) - int(w.first) + 1)
         in_cache = arch.n_params * self.bytes_per <= CACHE_BYTES
         flops = TRAIN_FLOPS_IN_CACHE if in_cache else TRAIN_FLOPS_OUT_OF_CACHE
         values = arch.n_in + 1  # input values per data point, with the bias column
-        B = s["batch_size"]
-        steps_per_step = batch_points(s["noise"], B, int(w.n)) / B
+        points = batch_points(s["noise"], s["batch_size"], int(w.n))
+        units = sum(arch.widths[1:])
         draws = arch.n_params * (s["noise"] in LANGEVIN) + int(w.n) * (s["noise"] == "persistent")
         per_net_step = (
-            steps_per_step
-            * (4 * B * arch.n_params / flops + B * values * DATA_VALUE_S + NET_STEP_OVERHEAD_S)
+            points * (4 * arch.n_params / flops + values * DATA_VALUE_S + units * UNIT_POINT_S)
+            + NET_STEP_OVERHEAD_S
             + draws * DRAW_VALUE_S
         )
         n_points = self._n_points(s, int(w.n))

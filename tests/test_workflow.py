@@ -335,6 +335,9 @@ def test_smoke_run_produces_every_ljat19_figure_and_its_scorecard(smoke_run):
     assert len(mu) == 6 + 2 + 3 + 2 + 8
     aging = card[card["quantity"] == "aging"]
     assert len(aging) == 6 + 2 + 3 + 2 + 8
+    # every cell, networks and glass, has its collapse and its long-lag rows
+    for quantity in ("μ_collapse (minimising the spread)", "long-lag β of Δ ≈ D_β·t^β"):
+        assert len(card[card["quantity"] == quantity]) == 6 + 2 + 3 + 2 + 8, quantity
     temperatures = card[card["quantity"].str.startswith("T_SGD")].set_index("experiment")
     assert set(temperatures.index) == sweeps
     t_sgd = temperatures["reproduced"].astype(float)
