@@ -81,3 +81,28 @@ def lock_held_elsewhere(path):
     finally:
         holder.kill()
         holder.wait()
+
+
+SMOKE = ROOT / "tests/config/smoke.yaml"
+
+
+def figure_groups() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """The figures of LJAT19 only, MNIST only and both, read from the registry through the paper
+    config's experiments."""
+    from glassynets import config
+    from glassynets.figures import FIGURES
+    from glassynets.targets import Targets
+
+    paper = Targets(config.check_files([ROOT / "config.yaml"], SCHEMA))
+    return tuple(
+        tuple(n for n in FIGURES if paper.figure_datasets(n) == want)
+        for want in (["ljat19"], ["mnist"], ["ljat19", "mnist"])
+    )
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """Jobs per rule in a snakemake dry run's "Job stats" table."""
+    import re
+
+    table = output.split("Job stats:")[1]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
