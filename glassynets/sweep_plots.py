@@ -174,10 +174,14 @@ def _in_flow_time(cell: CellTables) -> CellTables:
     return dataclasses.replace(cell, meta=meta)
 
 
-def _delta_panel(ax: plt.Axes, cells: list[CellTables], t_w: float) -> None:
-    """Δ(t_w, t_w + t) of every cell at the recorded t_w nearest ``t_w`` (steps)."""
+def _delta_panel(
+    ax: plt.Axes, cells: list[CellTables], t_w: float, flow_lr: float | None = None
+) -> None:
+    """Δ(t_w, t_w + t) of every cell at the recorded t_w nearest ``t_w`` (steps); with flow_lr,
+    at the same gradient-flow time lr·t_w = flow_lr·t_w for every cell (cells in lr·steps)."""
     for color, cell in zip(COLORS, cells):
-        curve, unit = sw.two_time_curve(cell, t_w), cell.time_unit
+        wait = t_w if flow_lr is None else t_w * flow_lr / cell.meta["lr"]
+        curve, unit = sw.two_time_curve(cell, wait), cell.time_unit
         ax.plot(curve["t"] * unit, curve["delta_mean"], color=color, lw=1.1, label=cell.label)
     d_star = float(cells[0].tstar["delta_star"].iloc[0])
     ax.axhline(d_star, color="grey", ls=":", lw=1, label=f"Δ* = {d_star:.3g}")
@@ -186,8 +190,10 @@ def _delta_panel(ax: plt.Axes, cells: list[CellTables], t_w: float) -> None:
     ax.set_yscale("log")
     ax.set_xlabel(f"t ({unit} after $t_w$)")
     ax.set_ylabel(r"$\Delta(t_w, t_w + t)$")
-    ax.set_title(f"$t_w$ = {tidy(t_w)} steps")
-    ax.legend(loc="upper left", fontsize=5.5, framealpha=0.8)
+    ax.set_title(
+        f"$t_w$ = {tidy(t_w)} steps" if flow_lr is None else f"lr·$t_w$ = {tidy(t_w * flow_lr)}"
+    )
+    ax.legend(loc="upper left", fontsize=5, framealpha=0.6)
 
 
 def figN2(
@@ -198,15 +204,25 @@ def figN2(
     in gradient-flow time lr·t (Sclocchi & Wyart: does t* depend on lr and B through lr/B only?)."""
     found = _families(cells, sweeps)
     middle, last = plot_tw[len(plot_tw) // 2], plot_tw[-1]
-    fig, axes = plt.subplots(len(found), 3, figsize=(10.5, 3.4 * len(found)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(found),
+        3,
+        figsize=(12.5, 3.6 * len(found)),
+        squeeze=False,
+        gridspec_kw={"width_ratios": [1.6, 1, 1]},
+    )
     for row, family in zip(axes, found):
-        members = family.cells
-        if family.axis == "lr":
+        members, flow_lr = family.cells, None
+        if family.axis == "lr":  # the t_w of plot_tw at the base variant's lr, in lr·steps
             members = [_in_flow_time(c) for c in members]
+            base = _base(family)
+            flow_lr = (base or members[0]).meta["lr"]
         title = f"{family.name} ({TITLES.get(family.dataset, family.dataset)}): t*($t_w$)"
-        _tstar_panel(row[0], members).set_title(title)
+        tstar_ax = _tstar_panel(row[0], members)
+        tstar_ax.set_title(title)
+        tstar_ax.legend(loc="upper left", fontsize=5, framealpha=0.6)
         for ax, t_w in zip(row[1:], (middle, last)):
-            _delta_panel(ax, members, t_w)
+            _delta_panel(ax, members, t_w, flow_lr)
             ax.set_title(f"{family.name}: {ax.get_title()}")
     _save(fig, out)
 
@@ -256,7 +272,9 @@ def figN4(cells: list[CellTables], out: str | Path, sweeps: dict, **_) -> None:
     fig, axes = plt.subplots(2, len(found), figsize=(3.4 * len(found), 6.2), squeeze=False)
     for k, family in enumerate(found):
         temp_ax, ratio_ax = axes[0, k], axes[1, k]
+        flow = family.axis == "lr"  # learning rates compared at equal gradient-flow time lr·t
         for color, cell in zip(COLORS, family.cells):
+            scale = cell.meta["lr"] if flow else 1.0
             if cell.meta["temperature"]:
                 temp_ax.axhline(
                     cell.meta["temperature"], color=color, ls="--", lw=0.8, label=cell.label
@@ -265,10 +283,10 @@ def figN4(cells: list[CellTables], out: str | Path, sweeps: dict, **_) -> None:
                 continue  # g_B = g: T_SGD is the rounding of two summation orders (~1e-18)
             mean = ensemble(cell.metrics, "t_sgd")["mean"]
             mean = mean[mean > 0]
-            temp_ax.plot(mean.index, mean.to_numpy(), color=color, lw=1, label=cell.label)
+            temp_ax.plot(mean.index * scale, mean.to_numpy(), color=color, lw=1, label=cell.label)
             steps, ratio = sw.stationarity(cell)
             keep = steps > 0
-            ratio_ax.plot(steps[keep], ratio[keep], color=color, lw=1, label=cell.label)
+            ratio_ax.plot(steps[keep] * scale, ratio[keep], color=color, lw=1, label=cell.label)
         temp_ax.set_xscale("log")
         temp_ax.set_yscale("log")
         temp_ax.set_title(f"{family.name}: $T_{{SGD}}$ (Langevin T dashed)")
@@ -279,6 +297,6 @@ def figN4(cells: list[CellTables], out: str | Path, sweeps: dict, **_) -> None:
         ratio_ax.set_yscale("symlog", linthresh=1)
         ratio_ax.set_title(f"{family.name}: Yaida's ratio (1: stationary)")
         for ax in (temp_ax, ratio_ax):
-            ax.set_xlabel("step")
+            ax.set_xlabel("lr·step (gradient-flow time)" if flow else "step")
     _data_title(fig, cells)
     _save(fig, out)
