@@ -239,10 +239,12 @@ def figN3(
     for (raw_ax, scaled_ax), family in zip(axes, found):
         members = sorted(family.cells, key=lambda c: c.meta["temperature"])
         d_star = float(members[0].tstar["delta_star"].iloc[0])
-        result = sw.superposition(members, t_w, d_star)
-        for color, cell, tau in zip(COLORS, members, result["tau"]):
+        hot = [c for c in members if c.meta["temperature"] > 0]  # T = 0 is drawn, not collapsed
+        result = sw.superposition(hot, t_w, d_star)
+        taus = [np.nan] * (len(members) - len(hot)) + list(result["tau"])
+        for color, cell, tau in zip(COLORS, members, taus):
             curve = sw.two_time_curve(cell, t_w)
-            label = f"{cell.label}" + (f", τ = {tau:.3g}" if np.isfinite(tau) else ", τ undefined")
+            label = f"{cell.label}" + (f", τ = {tau:.3g}" if np.isfinite(tau) else "")
             raw_ax.plot(curve["t"], curve["delta_mean"], color=color, lw=1.1, label=label)
             if np.isfinite(tau):
                 scaled_ax.plot(
@@ -256,7 +258,7 @@ def figN3(
             ax.legend(loc="upper left", fontsize=5.5, framealpha=0.8)
         raw_ax.set_xlabel(f"t (steps after $t_w$ = {tidy(t_w)})")
         scaled_ax.set_xlabel("t / τ(T)")
-        raw_ax.set_title(f"(a) {family.name}: RMS spread of log10 Δ {result['raw']:.3f}")
+        raw_ax.set_title(f"(a) {family.name}: spread of log10 Δ over T > 0: {result['raw']:.3f}")
         scaled_ax.set_title(
             f"(b) rescaled: spread {result['scaled']:.3f} ({result['n']} T with a τ)"
         )

@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import FASHION_FILES, MNIST_FILES, SMOKE, figure_groups, snakemake
-from glassynets import storage
+from conftest import SMOKE, figure_groups, snakemake
 
 ROOT = Path(__file__).resolve().parents[1]
 LJAT_FIGURES, MNIST_FIGURES, BOTH_FIGURES = figure_groups()
@@ -19,9 +18,8 @@ LJAT_FIGURES, MNIST_FIGURES, BOTH_FIGURES = figure_groups()
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
-    """The LJAT19 half of the smoke config (offline everywhere), then the MNIST and Fashion-MNIST
-    halves and the combined scorecard where the real files exist (target `all`, and `mnist` for
-    the MNIST-only versions of the mixed figures)."""
+    """The LJAT19 half of the smoke config (offline everywhere; the images' half runs beside it,
+    tests/test_workflow_images.py)."""
     workdir = tmp_path_factory.mktemp("smoke")
     configs = [str(SMOKE)]
     result = snakemake(
@@ -29,25 +27,6 @@ def smoke_run(tmp_path_factory):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     target = "ljat19"
-    if MNIST_FILES.is_dir() and FASHION_FILES.is_dir():
-        local = workdir / "image_files.yaml"
-        local.write_text(
-            f"mnist:\n  source_dir: {MNIST_FILES}\nfashion_mnist:\n  source_dir: {FASHION_FILES}\n"
-        )
-        configs.append(str(local))
-        result = snakemake(
-            "--cores",
-            "2",
-            "--configfile",
-            *configs,
-            "--directory",
-            str(workdir),
-            "all",
-            "mnist",
-            timeout=900,
-        )
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
-        target = "all"
     return workdir, configs, target
 
 
@@ -144,90 +123,6 @@ def test_smoke_run_produces_every_ljat19_figure_and_its_scorecard(smoke_run):
     )  # one row per claim, a table a reader takes in at a glance
 
 
-def test_smoke_run_on_the_real_mnist_test_files_produces_figures_4_to_6(smoke_run):
-    workdir, _, target = smoke_run
-    if target != "all":
-        pytest.skip(
-            f"{MNIST_FILES} or {FASHION_FILES} is absent (a user's clone has no ../shared): MNIST half not run"
-        )
-    for path in [*MNIST_FIGURES, *BOTH_FIGURES, *(f"mnist/{name}" for name in BOTH_FIGURES)]:
-        for ext in ("pdf", "png"):
-            assert (workdir / f"results/figures/{path}.{ext}").stat().st_size > 10_000, path
-    card = pd.read_csv(workdir / "results/scorecard.csv")
-    assert {
-        "data",
-        "ljat_arch",
-        "ljat_chain",
-        "ljat_sizes",
-        "ljat_transition",
-        "mnist_arch",
-        "mnist_alpha",
-        "mnist_transition",
-        "mnist_toy",
-        "fashion_arch",
-        "fashion_alpha",
-        "pspin",
-    } | SMOKE_SWEEPS == set(card["experiment"])
-    mnist_card = pd.read_csv(workdir / "results/scorecard_mnist.csv")
-    assert set(mnist_card["experiment"]) == {
-        "mnist_arch",
-        "mnist_alpha",
-        "mnist_transition",
-        "mnist_toy",
-    }
-    assert len(mnist_card[mnist_card["quantity"].str.startswith("μ at")]) == 6 + 2 + 2
-    verdicts = mnist_card[mnist_card["quantity"] == "underparametrized criterion"]
-    assert len(verdicts) == 6 + 2 + 2 and set(verdicts["reproduced"]) <= {"yes", "no"}
-    paper_cells = mnist_card[mnist_card["experiment"].isin(["mnist_arch", "mnist_alpha"])]
-    alphas = paper_cells[paper_cells["quantity"] == "α = P/N"]["reproduced"].astype(float)
-    assert alphas.between(0.39, 0.91).all()  # P = 3985 ... 9019 over N = 10,000 images
-    assert len(mnist_card[mnist_card["quantity"] == "mean μ across cells"]) == 4
-    toy = mnist_card[
-        (mnist_card["experiment"] == "mnist_toy")
-        & (mnist_card["quantity"] == "final train loss (MSE)")
-    ]
-    assert (
-        len(toy) == 2 and toy["reproduced"].astype(float).between(0, 0.1).all()
-    )  # MSE per output, sigmoid units
-    # the training data are the real t10k images: 10,000 of them, stratified counts = the split's
-    meta = storage.metadata(workdir / "resources/mnist/train_N10000.parquet")
-    assert meta["n"] == 10000 and meta["source"] == [
-        "t10k-images-idx3-ubyte.gz",
-        "t10k-labels-idx1-ubyte.gz",
-    ]
-
-
-def test_smoke_run_on_the_real_fashion_mnist_images_produces_its_own_figures_and_scorecard(
-    smoke_run,
-):
-    workdir, _, target = smoke_run
-    if target != "all":
-        pytest.skip(
-            f"{FASHION_FILES} is absent (a user's clone has no ../shared): Fashion-MNIST half not run"
-        )
-    for name in (*MNIST_FIGURES, "figC1", "figC2", "figN1", "figN2", "figN4"):
-        for ext in ("pdf", "png"):
-            assert (
-                workdir / f"results/figures/fashion_mnist/{name}.{ext}"
-            ).stat().st_size > 10_000, name
-    card = pd.read_csv(workdir / "results/scorecard_fashion_mnist.csv")
-    sweep = {"fashion_batch_B10"}
-    assert set(card["experiment"]) == {"fashion_arch", "fashion_alpha"} | sweep
-    assert len(card[card["quantity"].str.startswith("μ at")]) == 2 + 2 + 1
-    # no paper value: MNIST's beside it, labelled as such
-    mu_rows = card[card["quantity"] == "mean μ across cells"]
-    assert len(mu_rows) == 3 and mu_rows["paper"].str.startswith("no paper value (MNIST: ").all()
-    headline = (
-        (workdir / "results/scorecard_fashion_mnist.md").read_text().split("## Every cell")[0]
-    )
-    assert "Fashion-MNIST μ, h5" in headline and "no paper value (MNIST: 0.709 ± 0.017)" in headline
-    # trained on 2,000 of the 60,000 real training images, stratified: 200 per class
-    meta = storage.metadata(workdir / "resources/fashion_mnist/train_N2000.parquet")
-    assert meta["n"] == 2000 and meta["dataset"] == "fashion_mnist"
-    _, labels = storage.read_images(workdir / "resources/fashion_mnist/train_N2000.parquet")
-    assert np.bincount(labels).tolist() == [200] * 10
-
-
 def test_smoke_run_leaves_no_checkpoints_or_temporary_files(smoke_run):
     workdir, _, _ = smoke_run
     leftovers = [
@@ -239,7 +134,7 @@ def test_smoke_run_leaves_no_checkpoints_or_temporary_files(smoke_run):
 
 def test_smoke_run_declares_every_file_it_writes(smoke_run):
     workdir, configs, target = smoke_run
-    targets = ["ljat19", "all", "mnist"] if target == "all" else ["ljat19"]
+    targets = [target]
     result = snakemake(
         "--list-untracked", "--configfile", *configs, "--directory", str(workdir), *targets
     )
