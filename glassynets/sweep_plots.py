@@ -139,9 +139,12 @@ def figN1(cells: list[CellTables], out: str | Path, sweeps: dict, **_) -> None:
                     [], [], "x", color="k", label=f"{cell.label}: μ undefined ({fit['status']})"
                 )
         _log_x(ax)
+        values = sorted({float(c.meta[family.axis]) for c in family.cells if not sw.noiseless(c)})
+        labels = [f"{v:g}" if v >= 0.01 else f"{v:.2g}" for v in values]
+        ax.set_xticks(values, labels, fontsize=7, rotation=30)
         ax.set_xlabel(sw.AXIS_LABELS[family.axis])
         ax.set_title(f"({letter}) {family.name}")
-        ax.legend(loc="upper left", fontsize=5.5, framealpha=0.8)
+        ax.legend(loc="best", fontsize=5.5, framealpha=0.8)
     for ax in axes[:n:ncols]:
         ax.set_ylabel("μ at Δ* (total 95% interval)")
     ax = axes[n - 1]
