@@ -106,3 +106,12 @@ def job_counts(output: str) -> dict[str, int]:
 
     table = output.split("Job stats:")[1]
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+#: The two halves of the smoke run, the longest modules: collected first, so that under xdist
+#: (one file per worker) each starts on its own worker at once and the short files fill in after.
+FIRST_MODULES = ("test_workflow.py", "test_workflow_images.py")
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: item.path.name not in FIRST_MODULES)  # stable: order kept within
