@@ -44,26 +44,32 @@ def figC1(cells: list[CellTables], out: str | Path, **_) -> None:
     fig, axes = _grid(len(shown))
     for ax, cell in zip(axes, shown):
         c = cell.collapse.iloc[0]
-        mu = c["mu"] if np.isfinite(c["mu"]) else c["mu_collapse"]
+        if np.isfinite(c["mu"]):
+            mu, which = c["mu"], "t* μ"
+        elif np.isfinite(c["mu_collapse"]):
+            mu, which = c["mu_collapse"], "μ_collapse (t* μ undefined)"
+        else:
+            mu, which = 0.0, "unscaled: no μ"
         curves = _window_curves(cell)
         colors = plt.cm.viridis(np.linspace(0, 0.9, max(len(curves), 1)))
         for color, (tw, rows) in zip(colors, curves):
             ax.plot(rows["t"] / tw**mu, rows["delta_mean"], color=color, lw=0.9)
         if curves:
-            ax.plot([], [], color=colors[0], label=f"$t_w$ = {tidy(curves[0][0] * cell.time_unit)}")
-            ax.plot(
-                [], [], color=colors[-1], label=f"$t_w$ = {tidy(curves[-1][0] * cell.time_unit)}"
-            )
-        which = "t* μ" if np.isfinite(c["mu"]) else "μ_collapse (t* μ undefined)"
+            for color, (tw, _) in ((colors[0], curves[0]), (colors[-1], curves[-1])):
+                ax.plot([], [], color=color, label=f"$t_w$ = {tidy(tw * cell.time_unit)}")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(f"t / $t_w^{{{mu:.2f}}}$ ({_time_label(cell)}; {which})")
         ax.set_ylabel(r"$\Delta(t_w, t_w + t)$")
-        verdict = {1.0: "agree", 0.0: "differ: μ depends on Δ*"}.get(c["agree"], "")
+        verdict = {1.0: "agrees with μ", 0.0: "differs: μ depends on Δ*"}.get(c["agree"], "")
         at_mu = f"{c['spread_mu']:.3f}" if np.isfinite(c["spread_mu"]) else "(μ undefined)"
+        best = (
+            f"μ_collapse {c['mu_collapse']:.2f} [{c['collapse_low']:.2f}, {c['collapse_high']:.2f}] {verdict}"
+            if np.isfinite(c["mu_collapse"])
+            else "μ_collapse undefined"
+        )
         ax.set_title(
-            f"{cell.label}\nspread {c['spread_raw']:.3f} → {at_mu} dex; μ_collapse "
-            f"{c['mu_collapse']:.2f} [{c['collapse_low']:.2f}, {c['collapse_high']:.2f}] {verdict}",
+            f"{cell.label}\nspread of log10 Δ {c['spread_raw']:.3f} → {at_mu} dex\n{best}",
             fontsize=7,
         )
         ax.legend(loc="upper left", fontsize=6, framealpha=0.8)

@@ -140,8 +140,9 @@ def figN1(cells: list[CellTables], out: str | Path, sweeps: dict, **_) -> None:
                 )
         _log_x(ax)
         values = sorted({float(c.meta[family.axis]) for c in family.cells if not sw.noiseless(c)})
-        labels = [f"{v:g}" if v >= 0.01 else f"{v:.2g}" for v in values]
-        ax.set_xticks(values, labels, fontsize=7, rotation=30)
+        if values:  # (a sweep of gradient descent alone has none: its μ is the dashed line)
+            labels = [f"{v:g}" if v >= 0.01 else f"{v:.2g}" for v in values]
+            ax.set_xticks(values, labels, fontsize=7, rotation=30)
         ax.set_xlabel(sw.AXIS_LABELS[family.axis])
         ax.set_title(f"({letter}) {family.name}")
         ax.legend(loc="best", fontsize=5.5, framealpha=0.8)

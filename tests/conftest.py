@@ -100,6 +100,20 @@ def figure_groups() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     )
 
 
+def results_up_to_date(configs: list[str], workdir: Path) -> int:
+    """`glassynets check-results` on a workdir: asserts it passes with nothing stale or
+    unreadable; returns the number of files up to date."""
+    import re
+
+    command = [sys.executable, "-m", "glassynets.cli", "check-results", *configs]
+    result = subprocess.run(
+        [*command, "--directory", str(workdir)], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "0 stale, 0 unreadable" in result.stdout
+    return int(re.search(r"check-results: (\d+) of (\d+) files up to date", result.stdout)[1])
+
+
 def job_counts(output: str) -> dict[str, int]:
     """Jobs per rule in a snakemake dry run's "Job stats" table."""
     import re
