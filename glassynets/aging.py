@@ -218,6 +218,7 @@ def estimate_mu(
     delta_star: float,
     rules: FitRules,
     seed: int = 0,
+    exact: bool = False,
 ) -> tuple[dict, list[dict]]:
     """μ of t*(t_w) ∝ t_w^μ on the asymptotic regime, with its full uncertainty.
 
@@ -230,6 +231,8 @@ def estimate_mu(
     start (log10 t_w) with its bootstrap interval (the rule applied to every resample); the
     two-segment fit over fit_tw for reference (hinge_*); the goodness of fit (RMS and largest
     residual in dex); ``status``: "ok", or why μ is undefined (then μ and its intervals are NaN).
+    ``exact``: delta is one deterministic curve (the CK equations), whose statistical interval
+    and crossover interval are the point itself; the systematic part (window, convention) stays.
     """
     waiting_times = np.asarray(waiting_times, float)
     n_runs = delta.shape[0]
@@ -299,10 +302,14 @@ def estimate_mu(
             else (np.nan, np.nan)
         )
 
-    primary["ci_low"], primary["ci_high"] = interval(boot_mu)
+    primary["ci_low"], primary["ci_high"] = (
+        (primary["mu"], primary["mu"]) if exact else interval(boot_mu)
+    )
     primary["n_boot"] = len(counts)
     # the interval of a crossover that the data themselves do not show would be a number without a claim
     cross_low, cross_high = interval(boot_break) if np.isfinite(last_break) else (np.nan, np.nan)
+    if exact:
+        cross_low = cross_high = last_break
     mu = primary["mu"]
     span = np.log10(end / start) if np.isfinite(start) and end > start else 0.0
     # The t_w are grid values rounded to whole steps: seven intervals of a 10-per-decade grid span
@@ -573,13 +580,15 @@ def analyse_cell(
     last_step: float,
     settings: dict,
     log=print,
+    exact: bool = False,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Every aging table of one cell, as columns by table kind (storage.SCHEMAS): msd (Δ, D, Y),
     overlap (Q_ε), tstar, mu (every fit), mu_summary (the estimate), msd_late and weight_hist.
 
     blocks: the cell's two-time tables; snapshots [S, E, P] at snapshot_steps [S] for the
     histograms (None: runs recorded without snapshots, glassynets.AgingRecorder's; no
-    weight_hist then); settings: an ``analysis`` section with t_w in steps (glassynets.settings.aging).
+    weight_hist then); settings: an ``analysis`` section with t_w in steps (glassynets.settings.aging);
+    exact: one deterministic curve (estimate_mu).
     """
     waiting_times, lags, seeds, delta, fourth, overlap, eps = merge_blocks(blocks)
     n_runs = len(seeds)
@@ -618,7 +627,7 @@ def analyse_cell(
         min_decades=settings["min_fit_decades"],
         n_boot=settings["n_boot"],
     )
-    summary, fits = estimate_mu(waiting_times, lags, delta, delta_star, rules)
+    summary, fits = estimate_mu(waiting_times, lags, delta, delta_star, rules, exact=exact)
     scan = np.geomspace(scan_range[0], scan_range[1], settings["scan_points"])
     fits += delta_star_scan(
         waiting_times,

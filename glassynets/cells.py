@@ -3,7 +3,9 @@
 Training writes one snapshots and one metrics file per block of seeds; the aging step merges the
 blocks into the cell's table folder ``results/tables/<experiment>/N<n>/<arch>/``, which is
 everything figures and the scorecard read. A p-spin glass cell ``results/tables/pspin/N<n>/T<T>/``
-has the same aging tables, an ``energy`` table instead of ``metrics``, and the spins as θ.
+has the same aging tables, an ``energy`` table instead of ``metrics``, and the spins as θ; its
+exact n = ∞ curves (glassynets.ck) ``results/tables/pspin_ck/N<inf or n>/T<T>/`` are one such cell
+of one run without snapshots.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ TABLES = (
 #: Of those, absent from the tables of runs recorded without snapshots (``glassynets analyse``),
 #: and from folders written before the collapse and long-lag tables existed.
 OPTIONAL_TABLES = ("weight_hist", "collapse", "long_lag")
+#: Written for the p-spin's CK curves (no spins, so no histograms).
+CK_TABLES = tuple(t for t in TABLES if t != "weight_hist")
 #: Network cells only: the merged training metrics.
 METRICS_TABLES = ("metrics",)
 #: Written only for experiments with a `hessian` section.
@@ -64,10 +68,18 @@ class CellTables:
         return self.meta.get("model") == "pspin"
 
     @property
+    def is_theory(self) -> bool:
+        """The p-spin's exact n = ∞ curves (glassynets.ck), not a simulation."""
+        return self.meta.get("theory") == "ck"
+
+    @property
     def label(self) -> str:
         """For legends: meta's ``label`` where one was set (a sweep's variant), else the model."""
         if "label" in self.meta:
             return self.meta["label"]
+        if self.is_theory:
+            n = self.meta["n_spins"]
+            return f"CK T = {self.meta['temperature']:g} ({'n = ∞' if n is None else f'mapped to N = {n}'})"
         if self.is_glass:
             return f"p-spin T = {self.meta['temperature']:g} (N = {self.meta['n_spins']})"
         return f"{self.meta['arch']} (P = {self.meta['n_params']})"

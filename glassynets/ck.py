@@ -76,31 +76,33 @@ class CKSolution:
         return _bilinear(self.C, self.h, t_w, lag)
 
 
-def _bilinear(grid: np.ndarray, h: float, t_w, lag) -> np.ndarray:
+def _corners(h: float, n: int, t_w, lag) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The grid points (row, column: steps) and weights [..., 4] of the bilinear interpolation of
+    C(t_w + lag, t_w) in (t_w, lag), the coordinates in which C is smooth, on a grid of n steps of
+    size h, for t_w and lag broadcast together (model time). Values within rounding of a grid
+    point are snapped onto it (t = step·dt is rarely exact in binary); a corner beyond the
+    triangle t_w + lag <= n·h is clamped onto its edge."""
     t_w, lag = np.broadcast_arrays(np.asarray(t_w, float), np.asarray(lag, float))
-    n = grid.shape[0] - 1
     if np.any(t_w < 0) or np.any(lag < 0) or np.any(t_w + lag > n * h * (1 + 1e-12)):
         raise ValueError(f"need t_w, lag >= 0 and t_w + lag <= {n * h:g}")
     x, y = t_w / h, lag / h
-    # snap values within rounding of a grid point onto it (t = step·dt is rarely exact in binary)
     x = np.where(np.abs(x - np.rint(x)) < 1e-9, np.rint(x), x)
     y = np.where(np.abs(y - np.rint(y)) < 1e-9, np.rint(y), y)
     j0 = np.minimum(np.floor(x).astype(np.int64), n)
     k0 = np.minimum(np.floor(y).astype(np.int64), n - j0)
     fx, fy = x - j0, y - k0
     j1 = np.minimum(j0 + 1, n)
-    k1 = np.minimum(k0 + 1, n - j0)  # the point (j0, k0 + 1) exists when (j0, k0) + fy does
+    k1 = np.minimum(k0 + 1, n - j0)
+    cols = np.stack([j0, j0, j1, j1], axis=-1)
+    ks = np.stack([k0, k1, k0, k1], axis=-1)
+    rows = cols + np.minimum(ks, n - cols)
+    weights = np.stack([(1 - fx) * (1 - fy), (1 - fx) * fy, fx * (1 - fy), fx * fy], axis=-1)
+    return rows, cols, weights
 
-    def at(j, k):
-        k = np.minimum(k, n - j)  # (j + 1, k + 1) may fall outside the triangle: clamp
-        return grid[j + k, j]
 
-    return (
-        (1 - fx) * (1 - fy) * at(j0, k0)
-        + (1 - fx) * fy * at(j0, k1)
-        + fx * (1 - fy) * at(j1, k0)
-        + fx * fy * at(j1, k1)
-    )
+def _bilinear(grid: np.ndarray, h: float, t_w, lag) -> np.ndarray:
+    rows, cols, weights = _corners(h, grid.shape[0] - 1, t_w, lag)
+    return (grid[rows, cols] * weights).sum(axis=-1)
 
 
 def integrate(
@@ -218,14 +220,21 @@ def two_time_columns(
     valid = waiting_times[:, None] + lags[None, :] <= last
     w, k = np.nonzero(valid)
     tw, t = waiting_times[w], lags[k]
-    delta = 2 * (1 - solution.correlation(tw * step, t * step))
+    return _pair_columns(tw, t, solution.correlation(tw * step, t * step), eps, seed)
+
+
+def _pair_columns(
+    t_w: np.ndarray, t: np.ndarray, correlation: np.ndarray, eps: Sequence[float], seed: int
+) -> dict[str, np.ndarray]:
+    """One run's two_time rows from C(t_w + t, t_w) at pairs (t_w, t) in steps (two_time_columns)."""
+    delta = 2 * (1 - correlation)
     eps = np.asarray(eps, dtype=np.float64).reshape(-1)
     overlap = np.array(
         [[math.erf(e / math.sqrt(2 * d)) if d > 0 else 1.0 for e in eps] for d in delta]
     ).reshape(len(delta), len(eps))
     return {
-        "seed": np.full(len(tw), seed, dtype=np.int64),
-        "t_w": tw,
+        "seed": np.full(len(t_w), seed, dtype=np.int64),
+        "t_w": t_w,
         "t": t,
         "delta": delta,
         "fourth": 3 * delta**2,
@@ -291,7 +300,8 @@ class CKDecimated:
     times [M] (stored times, increasing, times[0] = 0, the last = t_max): dense (step h) over
     the most recent ``window``–2·``window`` points, then blocks of doubling step further back.
     C [M, M] symmetric with C[i, i] = 1; R [M, M] lower triangular, R[i, i] = 1.
-    step_times [n + 1] = i·h; mu, energy [n + 1] at step_times.
+    step_times [n + 1] = i·h; mu, energy [n + 1] at step_times. pair_C [K]: C(t_w + lag, t_w) at
+    the ``pairs`` asked of :func:`integrate_decimated` (empty if none).
     """
 
     temperature: float
@@ -304,6 +314,7 @@ class CKDecimated:
     mu: np.ndarray
     energy: np.ndarray
     metadata: dict = field(default_factory=dict)
+    pair_C: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def integrate_decimated(
@@ -313,6 +324,7 @@ def integrate_decimated(
     window: int = 64,
     corrections: int = 3,
     log: Callable[[str], None] | None = None,
+    pairs: tuple[Sequence[float], Sequence[float]] | None = None,
 ) -> CKDecimated:
     """:func:`integrate` with the past of the two-time grid thinned out (Kim–Latz/Fuchs style).
 
@@ -331,6 +343,11 @@ def integrate_decimated(
     when it was computed, is not lost. Before the first decimation (t < 2·window·h) this is the
     same arithmetic as :func:`integrate`. Memory O(M²) and time O(n·M²) for M ≈
     1.5·window·log2(t/(window·h)) stored points.
+
+    ``pairs`` = (t_w [K], lag [K]) (model time): C(t_w + lag, t_w) is recorded as the run passes
+    t_w + lag, by the bilinear interpolation in (t_w, lag) of :meth:`CKSolution.correlation`; the
+    grid times on either side of each t_w are never dropped, so the curves of old t_w keep their
+    full resolution in the lag (``pair_C``).
     """
     if temperature < 0 or h <= 0 or t_max <= 0:
         raise ValueError(f"need T >= 0, h > 0, t_max > 0; got {temperature}, {h}, {t_max}")
@@ -353,6 +370,22 @@ def integrate_decimated(
     C[0, 0] = Rs[0, 0] = 1.0
     level[0] = -1  # t = 0 is never dropped
     M = 1
+    grid = np.zeros(cap, dtype=np.int64)  # grid[i]: the step of stored time i (tau = grid·h)
+    if pairs is None:
+        pairs = (np.zeros(0), np.zeros(0))
+    rows, cols, weights = _corners(h, n, *pairs)
+    protected = set(cols.reshape(-1).tolist())
+    corner = np.zeros(rows.shape)
+    wanted: dict[int, list[tuple[int, int]]] = {}  # row step -> [(flat corner index, column step)]
+    for flat, (r, c) in enumerate(zip(rows.reshape(-1).tolist(), cols.reshape(-1).tolist())):
+        wanted.setdefault(r, []).append((flat, c))
+
+    def record(r: int, M: int) -> None:
+        for flat, c in wanted.pop(r, ()):
+            pos = int(np.searchsorted(grid[:M], c))
+            corner.flat[flat] = C[M - 1, pos]
+
+    record(0, M)
 
     def rhs(M: int) -> tuple[np.ndarray, np.ndarray, float, float]:
         i = M - 1
@@ -399,7 +432,7 @@ def integrate_decimated(
     for step in range(n):
         if M == cap:
             new = 2 * cap
-            tau, level, merged = (np.resize(x, new) for x in (tau, level, merged))
+            tau, level, merged, grid = (np.resize(x, new) for x in (tau, level, merged, grid))
             grown = []
             for x in (C, Rs, IC, IR):
                 y = np.zeros((new, new))
@@ -410,7 +443,8 @@ def integrate_decimated(
         i, k = M - 1, M
         M += 1
         tau[k] = (step + 1) * h
-        level[k] = 0
+        grid[k] = step + 1
+        level[k] = -1 if step + 1 in protected else 0
         merged[i] = False
         C[k, :k] = C[i, :k] + h * dc
         Rs[k, :k] = Rs[i, :k] + h * dr
@@ -426,6 +460,7 @@ def integrate_decimated(
             Rs[:k, k] = Rs[k, :k]
             set_intervals(M)
         dc, dr, mu[step + 1], energy[step + 1] = rhs(M)
+        record(step + 1, M)
         lev = 0
         while True:
             idx = np.nonzero(level[:M] == lev)[0]
@@ -446,6 +481,7 @@ def integrate_decimated(
             for x in (IC, IR):
                 x[: m2 - 1, :m2] = x[: M - 1, :M][np.ix_(ki, keep)]
             tau[:m2] = tau[:M][keep]
+            grid[:m2] = grid[:M][keep]
             level[:m2] = level[:M][keep]
             merged[: m2 - 1] = merged[: M - 1][ki]
             dc, dr = dc[keep], dr[keep]
@@ -477,5 +513,64 @@ def integrate_decimated(
             "points": M,
             "decimations": decimations,
             "seconds": time.perf_counter() - started,
+        },
+        (corner * weights).sum(axis=1),
+    )
+
+
+@dataclass
+class CKCell:
+    """The CK curves of one p-spin cell on its simulation's grid (:func:`run_cell`): the two_time
+    rows and energy rows of one run (seed 0), as storage.SCHEMAS has them, and the solution's
+    metadata."""
+
+    two_time: dict[str, np.ndarray]
+    energy: dict[str, np.ndarray]
+    metadata: dict
+
+
+def run_cell(
+    n: int | None,
+    temperature: float,
+    settings: dict,
+    log: Callable[[str], None] | None = None,
+) -> CKCell:
+    """CK beside one simulated p-spin cell: Δ = 2(1 − C) on the simulation's two-time grid
+    (``settings`` as glassynets.settings.ck gives them: the pspin section's dt, steps, grid and
+    overlap_eps, and ``ck``'s step and window) and e at its snapshot steps.
+
+    n None: the n = ∞ equations at T. An int n: mapped to the simulation at n spins, whose Var H
+    is f_n·n/2 (:func:`glassynets.pspin.finite_n_factor`): with r = sqrt(f_n), the simulation at
+    (T, t) is CK at T/r and time r·t, with energies r·e (the leading 1/n correction).
+    """
+    from . import pspin, two_time
+    from .schedule import log_steps
+
+    steps, dt, h = settings["steps"], settings["dt"], settings["ck"]["step"]
+    waiting_times, lags = two_time.grid(
+        steps, settings["waiting_times_per_decade"], settings["lags_per_decade"]
+    )
+    w, k = np.nonzero(waiting_times[:, None] + lags[None, :] <= steps)
+    tw, t = waiting_times[w], lags[k]
+    r = 1.0 if n is None else math.sqrt(pspin.finite_n_factor(n))
+    t_max = h * math.ceil(r * steps * dt / h - 1e-9)
+    solution = integrate_decimated(
+        temperature / r,
+        t_max,
+        h,
+        settings["ck"]["window"],
+        log=log,
+        pairs=(r * tw * dt, r * t * dt),
+    )
+    record = log_steps(steps, settings["snapshots_per_decade"])
+    energy = r * np.interp(r * record * dt, solution.step_times, solution.energy)
+    return CKCell(
+        _pair_columns(tw, t, solution.pair_C, settings["overlap_eps"], 0),
+        {"seed": np.zeros(len(record), dtype=np.int64), "step": record, "energy": energy},
+        {
+            **solution.metadata,
+            "mapped_to_n": n,
+            "time_factor": r,
+            "ck_temperature": temperature / r,
         },
     )

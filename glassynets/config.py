@@ -143,10 +143,19 @@ def _check_cross_fields(config: dict[str, Any]) -> None:
             if lo >= hi:
                 raise ConfigError(f"'{where}.analysis.{key}' = {[lo, hi]}: need min < max")
     _check_fit_windows(config)
-    if "pspin" in config["experiments"]:
+    for reserved in ("pspin", "pspin_ck"):
+        if reserved in config["experiments"]:
+            raise ConfigError(
+                f"'experiments.{reserved}': the name is reserved for the p-spin glass (its results/ "
+                "folders); rename the experiment"
+            )
+    if (
+        config["pspin"] is not None
+        and config["pspin"]["analysis"]["delta_star_unit"] != "parameter"
+    ):
         raise ConfigError(
-            "'experiments.pspin': the name is reserved for the p-spin glass (its results/ folders); "
-            "rename the experiment"
+            "'pspin.analysis.delta_star_unit' = 'network': Δ of the p-spin is per spin, and its n = ∞ "
+            "curves have no network size; use 'parameter'"
         )
     for name, exp in config["experiments"].items():
         if exp["output"] == "sigmoid" and exp["loss"] != "mse":

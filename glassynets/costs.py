@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from . import settings as job_settings
 from .cluster import gpus_wanted
 from .dynamics import ALL_POINTS, LANGEVIN, batch_points
@@ -60,6 +62,17 @@ TABLE_MB_PER_S = 2
 # A Langevin step of R replicas costs about this many ns per term of the n³·R contraction
 # (n = 128-256, R = 16; docs/pspin.md).
 PSPIN_NS_PER_TERM = {"float32": 0.06, "float64": 0.15}
+# A CK step with M stored times costs about this many ns per M² (three M×M products per
+# evaluation, four evaluations): 496 s for T = 0.5 to t = 1000 at h = 0.1, window 64 (docs/pspin.md).
+CK_NS_PER_POINT2 = 134
+
+
+def ck_points(t: np.ndarray, h: float, window: int, protected: int) -> np.ndarray:
+    """Stored times of glassynets.ck.integrate_decimated at time t: every step up to 2·window,
+    then about 1.5·window per doubling of t, plus the protected columns of the recorded pairs."""
+    t = np.asarray(t, dtype=np.float64)
+    doublings = np.log2(np.maximum(1.0, t / (2 * window * h)))
+    return np.minimum(t / h, 2 * window) + 1.5 * window * doublings + protected
 
 
 def table_mem_mb(n_rows: int, row_bytes: int) -> int:
@@ -260,6 +273,45 @@ class Costs:
 
     def pspin_aging_runtime_min(self, w) -> int:
         return aging_minutes(*self.pspin_size(w))
+
+    # --- its CK curves
+
+    def _ck_size(self, w) -> tuple[int, float, int, int, int]:
+        """Steps n of the CK job (at most the simulated time over h: a mapped one is shorter),
+        the step h, the window, the protected columns and the two-time grid's pairs."""
+        s = job_settings.ck(self.config)
+        h, window = s["ck"]["step"], s["ck"]["window"]
+        waiting_times, lags = grid(s["steps"], s["waiting_times_per_decade"], s["lags_per_decade"])
+        pairs = int((waiting_times[:, None] + lags[None, :] <= s["steps"]).sum())
+        n = math.ceil(s["steps"] * s["dt"] / h)
+        return n, h, window, 2 * len(waiting_times), pairs
+
+    def ck_mem_mb(self, w) -> int:
+        """Four float64 M×M arrays of stored times, up to twice their size while they grow, and the
+        pairs' columns."""
+        n, h, window, protected, pairs = self._ck_size(w)
+        M = float(ck_points(n * h, h, window, protected))
+        return 1000 + math.ceil((2 * 4 * M * M * 8 + 20 * pairs * 8) / 2**20)
+
+    def ck_runtime_min(self, w) -> int:
+        """Σ over steps of M(t)² at the measured cost, ×3 for slower nodes and load."""
+        n, h, window, protected, _ = self._ck_size(w)
+        times = np.arange(1, n + 1) * h
+        seconds = (
+            CK_NS_PER_POINT2 * 1e-9 * float((ck_points(times, h, window, protected) ** 2).sum())
+        )
+        return 5 + math.ceil(3 * seconds / 60)
+
+    def _ck_cell(self, w) -> tuple[int, ...]:
+        """A CK cell as aging sees it: no snapshots, one run, the simulation's grid."""
+        W, L, K = self._grid(job_settings.pspin(self.config))
+        return (0, 1, 1, W, L, K, self.config["pspin"]["analysis"]["n_boot"])
+
+    def ck_aging_mem_mb(self, w) -> int:
+        return aging_memory_mb(*self._ck_cell(w), 8)
+
+    def ck_aging_runtime_min(self, w) -> int:
+        return aging_minutes(*self._ck_cell(w))
 
     # --- data
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import settings
-from .cells import HESSIAN_TABLES, METRICS_TABLES, TABLES
+from .cells import CK_TABLES, HESSIAN_TABLES, METRICS_TABLES, TABLES
 from .targets import LIMITS_FILE, Targets
 
 #: Hex digits of an identity (64 bits: collisions are not a concern for a few thousand files).
@@ -123,6 +123,12 @@ class Lineage:
             self._add([*outputs, f"{runs}/two_time.parquet"], "pspin", [job, cell], [])
             tables = [f"{cell}/{t}.parquet" for t in TABLES]
             self._add(tables, "aging", analysis, [f"{runs}/two_time.parquet", outputs[0]])
+        ck = settings.ck(self.config) if pspin["ck"] is not None else None
+        for cell in self.targets.ck_dirs():
+            runs = cell.replace("results/tables/", "results/runs/")
+            self._add([f"{runs}/two_time.parquet", f"{cell}/energy.parquet"], "ck", [ck, cell], [])
+            tables = [f"{cell}/{t}.parquet" for t in CK_TABLES]
+            self._add(tables, "aging", analysis, [f"{runs}/two_time.parquet"])
 
     def _reports(self) -> None:
         targets = self.targets

@@ -145,10 +145,11 @@ def _two_time_panel(
     column: str,
     ylabel: str,
     logy: bool = True,
+    beside: CellTables | None = None,
 ) -> None:
     """A two-time quantity of the msd table (delta_mean, fourth_mean, y) against t, from t = 1 step,
     for the waiting time nearest each of plot_tw (in the cell's time unit: steps, or Langevin time
-    for a glass)."""
+    for a glass); ``beside``'s curves (the CK solution on the same grid) dashed, in the same colours."""
     msd, unit = cell.msd, cell.time_unit
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(plot_tw)))
     for color, tw in zip(colors, nearest_steps(msd["t_w"].unique(), [w / unit for w in plot_tw])):
@@ -156,6 +157,11 @@ def _two_time_panel(
         ax.plot(
             rows["t"] * unit, rows[column], color=color, lw=1.2, label=f"$t_w$ = {tidy(tw * unit)}"
         )
+        if beside is not None:
+            other = beside.msd[beside.msd["t_w"] == tw]
+            ax.plot(other["t"] * unit, other[column], color=color, lw=0.9, ls="--")
+    if beside is not None:
+        ax.plot([], [], color="grey", lw=0.9, ls="--", label=beside.label)
     ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
@@ -164,8 +170,10 @@ def _two_time_panel(
     ax.set_title(cell.label)
 
 
-def _msd_panel(ax: plt.Axes, cell: CellTables, plot_tw: list[float]) -> None:
-    _two_time_panel(ax, cell, plot_tw, "delta_mean", r"$\Delta(t_w, t_w + t)$")
+def _msd_panel(
+    ax: plt.Axes, cell: CellTables, plot_tw: list[float], beside: CellTables | None = None
+) -> None:
+    _two_time_panel(ax, cell, plot_tw, "delta_mean", r"$\Delta(t_w, t_w + t)$", beside=beside)
     d_star = float(cell.tstar["delta_star"].iloc[0])
     ax.axhline(d_star, color="grey", ls=":", lw=1, label=f"Δ* = {d_star:.3g}")
     ax.legend(loc="upper left", fontsize=6, framealpha=0.8)
@@ -666,21 +674,48 @@ def figB4(
     cells: list[CellTables], out: str | Path, plot_tw: list[float], glass_plot_tw: list[float], **_
 ) -> None:
     """A glass through the same lens: Δ(t_w, t_w + t) of the p-spin below T_d (its plateau
-    2(1 − q_EA) dashed) and above T_d, a network's Δ, and t*(t_w) of both with their μ."""
+    2(1 − q_EA) dashed) and above T_d, a network's Δ, and t*(t_w) of both with their μ; where the
+    CK curves are configured, those mapped to the simulated N dashed beside each glass."""
+    from .glass_theory import mu_comparison, partners
     from .pspin import plateau_q
 
-    glasses = sorted((c for c in cells if c.is_glass), key=lambda c: c.meta["temperature"])
+    glasses = sorted(
+        (c for c in cells if c.is_glass and not c.is_theory), key=lambda c: c.meta["temperature"]
+    )
+    theories = [c for c in cells if c.is_theory]
     networks = [c for c in cells if not c.is_glass]
     panels = [glasses[0], glasses[-1], *networks[:1]]
     fig, axes = plt.subplots(2, 2, figsize=(8.5, 6.6))
     for ax, cell, letter in zip(axes.flat, panels, "abc"):
-        _msd_panel(ax, cell, glass_plot_tw if cell.is_glass else plot_tw)
+        ck = partners(cell, theories).mapped if cell.is_glass else None
+        _msd_panel(ax, cell, glass_plot_tw if cell.is_glass else plot_tw, ck)
         q = plateau_q(cell.meta["temperature"]) if cell.is_glass else float("nan")
         if np.isfinite(q):
             ax.axhline(2 * (1 - q), color="k", ls="--", lw=0.8, label="2(1 − $q_{EA}$)")
-            ax.legend()
-        ax.set_title(f"({letter}) {cell.label}")
-    _tstar_panel(axes[1, 1], [*glasses, *networks[:1]]).set_title("(d) t*($t_w$), ensemble mean")
+            ax.legend(loc="upper left", fontsize=6, framealpha=0.8)
+        ax.set_title(f"({letter}) {cell.label}", fontsize=9)
+    ax = _tstar_panel(axes[1, 1], [*glasses, *networks[:1]])
+    for color, cell in zip(COLORS, glasses):
+        ck = partners(cell, theories).mapped
+        if ck is None:
+            continue
+        curve, unit = ck.tstar_curve.dropna(), cell.time_unit
+        compared = mu_comparison(cell, ck)
+        ax.plot(
+            curve["t_w"] * unit,
+            curve["t_star"] * unit,
+            ls="--",
+            lw=0.9,
+            color=color,
+            label=f"CK → N = {cell.meta['n_spins']}, T = {cell.meta['temperature']:g}: "
+            + (
+                f"μ = {compared['mu_ck']:.2f} on the same $t_w$"
+                if np.isfinite(compared["mu_ck"])
+                else "μ undefined on the same $t_w$"
+            ),
+        )
+    ax.legend(loc="upper left", fontsize=5.5, framealpha=0.8)
+    ax.set_title("(d) t*($t_w$), ensemble mean; CK dashed")
     _save(fig, out)
 
 

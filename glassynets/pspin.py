@@ -298,7 +298,13 @@ def paramagnetic_energy(temperature: float, n: int | None = None) -> float:
     """
     if n is None:
         return -1 / (2 * temperature)
-    return -(n - 1) * (n - 2) / (2 * temperature * (n + 2) * (n + 4))
+    return -finite_n_factor(n) / (2 * temperature)
+
+
+def finite_n_factor(n: int) -> float:
+    """f_n = (n−1)(n−2)/((n+2)(n+4)): Var H = f_n·n/2 at finite n against n/2 at n = ∞ (the absent
+    coincident-index terms), i.e. couplings sqrt(f_n) weaker; 0.9308 at n = 128."""
+    return (n - 1) * (n - 2) / ((n + 2) * (n + 4))
 
 
 def asymptotic_energy(temperature: float) -> float:

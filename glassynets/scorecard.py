@@ -54,7 +54,7 @@ PAPER = {
 #: experiments that cross it.
 TRANSITION = {
     "aging": "under: yes (t* grows with t_w); over: no once the loss is ≈ 0",
-    "late": "over: diffusive (slope 1) at the bottom of the landscape",
+    "late": "over: diffusive (β = 1) at the bottom of the landscape",
     "transition": "under- and over-parametrized phases",
 }
 PAPER.update({name: TRANSITION for name in ("ljat_transition", "mnist_transition", "mnist_toy")})
@@ -233,9 +233,14 @@ def mu_text(fit: pd.Series) -> tuple[str, str]:
     """(uncertainty, note) of a μ row: the total interval with its parts, and how it was fitted."""
     if not np.isfinite(fit["mu"]):
         return "", str(fit["status"])
+    stat = (
+        "exact curve, no statistical part"
+        if fit["n_boot"] == 0 and fit["stat_low"] == fit["stat_high"]
+        else f"95% bootstrap [{fit['stat_low']:.3f}, {fit['stat_high']:.3f}]"
+    )
     uncertainty = (
-        f"[{fit['total_low']:.3f}, {fit['total_high']:.3f}] (95% bootstrap [{fit['stat_low']:.3f}, "
-        f"{fit['stat_high']:.3f}] ⊕ window/convention −{fit['syst_low']:.3f} +{fit['syst_high']:.3f})"
+        f"[{fit['total_low']:.3f}, {fit['total_high']:.3f}] ({stat} ⊕ window/convention "
+        f"−{fit['syst_low']:.3f} +{fit['syst_high']:.3f})"
     )
     note = (
         f"{fit['window_rule']} window t_w in [{fit['tw_min']:.3g}, {fit['tw_max']:.3g}], {fit['n_points']} points, "
@@ -298,8 +303,13 @@ def crossover_row(experiment: str, name: str, cell: CellTables, paper: str) -> d
 def dynamics_rows(
     experiment: str, name: str, cell: CellTables, paper: dict, tti_mu: float
 ) -> list[dict]:
-    """Whether t* grows with t_w, and the late-time behaviour of Δ in t (slope, diffusion constant)."""
+    """Whether t* grows with t_w; for folders without the long-lag table (written before it
+    existed), the single late-time slope of Δ in t and its diffusion constant, which the long-lag
+    rows (shape_rows) replace."""
     verdict, why = aging.aging_verdict(cell.fit, tti_mu)
+    aging_row = _row(experiment, name, "aging", paper.get("aging", ""), verdict, note=why)
+    if cell.long_lag is not None:
+        return [aging_row]
     late = cell.late
     window = f"t_w = {late['t_w']:g}, t in [{late['t_min']:g}, {late['t_max']:g}], {late['n_points']} points"
     unit = "spin²" if cell.is_glass else "parameter²"
@@ -312,7 +322,7 @@ def dynamics_rows(
         else ("n/a", f"not diffusive (|slope − 1| > {late['tolerance']:g})")
     )
     return [
-        _row(experiment, name, "aging", paper.get("aging", ""), verdict, note=why),
+        aging_row,
         _row(
             experiment,
             name,
@@ -361,9 +371,10 @@ def transition_row(experiment: str, cells: list[CellTables], accuracy_max: float
 
 
 def glass_rows(glasses: list[CellTables], networks: list[CellTables], tti_mu: float) -> list[dict]:
-    """The spherical p-spin (p = 3) beside the networks: μ (simple aging, μ ≈ 1, below T_d;
-    time-translation invariance above), the plateau of Δ against 2(1 − q_EA), the final energy
-    against its large-time value, and the networks' μ for comparison."""
+    """The spherical p-spin (p = 3) beside the networks: the CK curves' μ and shape (theory cells
+    of ``glasses``), then per simulated cell μ (against the t → ∞ class: simple aging below T_d,
+    time-translation invariance above) and against CK at the same times (ck_rows), the plateau of
+    Δ against 2(1 − q_EA), the final energy against its large-time value, and the networks' μ."""
     from . import pspin
 
     dnn = np.array([c.fit["mu"] for c in networks], dtype=float)
@@ -375,17 +386,26 @@ def glass_rows(glasses: list[CellTables], networks: list[CellTables], tti_mu: fl
         else "no network μ in this scorecard"
     )
     rows = []
-    for cell in sorted(glasses, key=lambda c: c.meta["temperature"]):
+    theories = [c for c in glasses if c.is_theory]
+    for cell in sorted(theories, key=lambda c: (c.meta["temperature"], c.meta["n_spins"] or 0)):
+        n = cell.meta["n_spins"]
+        name = f"CK N{'inf' if n is None else n}/T{cell.meta['temperature']:g}"
+        rows.append(mu_row("pspin_ck", name, cell, "exact n = ∞ curve (no statistical error)"))
+        rows.extend(shape_rows("pspin_ck", name, cell))
+    for cell in sorted(
+        (c for c in glasses if not c.is_theory), key=lambda c: c.meta["temperature"]
+    ):
         T, name = cell.meta["temperature"], f"N{cell.meta['n_spins']}/T{cell.meta['temperature']:g}"
         glassy = T < pspin.T_DYNAMICAL
         row = mu_row(
             "pspin",
             name,
             cell,
-            "≈ 1 (simple aging)" if glassy else "≈ 0 (time-translation invariance)",
+            "≈ 1 (simple aging) as t → ∞" if glassy else "≈ 0 (time-translation invariance)",
         )
         row["note"] += f"; T {'<' if glassy else '>'} T_d = {pspin.T_DYNAMICAL:.3f}; {dnn_note}"
         rows.append(row)
+        rows.extend(ck_rows(name, cell, theories))
         verdict, why = aging.aging_verdict(cell.fit, tti_mu)
         rows.append(
             _row("pspin", name, "aging", "simple aging" if glassy else "none", verdict, note=why)
@@ -428,6 +448,54 @@ def glass_rows(glasses: list[CellTables], networks: list[CellTables], tti_mu: fl
                 f"± {last.std(ddof=1) / np.sqrt(len(last)):.2g} (sem)",
                 f"{len(last)} runs at time {steps[-1] * cell.time_unit:g}, {drift:+.4f} since time "
                 f"{half * cell.time_unit:g}" + ("" if glassy else bias),
+            )
+        )
+    return rows
+
+
+def ck_rows(name: str, sim: CellTables, theories: list[CellTables]) -> list[dict]:
+    """The simulation against CK at the same times (glassynets.glass_theory): μ over the
+    simulation's window and the final energy, against CK mapped to its N and at n = ∞."""
+    from . import glass_theory
+
+    rows = []
+    found = glass_theory.partners(sim, theories)
+    for label, theory in (("mapped to this N", found.mapped), ("n = ∞", found.exact)):
+        if theory is None:
+            continue
+        mu = glass_theory.mu_comparison(sim, theory)
+        lo, hi = (t * sim.time_unit for t in mu["window"])
+        reference = (
+            f"{mu['mu_ck']:.3f} (CK {label}, same t_w window)"
+            if np.isfinite(mu["mu_ck"])
+            else f"undefined (CK {label})"
+        )
+        rows.append(
+            _row(
+                "pspin",
+                name,
+                f"μ against CK {label}",
+                reference,
+                mu["mu_sim"] if np.isfinite(mu["mu_sim"]) else "undefined",
+                f"[{mu['total_low']:.3f}, {mu['total_high']:.3f}] (total)"
+                if np.isfinite(mu["mu_sim"])
+                else "",
+                f"{mu['verdict']}: CK over t_w in [{lo:.3g}, {hi:.3g}] time units, "
+                f"{mu['ck_points']} points, residual {mu['ck_residual_dex']:.3f} dex; CK by its own "
+                f"window rule: {mu['mu_ck_own']:.3f} ({mu['ck_own_status']})",
+            )
+        )
+        energy = glass_theory.energy_comparison(sim, theory, 0.8 * sim.time_unit)
+        rows.append(
+            _row(
+                "pspin",
+                name,
+                f"energy per spin against CK {label}",
+                f"{energy['e_ck']:.4f} (CK at time {energy['time']:g})",
+                energy["e_sim"],
+                f"± {energy['sem']:.2g} (sem)",
+                f"{energy['verdict']}: difference {energy['difference']:+.4f}, allowed "
+                f"{energy['allowed']:.4f} = 3 sem + the Euler–Maruyama bias ≈ 0.8·dt",
             )
         )
     return rows
@@ -586,8 +654,9 @@ def build(
                     experiment, cell, loss_within, grad_rms_after, alpha_max, accuracy_max, tti_mu
                 )
             )
+            name = f"N{cell.meta['n_train']}/{cell.meta['arch']}"
             rows.extend(
-                shape_rows(experiment, f"N{cell.meta['n_train']}/{cell.meta['arch']}", cell)
+                shape_rows(experiment, name, cell, paper_values(experiment).get("late", ""))
             )
             if sweeps and experiment in sweeps["members"]:
                 rows.extend(
@@ -835,22 +904,11 @@ def headline(
                 _verdict(row["reproduced"] != "n/a" or None),
                 "transition row",
             )
-    for cell in sorted(glasses, key=lambda c: c.meta["temperature"]):
-        from .pspin import T_DYNAMICAL
-
-        glassy = cell.meta["temperature"] < T_DYNAMICAL
-        rows.extend(
-            _headline_mu(
-                f"p-spin T = {cell.meta['temperature']:g}",
-                [cell],
-                "simple aging (μ ≈ 1)" if glassy else "none (μ ≈ 0)",
-                tti_mu,
-                {"simple aging"} if glassy else {"none"},
-            )
-        )
-        rows[-1]["claim"] = (
-            f"p-spin T = {cell.meta['temperature']:g}, N = {cell.meta['n_spins']}: aging class"
-        )
+    theories = [c for c in glasses if c.is_theory]
+    for cell in sorted(
+        (c for c in glasses if not c.is_theory), key=lambda c: c.meta["temperature"]
+    ):
+        rows.append(_headline_glass(cell, theories, tti_mu))
     if sweeps and sweeps["members"]:
         from . import sweeps as sweep_claims
 
@@ -861,9 +919,51 @@ def headline(
     return pd.DataFrame(rows, columns=HEADLINE_COLUMNS)
 
 
-def shape_rows(experiment: str, name: str, cell: CellTables) -> list[dict]:
+def _headline_glass(cell: CellTables, theories: list[CellTables], tti_mu: float) -> dict:
+    """The p-spin's μ against the theory that applies at the simulated times: CK mapped to its N
+    over the same t_w window (glassynets.glass_theory); without CK cells, the asymptotic class
+    (simple aging below T_d, none above), which these times need not reach."""
+    from . import glass_theory
+    from .pspin import T_DYNAMICAL
+
+    T, n = cell.meta["temperature"], cell.meta["n_spins"]
+    claim = f"p-spin T = {T:g}, N = {n}: μ"
+    theory = glass_theory.partners(cell, theories).mapped
+    if theory is None:
+        glassy = T < T_DYNAMICAL
+        row = _headline_mu(
+            claim,
+            [cell],
+            "simple aging (μ ≈ 1) as t → ∞" if glassy else "none (μ ≈ 0)",
+            tti_mu,
+            {"simple aging"} if glassy else {"none"},
+        )[0]
+        row["claim"] = f"{claim} (aging class)"
+        return row
+    mu = glass_theory.mu_comparison(cell, theory)
+    defined = np.isfinite(mu["mu_sim"])
+    return dict(
+        zip(
+            HEADLINE_COLUMNS,
+            [
+                f"{claim} against CK at the same times",
+                f"{mu['mu_ck']:.3f} (CK mapped to N = {n}, same window)"
+                if np.isfinite(mu["mu_ck"])
+                else "undefined (CK)",
+                f"{mu['mu_sim']:.3f}" if defined else "undefined",
+                f"[{mu['total_low']:.3f}, {mu['total_high']:.3f}]" if defined else "",
+                mu["verdict"],
+                f"pspin rows 'μ against CK' (n = ∞: see its row); CK's own window: "
+                f"{mu['mu_ck_own']:.3f}",
+            ],
+        )
+    )
+
+
+def shape_rows(experiment: str, name: str, cell: CellTables, paper_late: str = "") -> list[dict]:
     """The two-time curves' shape (glassynets.scaling): the collapse quality and μ_collapse against
-    the t* μ, and the long-lag exponent β with the aging of D_β (none for old folders)."""
+    the t* μ, and the long-lag exponent β with the aging of D_β (none for old folders), against
+    ``paper_late``, the paper's statement on long times."""
     from . import scaling
 
     if cell.collapse is None:
@@ -901,7 +1001,7 @@ def shape_rows(experiment: str, name: str, cell: CellTables) -> list[dict]:
     fits = cell.long_lag
     if fits is None or not len(fits):
         rows.append(
-            _row(experiment, name, "long-lag β of Δ ≈ D_β·t^β", "", "undefined", "",
+            _row(experiment, name, "long-lag β of Δ ≈ D_β·t^β", paper_late, "undefined", "",
                  f"no decade of lags t >= {scaling.LONG_LAG_FACTOR:g} t_w with local β within ±{scaling.BETA_TOLERANCE:g}")
         )  # fmt: skip
         return rows
@@ -911,7 +1011,7 @@ def shape_rows(experiment: str, name: str, cell: CellTables) -> list[dict]:
             experiment,
             name,
             "long-lag β of Δ ≈ D_β·t^β",
-            "",
+            paper_late,
             float(np.median(fits["beta"])),
             f"{summary['beta_min']:.3f} … {summary['beta_max']:.3f} over t_w; 95% bootstrap of each "
             f"within [{fits['beta_low'].min():.3f}, {fits['beta_high'].max():.3f}]",

@@ -95,10 +95,23 @@ def pspin(config: dict[str, Any]) -> dict[str, Any]:
     out = {
         key: value
         for key, value in config["pspin"].items()
-        if key not in ("n", "temperatures", "analysis")
+        if key not in ("n", "temperatures", "analysis", "ck")
     }
     out["steps"] = pspin_steps(config["pspin"])
     return out
+
+
+def ck(config: dict[str, Any]) -> dict[str, Any]:
+    """Every setting of a CK job (glassynets.ck.run_cell): the simulation's time step, steps and
+    grids, and the ``ck`` section (not the samples, seed or dtype, which CK does not have)."""
+    keys = ("dt", "waiting_times_per_decade", "lags_per_decade", "snapshots_per_decade")
+    chosen = config["pspin"]
+    return {
+        **{key: chosen[key] for key in keys},
+        "overlap_eps": chosen["overlap_eps"],
+        "steps": pspin_steps(chosen),
+        "ck": chosen["ck"],
+    }
 
 
 def pspin_steps(pspin: dict[str, Any]) -> int:

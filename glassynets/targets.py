@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import settings
-from .cells import GLASS_TABLES, HESSIAN_TABLES, METRICS_TABLES, TABLES, seed_blocks
+from .cells import CK_TABLES, GLASS_TABLES, HESSIAN_TABLES, METRICS_TABLES, TABLES, seed_blocks
 from .figures import FIGURES, PAPER_DATASETS
 
 LIMITS_FILE = "results/tables/ljat19_limits.json"
@@ -66,6 +66,17 @@ class Targets:
             for t in self.pspin["temperatures"]
         ]
 
+    def ck_dirs(self) -> list[str]:
+        """Table folders of the p-spin's CK curves (glassynets.ck): at each temperature, n = ∞ and
+        mapped to each simulated N (none without a `pspin.ck` section)."""
+        if self.pspin is None or self.pspin["ck"] is None:
+            return []
+        return [
+            f"results/tables/pspin_ck/N{n}/T{t:g}"
+            for t in self.pspin["temperatures"]
+            for n in ("inf", *self.pspin["n"])
+        ]
+
     def data_files(self, experiment: str, n: int | str) -> dict[str, str]:
         """The training table (N rows) and the test table of an experiment's cells at N."""
         dataset = self.experiments[experiment]["dataset"]
@@ -108,7 +119,12 @@ class Targets:
 
     @staticmethod
     def glass_table_files(dirs: list[str]) -> list[str]:
-        return [f"{d}/{table}.parquet" for d in dirs for table in (*TABLES, *GLASS_TABLES)]
+        """The tables of p-spin cells: simulated ones, or CK curves (no histograms)."""
+        return [
+            f"{d}/{table}.parquet"
+            for d in dirs
+            for table in (*(CK_TABLES if "/pspin_ck/" in f"/{d}" else TABLES), *GLASS_TABLES)
+        ]
 
     # --- figures
 
@@ -160,7 +176,9 @@ class Targets:
         main and the LJAT19 versions only (the offline half, as the scorecards do)."""
         figure = FIGURES[name]
         beside = figure.glass_beside and dataset in (None, "ljat19")
-        return self.glass_dirs() if figure.glass or beside else []
+        if figure.glass:
+            return self.glass_dirs() + self.ck_dirs()
+        return self.glass_dirs() if beside else []
 
     def drawable(self, name: str, dataset: str | None = None) -> bool:
         """A figure is drawn when it has network cells (and glass cells, if it draws the glass)."""
@@ -246,7 +264,7 @@ class Targets:
     def scorecard_glass(self, dataset: str | None = None) -> list[str]:
         """p-spin cells of a scorecard: in the combined one and in the LJAT19 one (the offline half,
         whose Fig B4 sets the glass beside the LJAT19 networks)."""
-        return self.glass_dirs() if dataset in (None, "ljat19") else []
+        return self.glass_dirs() + self.ck_dirs() if dataset in (None, "ljat19") else []
 
     def scorecard_limits(self, dataset: str | None = None) -> list[str]:
         """The LJAT19 data limits, when the scorecard covers an LJAT19 experiment."""

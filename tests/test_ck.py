@@ -206,3 +206,82 @@ def test_decimated_limits():
     assert np.all(np.diff(g.energy[5:]) < 0)
     assert np.all(g.energy > e_inf)
     assert e_inf < g.energy[-1] < e_inf + 0.03
+
+
+def test_decimated_records_pairs():
+    """C(t_w + lag, t_w) recorded during integrate_decimated: the uniform grid's bilinear value
+    exactly before the first decimation, within the decimation error after it (measured 1.1e-3
+    at window 16, t ≤ 50, T = 0.5), with the columns of every asked t_w kept (so old t_w keep
+    their lags)."""
+    tw = np.array([0.0, 0.02, 0.5, 1.03, 3.0, 10.07, 20.0, 30.3, 45.0])
+    lag = np.array([0.0, 0.01, 0.37, 2.0, 10.5, 25.3, 29.9, 19.7, 5.0])
+    u = ck.integrate(0.5, 50, 0.1)
+    d = ck.integrate_decimated(0.5, 50, 0.1, window=16, pairs=(tw, lag))
+    assert d.metadata["decimations"] > 0
+    np.testing.assert_allclose(d.pair_C[:3], u.correlation(tw[:3], lag[:3]), atol=1e-14)
+    assert np.max(np.abs(d.pair_C - u.correlation(tw, lag))) < 2e-3
+    for t in (10.0, 10.1, 30.3, 30.4, 45.0):  # the grid times either side of each t_w
+        assert np.min(np.abs(d.times - t)) < 1e-9
+    short = ck.integrate_decimated(0.5, 3, 0.1, window=16, pairs=([0.5, 1.0], [1.7, 2.0]))
+    np.testing.assert_allclose(
+        short.pair_C, ck.integrate(0.5, 3, 0.1).correlation([0.5, 1.0], [1.7, 2.0]), atol=1e-14
+    )
+    with pytest.raises(ValueError, match="t_w \\+ lag"):
+        ck.integrate_decimated(0.5, 3, 0.1, pairs=([2.0], [1.5]))
+
+
+def test_run_cell_on_the_simulation_grid():
+    """run_cell: the two_time rows of a simulated cell's grid (as two_time_columns writes them from
+    the uniform solution) and the energy at its snapshot steps; mapped to n, the solution at
+    T/r and time r·t with energies r·e, r = sqrt(f_n)."""
+    settings = {
+        "dt": 0.05,
+        "steps": 60,  # time 3: no decimation at window 64, so equal to the uniform grid
+        "waiting_times_per_decade": 10,
+        "lags_per_decade": 20,
+        "snapshots_per_decade": 5,
+        "overlap_eps": [0.1, 0.3],
+        "ck": {"step": 0.1, "window": 64},
+    }
+    exact = ck.run_cell(None, 0.5, settings)
+    waiting_times, lags = two_time.grid(60, 10, 20)
+    ref = ck.two_time_columns(ck.integrate(0.5, 3, 0.1), waiting_times, lags, 0.05, eps=[0.1, 0.3])
+    for name in ("seed", "t_w", "t"):
+        np.testing.assert_array_equal(exact.two_time[name], ref[name])
+    for name in ("delta", "fourth", "overlap"):
+        np.testing.assert_allclose(exact.two_time[name], ref[name], atol=1e-13)
+    assert exact.metadata["time_factor"] == 1.0
+    n = 32
+    r = math.sqrt(pspin.finite_n_factor(n))
+    assert r == pytest.approx(math.sqrt(31 * 30 / (34 * 36)))
+    mapped = ck.run_cell(n, 0.5, settings)
+    solution = ck.integrate(0.5 / r, 0.1 * math.ceil(3 * r / 0.1), 0.1)
+    tw, t = mapped.two_time["t_w"] * 0.05 * r, mapped.two_time["t"] * 0.05 * r
+    np.testing.assert_allclose(
+        mapped.two_time["delta"], 2 * (1 - solution.correlation(tw, t)), atol=1e-13
+    )
+    steps = mapped.energy["step"]
+    np.testing.assert_allclose(
+        mapped.energy["energy"],
+        r * np.interp(steps * 0.05 * r, solution.times, solution.energy),
+        atol=1e-13,
+    )
+    assert mapped.metadata["ck_temperature"] == pytest.approx(0.5 / r)
+
+
+def test_exact_curve_has_no_statistical_interval():
+    """One deterministic curve (aging.estimate_mu with exact=True): the statistical interval is μ
+    itself and the total interval is the systematic one (window, convention); without ``exact``
+    a single run has no interval at all."""
+    waiting_times = np.geomspace(1, 1000, 31)
+    lags = np.geomspace(1, 1e5, 101)
+    delta = (lags[None, :] / waiting_times[:, None] ** 0.7) ** 0.5  # t* = t_w^0.7 at Δ* = 1
+    delta = delta * (1 + 0.02 * np.sin(np.log(waiting_times)))[:, None]
+    rules = aging.FitRules(fit_tw=(10, 1000), n_boot=50)
+    summary, _ = aging.estimate_mu(waiting_times, lags, delta[None], 1.0, rules, exact=True)
+    assert summary["status"] == "ok"
+    assert summary["stat_low"] == summary["mu"] == summary["stat_high"]
+    assert summary["total_low"] <= summary["mu"] <= summary["total_high"]
+    assert summary["total_high"] - summary["total_low"] > 0
+    plain, _ = aging.estimate_mu(waiting_times, lags, delta[None], 1.0, rules)
+    assert plain["mu"] == summary["mu"] and np.isnan(plain["total_low"])

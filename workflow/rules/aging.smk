@@ -47,3 +47,25 @@ use rule aging as aging_pspin with:
         settings=settings.as_json(settings.aging(PSPIN["analysis"], PSPIN["dt"])) if PSPIN else "",
         lineage=lineage("results/tables/pspin/N{n}/T{temperature}/msd.parquet"),
         folder="results/tables/pspin/N{n}/T{temperature}",
+
+
+use rule aging as aging_ck with:
+    input:
+        two_time="results/runs/pspin_ck/N{size}/T{temperature}/two_time.parquet",
+        snapshots=[],
+        metrics=[],
+    output:
+        expand(
+            "results/tables/pspin_ck/N{{size}}/T{{temperature}}/{table}.parquet", table=CK_TABLES
+        ),
+    log:
+        "results/logs/aging/pspin_ck/N{size}/T{temperature}.log",
+    wildcard_constraints:
+        size=r"inf|\d+",
+    resources:
+        mem_mb=COSTS.ck_aging_mem_mb,
+        runtime=COSTS.ck_aging_runtime_min,
+    params:
+        settings=settings.as_json(settings.aging(PSPIN["analysis"], PSPIN["dt"])) if PSPIN else "",
+        lineage=lineage("results/tables/pspin_ck/N{size}/T{temperature}/msd.parquet"),
+        folder="results/tables/pspin_ck/N{size}/T{temperature}",

@@ -7,7 +7,7 @@ import sys
 
 from glassynets import config as config_checks
 from glassynets import images, settings
-from glassynets.cells import METRICS_TABLES, TABLES
+from glassynets.cells import CK_TABLES, METRICS_TABLES, TABLES
 from glassynets.costs import Costs, ljat19_runtime_min, table_mem_mb, table_runtime_min
 from glassynets.lineage import Lineage, misplaced_folders, unreadable
 from glassynets.targets import Targets

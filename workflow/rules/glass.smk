@@ -25,3 +25,29 @@ rule pspin:
         "pspin --settings '{params.settings}' --n {wildcards.n} --temperature {wildcards.temperature} "
         "--threads {threads} --checkpoint-dir {params.checkpoints} "
         "--out-snapshots {output.snapshots} --out-energy {output.energy} --out-two-time {output.two_time}"
+
+
+# Its exact n = ∞ dynamics (the Cugliandolo–Kurchan equations, glassynets.ck) on the same grid:
+# N = inf, or mapped to a simulated N; analysed by rule aging_ck like a one-run cell.
+rule ck:
+    output:
+        two_time="results/runs/pspin_ck/N{size}/T{temperature}/two_time.parquet",
+        energy="results/tables/pspin_ck/N{size}/T{temperature}/energy.parquet",
+    log:
+        "results/logs/ck/N{size}/T{temperature}.log",
+    wildcard_constraints:
+        size=r"inf|\d+",
+    conda:
+        "../../envs/glassynets.yaml"
+    threads: 1
+    resources:
+        mem_mb=COSTS.ck_mem_mb,
+        runtime=COSTS.ck_runtime_min,
+    params:
+        settings=settings.as_json(settings.ck(config)) if PSPIN and PSPIN["ck"] else "",
+        lineage=lineage("results/runs/pspin_ck/N{size}/T{temperature}/two_time.parquet"),
+    shell:
+        # numpy's BLAS does the work; its own threads on top of Snakemake's jobs oversubscribe
+        "OPENBLAS_NUM_THREADS={threads} exec glassynets --log {log} --stop-with-parent $PPID "
+        "--lineage {params.lineage} ck --settings '{params.settings}' --n {wildcards.size} "
+        "--temperature {wildcards.temperature} --out-two-time {output.two_time} --out-energy {output.energy}"
