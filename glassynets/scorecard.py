@@ -1050,9 +1050,11 @@ def sweep_rows(cell: CellTables, after: float) -> list[tuple]:
         (
             "Yaida's ratio ⟨θ·g_B⟩/⟨(lr/2)‖g_B‖² + T·P⟩",
             "1 at stationarity",
-            sw.late_stationarity(cell, after),
+            "undefined" if sw.noiseless(cell) else sw.late_stationarity(cell, after),
             "",
-            window,
+            "gradient descent: no noise, no stationary distribution to test"
+            if sw.noiseless(cell)
+            else window,
         ),
     ]
 

@@ -71,6 +71,14 @@ def _mu_point(ax: plt.Axes, x: float, cell: CellTables, **style) -> None:
         ax.plot(x, UNDEFINED_Y, "x", ms=6, transform=ax.get_xaxis_transform(), **style)
 
 
+def _tick(value: float) -> str:
+    """A control parameter's tick label: 3 significant digits from 0.01 to 10⁴, else 5.8e-4."""
+    if value == 0 or 0.01 <= abs(value) < 1e4:
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+    exponent = int(np.floor(np.log10(abs(value))))
+    return f"{value / 10**exponent:.2g}e{exponent}"
+
+
 def _log_x(ax: plt.Axes) -> None:
     """A log x axis labelled at the decades only (a sweep spans one or two of them)."""
     ax.set_xscale("log")
@@ -106,8 +114,9 @@ def figN1(cells: list[CellTables], out: str | Path, sweeps: dict, **_) -> None:
         _reference_band(ax, reference)
         on = [c for c in family.cells if _on_axis(c, base, family.axis) and not sw.noiseless(c)]
         xs = [float(c.meta[family.axis]) for c in on]
-        for x, cell in zip(xs, on):
-            _mu_point(ax, x, cell, color=COLORS[0], marker="o", ms=4)
+        for k, (x, cell) in enumerate(zip(xs, on)):
+            label = f"{sw.AXIS_LABELS[family.axis]} varied alone" if k == 0 else None
+            _mu_point(ax, x, cell, color=COLORS[0], marker="o", ms=4, label=label)
         finite = [(x, c.fit["mu"]) for x, c in zip(xs, on) if np.isfinite(c.fit["mu"])]
         if finite:
             ax.plot(*zip(*sorted(finite)), color=COLORS[0], lw=0.6, alpha=0.6)
@@ -141,8 +150,7 @@ def figN1(cells: list[CellTables], out: str | Path, sweeps: dict, **_) -> None:
         _log_x(ax)
         values = sorted({float(c.meta[family.axis]) for c in family.cells if not sw.noiseless(c)})
         if values:  # (a sweep of gradient descent alone has none: its μ is the dashed line)
-            labels = [f"{v:g}" if v >= 0.01 else f"{v:.2g}" for v in values]
-            ax.set_xticks(values, labels, fontsize=7, rotation=30)
+            ax.set_xticks(values, [_tick(v) for v in values], fontsize=7, rotation=30)
         ax.set_xlabel(sw.AXIS_LABELS[family.axis])
         ax.set_title(f"({letter}) {family.name}")
         ax.legend(loc="best", fontsize=5.5, framealpha=0.8)
@@ -165,9 +173,9 @@ def figN1(cells: list[CellTables], out: str | Path, sweeps: dict, **_) -> None:
                     label=family.name if j == 0 else None,
                 )
     _log_x(ax)
-    ax.set_xlabel("effective temperature (nats)")
+    ax.set_xlabel("T (nats): SGD's measured T_SGD, Langevin's set T", fontsize=8)
     ax.set_title(f"({'abcdefgh'[n - 1]}) μ vs T (T_SGD: mean over t ≥ {tidy(after)})")
-    ax.legend(loc="upper left", fontsize=5.5, framealpha=0.8)
+    ax.legend(loc="best", fontsize=5.5, framealpha=0.8)
     _data_title(fig, cells)
     _save(fig, out)
 
@@ -248,7 +256,7 @@ def figN3(
         taus = [np.nan] * (len(members) - len(hot)) + list(result["tau"])
         for color, cell, tau in zip(COLORS, members, taus):
             curve = sw.two_time_curve(cell, t_w)
-            label = f"{cell.label}" + (f", τ = {tau:.3g}" if np.isfinite(tau) else "")
+            label = f"{cell.label}" + (f", τ = {_tick(tau)}" if np.isfinite(tau) else "")
             raw_ax.plot(curve["t"], curve["delta_mean"], color=color, lw=1.1, label=label)
             if np.isfinite(tau):
                 scaled_ax.plot(
@@ -259,12 +267,12 @@ def figN3(
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_ylabel(r"$\Delta(t_w, t_w + t)$")
-            ax.legend(loc="upper left", fontsize=5.5, framealpha=0.8)
+            ax.legend(loc="best", fontsize=5.5, framealpha=0.8)
         raw_ax.set_xlabel(f"t (steps after $t_w$ = {tidy(t_w)})")
         scaled_ax.set_xlabel("t / τ(T)")
         raw_ax.set_title(f"(a) {family.name}: spread of log10 Δ over T > 0: {result['raw']:.3f}")
         scaled_ax.set_title(
-            f"(b) rescaled: spread {result['scaled']:.3f} ({result['n']} T with a τ)"
+            f"(b) rescaled: spread {result['scaled']:.3f} ({result['n']} T; T = 0 has no τ)"
         )
     _data_title(fig, cells)
     _save(fig, out)
@@ -272,36 +280,46 @@ def figN3(
 
 def figN4(cells: list[CellTables], out: str | Path, sweeps: dict, **_) -> None:
     """Per sweep (one column each): the SGD noise temperature T_SGD(t) = lr·|g_B − g|²/(2P)
-    (ensemble mean; a Langevin T dashed), and Yaida's stationarity ratio ⟨θ·g_B⟩/⟨(lr/2)|g_B|² + T·P⟩
-    against t (1 at stationarity; symmetric-log axis)."""
+    (ensemble mean; a Langevin T dashed over the run), and Yaida's stationarity ratio
+    ⟨θ·g_B⟩/⟨(lr/2)|g_B|² + T·P⟩ against t (1 at stationarity; symmetric-log axis; none for
+    gradient descent, which has no stationary distribution to test)."""
     found = _families(cells, sweeps)
-    fig, axes = plt.subplots(2, len(found), figsize=(3.4 * len(found), 6.2), squeeze=False)
+    fig, axes = plt.subplots(2, len(found), figsize=(3.6 * len(found), 6.4), squeeze=False)
     for k, family in enumerate(found):
         temp_ax, ratio_ax = axes[0, k], axes[1, k]
         flow = family.axis == "lr"  # learning rates compared at equal gradient-flow time lr·t
         for color, cell in zip(COLORS, family.cells):
             scale = cell.meta["lr"] if flow else 1.0
-            if cell.meta["temperature"]:
-                temp_ax.axhline(
-                    cell.meta["temperature"], color=color, ls="--", lw=0.8, label=cell.label
-                )
-            if cell.meta["noise"] in ("full_batch", "langevin") or sw.noiseless(cell):
+            if sw.noiseless(cell):
                 continue  # g_B = g: T_SGD is the rounding of two summation orders (~1e-18)
-            mean = ensemble(cell.metrics, "t_sgd")["mean"]
-            mean = mean[mean > 0]
-            temp_ax.plot(mean.index * scale, mean.to_numpy(), color=color, lw=1, label=cell.label)
             steps, ratio = sw.stationarity(cell)
             keep = steps > 0
             ratio_ax.plot(steps[keep] * scale, ratio[keep], color=color, lw=1, label=cell.label)
+            if cell.meta["temperature"]:
+                span = steps[keep] * scale
+                level = np.full(len(span), cell.meta["temperature"])
+                temp_ax.plot(
+                    span, level, color=color, ls="--", lw=0.9, label=f"{cell.label} (set T)"
+                )
+            if cell.meta["noise"] == "langevin":
+                continue  # full batch: no minibatch noise
+            mean = ensemble(cell.metrics, "t_sgd")["mean"]
+            mean = mean[mean > 0]
+            temp_ax.plot(mean.index * scale, mean.to_numpy(), color=color, lw=1, label=cell.label)
+        hot = any(c.meta["temperature"] for c in family.cells)
         temp_ax.set_xscale("log")
         temp_ax.set_yscale("log")
-        temp_ax.set_title(f"{family.name}: $T_{{SGD}}$ (Langevin T dashed)")
+        temp_ax.set_title(
+            f"{family.name}: " + ("Langevin T (dashed)" if hot else "$T_{SGD}$"), fontsize=9
+        )
         temp_ax.set_ylabel("nats")
-        temp_ax.legend(loc="lower left", fontsize=5.5, framealpha=0.8)
+        temp_ax.legend(loc="best", fontsize=5.5, framealpha=0.8)
         ratio_ax.axhline(1, color="grey", lw=0.8)
         ratio_ax.set_xscale("log")
         ratio_ax.set_yscale("symlog", linthresh=1)
-        ratio_ax.set_title(f"{family.name}: Yaida's ratio (1: stationary)")
+        ratio_ax.set_title(f"{family.name}: Yaida's ratio (1: stationary)", fontsize=9)
+        ratio_ax.set_ylabel(r"$\langle\theta\cdot g_B\rangle / \langle (lr/2)|g_B|^2 + TP\rangle$")
+        ratio_ax.legend(loc="best", fontsize=5.5, framealpha=0.8)
         for ax in (temp_ax, ratio_ax):
             ax.set_xlabel("lr·step (gradient-flow time)" if flow else "step")
     _data_title(fig, cells)

@@ -132,5 +132,21 @@ def test_sweep_claims_test_one_mu_and_compare_gradient_descent_with_sgd():
     assert tau["verdict"] == "differs" and "p = " in tau["reproduced"]
     frame = sweeps.table(found, after=100, tti_mu=0.1)
     assert frame["t_eff"].tolist() == pytest.approx([1e-4, 1e-4, 0, 1e-4, 1e-4])
-    assert frame["yaida_ratio"].tolist() == pytest.approx([0.5] * 5)
+    yaida = frame["yaida_ratio"].to_numpy()
+    assert np.isnan(yaida[2]) and yaida[[0, 1, 3, 4]] == pytest.approx([0.5] * 4)  # GD: undefined
     assert frame["value"].tolist() == [10, 100, 1000, 10, 100]
+
+
+def test_yaida_ratio_is_undefined_for_gradient_descent_only():
+    """Yaida's late ratio: sum of θ·g_B over sum of (lr/2)|g_B|² + T·P (here 2/4) for every noisy
+    dynamics, Langevin included; NaN for gradient descent (full batch, or B = N), whose two sides
+    both vanish at a minimum."""
+    assert sweeps.late_stationarity(cell("sgd"), 10) == pytest.approx(0.5)
+    langevin = cell("langevin", noise="langevin", temperature=1e-5)
+    assert sweeps.late_stationarity(langevin, 10) == pytest.approx(0.5)
+    assert np.isnan(sweeps.late_stationarity(cell("gd", noise="full_batch"), 10))
+    assert np.isnan(sweeps.late_stationarity(cell("b_eq_n", batch_size=1000), 10))
+    rows = sweeps.table(
+        [sweeps.Family("f", "batch_size", [("B1000", cell("x", batch_size=1000))])], 10, 0.1
+    )
+    assert np.isnan(rows["yaida_ratio"].iloc[0])
