@@ -1,8 +1,9 @@
 """The figure registry: what every figure draws. The workflow (its rules and targets), the plots,
 the report captions (workflow/report/<name>.rst) and the tests all read it.
 
-Adding a figure: one entry here, its drawing function in plots.py or sweep_plots.py (``draw``), its caption
-workflow/report/<name>.rst and its row in the README's figure table (tests check all four).
+Adding a figure: one entry here, its drawing function in plots.py, sweep_plots.py or
+scaling_plots.py (``draw``), its caption workflow/report/<name>.rst, its line in the README's
+figure list and its row in docs/figures.md (tests/test_targets.py checks all five).
 """
 
 from __future__ import annotations

@@ -24,15 +24,24 @@ def paper():
     return config.check_files([ROOT / "config.yaml"], SCHEMA)
 
 
-def test_every_figure_of_the_registry_has_a_drawing_a_caption_and_a_readme_row():
+def test_every_figure_of_the_registry_has_a_drawing_a_caption_and_a_readme_entry():
+    """The README lists every figure, linked to its caption; docs/figures.md has its full row."""
     readme = (ROOT / "README.md").read_text()
+    figures_page = (ROOT / "docs/figures.md").read_text()
     for name, figure in FIGURES.items():
         modules = (sweep_plots, scaling_plots, plots)
         assert any(callable(getattr(m, figure.draw, None)) for m in modules), name
         assert (ROOT / f"workflow/report/{name}.rst").is_file(), name
-        assert re.search(rf"^\| `{name}` \|", readme, re.M), (
-            f"README's figure table has no row for {name}"
+        assert re.search(rf"^- \[`{name}`\]\(workflow/report/{name}\.rst\) ", readme, re.M), (
+            f"README's figure list has no entry for {name}"
         )
+        assert re.search(rf"^\| `{name}` \|", figures_page, re.M), (
+            f"docs/figures.md has no row for {name}"
+        )
+    listed = re.findall(r"^- \[`(\w+)`\]\(workflow/report/", readme, re.M)
+    assert sorted(listed) == sorted(FIGURES), "README lists a figure twice or one not registered"
+    rows = re.findall(r"^\| `(\w+)` \|", figures_page, re.M)
+    assert sorted(rows) == sorted(FIGURES), "docs/figures.md has a row for no registered figure"
     captions = {p.stem for p in (ROOT / "workflow/report").glob("fig*.rst")}
     assert captions == set(FIGURES), "a caption without a figure in the registry"
 
