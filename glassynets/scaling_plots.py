@@ -122,6 +122,6 @@ def figC2(
         ax.set_xlabel(f"t ({_time_label(cell)} after $t_w$)")
         ax.set_ylabel("β = d log Δ / d log t")
         ax.set_title(title, fontsize=7)
-        ax.legend(loc="upper right", fontsize=6, framealpha=0.8)
+        ax.legend(loc="best", fontsize=5, ncol=2, framealpha=0.7)
     _data_title(fig, cells)
     _save(fig, out)
