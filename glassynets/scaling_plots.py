@@ -59,7 +59,8 @@ def figC1(cells: list[CellTables], out: str | Path, **_) -> None:
                 ax.plot([], [], color=color, label=f"$t_w$ = {tidy(tw * cell.time_unit)}")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel(f"t / $t_w^{{{mu:.2f}}}$ ({_time_label(cell)}; {which})")
+        shown_mu = f"{mu:.2f}".replace("-0.00", "0.00")  # a μ within rounding of 0 has no sign
+        ax.set_xlabel(f"t / $t_w^{{{shown_mu}}}$ ({_time_label(cell)}; {which})")
         ax.set_ylabel(r"$\Delta(t_w, t_w + t)$")
         verdict = {1.0: "agrees with μ", 0.0: "differs: μ depends on Δ*"}.get(c["agree"], "")
         at_mu = f"{c['spread_mu']:.3f}" if np.isfinite(c["spread_mu"]) else "(μ undefined)"
