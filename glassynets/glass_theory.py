@@ -25,6 +25,12 @@ class Partners:
     mapped: CellTables | None
 
 
+def split(cells: list[CellTables]) -> tuple[list[CellTables], list[CellTables]]:
+    """The p-spin cells among ``cells``: the simulated ones by temperature, and the CK curves."""
+    simulated = [c for c in cells if c.is_glass and not c.is_theory]
+    return sorted(simulated, key=lambda c: c.meta["temperature"]), [c for c in cells if c.is_theory]
+
+
 def partners(sim: CellTables, theories: list[CellTables]) -> Partners:
     """The CK cells at the simulated cell's temperature: n = ∞ and mapped to its number of spins."""
     same_t = [c for c in theories if np.isclose(c.meta["temperature"], sim.meta["temperature"])]

@@ -676,13 +676,10 @@ def figB4(
     """A glass through the same lens: Δ(t_w, t_w + t) of the p-spin below T_d (its plateau
     2(1 − q_EA) dashed) and above T_d, a network's Δ, and t*(t_w) of both with their μ; where the
     CK curves are configured, those mapped to the simulated N dashed beside each glass."""
-    from .glass_theory import mu_comparison, partners
+    from .glass_theory import mu_comparison, partners, split
     from .pspin import plateau_q
 
-    glasses = sorted(
-        (c for c in cells if c.is_glass and not c.is_theory), key=lambda c: c.meta["temperature"]
-    )
-    theories = [c for c in cells if c.is_theory]
+    glasses, theories = split(cells)
     networks = [c for c in cells if not c.is_glass]
     panels = [glasses[0], glasses[-1], *networks[:1]]
     fig, axes = plt.subplots(2, 2, figsize=(8.5, 6.6))

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import aging, storage
+from . import aging, glass_theory, storage
 from .cells import CellTables, phases
 
 #: The paper's statements (Herrera Segura et al. 2022, text and Figs 1–6, A.3), by experiment.
@@ -386,15 +386,13 @@ def glass_rows(glasses: list[CellTables], networks: list[CellTables], tti_mu: fl
         else "no network μ in this scorecard"
     )
     rows = []
-    theories = [c for c in glasses if c.is_theory]
+    simulated, theories = glass_theory.split(glasses)
     for cell in sorted(theories, key=lambda c: (c.meta["temperature"], c.meta["n_spins"] or 0)):
         n = cell.meta["n_spins"]
         name = f"CK N{'inf' if n is None else n}/T{cell.meta['temperature']:g}"
         rows.append(mu_row("pspin_ck", name, cell, "exact n = ∞ curve (no statistical error)"))
         rows.extend(shape_rows("pspin_ck", name, cell))
-    for cell in sorted(
-        (c for c in glasses if not c.is_theory), key=lambda c: c.meta["temperature"]
-    ):
+    for cell in simulated:
         T, name = cell.meta["temperature"], f"N{cell.meta['n_spins']}/T{cell.meta['temperature']:g}"
         glassy = T < pspin.T_DYNAMICAL
         row = mu_row(
@@ -456,8 +454,6 @@ def glass_rows(glasses: list[CellTables], networks: list[CellTables], tti_mu: fl
 def ck_rows(name: str, sim: CellTables, theories: list[CellTables]) -> list[dict]:
     """The simulation against CK at the same times (glassynets.glass_theory): μ over the
     simulation's window and the final energy, against CK mapped to its N and at n = ∞."""
-    from . import glass_theory
-
     rows = []
     found = glass_theory.partners(sim, theories)
     for label, theory in (("mapped to this N", found.mapped), ("n = ∞", found.exact)):
@@ -904,11 +900,8 @@ def headline(
                 _verdict(row["reproduced"] != "n/a" or None),
                 "transition row",
             )
-    theories = [c for c in glasses if c.is_theory]
-    for cell in sorted(
-        (c for c in glasses if not c.is_theory), key=lambda c: c.meta["temperature"]
-    ):
-        rows.append(_headline_glass(cell, theories, tti_mu))
+    simulated, theories = glass_theory.split(glasses)
+    rows.extend(_headline_glass(cell, theories, tti_mu) for cell in simulated)
     if sweeps and sweeps["members"]:
         from . import sweeps as sweep_claims
 
@@ -923,7 +916,6 @@ def _headline_glass(cell: CellTables, theories: list[CellTables], tti_mu: float)
     """The p-spin's μ against the theory that applies at the simulated times: CK mapped to its N
     over the same t_w window (glassynets.glass_theory); without CK cells, the asymptotic class
     (simple aging below T_d, none above), which these times need not reach."""
-    from . import glass_theory
     from .pspin import T_DYNAMICAL
 
     T, n = cell.meta["temperature"], cell.meta["n_spins"]

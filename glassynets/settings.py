@@ -107,10 +107,8 @@ def ck(config: dict[str, Any]) -> dict[str, Any]:
     keys = ("dt", "waiting_times_per_decade", "lags_per_decade", "snapshots_per_decade")
     chosen = config["pspin"]
     return {
-        **{key: chosen[key] for key in keys},
-        "overlap_eps": chosen["overlap_eps"],
+        **{key: chosen[key] for key in (*keys, "overlap_eps", "ck")},
         "steps": pspin_steps(chosen),
-        "ck": chosen["ck"],
     }
 
 

@@ -79,6 +79,13 @@ def _tick(value: float) -> str:
     return f"{value / 10**exponent:.2g}e{exponent}"
 
 
+def _legend(ax: plt.Axes) -> None:
+    """The panel's legend, where it has something to list (a sweep of gradient descent alone has
+    no curve in figN4's panels: an empty legend would be a stray box)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize=5.5, framealpha=0.8)
+
+
 def _log_x(ax: plt.Axes) -> None:
     """A log x axis labelled at the decades only (a sweep spans one or two of them)."""
     ax.set_xscale("log")
@@ -153,7 +160,7 @@ def figN1(cells: list[CellTables], out: str | Path, sweeps: dict, **_) -> None:
             ax.set_xticks(values, [_tick(v) for v in values], fontsize=7, rotation=30)
         ax.set_xlabel(sw.AXIS_LABELS[family.axis])
         ax.set_title(f"({letter}) {family.name}")
-        ax.legend(loc="best", fontsize=5.5, framealpha=0.8)
+        _legend(ax)
     for ax in axes[:n:ncols]:
         ax.set_ylabel("μ at Δ* (total 95% interval)")
     ax = axes[n - 1]
@@ -175,7 +182,7 @@ def figN1(cells: list[CellTables], out: str | Path, sweeps: dict, **_) -> None:
     _log_x(ax)
     ax.set_xlabel("T (nats): SGD's measured T_SGD, Langevin's set T", fontsize=8)
     ax.set_title(f"({'abcdefgh'[n - 1]}) μ vs T (T_SGD: mean over t ≥ {tidy(after)})")
-    ax.legend(loc="best", fontsize=5.5, framealpha=0.8)
+    _legend(ax)
     _data_title(fig, cells)
     _save(fig, out)
 
@@ -267,7 +274,7 @@ def figN3(
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_ylabel(r"$\Delta(t_w, t_w + t)$")
-            ax.legend(loc="best", fontsize=5.5, framealpha=0.8)
+            _legend(ax)
         raw_ax.set_xlabel(f"t (steps after $t_w$ = {tidy(t_w)})")
         scaled_ax.set_xlabel("t / τ(T)")
         raw_ax.set_title(f"(a) {family.name}: spread of log10 Δ over T > 0: {result['raw']:.3f}")
@@ -313,13 +320,13 @@ def figN4(cells: list[CellTables], out: str | Path, sweeps: dict, **_) -> None:
             f"{family.name}: " + ("Langevin T (dashed)" if hot else "$T_{SGD}$"), fontsize=9
         )
         temp_ax.set_ylabel("nats")
-        temp_ax.legend(loc="best", fontsize=5.5, framealpha=0.8)
+        _legend(temp_ax)
         ratio_ax.axhline(1, color="grey", lw=0.8)
         ratio_ax.set_xscale("log")
         ratio_ax.set_yscale("symlog", linthresh=1)
         ratio_ax.set_title(f"{family.name}: Yaida's ratio (1: stationary)", fontsize=9)
         ratio_ax.set_ylabel(r"$\langle\theta\cdot g_B\rangle / \langle (lr/2)|g_B|^2 + TP\rangle$")
-        ratio_ax.legend(loc="best", fontsize=5.5, framealpha=0.8)
+        _legend(ratio_ax)
         for ax in (temp_ax, ratio_ax):
             ax.set_xlabel("lr·step (gradient-flow time)" if flow else "step")
     _data_title(fig, cells)
