@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -270,7 +271,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 def _train(args: argparse.Namespace) -> None:
     import torch
 
-    from . import storage, training
+    from . import storage, tensors, training
     from .nets import Architecture
 
     settings = _settings(args)
@@ -284,8 +285,8 @@ def _train(args: argparse.Namespace) -> None:
         + (f" (asked: {settings['device']})" if settings["device"] != device else "")
     )
     dtype = getattr(torch, settings["dtype"])
-    x_train, y_train = _dataset_tensors(settings, args.train, args.n_train, dtype)
-    x_test, y_test = _dataset_tensors(settings, args.test, None, dtype)
+    x_train, y_train = tensors.dataset_tensors(settings, args.train, args.n_train, dtype)
+    x_test, y_test = tensors.dataset_tensors(settings, args.test, None, dtype)
     storage.release_unused_memory()  # the data are tensors now
     arch = Architecture.from_name(args.arch, x_train.shape[1], settings["n_classes"])
     spec = training.TrainSpec.from_settings(settings, arch, _seed_range(args.seeds), device)
@@ -410,7 +411,7 @@ def cmd_hessian(args: argparse.Namespace) -> None:
     """Hessian spectra of the full-batch training loss at chosen snapshot steps of a cell's first runs."""
     import torch
 
-    from . import hessian, storage
+    from . import hessian, storage, tensors
 
     settings = _settings(args)
     torch.set_num_threads(args.threads)
@@ -422,8 +423,8 @@ def cmd_hessian(args: argparse.Namespace) -> None:
             **storage.provenance([*args.snapshots, args.train, args.test], settings),
         },
     )
-    x, y = _dataset_tensors(settings, args.train, meta["n_train"], torch.float64)
-    x_test, y_test = _dataset_tensors(settings, args.test, None, torch.float64)
+    x, y = tensors.dataset_tensors(settings, args.train, meta["n_train"], torch.float64)
+    x_test, y_test = tensors.dataset_tensors(settings, args.test, None, torch.float64)
     eigenvalues, summary = hessian.along_training(
         blocks[0][0],
         np.concatenate([b[1] for b in blocks]),
@@ -524,18 +525,6 @@ def cmd_ck(args: argparse.Namespace) -> None:
         f"wrote {args.out_two_time} and {args.out_energy}: {len(cell.two_time['t_w'])} pairs, "
         f"final energy per spin {cell.energy['energy'][-1]:.4f} "
         f"({cell.metadata['seconds']:.0f} s, {cell.metadata['points']} stored times)"
-    )
-
-
-def _dataset_tensors(settings: dict, path: str, limit: int | None, dtype):
-    """Features [n, d] and labels [n] of a data table, as a job's settings say (data set, features
-    or preprocessing); the first ``limit`` rows if given."""
-    from . import data
-
-    if settings["dataset"] == "ljat19":
-        return data.ljat19_tensors(path, settings["features"], limit=limit, dtype=dtype)
-    return data.image_tensors(
-        path, settings["dataset"], settings["preprocess"], limit=limit, dtype=dtype
     )
 
 
@@ -655,6 +644,98 @@ def cmd_describe(args: argparse.Namespace) -> None:
     print(json.dumps(storage.metadata(args.file), indent=2, ensure_ascii=False))
 
 
+# --- the stage contract (glassynets.jobs) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A workflow stage: its function and the names of its inputs and outputs ("name?": optional,
+    "name*": any number of files, in order)."""
+
+    target: str  # "module:function", the function taking a glassynets.jobs.Job
+    help: str
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+
+
+#: Every workflow stage; each reads its settings from --settings and its files from --in/--out.
+STAGES: dict[str, Stage] = {}
+
+
+def _pairs(option: str, items: list[str] | None) -> dict[str, list[str]]:
+    """NAME=PATH items of a repeated option, by name, in the order given."""
+    out: dict[str, list[str]] = {}
+    for item in items or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"{option} {item!r}: expected NAME=PATH, e.g. {option} train=PATH")
+        out.setdefault(name, []).append(path)
+    return out
+
+
+def _check_names(stage: str, option: str, given: dict[str, list[str]], declared) -> None:
+    """Every name given is declared, and every required name is given once (many: "name*")."""
+    names = {d.rstrip("?*"): d[-1] if d[-1] in "?*" else "" for d in declared}
+    for name, paths in given.items():
+        if name not in names:
+            raise ValueError(
+                f"{stage}: unknown {option} {name}=...; it takes {', '.join(names) or 'none'}"
+            )
+        if len(paths) > 1 and names[name] != "*":
+            raise ValueError(f"{stage}: {option} {name}=... given {len(paths)} times, once wanted")
+    for name, kind in names.items():
+        if kind == "" and name not in given:
+            raise ValueError(f"{stage}: {option} {name}=PATH is required")
+
+
+def run_stage(args: argparse.Namespace) -> None:
+    """Build the job of a stage from its command line and run the stage's function."""
+    import importlib
+
+    from .jobs import Job
+
+    stage = STAGES[args.command]
+    inputs, outputs = _pairs("--in", args.inputs), _pairs("--out", args.outputs)
+    _check_names(args.command, "--in", inputs, stage.inputs)
+    _check_names(args.command, "--out", outputs, stage.outputs)
+    module, _, function = stage.target.partition(":")
+    job = Job(
+        settings=_json_object("--settings", args.settings),
+        inputs=inputs,
+        outputs={name: paths[0] for name, paths in outputs.items()},
+        lineage=args.lineage,
+        threads=args.threads,
+        checkpoint=args.checkpoint,
+        checkpoint_every_s=args.checkpoint_every_s,
+    )
+    with _holding(job.checkpoint):  # from before the inputs are read until the checkpoint is gone
+        getattr(importlib.import_module(f"glassynets.{module}"), function)(job)
+
+
+def _add_stages(sub) -> None:
+    for name, stage in STAGES.items():
+        p = sub.add_parser(name, help=stage.help, description=stage.help)
+        p.add_argument("--settings", required=True, help="the job's settings, a JSON object")
+        p.add_argument(
+            "--in",
+            dest="inputs",
+            action="append",
+            metavar="NAME=PATH",
+            help=f"an input file; names: {', '.join(stage.inputs) or 'none'}",
+        )
+        p.add_argument(
+            "--out",
+            dest="outputs",
+            action="append",
+            metavar="NAME=PATH",
+            help=f"an output file; names: {', '.join(stage.outputs) or 'none'}",
+        )
+        p.add_argument("--threads", type=int, default=1, help="torch threads")
+        p.add_argument("--checkpoint", help="resume file (kept only while the job is unfinished)")
+        p.add_argument("--checkpoint-every-s", type=float, default=600.0)
+        p.set_defaults(func=run_stage)
+
+
 # --- parser -------------------------------------------------------------------------------------
 
 
@@ -678,6 +759,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--lineage", help="identity of the outputs (glassynets.lineage), stored in each of them"
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_stages(sub)
 
     p = sub.add_parser("ljat19-dataset", help=cmd_ljat19_dataset.__doc__)
     p.add_argument(

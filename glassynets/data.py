@@ -1,9 +1,5 @@
-"""Data sets as tensors, and verified copies of files the user provides or the workflow fetches.
-
-LJAT19 tables (schema ``ljat19`` in :mod:`glassynets.storage`) become features x [n, d] (the
-chosen starting distances, σ units, float) and labels y [n] (int64, 0..3); MNIST image tables
-(schema ``images``) become pixels x [n, 784] (preprocessed) and labels y [n] (int64, 0..9).
-"""
+"""Verified copies of files the user provides or the workflow fetches, and the published LJAT19
+file read and checked (the tables become tensors in :mod:`glassynets.tensors`)."""
 
 from __future__ import annotations
 
@@ -19,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from . import storage
 
@@ -186,45 +181,3 @@ def check_ljat19(frame: pd.DataFrame, source: str | os.PathLike) -> None:
                 f"{source}: row {bad[0] + 1}, column {column!r} holds {frame[column].iloc[bad[0]]}, "
                 f"not {wanted or columns['r12']} ({len(bad)} such rows); correct or remove them"
             )
-
-
-def image_tensors(
-    path: str | os.PathLike,
-    dataset: str,
-    preprocess: str = "unit",
-    limit: int | None = None,
-    dtype: torch.dtype = torch.float32,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pixels [n, 784] (preprocessed, see :func:`glassynets.images.preprocess`) and labels [n] of an
-    images table of ``dataset`` (mnist, fashion_mnist); the first ``limit`` rows if given."""
-    from . import images
-
-    pixels, labels = storage.read_images(path)
-    if limit is not None:
-        if limit > len(labels):
-            raise DataError(f"{path}: holds {len(labels)} images, {limit} requested")
-        pixels, labels = pixels[:limit], labels[:limit]
-    return images.preprocess(pixels, preprocess, dataset, dtype), torch.from_numpy(
-        labels.astype(np.int64)
-    )
-
-
-def ljat19_tensors(
-    path: str | os.PathLike,
-    features: list[str],
-    limit: int | None = None,
-    dtype: torch.dtype = torch.float32,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features [n, d] and labels [n] of an LJAT19 table; the first ``limit`` rows if given."""
-    frame = storage.read_frame(path, "ljat19")
-    if limit is not None:
-        if limit > len(frame):
-            raise DataError(f"{path}: holds {len(frame)} samples, {limit} requested")
-        frame = frame.iloc[:limit]
-    if (frame["label"] < 0).any():
-        raise DataError(
-            f"{path}: contains samples whose minimisation failed (label −1); regenerate it"
-        )
-    x = torch.tensor(frame[features].to_numpy(), dtype=dtype)
-    y = torch.tensor(frame["label"].to_numpy(), dtype=torch.int64)
-    return x, y
