@@ -699,8 +699,10 @@ def run_stage(args: argparse.Namespace) -> None:
     _check_names(args.command, "--in", inputs, stage.inputs)
     _check_names(args.command, "--out", outputs, stage.outputs)
     module, _, function = stage.target.partition(":")
+    settings = _json_object("--settings", args.settings)
     job = Job(
-        settings=_json_object("--settings", args.settings),
+        settings=settings,
+        cell=settings.pop("cell", {}),
         inputs=inputs,
         outputs={name: paths[0] for name, paths in outputs.items()},
         lineage=args.lineage,

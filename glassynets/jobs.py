@@ -1,8 +1,9 @@
 """The stage contract: what every workflow job receives, whatever it computes.
 
 A job is ``glassynets <stage> --settings JSON --in NAME=PATH ... --out NAME=PATH ...``: its
-settings (one JSON object, built from the validated config by :mod:`glassynets.settings`), its
-input files by name (a name given several times holds several files, in order) and its output
+settings (one JSON object, built from the validated config by :mod:`glassynets.settings`; its
+key ``cell``, when present, names the job's cell: the wildcards of its rule, e.g. N and the
+architecture, kept apart from the settings that are stored in its outputs), its input files by name (a name given several times holds several files, in order) and its output
 files by name. Each stage is a function ``stage(job: Job) -> None`` beside its science that reads
 the inputs, computes and writes the outputs; the command line (:mod:`glassynets.cli`) only parses
 this contract and calls it.
@@ -26,6 +27,7 @@ class Job:
     """One job of a stage: settings, named inputs and outputs, and how to run (threads, resume)."""
 
     settings: dict[str, Any]  # the job's settings (glassynets.settings builds them)
+    cell: dict[str, Any] = field(default_factory=dict)  # which cell: the rule's wildcards
     inputs: dict[str, list[str]] = field(default_factory=dict)  # name -> paths, in order given
     outputs: dict[str, str] = field(default_factory=dict)  # name -> path
     lineage: str | None = None  # identity of the outputs (glassynets.lineage), stored in each
