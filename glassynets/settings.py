@@ -23,6 +23,7 @@ NOT_TRAINING = (
     "analysis",
     "hessian",
     "sweep",
+    "role",
 )
 #: Top-level keys an experiment may override (its own value wins).
 INHERITED = (
