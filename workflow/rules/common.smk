@@ -6,7 +6,7 @@ import re
 import sys
 
 from glassynets import config as config_checks
-from glassynets import images, settings
+from glassynets import images, paths, settings
 from glassynets.cells import CK_TABLES, METRICS_TABLES, TABLES
 from glassynets.costs import Costs, ljat19_runtime_min, table_mem_mb, table_runtime_min
 from glassynets.lineage import Lineage, misplaced_folders, unreadable
@@ -72,12 +72,12 @@ def hessian_inputs(wildcards):
 
 def image_train_split(wildcards):
     split = config[wildcards.image_set]["train_split"]
-    return f"resources/{wildcards.image_set}/{split}.parquet"
+    return paths.IMAGES_SPLIT.format(image_set=wildcards.image_set, image_split=split)
 
 
 def published_file(split):
     """The verified copy of a published LJAT19 file, when the config asks for them."""
-    return [f"resources/ljat19/published/{split}.verified"] if PUBLISHED else []
+    return [paths.LJAT19_PUBLISHED.format(split=split)] if PUBLISHED else []
 
 
 # --- settings and options handed to jobs (tracked by Snakemake as params)

@@ -4,7 +4,7 @@
 
 rule ljat19_fetch_published:
     output:
-        "resources/ljat19/published/{split}.verified",
+        paths.LJAT19_PUBLISHED,
     log:
         "results/logs/ljat19_fetch_published/{split}.log",
     localrule: True
@@ -21,7 +21,7 @@ rule ljat19_train_set:
     input:
         published_file("train"),
     output:
-        "resources/ljat19/train_N{n}.parquet",
+        paths.LJAT19_TRAIN,
     log:
         "results/logs/ljat19_train_set/N{n}.log",
     conda:
@@ -33,7 +33,7 @@ rule ljat19_train_set:
     params:
         settings=ljat19_settings("train", LJAT["train_seed"]),
         published=published_input("train"),
-        lineage=lineage("resources/ljat19/train_N{n}.parquet"),
+        lineage=lineage(paths.LJAT19_TRAIN),
     shell:
         "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
         "ljat19-dataset --settings '{params.settings}' {params.published} --out table={output}"
@@ -43,7 +43,7 @@ rule ljat19_test_set:
     input:
         published_file("test"),
     output:
-        "resources/ljat19/test.parquet",
+        paths.LJAT19_TEST,
     log:
         "results/logs/ljat19_test_set.log",
     conda:
@@ -55,7 +55,7 @@ rule ljat19_test_set:
     params:
         settings=ljat19_settings("test", LJAT["test_seed"], LJAT["test_size"]),
         published=published_input("test"),
-        lineage=lineage("resources/ljat19/test.parquet"),
+        lineage=lineage(paths.LJAT19_TEST),
     shell:
         "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
         "ljat19-dataset --settings '{params.settings}' {params.published} --out table={output}"
@@ -65,7 +65,7 @@ rule ljat19_limits_sample:
     input:
         published_file("test"),
     output:
-        "resources/ljat19/limits_sample.parquet",
+        paths.LJAT19_LIMITS_SAMPLE,
     log:
         "results/logs/ljat19_limits_sample.log",
     conda:
@@ -80,7 +80,7 @@ rule ljat19_limits_sample:
             "test", LJAT["limits_seed"], 0 if PUBLISHED else LJAT["limits_size"]
         ),
         published=published_input("test"),
-        lineage=lineage("resources/ljat19/limits_sample.parquet"),
+        lineage=lineage(paths.LJAT19_LIMITS_SAMPLE),
     shell:
         "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
         "ljat19-dataset --settings '{params.settings}' {params.published} --out table={output}"
@@ -88,9 +88,9 @@ rule ljat19_limits_sample:
 
 rule ljat19_limits:
     input:
-        "resources/ljat19/limits_sample.parquet",
+        paths.LJAT19_LIMITS_SAMPLE,
     output:
-        "results/tables/ljat19_limits.json",
+        paths.LJAT19_LIMITS,
     log:
         "results/logs/ljat19_limits.log",
     conda:
@@ -101,7 +101,7 @@ rule ljat19_limits:
         runtime=table_runtime_min(LJAT["limits_size"], 40),
     params:
         settings=settings.as_json({"features": LJAT["features"]}),
-        lineage=lineage("results/tables/ljat19_limits.json"),
+        lineage=lineage(paths.LJAT19_LIMITS),
     shell:
         "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
         "ljat19-limits --settings '{params.settings}' --in sample={input} --out limits={output}"
@@ -113,7 +113,7 @@ rule ljat19_limits:
 
 rule images_fetch:
     output:
-        "resources/{image_set}/raw/{image_file}",
+        paths.IMAGES_RAW,
     log:
         "results/logs/images_fetch/{image_set}/{image_file}.log",
     localrule: True  # runs where the network is (the login node of a cluster); retries each mirror itself
@@ -129,10 +129,14 @@ rule images_fetch:
 
 rule images_convert:
     input:
-        images="resources/{image_set}/raw/{image_split}-images-idx3-ubyte.gz",
-        labels="resources/{image_set}/raw/{image_split}-labels-idx1-ubyte.gz",
+        images=paths.IMAGES_RAW.format(
+            image_set="{image_set}", image_file="{image_split}-images-idx3-ubyte.gz"
+        ),
+        labels=paths.IMAGES_RAW.format(
+            image_set="{image_set}", image_file="{image_split}-labels-idx1-ubyte.gz"
+        ),
     output:
-        "resources/{image_set}/{image_split}.parquet",
+        paths.IMAGES_SPLIT,
     log:
         "results/logs/images_convert/{image_set}/{image_split}.log",
     conda:
@@ -143,7 +147,7 @@ rule images_convert:
         runtime=table_runtime_min(60000, 784),
     params:
         settings=lambda w: settings.as_json({"dataset": w.image_set}),
-        lineage=lineage("resources/{image_set}/{image_split}.parquet"),
+        lineage=lineage(paths.IMAGES_SPLIT),
     shell:
         "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
         "images-convert --settings '{params.settings}' --in images={input.images} "
@@ -154,7 +158,7 @@ rule images_train_set:
     input:
         image_train_split,
     output:
-        "resources/{image_set}/train_N{n}.parquet",
+        paths.IMAGES_TRAIN,
     log:
         "results/logs/images_train_set/{image_set}/N{n}.log",
     conda:
@@ -167,7 +171,7 @@ rule images_train_set:
         settings=lambda w: settings.as_json(
             {"n": int(w.n), **settings.images_subset(config, w.image_set)}
         ),
-        lineage=lineage("resources/{image_set}/train_N{n}.parquet"),
+        lineage=lineage(paths.IMAGES_TRAIN),
     shell:
         "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
         "images-subset --settings '{params.settings}' --in split={input} --out table={output}"
