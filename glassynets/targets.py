@@ -28,16 +28,6 @@ class Targets:
 
     # --- cells
 
-    def members(self, name: str) -> list[str]:
-        """The experiments a name stands for: the variants of a sweep (config: ``sweep``), the
-        experiment itself, or none if the config has neither."""
-        variants = [
-            e
-            for e, exp in self.experiments.items()
-            if (exp.get("sweep") or {}).get("family") == name
-        ]
-        return variants or ([name] if name in self.experiments else [])
-
     def sweeps(self, names: list[str]) -> dict[str, Any]:
         """What the figure and scorecard commands need of the sweeps among experiments ``names``:
         {"members": experiment -> {axis, family, variant, base}, "temperature_after": steps}."""
@@ -129,26 +119,22 @@ class Targets:
     # --- figures
 
     def figure_experiments(self, name: str, dataset: str | None = None) -> list[str]:
-        """The configured experiments a figure draws (with a `hessian` section for Hessian figures):
-        of one data set if given, else those of the papers' data sets."""
+        """The configured experiments a figure draws, in the config's order (with a `hessian`
+        section for Hessian figures): of one data set if given, else those of the papers' data sets."""
         figure = FIGURES[name]
         return [
-            exp
-            for named in figure.experiments
-            for exp in self.members(named)
-            if (not figure.hessian or self.experiments[exp].get("hessian") is not None)
-            and self.experiments[exp]["dataset"] in ((dataset,) if dataset else PAPER_DATASETS)
+            exp_name
+            for exp_name, exp in self.experiments.items()
+            if figure.takes(exp)
+            and (not figure.hessian or exp.get("hessian") is not None)
+            and exp["dataset"] in ((dataset,) if dataset else PAPER_DATASETS)
         ]
 
     def figure_datasets(self, name: str, dataset: str | None = None) -> list[str]:
         """Data sets of the experiments a figure draws (every configured one if dataset is "all")."""
         if dataset == "all":
             return sorted(
-                {
-                    self.experiments[e]["dataset"]
-                    for named in FIGURES[name].experiments
-                    for e in self.members(named)
-                }
+                {exp["dataset"] for exp in self.experiments.values() if FIGURES[name].takes(exp)}
             )
         return sorted(
             {self.experiments[e]["dataset"] for e in self.figure_experiments(name, dataset)}
