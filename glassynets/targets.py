@@ -205,24 +205,14 @@ class Targets:
             files += [f"{d}/{t}.parquet" for d in cells for t in HESSIAN_TABLES]
         return files
 
-    def figure_options(self, name: str, dataset: str | None = None) -> str:
-        """The figure command's options: its cells, the t_w drawn and the accuracy criterion."""
-        first = self.experiments[self.figure_experiments(name, dataset)[0]]
-        options = (
-            f"--cells {' '.join(self.figure_cells(name, dataset))} "
-            f"--plot-tw {' '.join(str(t) for t in first['analysis']['plot_tw'])} "
-            f"--underparametrized-accuracy {self.config['scorecard']['underparametrized_accuracy']}"
-            + "".join(f" --limits {f}" for f in self.figure_limits(name, dataset))
-        )
-        if FIGURES[name].sweeps:
-            chosen = self.sweeps(self.figure_experiments(name, dataset))
-            options += f" --sweeps '{settings.as_json(chosen)}'"
-        if self.figure_glass_cells(name, dataset):
-            options += (
-                f" --glass-cells {' '.join(self.figure_glass_cells(name, dataset))} "
-                f"--glass-plot-tw {' '.join(str(t) for t in self.pspin['analysis']['plot_tw'])}"
-            )
-        return options
+    def figure_stage_inputs(self, name: str, dataset: str | None = None) -> dict[str, list[str]]:
+        """The figure stage's inputs by name (glassynets.plots.figure): the network cells' table
+        folders, the p-spin cells' and the LJAT19 limits file, each in the order drawn."""
+        return {
+            "cells": self.figure_cells(name, dataset),
+            "glass": self.figure_glass_cells(name, dataset),
+            "limits": self.figure_limits(name, dataset),
+        }
 
     def figures(self, dataset: str | None = None) -> list[str]:
         """Figure files (without extension) of the default target (the papers' figures and every

@@ -257,8 +257,7 @@ def test_sweep_figures_draw_every_variant_and_get_the_sweeps(paper):
         f"results/tables/ljat_langevin_{v}/N1000/h5-5"
         for v in ("T0", "T0x001", "T0x01", "T0x1", "T0x10")
     ]
-    options = targets.figure_options("figN1")
-    chosen = json.loads(re.search(r"--sweeps '([^']*)'", options)[1])
+    chosen = settings.figure(paper, "figN1")["sweeps"]
     assert chosen["temperature_after"] == 1.0e4
     assert chosen["members"]["ljat_lr_lr025_B50"] == {
         "axis": "lr",
@@ -267,7 +266,7 @@ def test_sweep_figures_draw_every_variant_and_get_the_sweeps(paper):
         "base": False,
     }
     assert set(chosen["members"]) == {Path(d).parts[2] for d in cells}
-    assert "--sweeps" not in targets.figure_options("fig2")
+    assert "sweeps" not in settings.figure(paper, "fig2")
     # the scorecard gets every sweep of its data set
     card = json.loads(re.search(r"--sweeps '([^']*)'", targets.scorecard_options("ljat19"))[1])
     assert len(card["members"]) == 21 and "fashion_batch_B10" not in card["members"]
@@ -349,6 +348,11 @@ def test_an_experiment_renamed_keeps_its_figures():
     for name, dataset in before.figure_variants():
         want = [rename(e) for e in before.figure_experiments(name, dataset)]
         assert after.figure_experiments(name, dataset) == want, (name, dataset)
+        assert settings.figure(after.config, name, dataset) == json.loads(
+            json.dumps(settings.figure(before.config, name, dataset)).replace(
+                "ljat_langevin", "thermal"
+            )
+        )
     assert after.figure_experiments("fig1") == ["depth"]
     assert after.figure_experiments("figN3")[0] == "thermal_T0"
 
@@ -362,6 +366,31 @@ def test_an_experiment_without_a_role_is_in_no_figure(paper):
         "ljat_chain" not in targets.figure_experiments(n, d) for n, d in targets.figure_variants()
     )
     assert Targets(paper).figure_experiments("fig3") == ["ljat_chain"]
+
+
+def test_figure_settings_come_from_the_config(paper):
+    """The figure job's settings (its drawing function's keyword arguments) hold the config's
+    values, as floats; its cells are its inputs, in the order drawn."""
+    built = settings.figure(paper, "figB4")
+    assert built == {
+        "name": "figB4",
+        "plot_tw": [1e3, 2e3, 5e3, 1e4, 2e4, 5e4],
+        "glass_plot_tw": [1.0, 3.0, 10.0, 30.0, 100.0, 300.0],
+        "underparametrized_accuracy": 0.99,
+    }
+    assert json.loads(settings.as_json(built)) == built
+    changed = json.loads(json.dumps(paper))
+    changed["scorecard"]["underparametrized_accuracy"] = 0.95
+    assert settings.figure(changed, "figB2")["underparametrized_accuracy"] == 0.95
+    assert settings.figure(paper, "fig2")["glass_plot_tw"] == []  # no p-spin cell drawn
+    assert settings.figure(paper, "figC1", "mnist")["glass_plot_tw"] == []
+    assert settings.figure(paper, "figC1", "ljat19")["glass_plot_tw"] == built["glass_plot_tw"]
+    inputs = Targets(paper).figure_stage_inputs("fig1")
+    assert inputs == {
+        "cells": [f"results/tables/ljat_arch/N1000/{a}" for a in ("h10", "h5-5", "h4-4-4")],
+        "glass": [],
+        "limits": ["results/tables/ljat19_limits.json"],
+    }
 
 
 def test_no_module_names_an_experiment(paper):
