@@ -375,27 +375,7 @@ def cmd_ck(args: argparse.Namespace) -> None:
     )
 
 
-# --- figures and scorecard ----------------------------------------------------------------------
-
-
-def cmd_figure(args: argparse.Namespace) -> None:
-    """Draw one figure of the paper from cell table folders."""
-    from . import cells, plots
-
-    tables = [cells.load(folder) for folder in args.cells + args.glass_cells]
-    limits = json.loads(Path(args.limits).read_text()) if args.limits else None
-    plots.draw(
-        args.name,
-        tables,
-        args.out,
-        plot_tw=args.plot_tw,
-        glass_plot_tw=args.glass_plot_tw,
-        accuracy_max=args.underparametrized_accuracy,
-        limits=limits,
-        sweeps=args.sweeps,
-        lineage=args.lineage,
-    )
-    _log(f"wrote {args.out} and its .png")
+# --- scorecard ----------------------------------------------------------------------------------
 
 
 def cmd_scorecard(args: argparse.Namespace) -> None:
@@ -541,6 +521,12 @@ STAGES: dict[str, Stage] = {
         inputs=("split",),
         outputs=("table",),
     ),
+    "figure": Stage(
+        "plots:figure",
+        "Draw one figure of the registry (glassynets.figures) from cell table folders",
+        ("cells*", "glass*", "limits?"),
+        ("pdf",),
+    ),
 }
 
 
@@ -624,7 +610,6 @@ def _add_stages(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .figures import FIGURES
 
     parser = argparse.ArgumentParser(prog="glassynets", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -759,39 +744,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-two-time", required=True)
     p.add_argument("--out-energy", required=True)
     p.set_defaults(func=cmd_ck)
-
-    p = sub.add_parser("figure", help=cmd_figure.__doc__)
-    p.add_argument("name", choices=FIGURES, help="a figure of the registry (glassynets.figures)")
-    p.add_argument("--cells", nargs="*", default=[], help="network cell table folders")
-    p.add_argument("--glass-cells", nargs="*", default=[], help="p-spin cell table folders")
-    p.add_argument(
-        "--plot-tw", type=float, nargs="+", required=True, help="t_w (steps) drawn for networks"
-    )
-    p.add_argument(
-        "--glass-plot-tw",
-        type=float,
-        nargs="*",
-        default=[],
-        help="t_w (time units) drawn for p-spin cells",
-    )
-    p.add_argument(
-        "--underparametrized-accuracy",
-        type=float,
-        required=True,
-        help="a cell is underparametrized when its final train accuracy is below this",
-    )
-    p.add_argument(
-        "--limits",
-        help="LJAT19 limits JSON: entropy floor and Bayes ceiling drawn as reference lines",
-    )
-    p.add_argument(
-        "--sweeps",
-        type=_json_option("--sweeps"),
-        default={"members": {}},
-        help="JSON: the sweeps drawn (members: experiment -> axis, family, variant; temperature_after)",
-    )
-    p.add_argument("--out", required=True, help="PDF path; a PNG is written beside it")
-    p.set_defaults(func=cmd_figure)
 
     p = sub.add_parser("scorecard", help=cmd_scorecard.__doc__)
     p.add_argument("--limits", help="LJAT19 limits JSON (when LJAT19 cells are scored)")

@@ -132,11 +132,10 @@ class Lineage:
         targets = self.targets
         for name, variant in targets.figure_variants():
             path = targets.figure_path(name, variant)
-            options = targets.figure_options(name, variant)
             self._add(
                 [f"{path}.pdf", f"{path}.png"],
                 "figure",
-                [name, options],
+                settings.figure(self.config, name, variant),
                 targets.figure_inputs(name, variant),
             )
         for scope in [None, *targets.datasets]:

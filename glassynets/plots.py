@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .cells import CellTables, phases  # noqa: E402
+from .jobs import Job  # noqa: E402
 from .schedule import nearest_steps  # noqa: E402
 from .scorecard import PAPER_MU_MNIST, TITLES  # noqa: E402
 from .storage import replace_atomically  # noqa: E402
@@ -552,24 +553,32 @@ def representative_cells(
 
 
 def figB1(
-    cells: list[CellTables], out: str | Path, plot_tw: list[float], accuracy_max: float = 0.99, **_
+    cells: list[CellTables],
+    out: str | Path,
+    plot_tw: list[float],
+    underparametrized_accuracy: float,
+    **_,
 ) -> None:
     """Δ(t_w, t_w + t) across the transition: for each α sweep (one row per experiment), the cell
-    deepest in the underparametrized phase, the one nearest the transition and the most
+    deepest in the underparametrized phase (final train accuracy below
+    ``underparametrized_accuracy``), the one nearest the transition and the most
     overparametrized (representative_cells)."""
     groups = _by_experiment(cells)
     fig, axes = plt.subplots(len(groups), 3, figsize=(10, 3.2 * len(groups)), squeeze=False)
     for row, group in zip(axes, groups.values()):
-        for ax, (what, cell), letter in zip(row, representative_cells(group, accuracy_max), "abc"):
+        for ax, (what, cell), letter in zip(
+            row, representative_cells(group, underparametrized_accuracy), "abc"
+        ):
             _msd_panel(ax, cell, plot_tw)
             ax.set_title(f"({letter}) {what}\n{_phase_title(cell)}")
     _save(fig, out)
 
 
-def figB2(cells: list[CellTables], out: str | Path, accuracy_max: float = 0.99, **_) -> None:
+def figB2(cells: list[CellTables], out: str | Path, underparametrized_accuracy: float, **_) -> None:
     """The jamming picture: μ (filled, 95% bootstrap ⊕ window/convention intervals; left axis) and final train accuracy
     (open, right axis) against α for every cell of each α sweep, the transition α* of each sweep
-    (dotted) and the paper's MNIST band μ = 0.709 ± 0.017 (grey)."""
+    (dotted; the train accuracy crossing ``underparametrized_accuracy``, also drawn dashed) and
+    the paper's MNIST band μ = 0.709 ± 0.017 (grey)."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
     acc_ax = ax.twinx()
     _paper_band(ax)
@@ -612,7 +621,7 @@ def figB2(cells: list[CellTables], out: str | Path, accuracy_max: float = 0.99, 
             lw=0.8,
             label=f"{name}: train accuracy",
         )
-        alpha_star = phases(group, accuracy_max)[2]
+        alpha_star = phases(group, underparametrized_accuracy)[2]
         if np.isfinite(alpha_star):
             ax.axvline(alpha_star, color=color, ls=":", lw=1)
     ax.set_xscale("log")
@@ -623,7 +632,7 @@ def figB2(cells: list[CellTables], out: str | Path, accuracy_max: float = 0.99, 
     ax.set_xlabel("α = P/N")
     ax.set_ylabel("μ (filled; x: undefined)")
     acc_ax.set_ylabel("final train accuracy (open)")
-    acc_ax.axhline(accuracy_max, color="grey", ls="--", lw=0.5)
+    acc_ax.axhline(underparametrized_accuracy, color="grey", ls="--", lw=0.5)
     handles = ax.get_legend_handles_labels()
     more = acc_ax.get_legend_handles_labels()
     ax.legend(handles[0] + more[0], handles[1] + more[1], fontsize=6, loc="best")
@@ -723,15 +732,45 @@ def draw(
     name: str, cells: list[CellTables], out: str | Path, lineage: str | None = None, **options
 ) -> None:
     """Draw figure ``name`` of the registry (glassynets.figures) from its cells into ``out`` (.pdf
-    and .png); the PNG holds ``lineage`` (glassynets.lineage) as a text chunk, if given."""
+    and .png) with ``options``, its drawing function's keyword arguments (settings.figure's, and
+    ``limits``); the PNG holds ``lineage`` (glassynets.lineage) as a text chunk, if given."""
     from . import scaling_plots, sweep_plots
     from .figures import FIGURES
 
+    if name not in FIGURES:
+        raise ValueError(
+            f"no figure {name!r} in the registry (glassynets.figures): {', '.join(FIGURES)}"
+        )
     function = FIGURES[name].draw
     found = [getattr(m, function, None) for m in (sweep_plots, scaling_plots)]
     (next((f for f in found if f is not None), None) or globals()[function])(cells, out, **options)
     if lineage is not None:
         _stamp(Path(out).with_suffix(".png"), lineage)
+
+
+def figure(job: Job) -> None:
+    """The figure stage: figure ``name`` of the registry with the job's settings
+    (glassynets.settings.figure) from the network cells' table folders (inputs ``cells``), the
+    p-spin cells' (``glass``) and the LJAT19 limits (``limits``, JSON), into output ``pdf`` and a
+    PNG beside it."""
+    import json
+
+    from .cells import load
+
+    options = dict(job.settings)
+    name = options.pop("name")
+    limits = job.optional_input("limits")
+    tables = [load(folder) for folder in job.input_list("cells") + job.input_list("glass")]
+    out = job.output("pdf")
+    draw(
+        name,
+        tables,
+        out,
+        lineage=job.lineage,
+        limits=json.loads(Path(limits).read_text()) if limits else None,
+        **options,
+    )
+    job.log(f"wrote {out} and its .png")
 
 
 def _stamp(png: Path, lineage: str) -> None:

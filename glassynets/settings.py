@@ -136,6 +136,32 @@ def pspin_steps(pspin: dict[str, Any]) -> int:
     return round(pspin["time"] / pspin["dt"])
 
 
+def figure(config: dict[str, Any], name: str, dataset: str | None = None) -> dict[str, Any]:
+    """Every setting of the job drawing figure ``name`` (its version of one data set; None: the
+    papers' data sets), the keyword arguments of its drawing function (glassynets.plots.draw):
+    the t_w drawn (those of its first experiment; of the p-spin, in time units, where it draws
+    p-spin cells), the accuracy that bounds the underparametrized phase, and, for the sweeps'
+    figures, the sweeps drawn. Its cells are the job's inputs (Targets.figure_stage_inputs)."""
+    from .figures import FIGURES
+    from .targets import Targets
+
+    targets = Targets(config)
+    drawn = targets.figure_experiments(name, dataset)
+    glass_tw = (
+        config["pspin"]["analysis"]["plot_tw"] if targets.figure_glass_cells(name, dataset) else []
+    )
+    out = {
+        "name": name,
+        # floats, however the YAML wrote them (1000, 1.0e+3): the same t_w, the same settings
+        "plot_tw": [float(t) for t in config["experiments"][drawn[0]]["analysis"]["plot_tw"]],
+        "glass_plot_tw": [float(t) for t in glass_tw],
+        "underparametrized_accuracy": float(config["scorecard"]["underparametrized_accuracy"]),
+    }
+    if FIGURES[name].sweeps:
+        out["sweeps"] = targets.sweeps(drawn)
+    return out
+
+
 def as_json(settings: dict[str, Any]) -> str:
     """The settings as one shell-safe JSON string (sorted keys: the same settings, the same text)."""
     text = json.dumps(settings, sort_keys=True, separators=(",", ":"))

@@ -101,6 +101,71 @@ def _reference(found: list[sw.Family]) -> CellTables | None:
     return None
 
 
+def _noiseless_line(ax: plt.Axes, cell: CellTables) -> None:
+    """Gradient descent's μ as a dashed line with its interval (or, undefined, a legend entry)."""
+    fit = cell.fit
+    if np.isfinite(fit["mu"]):
+        ax.axhline(
+            fit["mu"], color="k", ls="--", lw=0.8, label=f"{cell.label}: μ = {fit['mu']:.2f}"
+        )
+        ax.axhspan(fit["total_low"], fit["total_high"], color="k", alpha=0.08, lw=0)
+    else:
+        ax.plot([], [], "x", color="k", label=f"{cell.label}: μ undefined ({fit['status']})")
+
+
+def _sweep_panel(
+    ax: plt.Axes, family: sw.Family, reference: CellTables | None, letter: str
+) -> None:
+    """μ against one sweep's control parameter: the variants that differ from the base in it
+    alone joined by a line, the others open markers, gradient descent dashed."""
+    base = _base(family)
+    _reference_band(ax, reference)
+    on = [c for c in family.cells if _on_axis(c, base, family.axis) and not sw.noiseless(c)]
+    xs = [float(c.meta[family.axis]) for c in on]
+    for k, (x, cell) in enumerate(zip(xs, on)):
+        label = f"{sw.AXIS_LABELS[family.axis]} varied alone" if k == 0 else None
+        _mu_point(ax, x, cell, color=COLORS[0], marker="o", ms=4, label=label)
+    finite = [(x, c.fit["mu"]) for x, c in zip(xs, on) if np.isfinite(c.fit["mu"])]
+    if finite:
+        ax.plot(*zip(*sorted(finite)), color=COLORS[0], lw=0.6, alpha=0.6)
+    others = [c for c in family.cells if c not in on and not sw.noiseless(c)]
+    for k, cell in enumerate(others):
+        x = float(cell.meta[family.axis])
+        style = dict(color=COLORS[1 + k % 8], marker="sD^v"[k % 4], ms=4, mfc="none")
+        _mu_point(ax, x, cell, **style, label=cell.label)
+    for cell in (c for c in family.cells if sw.noiseless(c)):
+        _noiseless_line(ax, cell)
+    _log_x(ax)
+    values = sorted({float(c.meta[family.axis]) for c in family.cells if not sw.noiseless(c)})
+    if values:  # (a sweep of gradient descent alone has none: its μ is the dashed line)
+        ax.set_xticks(values, [_tick(v) for v in values], fontsize=7, rotation=30)
+    ax.set_xlabel(sw.AXIS_LABELS[family.axis])
+    ax.set_title(f"({letter}) {family.name}")
+    _legend(ax)
+
+
+def _temperature_panel(
+    ax: plt.Axes,
+    found: list[sw.Family],
+    reference: CellTables | None,
+    after: float,
+    letter: str,
+) -> None:
+    """μ against the effective temperature (T_SGD late for SGD, T for Langevin) of every noisy cell."""
+    _reference_band(ax, reference)
+    for k, family in enumerate(found):
+        noisy = [c for c in family.cells if not sw.noiseless(c)]
+        for j, cell in enumerate(noisy):
+            t_eff = sw.effective_temperature(cell, after)
+            if np.isfinite(t_eff) and t_eff > 0:
+                label = family.name if j == 0 else None
+                _mu_point(ax, t_eff, cell, color=COLORS[k % 10], marker="o", ms=3.5, label=label)
+    _log_x(ax)
+    ax.set_xlabel("T (nats): SGD's measured T_SGD, Langevin's set T", fontsize=8)
+    ax.set_title(f"({letter}) μ vs T (T_SGD: mean over t ≥ {tidy(after)})")
+    _legend(ax)
+
+
 def figN1(cells: list[CellTables], out: str | Path, sweeps: dict, **_) -> None:
     """μ against each sweep's control parameter (one panel per sweep, total intervals, undefined μ
     marked 'x' at the bottom, gradient descent as a dashed line with its interval), and μ against
@@ -117,72 +182,10 @@ def figN1(cells: list[CellTables], out: str | Path, sweeps: dict, **_) -> None:
     for ax in axes[n:]:
         ax.remove()
     for ax, family, letter in zip(axes, found, "abcdefgh"):
-        base = _base(family)
-        _reference_band(ax, reference)
-        on = [c for c in family.cells if _on_axis(c, base, family.axis) and not sw.noiseless(c)]
-        xs = [float(c.meta[family.axis]) for c in on]
-        for k, (x, cell) in enumerate(zip(xs, on)):
-            label = f"{sw.AXIS_LABELS[family.axis]} varied alone" if k == 0 else None
-            _mu_point(ax, x, cell, color=COLORS[0], marker="o", ms=4, label=label)
-        finite = [(x, c.fit["mu"]) for x, c in zip(xs, on) if np.isfinite(c.fit["mu"])]
-        if finite:
-            ax.plot(*zip(*sorted(finite)), color=COLORS[0], lw=0.6, alpha=0.6)
-        others = [c for c in family.cells if c not in on and not sw.noiseless(c)]
-        for k, cell in enumerate(others):
-            _mu_point(
-                ax,
-                float(cell.meta[family.axis]),
-                cell,
-                color=COLORS[1 + k % 8],
-                marker="sD^v"[k % 4],
-                ms=4,
-                mfc="none",
-                label=cell.label,
-            )
-        for cell in (c for c in family.cells if sw.noiseless(c)):
-            fit = cell.fit
-            if np.isfinite(fit["mu"]):
-                ax.axhline(
-                    fit["mu"],
-                    color="k",
-                    ls="--",
-                    lw=0.8,
-                    label=f"{cell.label}: μ = {fit['mu']:.2f}",
-                )
-                ax.axhspan(fit["total_low"], fit["total_high"], color="k", alpha=0.08, lw=0)
-            else:
-                ax.plot(
-                    [], [], "x", color="k", label=f"{cell.label}: μ undefined ({fit['status']})"
-                )
-        _log_x(ax)
-        values = sorted({float(c.meta[family.axis]) for c in family.cells if not sw.noiseless(c)})
-        if values:  # (a sweep of gradient descent alone has none: its μ is the dashed line)
-            ax.set_xticks(values, [_tick(v) for v in values], fontsize=7, rotation=30)
-        ax.set_xlabel(sw.AXIS_LABELS[family.axis])
-        ax.set_title(f"({letter}) {family.name}")
-        _legend(ax)
+        _sweep_panel(ax, family, reference, letter)
     for ax in axes[:n:ncols]:
         ax.set_ylabel("μ at Δ* (total 95% interval)")
-    ax = axes[n - 1]
-    _reference_band(ax, reference)
-    for k, family in enumerate(found):
-        noisy = [c for c in family.cells if not sw.noiseless(c)]
-        for j, cell in enumerate(noisy):
-            t_eff = sw.effective_temperature(cell, after)
-            if np.isfinite(t_eff) and t_eff > 0:
-                _mu_point(
-                    ax,
-                    t_eff,
-                    cell,
-                    color=COLORS[k % 10],
-                    marker="o",
-                    ms=3.5,
-                    label=family.name if j == 0 else None,
-                )
-    _log_x(ax)
-    ax.set_xlabel("T (nats): SGD's measured T_SGD, Langevin's set T", fontsize=8)
-    ax.set_title(f"({'abcdefgh'[n - 1]}) μ vs T (T_SGD: mean over t ≥ {tidy(after)})")
-    _legend(ax)
+    _temperature_panel(axes[n - 1], found, reference, after, "abcdefgh"[n - 1])
     _data_title(fig, cells)
     _save(fig, out)
 

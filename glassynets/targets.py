@@ -28,16 +28,6 @@ class Targets:
 
     # --- cells
 
-    def members(self, name: str) -> list[str]:
-        """The experiments a name stands for: the variants of a sweep (config: ``sweep``), the
-        experiment itself, or none if the config has neither."""
-        variants = [
-            e
-            for e, exp in self.experiments.items()
-            if (exp.get("sweep") or {}).get("family") == name
-        ]
-        return variants or ([name] if name in self.experiments else [])
-
     def sweeps(self, names: list[str]) -> dict[str, Any]:
         """What the figure and scorecard commands need of the sweeps among experiments ``names``:
         {"members": experiment -> {axis, family, variant, base}, "temperature_after": steps}."""
@@ -131,26 +121,22 @@ class Targets:
     # --- figures
 
     def figure_experiments(self, name: str, dataset: str | None = None) -> list[str]:
-        """The configured experiments a figure draws (with a `hessian` section for Hessian figures):
-        of one data set if given, else those of the papers' data sets."""
+        """The configured experiments a figure draws, in the config's order (with a `hessian`
+        section for Hessian figures): of one data set if given, else those of the papers' data sets."""
         figure = FIGURES[name]
         return [
-            exp
-            for named in figure.experiments
-            for exp in self.members(named)
-            if (not figure.hessian or self.experiments[exp].get("hessian") is not None)
-            and self.experiments[exp]["dataset"] in ((dataset,) if dataset else PAPER_DATASETS)
+            exp_name
+            for exp_name, exp in self.experiments.items()
+            if figure.takes(exp)
+            and (not figure.hessian or exp.get("hessian") is not None)
+            and exp["dataset"] in ((dataset,) if dataset else PAPER_DATASETS)
         ]
 
     def figure_datasets(self, name: str, dataset: str | None = None) -> list[str]:
         """Data sets of the experiments a figure draws (every configured one if dataset is "all")."""
         if dataset == "all":
             return sorted(
-                {
-                    self.experiments[e]["dataset"]
-                    for named in FIGURES[name].experiments
-                    for e in self.members(named)
-                }
+                {exp["dataset"] for exp in self.experiments.values() if FIGURES[name].takes(exp)}
             )
         return sorted(
             {self.experiments[e]["dataset"] for e in self.figure_experiments(name, dataset)}
@@ -221,24 +207,14 @@ class Targets:
             files += [f"{d}/{t}.parquet" for d in cells for t in HESSIAN_TABLES]
         return files
 
-    def figure_options(self, name: str, dataset: str | None = None) -> str:
-        """The figure command's options: its cells, the t_w drawn and the accuracy criterion."""
-        first = self.experiments[self.figure_experiments(name, dataset)[0]]
-        options = (
-            f"--cells {' '.join(self.figure_cells(name, dataset))} "
-            f"--plot-tw {' '.join(str(t) for t in first['analysis']['plot_tw'])} "
-            f"--underparametrized-accuracy {self.config['scorecard']['underparametrized_accuracy']}"
-            + "".join(f" --limits {f}" for f in self.figure_limits(name, dataset))
-        )
-        if FIGURES[name].sweeps:
-            chosen = self.sweeps(self.figure_experiments(name, dataset))
-            options += f" --sweeps '{settings.as_json(chosen)}'"
-        if self.figure_glass_cells(name, dataset):
-            options += (
-                f" --glass-cells {' '.join(self.figure_glass_cells(name, dataset))} "
-                f"--glass-plot-tw {' '.join(str(t) for t in self.pspin['analysis']['plot_tw'])}"
-            )
-        return options
+    def figure_stage_inputs(self, name: str, dataset: str | None = None) -> dict[str, list[str]]:
+        """The figure stage's inputs by name (glassynets.plots.figure): the network cells' table
+        folders, the p-spin cells' and the LJAT19 limits file, each in the order drawn."""
+        return {
+            "cells": self.figure_cells(name, dataset),
+            "glass": self.figure_glass_cells(name, dataset),
+            "limits": self.figure_limits(name, dataset),
+        }
 
     def figures(self, dataset: str | None = None) -> list[str]:
         """Figure files (without extension) of the default target (the papers' figures and every

@@ -491,3 +491,53 @@ def test_aging_with_delta_star_per_network_divides_it_by_p(tmp_path):
     assert summary["status"] == "ok" and abs(summary["mu"]) < 0.15
     overlap = storage.read_frame(tmp_path / "par/overlap.parquet", "overlap")
     assert overlap["overlap_mean"].between(0, 1).all() and set(overlap["epsilon"]) == {0.01}
+
+
+def _random_walk_cell(tmp_path: Path) -> Path:
+    """The aging tables of a cell of 3 random walks of 50 parameters (arch h5), as the workflow
+    writes them."""
+    from glassynets import two_time
+    from glassynets.schedule import log_steps
+
+    rng = np.random.default_rng(1)
+    walk = np.cumsum(rng.normal(scale=0.01, size=(1001, 3, 50)), axis=0).astype(np.float32)
+    steps, meta = log_steps(1000, 10), {"experiment": "t", "arch": "h5", "n_params": 50}
+    storage.write_snapshots(tmp_path / "s.parquet", steps, np.arange(3), walk[steps], meta)
+    recorder = two_time.Recorder(*two_time.grid(1000, 10, 20), 1000, [0.01], 3, 50)
+    for step in sorted(recorder.steps):
+        recorder.record(step, walk[step])
+    storage.write_two_time(
+        tmp_path / "tt.parquet",
+        recorder.columns(np.arange(3)),
+        recorder.eps,
+        {**meta, "steps": 1000},
+    )
+    analysis = aging_settings(
+        delta_star=0.01, fit_tw=[10, 500], plot_tw=[10], delta_star_scan=[0.2, 1], scan_points=3,
+        n_boot=10,
+    )  # fmt: skip
+    cell = tmp_path / "cell"
+    args = ["aging", "--settings", analysis, "--two-time", str(tmp_path / "tt.parquet")]
+    assert cli.main([*args, "--snapshots", str(tmp_path / "s.parquet"), "--out", str(cell)]) == 0
+    return cell
+
+
+def test_the_figure_stage_draws_a_figure_from_its_settings_and_cells(tmp_path, capsys):
+    from glassynets import lineage
+
+    cell = _random_walk_cell(tmp_path)
+    figure = {"name": "fig2", "plot_tw": [10.0, 100.0], "glass_plot_tw": []}
+    figure["underparametrized_accuracy"] = 0.99
+    out = tmp_path / "figures/fig2.pdf"
+    stage = ["figure", "--settings", json.dumps(figure), "--in", f"cells={cell}"]
+    assert cli.main(["--lineage", "abc123", *stage, "--out", f"pdf={out}"]) == 0
+    assert out.stat().st_size > 0 and lineage.stored(out.with_suffix(".png")) == "abc123"
+    # a figure the registry does not have, an input the stage does not take: one line each
+    unknown = json.dumps({**figure, "name": "fig99"})
+    assert (
+        cli.main(["figure", "--settings", unknown, "--in", f"cells={cell}", "--out", f"pdf={out}"])
+        == 1
+    )
+    assert "no figure 'fig99' in the registry" in capsys.readouterr().err
+    assert cli.main([*stage, "--in", f"cell={cell}", "--out", f"pdf={out}"]) == 1
+    assert "unknown --in cell=...; it takes cells, glass, limits" in capsys.readouterr().err

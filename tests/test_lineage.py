@@ -15,12 +15,14 @@ from glassynets.nets import Architecture
 TINY = {
     "experiments": {
         "ljat_arch": {
+            "role": "architectures",  # drawn in Figs 1, 2 (figures select by role)
             "dataset": "ljat19",
             "n_train": [200],
             "architectures": ["h5-5", "h3"],
             "steps": 3000,
         },
         "ljat_chain": {
+            "role": "chain",
             "dataset": "ljat19",
             "n_train": [200],
             "architectures": ["h1"],
@@ -67,6 +69,14 @@ def test_the_data_settings_reach_every_run_on_those_data():
     assert "resources/ljat19/train_N200.parquet" in moved
     assert "results/runs/ljat_chain/N200/h1/seeds0-99/metrics.parquet" in moved
     assert "results/tables/ljat_chain/N200/h1/msd.parquet" in moved
+
+
+def test_a_figure_setting_moves_the_figures_and_scorecards_only():
+    """The figure jobs' settings (glassynets.settings.figure) are their identity: a criterion
+    they draw moves them, and no table."""
+    moved = changed({"scorecard.underparametrized_accuracy": 0.95})
+    assert {"results/figures/fig1.png", "results/figures/fig3.png"} <= moved
+    assert all(p.startswith(("results/figures/", "results/scorecard")) for p in moved)
 
 
 def test_settings_that_do_not_change_results_leave_every_identity():

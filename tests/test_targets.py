@@ -1,6 +1,8 @@
 """What the workflow builds, without Snakemake: the figure registry, the targets, the settings
 handed to jobs and the resource models, all pure functions of the validated config."""
 
+import ast
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -246,10 +248,6 @@ def test_cost_models_of_the_other_dynamics(paper):
 
 def test_sweep_figures_draw_every_variant_and_get_the_sweeps(paper):
     targets = Targets(paper)
-    assert targets.members("ljat_langevin") == [
-        f"ljat_langevin_{v}" for v in ("T0", "T0x001", "T0x01", "T0x1", "T0x10")
-    ]
-    assert targets.members("ljat_arch") == ["ljat_arch"] and targets.members("nothing") == []
     cells = targets.figure_cells("figN1")
     assert len(cells) == 5 + 7 + 5 + 4 and all("/N1000/h5-5" in d for d in cells)
     assert targets.figure_cells("figN1", "fashion_mnist") == [
@@ -259,8 +257,7 @@ def test_sweep_figures_draw_every_variant_and_get_the_sweeps(paper):
         f"results/tables/ljat_langevin_{v}/N1000/h5-5"
         for v in ("T0", "T0x001", "T0x01", "T0x1", "T0x10")
     ]
-    options = targets.figure_options("figN1")
-    chosen = json.loads(re.search(r"--sweeps '([^']*)'", options)[1])
+    chosen = settings.figure(paper, "figN1")["sweeps"]
     assert chosen["temperature_after"] == 1.0e4
     assert chosen["members"]["ljat_lr_lr025_B50"] == {
         "axis": "lr",
@@ -269,7 +266,153 @@ def test_sweep_figures_draw_every_variant_and_get_the_sweeps(paper):
         "base": False,
     }
     assert set(chosen["members"]) == {Path(d).parts[2] for d in cells}
-    assert "--sweeps" not in targets.figure_options("fig2")
+    assert "sweeps" not in settings.figure(paper, "fig2")
     # the scorecard gets every sweep of its data set
     card = json.loads(re.search(r"--sweeps '([^']*)'", targets.scorecard_options("ljat19"))[1])
     assert len(card["members"]) == 21 and "fashion_batch_B10" not in card["members"]
+
+
+#: What each figure drew when its registry entry named experiments (a sweep standing for its
+#: variants), before it selected them by role: the selection by role must draw exactly these.
+NAMED_BEFORE = {
+    **dict.fromkeys(("fig1", "fig2", "figA3", "figB4"), ("ljat_arch",)),
+    "fig3": ("ljat_chain",),
+    **dict.fromkeys(("fig4", "fig5"), ("mnist_arch", "fashion_arch")),
+    "fig6": ("mnist_alpha", "fashion_alpha"),
+    **dict.fromkeys(("fig7", "figA1"), ("ljat_arch", "mnist_arch")),
+    "figA2": ("ljat_sizes",),
+    "figB1": ("ljat_transition", "mnist_transition"),
+    "figB2": ("ljat_transition", "mnist_transition", "mnist_toy"),
+    "figB3": ("ljat_transition", "mnist_toy"),
+    **dict.fromkeys(("figC1", "figC2"), ("ljat_arch", "ljat_chain", "mnist_arch", "fashion_arch")),
+    **dict.fromkeys(
+        ("figN1", "figN2", "figN4"),
+        ("ljat_batch", "ljat_lr", "ljat_langevin", "ljat_persistent", "fashion_batch"),
+    ),
+    "figN3": ("ljat_langevin",),
+}
+#: sha256 (first 16 hex digits) of every figure variant's inputs, [["<figure>/<variant>",
+#: figure_inputs], ...] in the order of figure_variants(), as the registry of names made them.
+INPUTS_BEFORE = {"config.yaml": "646de9b078625eb9", "tests/config/smoke.yaml": "9c6c7356c6cfd9d2"}
+
+
+def drew_before(cfg: dict, name: str, dataset: str | None) -> list[str]:
+    """The experiments figure ``name`` drew from its names (NAMED_BEFORE) in ``cfg``."""
+    experiments = cfg["experiments"]
+    shown = (dataset,) if dataset else ("ljat19", "mnist")
+    return [
+        e
+        for named in NAMED_BEFORE[name]
+        for e, exp in experiments.items()
+        if (e == named or (exp.get("sweep") or {}).get("family") == named)
+        and (not FIGURES[name].hessian or exp.get("hessian") is not None)
+        and exp["dataset"] in shown
+    ]
+
+
+@pytest.mark.parametrize("configfile", sorted(INPUTS_BEFORE))
+def test_figures_selected_by_role_draw_what_they_drew_by_name(configfile):
+    cfg = config.check_files([ROOT / configfile], SCHEMA)
+    targets = Targets(cfg)
+    assert sorted(NAMED_BEFORE) == sorted(FIGURES)
+    variants = targets.figure_variants()
+    for name, dataset in variants:
+        assert targets.figure_experiments(name, dataset) == drew_before(cfg, name, dataset), (
+            name,
+            dataset,
+        )
+    drawn = [[f"{n}/{d}", targets.figure_inputs(n, d)] for n, d in variants]
+    digest = hashlib.sha256(json.dumps(drawn).encode()).hexdigest()[:16]
+    assert digest == INPUTS_BEFORE[configfile]
+
+
+def _renamed(raw: dict, renames: dict[str, str]) -> dict:
+    """A raw config with experiments renamed, in their places (the config's order is kept)."""
+    out = json.loads(json.dumps(raw))
+    out["experiments"] = {renames.get(k, k): v for k, v in raw["experiments"].items()}
+    return out
+
+
+def test_an_experiment_renamed_keeps_its_figures():
+    raw = config.load_yaml(ROOT / "config.yaml")
+    renames = {"ljat_arch": "depth", "mnist_toy": "toy_model", "ljat_langevin": "thermal"}
+    before = Targets(config.validate(raw, SCHEMA))
+    after = Targets(config.validate(_renamed(raw, renames), SCHEMA))
+    assert before.figure_variants() == after.figure_variants()
+
+    def rename(experiment: str) -> str:
+        if experiment.startswith("ljat_langevin_"):  # a sweep's variants follow its name
+            return "thermal_" + experiment.removeprefix("ljat_langevin_")
+        return renames.get(experiment, experiment)
+
+    for name, dataset in before.figure_variants():
+        want = [rename(e) for e in before.figure_experiments(name, dataset)]
+        assert after.figure_experiments(name, dataset) == want, (name, dataset)
+        assert settings.figure(after.config, name, dataset) == json.loads(
+            json.dumps(settings.figure(before.config, name, dataset)).replace(
+                "ljat_langevin", "thermal"
+            )
+        )
+    assert after.figure_experiments("fig1") == ["depth"]
+    assert after.figure_experiments("figN3")[0] == "thermal_T0"
+
+
+def test_an_experiment_without_a_role_is_in_no_figure(paper):
+    raw = json.loads(json.dumps(config.load_yaml(ROOT / "config.yaml")))
+    raw["experiments"]["ljat_chain"]["role"] = None
+    targets = Targets(config.validate(raw, SCHEMA))
+    assert "fig3" not in [name for name, _ in targets.figure_variants()]
+    assert all(
+        "ljat_chain" not in targets.figure_experiments(n, d) for n, d in targets.figure_variants()
+    )
+    assert Targets(paper).figure_experiments("fig3") == ["ljat_chain"]
+
+
+def test_figure_settings_come_from_the_config(paper):
+    """The figure job's settings (its drawing function's keyword arguments) hold the config's
+    values, as floats; its cells are its inputs, in the order drawn."""
+    built = settings.figure(paper, "figB4")
+    assert built == {
+        "name": "figB4",
+        "plot_tw": [1e3, 2e3, 5e3, 1e4, 2e4, 5e4],
+        "glass_plot_tw": [1.0, 3.0, 10.0, 30.0, 100.0, 300.0],
+        "underparametrized_accuracy": 0.99,
+    }
+    assert json.loads(settings.as_json(built)) == built
+    changed = json.loads(json.dumps(paper))
+    changed["scorecard"]["underparametrized_accuracy"] = 0.95
+    assert settings.figure(changed, "figB2")["underparametrized_accuracy"] == 0.95
+    assert settings.figure(paper, "fig2")["glass_plot_tw"] == []  # no p-spin cell drawn
+    assert settings.figure(paper, "figC1", "mnist")["glass_plot_tw"] == []
+    assert settings.figure(paper, "figC1", "ljat19")["glass_plot_tw"] == built["glass_plot_tw"]
+    inputs = Targets(paper).figure_stage_inputs("fig1")
+    assert inputs == {
+        "cells": [f"results/tables/ljat_arch/N1000/{a}" for a in ("h10", "h5-5", "h4-4-4")],
+        "glass": [],
+        "limits": ["results/tables/ljat19_limits.json"],
+    }
+
+
+def test_no_module_names_an_experiment(paper):
+    """The figures, targets and settings select experiments by role and data set: no string of
+    the code (docstrings and comments aside) is the name of an experiment of the config."""
+    raw = config.load_yaml(ROOT / "config.yaml")
+    names = set(paper["experiments"]) | set(raw["experiments"])
+    # scorecard.py still names the experiments its claims are about (issue 29: claims by role)
+    for path in sorted((ROOT / "glassynets").glob("*.py")):
+        if path.name == "scorecard.py":
+            continue
+        tree = ast.parse(path.read_text())
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+        }
+        named = {
+            node.value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and id(node) not in docstrings
+        }
+        assert not names & named, f"{path.name} names {sorted(names & named)}"

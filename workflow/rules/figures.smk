@@ -22,12 +22,16 @@ for figure, variant in TARGETS.figure_variants():
         conda:
             "../../envs/glassynets.yaml"
         params:
-            name=figure,
-            options=TARGETS.figure_options(figure, variant),
+            settings=settings.as_json(settings.figure(config, figure, variant)),
+            inputs=" ".join(
+                f"--in {name}={path}"
+                for name, paths in TARGETS.figure_stage_inputs(figure, variant).items()
+                for path in paths
+            ),
             lineage=LINEAGE.of(f"{TARGETS.figure_path(figure, variant)}.png"),
         shell:
             "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
-            "figure {params.name} {params.options} --out {output.pdf}"
+            "figure --settings '{params.settings}' {params.inputs} --out pdf={output.pdf}"
 
 
 for dataset in [None, *TARGETS.datasets]:
