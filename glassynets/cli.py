@@ -247,7 +247,7 @@ def cmd_images_subset(args: argparse.Namespace) -> None:
     storage.write_images(args.out, labels[idx], pixels[idx], _meta(args, meta))
 
 
-# --- training -----------------------------------------------------------------------------------
+# --- resume files --------------------------------------------------------------------------------
 
 
 def _holding(path: str | None):
