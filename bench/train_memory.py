@@ -100,6 +100,27 @@ def measure(code: Path, args: list[str], out: Path) -> dict:
     }
 
 
+def train_job(code: Path, settings: dict, args, per_job: int, train: Path, test: Path) -> list:
+    """The arguments of ``glassynets train`` as the workflow's train rule gives them to ``code``:
+    the stage form (the cell inside --settings, --in/--out), or the options of a GIT_REF from
+    before it (--n-train, --arch, --seeds, --out-snapshots, ...)."""
+    if not (code / "glassynets/training/stage.py").exists():
+        return [
+            "train", "--settings", job_settings.as_json(settings), "--train", str(train),
+            "--test", str(test), "--n-train", "60000", "--arch", args.arch,
+            "--seeds", f"0-{per_job - 1}", "--threads", "1", "--checkpoint-every-s", "600",
+            "--out-snapshots", "snapshots.parquet", "--out-metrics", "metrics.parquet",
+            "--out-two-time", "two_time.parquet",
+        ]  # fmt: skip
+    cell = {"n_train": 60000, "arch": args.arch, "seeds": [0, per_job - 1]}
+    return [
+        "train", "--settings", job_settings.as_json(job_settings.with_cell(settings, **cell)),
+        "--in", f"train={train}", "--in", f"test={test}", "--threads", "1",
+        "--checkpoint-every-s", "600", "--out", "snapshots=snapshots.parquet",
+        "--out", "metrics=metrics.parquet", "--out", "two_time=two_time.parquet",
+    ]  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ref", default="HEAD", help="git revision of the baseline")
@@ -119,7 +140,7 @@ def main() -> None:
         experiment=args.experiment, n="60000", arch=args.arch, first="0", last=str(per_job - 1)
     )
     request = Costs(cfg).train_mem_mb(wildcards)
-    short = job_settings.as_json({**settings, "steps": args.steps})
+    settings = {**settings, "steps": args.steps}
     work = Path(tempfile.mkdtemp())
     train, test = write_image_tables(work)
     codes = {"current": ROOT, args.ref: package_at(args.ref)}
@@ -128,12 +149,7 @@ def main() -> None:
         for name, code in codes.items():
             out = work / f"{name.replace('/', '_')}-{repeat}"
             out.mkdir()
-            job = [
-                "train", "--settings", short, "--train", str(train), "--test", str(test),
-                "--n-train", "60000", "--arch", args.arch, "--seeds", f"0-{per_job - 1}",
-                "--threads", "1", "--checkpoint-every-s", "600", "--out-snapshots", "snapshots.parquet",
-                "--out-metrics", "metrics.parquet", "--out-two-time", "two_time.parquet",
-            ]  # fmt: skip
+            job = train_job(code, settings, args, per_job, train, test)
             row = {"code": name, "repeat": repeat, **measure(code, job, out)}
             rows.append(row)
             print(

@@ -218,7 +218,7 @@ def main() -> None:
         "--alpha", action="store_true", help="add the α-sweep network [784,17,17,17,10]"
     )
     ap.add_argument(
-        "--ref", metavar="GIT_REF", help="also time training.py at GIT_REF on the MNIST cases"
+        "--ref", metavar="GIT_REF", help="also time the trainer at GIT_REF on the MNIST cases"
     )
     ap.add_argument(
         "--ceiling",

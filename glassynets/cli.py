@@ -62,11 +62,6 @@ def _meta(args: argparse.Namespace, meta: dict) -> dict:
     return {**meta, lineage.KEY: args.lineage} if args.lineage else meta
 
 
-def _seed_range(text: str) -> tuple[int, ...]:
-    first, _, last = text.partition("-")
-    return tuple(range(int(first), int(last or first) + 1))
-
-
 # --- LJAT19 data -------------------------------------------------------------------------------
 
 
@@ -99,7 +94,7 @@ def cmd_ljat19_calibrate(args: argparse.Namespace) -> None:
 # --- image data sets (MNIST, Fashion-MNIST) ---------------------------------------------------
 
 
-# --- training -----------------------------------------------------------------------------------
+# --- resume files --------------------------------------------------------------------------------
 
 
 def _holding(path: str | None):
@@ -107,72 +102,6 @@ def _holding(path: str | None):
     from . import storage
 
     return storage.exclusive_lock(path) if path else contextlib.nullcontext()
-
-
-def cmd_train(args: argparse.Namespace) -> None:
-    """Train one block of seeds of one cell and write its snapshots, metrics and two-time observables."""
-    with _holding(args.checkpoint):  # from before the data are read until the checkpoint is gone
-        _train(args)
-
-
-def _train(args: argparse.Namespace) -> None:
-    import torch
-
-    from . import storage, tensors, training
-    from .nets import Architecture
-
-    settings = _settings(args)
-    torch.set_num_threads(args.threads)
-    device = training.resolve_device(settings["device"])
-    _log(
-        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s) "
-        f"(OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}); one thread per job avoids oversubscription; "
-        f"device {device}"
-        + (f" ({torch.cuda.get_device_name()})" if device == "cuda" else "")
-        + (f" (asked: {settings['device']})" if settings["device"] != device else "")
-    )
-    dtype = getattr(torch, settings["dtype"])
-    x_train, y_train = tensors.dataset_tensors(settings, args.train, args.n_train, dtype)
-    x_test, y_test = tensors.dataset_tensors(settings, args.test, None, dtype)
-    storage.release_unused_memory()  # the data are tensors now
-    arch = Architecture.from_name(args.arch, x_train.shape[1], settings["n_classes"])
-    spec = training.TrainSpec.from_settings(settings, arch, _seed_range(args.seeds), device)
-    n_train = len(y_train)
-    _log(
-        f"cell {settings['experiment']}/N{n_train}/{arch.name}: P = {arch.n_params}, α = P/N = "
-        f"{arch.n_params / n_train:.4g}, seeds {args.seeds}, {spec.steps} steps, {len(spec.snapshot_steps)} snapshots, "
-        f"{len(spec.metric_steps)} metric points, two-time observables at {len(spec.waiting_times)} t_w × "
-        f"{len(spec.lags)} lags from t = 1"
-    )
-    checkpoint = Path(args.checkpoint) if args.checkpoint else None
-    result = training.train_resumable(
-        spec, x_train, y_train, x_test, y_test, checkpoint, args.checkpoint_every_s, _log
-    )
-    meta = {
-        **settings,
-        "arch": arch.name,
-        "widths": list(arch.widths),
-        "n_params": arch.n_params,
-        "n_train": n_train,
-        "alpha": arch.n_params / n_train,
-        "device": device,
-        "train_file": str(args.train),
-        "test_file": str(args.test),
-        "seeds": list(spec.seeds),
-    }
-    meta.update(storage.provenance([args.train, args.test], meta))
-    meta = _meta(args, meta)
-    storage.write_training(
-        result,
-        np.asarray(spec.seeds),
-        args.out_snapshots,
-        args.out_metrics,
-        args.out_two_time,
-        meta,
-    )
-    if checkpoint:
-        checkpoint.unlink(missing_ok=True)
-    _log(f"wrote {args.out_snapshots}, {args.out_metrics} and {args.out_two_time}")
 
 
 # --- aging analysis -----------------------------------------------------------------------------
@@ -527,6 +456,12 @@ STAGES: dict[str, Stage] = {
         ("cells*", "glass*", "limits?"),
         ("pdf",),
     ),
+    "train": Stage(
+        "training.stage:train",
+        "Train one block of seeds of one cell: snapshots, metrics and two-time observables",
+        ("train", "test"),
+        ("snapshots", "metrics", "two_time"),
+    ),
 }
 
 
@@ -636,27 +571,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mu-summary", nargs="*", help="mu_summary tables of the ljat_arch cells")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_ljat19_calibrate)
-
-    p = sub.add_parser("train", help=cmd_train.__doc__)
-    p.add_argument(
-        "--settings", required=True, help="JSON: the job's settings (glassynets.settings.train)"
-    )
-    p.add_argument("--train", required=True, help="training table")
-    p.add_argument("--test", required=True, help="test table")
-    p.add_argument(
-        "--n-train", type=int, required=True, help="N: the first N rows of the training table"
-    )
-    p.add_argument("--arch", required=True, help="hidden layers, e.g. h5-5")
-    p.add_argument("--seeds", required=True, help="inclusive range, e.g. 0-49")
-    p.add_argument("--threads", type=int, required=True)
-    p.add_argument(
-        "--checkpoint", help="resume file (not a workflow output); deleted after success"
-    )
-    p.add_argument("--checkpoint-every-s", type=float, required=True)
-    p.add_argument("--out-snapshots", required=True)
-    p.add_argument("--out-metrics", required=True)
-    p.add_argument("--out-two-time", required=True)
-    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("aging", help=cmd_aging.__doc__)
     p.add_argument(

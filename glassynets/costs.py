@@ -164,7 +164,7 @@ class Costs:
         """What the other dynamics hold beyond a minibatch step: activations, pre-activations,
         backpropagated errors and their scratch of every unit at all N points (about 6 copies,
         with the softmax and the persistent mask), the feature-major copy of the data, and a chunk
-        of draws (training.DRAW_CHUNK values, 4 or 8 bytes) per network and stream."""
+        of draws (training.batches.DRAW_CHUNK values, 4 or 8 bytes) per network and stream."""
         if s["noise"] not in ALL_POINTS + LANGEVIN:
             return 0
         n_nets, n = max(2, int(w.last) - int(w.first) + 1), int(w.n)

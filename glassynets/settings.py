@@ -162,6 +162,12 @@ def figure(config: dict[str, Any], name: str, dataset: str | None = None) -> dic
     return out
 
 
+def with_cell(settings: dict[str, Any], **cell: Any) -> dict[str, Any]:
+    """``settings`` with the job's cell (its rule's wildcards) under the key ``cell``, which the
+    stage receives apart, as ``job.cell`` (glassynets.jobs), and does not store as a setting."""
+    return {**settings, "cell": cell}
+
+
 def as_json(settings: dict[str, Any]) -> str:
     """The settings as one shell-safe JSON string (sorted keys: the same settings, the same text)."""
     text = json.dumps(settings, sort_keys=True, separators=(",", ":"))

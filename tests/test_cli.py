@@ -12,6 +12,7 @@ import pytest
 
 from conftest import MNIST_FILES, aging_settings, job_settings, pspin_settings
 from glassynets import cli, data, ljat19, storage
+from glassynets.settings import as_json, with_cell
 
 
 def stage(name: str, settings: dict, inputs: dict | None = None, outputs: dict | None = None):
@@ -88,30 +89,26 @@ def test_published_format_is_checked(tmp_path):
     assert storage.read_frame(tmp_path / "g.parquet", "ljat19")["label"].tolist() == [0, 3]
 
 
-def _train_args(ljat_files, out, checkpoint=None, steps=40000, seeds="0-3", every_s="0.3"):
+def train_settings(cell: dict, **experiment) -> str:
+    """A train job's --settings as the workflow's train rule builds them: with its cell."""
+    return as_json(with_cell(json.loads(job_settings(**experiment)), **cell))
+
+
+def _train_args(ljat_files, out, checkpoint=None, steps=40000, seeds=(0, 3), every_s="0.3"):
     """`glassynets train` options for an LJAT19 h5-5 cell on N = 300, writing into ``out``."""
-    settings = job_settings(steps=steps, snapshots_per_decade=20, overlap_eps=[0.01])
+    cell = {"n_train": 300, "arch": "h5-5", "seeds": list(seeds)}
+    job = train_settings(cell, steps=steps, snapshots_per_decade=20, overlap_eps=[0.01])
     data = [
-        "--train",
-        str(ljat_files / "train.parquet"),
-        "--test",
-        str(ljat_files / "test.parquet"),
+        "--in",
+        f"train={ljat_files / 'train.parquet'}",
+        "--in",
+        f"test={ljat_files / 'test.parquet'}",
     ]
-    cell = ["--n-train", "300", "--arch", "h5-5", "--seeds", seeds, "--threads", "1"]
     resume = ["--checkpoint", str(checkpoint)] if checkpoint else []
-    outs = [f"--out-{kind}" for kind in ("snapshots", "metrics", "two-time")]
-    files = [str(out / name) for name in ("s.parquet", "m.parquet", "tt.parquet")]
-    return [
-        "train",
-        "--settings",
-        settings,
-        *data,
-        *cell,
-        *resume,
-        "--checkpoint-every-s",
-        every_s,
-        *(x for pair in zip(outs, files) for x in pair),
-    ]
+    files = zip(("snapshots", "metrics", "two_time"), ("s.parquet", "m.parquet", "tt.parquet"))
+    outs = [x for kind, name in files for x in ("--out", f"{kind}={out / name}")]
+    return ["train", "--settings", job, *data, "--threads", "1", *resume,
+            "--checkpoint-every-s", every_s, *outs]  # fmt: skip
 
 
 def _train_command(ljat_files, out, checkpoint, steps=40000):
@@ -244,37 +241,28 @@ def test_mnist_convert_refuses_a_file_with_the_wrong_md5(mnist_t10k, tmp_path, c
 def test_train_on_real_mnist_images(mnist_t10k, tmp_path):
     split = str(mnist_t10k / "t10k.parquet")
     assert cli.main(subset(split, 500, tmp_path / "train.parquet")) == 0
-    settings = job_settings(
-        dataset="mnist", batch_size=50, steps=300, snapshots_per_decade=20, device="auto"
-    )
+    job = train_settings(
+        {"n_train": 500, "arch": "h5", "seeds": [0, 2]},
+        dataset="mnist", batch_size=50, steps=300, snapshots_per_decade=20, device="auto",
+    )  # fmt: skip
+    outs = {"snapshots": "s.parquet", "metrics": "m.parquet", "two_time": "tt.parquet"}
     assert (
         cli.main(
             [
                 "train",
                 "--settings",
-                settings,
-                "--train",
-                str(tmp_path / "train.parquet"),
-                "--test",
-                split,
-                "--n-train",
-                "500",
-                "--arch",
-                "h5",
-                "--seeds",
-                "0-2",
+                job,
+                "--in",
+                f"train={tmp_path / 'train.parquet'}",
+                "--in",
+                f"test={split}",
                 "--threads",
                 "1",
                 "--checkpoint-every-s",
                 "60",
-                "--out-snapshots",
-                str(tmp_path / "s.parquet"),
-                "--out-metrics",
-                str(tmp_path / "m.parquet"),
-                "--out-two-time",
-                str(tmp_path / "tt.parquet"),
+                *(x for kind, name in outs.items() for x in ("--out", f"{kind}={tmp_path / name}")),
             ]
-        )
+        )  # fmt: skip
         == 0
     )
     steps, seeds, theta = storage.read_snapshots(tmp_path / "s.parquet")
@@ -292,7 +280,7 @@ def test_train_on_real_mnist_images(mnist_t10k, tmp_path):
 def test_hessian_of_a_trained_cell(ljat_files, tmp_path):
     """Spectra at chosen steps of the first runs: exact, all P eigenvalues, 2λ above those without L2."""
     out = tmp_path / "run"
-    assert cli.main(_train_args(ljat_files, out, steps=2000, seeds="0-2", every_s="60")) == 0
+    assert cli.main(_train_args(ljat_files, out, steps=2000, seeds=(0, 2), every_s="60")) == 0
     settings = job_settings("hessian", hessian={"steps": [0, 100, "end"], "seeds": 2})
     assert (
         cli.main(

@@ -3,6 +3,7 @@ tiny LJAT19 config: a changed setting after a killed run, a corrupt data file, a
 on a checkpoint, bad data at the door, and configs that cannot work."""
 
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -17,7 +18,7 @@ import pytest
 import yaml
 
 from conftest import job_settings, lock_held_elsewhere, snakemake
-from glassynets import storage
+from glassynets import settings, storage
 
 TARGET = "ljat19"
 CONFIG = {
@@ -195,13 +196,15 @@ def test_a_corrupt_data_file_stops_the_run_before_anything_is_deleted(finished, 
 def test_a_second_trainer_on_a_held_checkpoint_stops_naming_the_holder(finished, tmp_path):
     checkpoint = tmp_path / "seeds0-1.pt"
     with lock_held_elsewhere(checkpoint) as pid:
+        cell = {"n_train": 200, "arch": "h5-5", "seeds": [0, 1]}
+        job = settings.as_json(settings.with_cell(json.loads(job_settings(steps=1000)), **cell))
         command = [
             sys.executable, "-m", "glassynets.cli", "--log", str(tmp_path / "train.log"), "train",
-            "--settings", job_settings(steps=1000), "--train", TRAIN_SET,
-            "--test", "resources/ljat19/test.parquet", "--n-train", "200", "--arch", "h5-5",
-            "--seeds", "0-1", "--threads", "1", "--checkpoint", str(checkpoint),
-            "--checkpoint-every-s", "1", "--out-snapshots", str(tmp_path / "s.parquet"),
-            "--out-metrics", str(tmp_path / "m.parquet"), "--out-two-time", str(tmp_path / "t.parquet"),
+            "--settings", job, "--in", f"train={TRAIN_SET}",
+            "--in", "test=resources/ljat19/test.parquet", "--threads", "1",
+            "--checkpoint", str(checkpoint), "--checkpoint-every-s", "1",
+            "--out", f"snapshots={tmp_path / 's.parquet'}", "--out", f"metrics={tmp_path / 'm.parquet'}",
+            "--out", f"two_time={tmp_path / 't.parquet'}",
         ]  # fmt: skip
         second = subprocess.run(command, cwd=finished, capture_output=True, text=True, timeout=120)
     assert second.returncode == 1

@@ -15,9 +15,13 @@ from glassynets.training import (
     Objective,
     StaleCheckpointError,
     TrainSpec,
+    batches,
+    checkpoint,
+    kernel,
     network_generator,
     train_ensemble,
 )
+from glassynets.training import objective as objectives  # "objective": a test parameter
 
 LAM = 1e-4
 
@@ -93,7 +97,7 @@ def spec_for(widths, steps, seeds, n_snap=None, **kw) -> TrainSpec:
     "widths", [[2, 10, 4], [2, 5, 5, 4], [2, 4, 4, 4, 4], [2, 1, 1, 1, 4], [784, 5, 5, 10]]
 )
 def test_loss_and_grad_matches_autograd(widths, act, loss_name, output, monkeypatch):
-    monkeypatch.setattr(training, "EVAL_CHUNK", 16)  # exercise the chunked accumulation
+    monkeypatch.setattr(objectives, "EVAL_CHUNK", 16)  # exercise the chunked accumulation
     arch = Architecture.from_widths(widths)
     x, y = data(37 if widths[0] < 100 else 23, widths[0], widths[-1])
     g = torch.Generator().manual_seed(1)
@@ -266,7 +270,7 @@ def test_wide_input_chunks_change_no_bits(monkeypatch, objective):
     )
     assert_same_bits(whole, pair, cols=[2, 4])
     monkeypatch.setattr(
-        training, "GATHER_CHUNK_BYTES", 2 * 20 * 785 * 4
+        batches, "GATHER_CHUNK_BYTES", 2 * 20 * 785 * 4
     )  # 2 networks of B = 20 rows
     chunked = train_ensemble(spec, x, y, xt, yt, log=lambda m: None)
     assert_same_bits(whole, chunked)
@@ -279,11 +283,11 @@ def test_pixel_inputs_gathered_as_bytes_give_the_same_bits(monkeypatch, dtype):
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (300, 784), generator=g).to(getattr(torch, dtype)).div_(255)
     y = torch.randint(0, 10, (300,), generator=g)
-    assert training._pixel_codes(training._augment(x, x.dtype)) is not None
-    assert training._pixel_codes(training._augment(x + 1e-3, x.dtype)) is None
+    assert batches._pixel_codes(objectives._augment(x, x.dtype)) is not None
+    assert batches._pixel_codes(objectives._augment(x + 1e-3, x.dtype)) is None
     spec = spec_for([784, 5, 5, 10], 40, range(3), dtype=dtype)
     coded = train_ensemble(spec, x, y, x[:50], y[:50], log=lambda m: None)
-    monkeypatch.setattr(training, "_pixel_codes", lambda x_aug: None)
+    monkeypatch.setattr(batches, "_pixel_codes", lambda x_aug: None)
     assert_same_bits(coded, train_ensemble(spec, x, y, x[:50], y[:50], log=lambda m: None))
 
 
@@ -325,9 +329,25 @@ def test_float64_close_to_float32():
     np.testing.assert_array_equal(r32.snapshots[0], r64.snapshots[0].astype(np.float32))
 
 
+class Killed(Exception):
+    """The job died right after writing its checkpoint (a kill, not an error the trainer handles)."""
+
+
+def kill_after_checkpoint(monkeypatch, step: int) -> None:
+    """Make the trainer die just after it writes the checkpoint of ``step``, as a killed job would."""
+    save = checkpoint._Checkpoint.save
+
+    def save_then_die(self, s, *state):
+        save(self, s, *state)
+        if s == step:
+            raise Killed(f"killed after the checkpoint of step {s}")
+
+    monkeypatch.setattr(checkpoint._Checkpoint, "save", save_then_die)
+
+
 @pytest.mark.parametrize("objective", [{}, TOY], ids=["tanh-ce", "toy"])
 @pytest.mark.parametrize("stop", [1, 137, 300])
-def test_checkpoint_resume_is_bit_identical(tmp_path, stop, objective):
+def test_checkpoint_resume_is_bit_identical(tmp_path, stop, objective, monkeypatch):
     x, y = data(100, 2, 4)
     xt, yt = data(30, 2, 4, seed=3)
     spec = spec_for(
@@ -335,17 +355,10 @@ def test_checkpoint_resume_is_bit_identical(tmp_path, stop, objective):
     )  # 6 batches per epoch, 10 dropped
     full = train_ensemble(spec, x, y, xt, yt, log=lambda m: None)
     ck = tmp_path / "run.ckpt"
-    with pytest.raises(training._StopForTest):
+    with monkeypatch.context() as patch, pytest.raises(Killed):
+        kill_after_checkpoint(patch, stop)
         train_ensemble(
-            spec,
-            x,
-            y,
-            xt,
-            yt,
-            checkpoint=ck,
-            checkpoint_every_s=0.0,
-            log=lambda m: None,
-            _stop_at_step=stop,
+            spec, x, y, xt, yt, checkpoint=ck, checkpoint_every_s=0.0, log=lambda m: None
         )
     assert [p.name for p in tmp_path.iterdir()] == ["run.ckpt"]  # no temporary file left beside it
     msgs: list[str] = []
@@ -358,19 +371,19 @@ def test_checkpoint_resume_is_bit_identical(tmp_path, stop, objective):
 
 def test_checkpoint_resume_on_pixel_inputs_is_bit_identical(tmp_path, monkeypatch):
     """The MNIST path: inputs k/255 gathered as bytes, in chunks of networks, one epoch per draw."""
-    monkeypatch.setattr(training, "GATHER_CHUNK_BYTES", 2 * 20 * 785)  # chunks of 2 networks
+    monkeypatch.setattr(batches, "GATHER_CHUNK_BYTES", 2 * 20 * 785)  # chunks of 2 networks
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (300, 784), generator=g).float().div_(255)
     y = torch.randint(0, 10, (300,), generator=g)
-    assert training._pixel_codes(training._augment(x, x.dtype)) is not None
+    assert batches._pixel_codes(objectives._augment(x, x.dtype)) is not None
     spec = spec_for([784, 5, 5, 10], 60, range(5))
     full = train_ensemble(spec, x, y, x[:50], y[:50], log=lambda m: None)
     ck = tmp_path / "run.ckpt"
-    with pytest.raises(training._StopForTest):
+    with monkeypatch.context() as patch, pytest.raises(Killed):
+        kill_after_checkpoint(patch, 37)
         train_ensemble(
-            spec, x, y, x[:50], y[:50], checkpoint=ck, checkpoint_every_s=0.0,
-            log=lambda m: None, _stop_at_step=37,
-        )  # fmt: skip
+            spec, x, y, x[:50], y[:50], checkpoint=ck, checkpoint_every_s=0.0, log=lambda m: None
+        )
     msgs: list[str] = []
     resumed = train_ensemble(spec, x, y, x[:50], y[:50], checkpoint=ck, log=msgs.append)
     assert any("at step 37" in m for m in msgs)
@@ -419,7 +432,7 @@ def test_a_failed_checkpoint_write_is_a_warning(tmp_path, monkeypatch):
     def full(path, write):
         raise OSError(28, "No space left on device", str(path))
 
-    monkeypatch.setattr(training, "replace_atomically", full)
+    monkeypatch.setattr(checkpoint, "replace_atomically", full)
     msgs: list[str] = []
     result = train_ensemble(
         spec, x, y, x, y, checkpoint=tmp_path / "c.pt", checkpoint_every_s=0.0, log=msgs.append
@@ -573,17 +586,17 @@ def test_noise_wide_input_bits_do_not_depend_on_ensemble(dynamics):
 def test_noise_checkpoint_resume_is_bit_identical(tmp_path, dynamics, stop, monkeypatch):
     """A killed job resumes to the same bits: the persistent batch, the noise chunk in use and the
     data order are in the checkpoint (small DRAW_CHUNK: the stop falls inside a chunk)."""
-    monkeypatch.setattr(training, "DRAW_CHUNK", 5 * 69)  # 5 steps of ξ per chunk (P = 69)
+    monkeypatch.setattr(batches, "DRAW_CHUNK", 5 * 69)  # 5 steps of ξ per chunk (P = 69)
     x, y = data(100, 2, 4)
     xt, yt = data(30, 2, 4, seed=3)
     spec = spec_for([2, 5, 5, 4], 200, (5, 6, 9), batch_size=15, **DYNAMICS[dynamics])
     full = train_ensemble(spec, x, y, xt, yt, log=lambda m: None)
     ck = tmp_path / "run.ckpt"
-    with pytest.raises(training._StopForTest):
+    with monkeypatch.context() as patch, pytest.raises(Killed):
+        kill_after_checkpoint(patch, stop)
         train_ensemble(
-            spec, x, y, xt, yt, checkpoint=ck, checkpoint_every_s=0.0, log=lambda m: None,
-            _stop_at_step=stop,
-        )  # fmt: skip
+            spec, x, y, xt, yt, checkpoint=ck, checkpoint_every_s=0.0, log=lambda m: None
+        )
     msgs: list[str] = []
     resumed = train_ensemble(spec, x, y, xt, yt, checkpoint=ck, log=msgs.append)
     assert any(f"at step {stop}" in m for m in msgs)
@@ -625,7 +638,7 @@ def test_noise_dynamics_match_a_plain_loop(dynamics):
     theta = torch.stack(
         [flatten([w[None] for w in init_layers(arch, g, torch.float64)])[0] for g in gens]
     )
-    draws = training._Draws(spec, gens, n)
+    draws = batches._Draws(spec, gens, n)
     temperature = setting.get("temperature", 0.0)
     for s in range(steps + 1):
         np.testing.assert_allclose(res.snapshots[s], theta.numpy(), rtol=0, atol=1e-12)
@@ -680,13 +693,14 @@ def test_langevin_on_pure_l2_has_the_ou_stationary_variance(monkeypatch):
     """With the data term switched off, langevin is the discrete Ornstein–Uhlenbeck chain
     θ' = (1 - 2·lr·λ)θ + sqrt(2·lr·T)ξ: stationary variance 2·lr·T/(1 - (1 - 2·lr·λ)²), lag-1
     autocorrelation 1 - 2·lr·λ, and Yaida's ratio ⟨θ·∇L⟩/⟨(lr/2)|∇L|² + T·P⟩ = 1."""
-    real = training._data_term
+    real = objectives._data_term
 
     def no_data_term(z, yi, loss, output, want_delta):
         total, correct, delta = real(z, yi, loss, output, want_delta)
         return total * 0, correct, None if delta is None else delta.zero_()
 
-    monkeypatch.setattr(training, "_data_term", no_data_term)
+    for module in (objectives, kernel):  # the full-batch metrics and the step
+        monkeypatch.setattr(module, "_data_term", no_data_term)
     lr, lam, T, steps, burn = 0.05, 1.0, 0.01, 3000, 200
     x, y = data(50, 2, 4)
     spec = TrainSpec(
@@ -722,7 +736,7 @@ def test_persistent_batch_fraction_and_autocorrelation():
     """Membership of each point is a two-state chain: mean fraction b, autocorrelation
     (1 - 1/((1 - b)·τ))^t, each measured over 2000 points × 4000 steps with its standard error."""
     n, b, tau, steps = 2000, 0.1, 20.0, 4000
-    member = training._Membership([network_generator(0)], n, b, tau)
+    member = batches._Membership([network_generator(0)], n, b, tau)
     m = torch.stack([member.next()[0] for _ in range(steps)]).double().numpy()  # [steps, n]
     per_point = m.mean(0)
     mean, se = per_point.mean(), per_point.std() / np.sqrt(n)
@@ -742,8 +756,8 @@ def test_persistent_batch_fraction_and_autocorrelation():
 def test_persistent_with_tau_one_over_one_minus_b_is_a_fresh_bernoulli_batch():
     """τ = 1/(1 - b): every step's batch is u < b of that step's fresh uniforms (no memory)."""
     n, b = 500, 0.2
-    member = training._Membership([network_generator(1)], n, b, 1 / (1 - b))
-    fresh = training._Stream([network_generator(1)], n, "uniform", torch.float32)
+    member = batches._Membership([network_generator(1)], n, b, 1 / (1 - b))
+    fresh = batches._Stream([network_generator(1)], n, "uniform", torch.float32)
     for _ in range(300):
         assert torch.equal(member.next()[0], fresh.next()[0] < b)
     m = torch.stack([member.next()[0] for _ in range(2000)]).double().numpy()
@@ -755,10 +769,10 @@ def test_with_replacement_draws_independent_uniform_minibatches():
     """Epoch sampling visits every point once per epoch; with_replacement repeats points within
     an 'epoch' of N // B minibatches as i.i.d. uniform draws do."""
     gens = [network_generator(0)]
-    epochs = training._Order(gens, 100, 10)
+    epochs = batches._Order(gens, 100, 10)
     epoch = torch.cat([epochs.next() for _ in range(10)])
     assert torch.equal(epoch.sort().values, torch.arange(100))
-    iid = training._Order([network_generator(0)], 100, 10, replace=True)
+    iid = batches._Order([network_generator(0)], 100, 10, replace=True)
     draws = torch.cat([iid.next() for _ in range(2000)])
     assert draws.min() >= 0 and draws.max() < 100
     counts = torch.bincount(draws, minlength=100).double()

@@ -91,7 +91,14 @@ def lineage(output):
 
 
 def train_settings(wildcards):
-    return settings.as_json(settings.train(config, wildcards.experiment))
+    cell = dict(
+        n_train=int(wildcards.n),
+        arch=wildcards.arch,
+        seeds=[int(wildcards.first), int(wildcards.last)],
+    )
+    return settings.as_json(
+        settings.with_cell(settings.train(config, wildcards.experiment), **cell)
+    )
 
 
 def aging_settings(wildcards):

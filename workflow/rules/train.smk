@@ -25,8 +25,7 @@ rule train:
         checkpoint_every_s=config["checkpoint_every_s"],
     shell:
         "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
-        "train --settings '{params.settings}' --train {input.train} --test {input.test} "
-        "--n-train {wildcards.n} --arch {wildcards.arch} --seeds {wildcards.first}-{wildcards.last} "
+        "train --settings '{params.settings}' --in train={input.train} --in test={input.test} "
         "--threads {threads} "
         "--checkpoint {params.checkpoint} --checkpoint-every-s {params.checkpoint_every_s} "
-        "--out-snapshots {output.snapshots} --out-metrics {output.metrics} --out-two-time {output.two_time}"
+        "--out snapshots={output.snapshots} --out metrics={output.metrics} --out two_time={output.two_time}"
