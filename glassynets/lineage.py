@@ -238,3 +238,38 @@ def unreadable(paths: Iterable[str], root: Path = Path(".")) -> list[str]:
                     f"from it: snakemake --cores all --forcerun {path}"
                 )
     return problems
+
+
+class ResultsError(RuntimeError):
+    """Results on disk that the config in force would not make."""
+
+
+def check_results(files: list[str], directory: str | Path = ".") -> None:
+    """Every file the workflow of config ``files`` makes, checked against the config in force: one
+    line per stale or unreadable file and a count (``glassynets check-results``); a ResultsError
+    (exit code 1) if any is stale or unreadable."""
+    from . import config
+
+    findings = check(Lineage(config.check_files(files, config.SCHEMA)), Path(directory))
+    counts = {state: 0 for state in ("up-to-date", "stale", "unreadable", "missing")}
+    lines = []
+    for finding in findings:
+        counts[finding.state] += 1
+        if finding.state in ("stale", "unreadable"):
+            lines.append(f"{finding.state}: {finding.path}: {finding.detail}")
+    lines.append(
+        f"check-results: {counts['up-to-date']} of {len(findings)} files up to date with "
+        f"{', '.join(map(str, files))}; {counts['stale']} stale, {counts['unreadable']} "
+        f"unreadable, {counts['missing']} not made yet"
+    )
+    print("\n".join(lines))
+    if counts["stale"] or counts["unreadable"]:
+        raise ResultsError(
+            "results do not match the config: `snakemake --cores all` reruns what they came from "
+            "(a file read as unreadable: add --forcerun FILE)"
+        )
+
+
+def check_command(args) -> None:
+    """``glassynets check-results [CONFIG ...] [--directory DIR]``."""
+    check_results(args.files, args.directory)

@@ -700,3 +700,26 @@ def read_images(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     pixels = column.flatten().to_numpy().reshape(len(table), pixels_type.list_size)
     labels = table["label"].to_numpy().astype(np.int64)
     return pixels, labels
+
+
+def describe(path: str | os.PathLike) -> str:
+    """What a Parquet file of the pipeline holds: its table kind, rows, every column's type, unit
+    and meaning, and its provenance (``glassynets describe FILE``)."""
+    try:
+        schema, rows = pq.read_schema(path), pq.ParquetFile(path).metadata.num_rows
+    except Exception as err:  # pyarrow raises several kinds for a file that is not Parquet
+        raise ValueError(f"{path}: not a readable Parquet file ({err})") from err
+    kinds = [k for k, s in SCHEMAS.items() if schema.names[: len(s.names)] == s.names]
+    lines = [f"{path}: {'/'.join(kinds) or 'unknown'} table, {rows} rows"]
+    for field in schema:
+        doc = (field.metadata or {}).get(b"description", b"").decode()
+        lines.append(
+            f"  {field.name:20s} {str(field.type):28s} {doc or COLUMN_DOCS.get(field.name, '')}"
+        )
+    lines.append(json.dumps(metadata(path), indent=2, ensure_ascii=False))
+    return "\n".join(lines)
+
+
+def describe_command(args) -> None:
+    """``glassynets describe FILE``."""
+    print(describe(args.file))
