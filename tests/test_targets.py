@@ -271,5 +271,5 @@ def test_sweep_figures_draw_every_variant_and_get_the_sweeps(paper):
     assert set(chosen["members"]) == {Path(d).parts[2] for d in cells}
     assert "--sweeps" not in targets.figure_options("fig2")
     # the scorecard gets every sweep of its data set
-    card = json.loads(re.search(r"--sweeps '([^']*)'", targets.scorecard_options("ljat19"))[1])
-    assert len(card["members"]) == 21 and "fashion_batch_B10" not in card["members"]
+    card = settings.scorecard(targets.config, "ljat19")["sweeps"]
+    assert len(card) == 21 and "fashion_batch_B10" not in card
