@@ -165,7 +165,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("mu_mnist", _band(MU_MNIST), f"{HS22}, Fig 6b", MU_MNIST[0], MU_MNIST[1],
           roles=("architectures",), datasets=("mnist",), cells=(("mu_mean", _band(MU_MNIST)),),
           measure="mu", title="{data} μ"),
-    Claim("mnist_alpha_accuracy", f"< {PAPER_ACCURACY:g} after 10⁶ steps", f"{HS22}, Fig 6",
+    Claim("alpha_accuracy", f"< {PAPER_ACCURACY:g} after 10⁶ steps", f"{HS22}, Fig 6",
           PAPER_ACCURACY, roles=("alpha",), datasets=("mnist",),
           cells=(("accuracy", f"< {PAPER_ACCURACY:g} after 10⁶ steps"),)),
     Claim("mu_alpha", _band(MU_MNIST), f"{HS22}, Fig 6b", MU_MNIST[0], MU_MNIST[1],

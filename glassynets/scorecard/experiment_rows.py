@@ -130,7 +130,7 @@ def mean_mu_row(
 
 def sweeps_alpha(cells: list[CellTables]) -> bool:
     """≥ 3 values of α spanning at least a factor 2: not the few-percent spread of P across
-    the architectures of one N (mnist_arch), which says nothing about a transition."""
+    the architectures of one N (role architectures), which says nothing about a transition."""
     alphas = {round(c.alpha, 12) for c in cells}
     return len(alphas) >= 3 and max(alphas) >= 2 * min(alphas)
 
