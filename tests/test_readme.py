@@ -180,11 +180,16 @@ def table_rows(text: str, header: str) -> list[list[str]]:
 
 
 def missing_modules(text: str) -> list[str]:
-    """Names of the module table that are not modules of the package."""
+    """Names of the module table that are not modules (or subpackages) of the package."""
     rows = table_rows(text, "| module (`glassynets/`)")
     names = [n for row in rows for n in re.findall(r"`(\w+)`", row[0])]
     assert names, "no module table in the README"
-    return [n for n in names if not (ROOT / "glassynets" / f"{n}.py").is_file()]
+    package = ROOT / "glassynets"
+    return [
+        n
+        for n in names
+        if not ((package / f"{n}.py").is_file() or (package / n / "__init__.py").is_file())
+    ]
 
 
 def snakemake_targets(text: str) -> list[str]:
