@@ -15,6 +15,12 @@ A data set the papers did not run (Fashion-MNIST) is compared with the paper's d
 same kind (:data:`COMPARED_WITH`): the same role's claims, shown as "no paper value (MNIST: …)".
 Thresholds of the reproduction (the underparametrized criterion, "loss reached", …) are no claims:
 they come from the config's ``scorecard`` section.
+
+One tolerance per claim, where the scorecard and the calibration had drifted apart: the final
+train loss ±0.05 (the headline's; the calibration had 0.03, so its final_train_loss deviation is
+0.6 times what it was), the crossover 0.3 dex (the calibration's; the headline widened the
+bootstrap interval by 0.2), the gradient-norm RMS a factor 1.5 both ways (the headline's lower
+bound was 0.67, now 1/1.5). Each choice leaves the scorecards of the smoke run as they were.
 """
 
 from __future__ import annotations
@@ -119,8 +125,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("entropy_floor", "≈ 0.5", f"{HS22}, text (LJAT19 loss floor)", 0.5, 0.03,
           roles=(DATA,), datasets=("ljat19",), cells=(("loss_floor", "≈ 0.5"),),
           measure="limit", title="{data} entropy floor (nats)", calibrated=True),
-    # Tolerance 0.05: the headline's; calibration used 0.03 before the two were one claim (the
-    # scorecards are unchanged, calibration's final_train_loss deviation is 0.6 times the old).
+    # tolerance 0.05: the headline's (the calibration's was 0.03; module docstring)
     Claim("final_train_loss", "≈ 0.5", f"{HS22}, Fig 1", 0.5, 0.05, **_LJAT_ARCH,
           cells=(("loss", "≈ 0.5 (floor)"),), measure="final_loss",
           title="{data} final train loss, 1/2/3 layers", calibrated=True),
@@ -138,29 +143,28 @@ CLAIMS: tuple[Claim, ...] = (
           cells=(("loss", "plateau ≈ 0.8 for deeper nets"),), calibrated=True),
     Claim("chain_train_acc", "≈ 0.8 max", f"{HS22}, Fig 3", 0.8, **_LJAT_CHAIN,
           cells=(("accuracy", "≈ 0.8 max"),)),
-    # RMS of the full-batch gradient norm after t = 10⁴, by depth; factor 1.5 both ways (the
-    # headline's lower bound was 0.67, now 1/1.5)
-    Claim("grad_rms", " / ".join(f"{v:g}" for v in _GRAD_RMS), f"{HS22}, Fig 2", _GRAD_RMS,
+    # RMS of the full-batch gradient norm after t = 10⁴, by depth; a factor 1.5 both ways
+    Claim("grad_rms", " / ".join(f"{v:g}" for v in _GRAD_RMS), f"{HS22}, Fig A.3", _GRAD_RMS,
           1.5, log=True, **_LJAT_ARCH, cells=_by_depth(_GRAD_RMS), measure="grad_rms",
           title="{data} full-batch gradient-norm RMS, t ≥ {after:g}", calibrated=True),
-    Claim("grad_ratio_3_1", "1 : 3.5 : 6", f"{HS22}, Fig 2", _GRAD_RMS[2] / _GRAD_RMS[0], 1.5,
+    Claim("grad_ratio_3_1", "1 : 3.5 : 6", f"{HS22}, Fig A.3", _GRAD_RMS[2] / _GRAD_RMS[0], 1.5,
           log=True, **_LJAT_ARCH, calibrated=True),
-    Claim("mu", SUBAGING, f"{HS22}, Fig 4", **_LJAT_ARCH, cells=(("mu", SUBAGING),),
+    Claim("mu", SUBAGING, f"{HS22}, Fig 2", **_LJAT_ARCH, cells=(("mu", SUBAGING),),
           measure="mu", title="{data} μ at Δ* = {delta_star:.3g}"),
     # the start of the asymptotic regime of t*(t_w), log10 t_w; the headline asks 3.6 to lie in
-    # the bootstrap interval widened by the tolerance (0.3: calibration's; the headline had 0.2)
-    Claim("crossover", "log10 t_w ≈ 3.6", f"{HS22}, Fig 4", 3.6, 0.3, **_LJAT_ARCH,
+    # the bootstrap interval widened by the tolerance (0.3 dex, the calibration's)
+    Claim("crossover", "log10 t_w ≈ 3.6", f"{HS22}, Fig 2", 3.6, 0.3, **_LJAT_ARCH,
           cells=(("crossover", "t_w ≈ 10^3.6"),), measure="crossover",
           title="{data} crossover of t*(t_w), {arch}", calibrated=True),
-    Claim("mu_scan", "yes", f"{HS22}, Fig 5", **_LJAT_ARCH,
+    Claim("mu_scan", "yes", f"{HS22}, text on Fig 2", **_LJAT_ARCH,
           cells=(("mu_scan", "barely depends on Δ*"),), measure="mu_scan",
           title="{data} μ barely depends on Δ*"),
     Claim("chain_mu", SUBAGING, f"{HS22}, Fig 3", **_LJAT_CHAIN, cells=(("mu", SUBAGING),),
           measure="mu", title="{data} chain μ"),
-    Claim("mnist_accuracy", f"< {PAPER_ACCURACY:g} (underparametrized)", f"{HS22}, Fig 6a",
+    Claim("mnist_accuracy", f"< {PAPER_ACCURACY:g} (underparametrized)", f"{HS22}, Fig 4",
           PAPER_ACCURACY, roles=("architectures",), datasets=("mnist",),
           cells=(("accuracy", f"< {PAPER_ACCURACY:g} (underparametrized)"),)),
-    Claim("mnist_mu", SUBAGING, f"{HS22}, Fig 6a", roles=("architectures",), datasets=("mnist",),
+    Claim("mnist_mu", SUBAGING, f"{HS22}, Fig 5", roles=("architectures",), datasets=("mnist",),
           cells=(("mu", SUBAGING),)),
     Claim("mu_mnist", _band(MU_MNIST), f"{HS22}, Fig 6b", MU_MNIST[0], MU_MNIST[1],
           roles=("architectures",), datasets=("mnist",), cells=(("mu_mean", _band(MU_MNIST)),),
@@ -183,17 +187,17 @@ CLAIMS: tuple[Claim, ...] = (
           cells=(("hessian_end", "drops along training but stays > 0"),),
           measure="hessian_negative",
           title="negative Hessian eigenvalues along training ({experiment} {arch})"),
-    Claim("trace_generalization", "positive", f"{HS22}, Fig 7", cells=(("trace", "positive"),),
+    Claim("trace_generalization", "positive", f"{HS22}, Fig A.2", cells=(("trace", "positive"),),
           measure="trace_generalization", per_experiment=True,
           title="Hessian trace/N vs generalization error (Spearman)"),
-    Claim("transition", "a transition in α", f"{BJ18}, Figs 1–2", **_TRANSITION,
+    Claim("transition", "a transition in α", f"{BJ18}, text", **_TRANSITION,
           cells=(("transition", "under- and over-parametrized phases"),), measure="transition",
           per_experiment=True, title="under/over-parametrized transition ({experiment})"),
     Claim("transition_aging", "under: yes (t* grows with t_w); over: no once the loss is ≈ 0",
-          f"{BJ18}, Figs 3–4", **_TRANSITION, cells=(("aging", "under: yes (t* grows with t_w); "
+          f"{BJ18}, text", **_TRANSITION, cells=(("aging", "under: yes (t* grows with t_w); "
                                                       "over: no once the loss is ≈ 0"),)),
     Claim("transition_late", "over: diffusive (β = 1) at the bottom of the landscape",
-          f"{BJ18}, Fig 3", **_TRANSITION,
+          f"{BJ18}, text", **_TRANSITION,
           cells=(("late", "over: diffusive (β = 1) at the bottom of the landscape"),)),
 )  # fmt: skip
 BY_NAME = {claim.name: claim for claim in CLAIMS}

@@ -217,7 +217,9 @@ def mu_scan(claim: claims.Claim, scored: Scored, dataset: str) -> list[dict]:
 
 
 def mean_mu(claim: claims.Claim, scored: Scored, dataset: str) -> list[dict]:
-    """The mean μ of the underparametrized cells of the claim's role, inside the paper's band."""
+    """The mean μ of the underparametrized cells of the claim's role (the config's criterion, as
+    the per-cell rows: before the claims were written once, this row tested α ≤ 1), inside the
+    paper's band."""
     cells = role_cells(scored.experiments, claim.roles[0], dataset)
     if not cells:
         return []
