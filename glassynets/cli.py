@@ -65,32 +65,6 @@ def _meta(args: argparse.Namespace, meta: dict) -> dict:
 # --- LJAT19 data -------------------------------------------------------------------------------
 
 
-def cmd_ljat19_calibrate(args: argparse.Namespace) -> None:
-    """Score regenerated LJAT19 data against the paper's facts (docs/ljat19.md, calibration)."""
-    from . import calibration, storage
-
-    def by_depth(paths: list[str] | None) -> dict:
-        return {d + 1: storage.read_frame(p, "metrics") for d, p in enumerate(paths or [])}
-
-    measured = calibration.dynamics_facts(by_depth(args.arch), by_depth(args.chain))
-    if args.limits:
-        limits = json.loads(Path(args.limits).read_text())
-        measured["bayes_ceiling"] = limits["accuracy_ceiling"]
-        measured["entropy_floor"] = limits["entropy_floor_nats"]
-    if args.mu_summary:
-        # crossover: start of the asymptotic regime of t*(t_w) (the scorecard's); hinge: the
-        # break of a two-segment fit, shown beside it
-        fits = [storage.read_frame(p, "mu_summary").iloc[0] for p in args.mu_summary]
-        for depth, fit in enumerate(fits, start=1):
-            measured[f"crossover_{depth}"] = float(fit["crossover_log10_tw"])
-            measured[f"hinge_{depth}"] = float(fit["hinge_log10_tw"])
-        measured["crossover"] = float(np.nanmean([f["crossover_log10_tw"] for f in fits]))
-    total, deviations = calibration.score(measured)
-    result = {"score": total, "deviations": deviations, "measured": measured}
-    _log(f"LJAT19 calibration score {total:.3g}: {deviations}")
-    storage.atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
-
-
 # --- image data sets (MNIST, Fashion-MNIST) ---------------------------------------------------
 
 
@@ -307,40 +281,6 @@ def cmd_ck(args: argparse.Namespace) -> None:
 # --- scorecard ----------------------------------------------------------------------------------
 
 
-def cmd_scorecard(args: argparse.Namespace) -> None:
-    """Write the paper-vs-reproduction scorecard (Markdown and CSV)."""
-    from . import cells, scorecard
-
-    limits = json.loads(Path(args.limits).read_text()) if args.limits else None
-    groups = {}
-    for spec in args.cells or []:
-        experiment, _, folder = spec.partition("=")
-        groups.setdefault(experiment, []).append(cells.load(folder))
-    table = scorecard.build(
-        limits,
-        groups,
-        loss_within=args.loss_within,
-        grad_rms_after=args.grad_rms_after,
-        alpha_max=args.underparametrized[0],
-        accuracy_max=args.underparametrized[1],
-        tti_mu=args.tti_mu,
-        glasses=[cells.load(folder) for folder in args.glass_cells],
-        sweeps=args.sweeps,
-    )
-    glasses = [cells.load(folder) for folder in args.glass_cells]
-    top = scorecard.headline(
-        limits,
-        groups,
-        grad_rms_after=args.grad_rms_after,
-        tti_mu=args.tti_mu,
-        accuracy_max=args.underparametrized[1],
-        glasses=glasses,
-        sweeps=args.sweeps,
-    )
-    scorecard.write(table, args.out_md, args.out_csv, top, lineage=args.lineage)
-    _log(f"wrote {args.out_md} and {args.out_csv} ({len(table)} rows)")
-
-
 def cmd_check_config(args: argparse.Namespace) -> None:
     """Check config files as snakemake --configfile would merge them (later ones override earlier
     ones): YAML syntax with file and line, then the schema; prints the experiments found."""
@@ -462,6 +402,18 @@ STAGES: dict[str, Stage] = {
         ("train", "test"),
         ("snapshots", "metrics", "two_time"),
     ),
+    "ljat19-calibrate": Stage(
+        "calibration:calibrate",
+        "Score LJAT19 training against the paper's facts (docs/ljat19.md)",
+        ("arch*", "chain*", "limits?", "mu_summary*"),
+        ("calibration",),
+    ),
+    "scorecard": Stage(
+        "scorecard.stage:scorecard",
+        "Write the paper-vs-reproduction scorecard (Markdown and CSV)",
+        ("limits?", "cells*", "glass*"),
+        ("md", "csv"),
+    ),
 }
 
 
@@ -564,14 +516,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_stages(sub)
 
-    p = sub.add_parser("ljat19-calibrate", help=cmd_ljat19_calibrate.__doc__)
-    p.add_argument("--arch", nargs="+", help="metrics tables of the 1-, 2-, 3-layer ljat_arch nets")
-    p.add_argument("--chain", nargs="*", help="metrics tables of h1, h1-1, h1-1-1 (ljat_chain)")
-    p.add_argument("--limits", help="ljat19-limits JSON (Bayes ceiling, entropy floor)")
-    p.add_argument("--mu-summary", nargs="*", help="mu_summary tables of the ljat_arch cells")
-    p.add_argument("--out", required=True)
-    p.set_defaults(func=cmd_ljat19_calibrate)
-
     p = sub.add_parser("aging", help=cmd_aging.__doc__)
     p.add_argument(
         "--settings",
@@ -658,38 +602,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-two-time", required=True)
     p.add_argument("--out-energy", required=True)
     p.set_defaults(func=cmd_ck)
-
-    p = sub.add_parser("scorecard", help=cmd_scorecard.__doc__)
-    p.add_argument("--limits", help="LJAT19 limits JSON (when LJAT19 cells are scored)")
-    p.add_argument(
-        "--cells", nargs="*", default=[], help="EXPERIMENT=FOLDER for every network cell"
-    )
-    p.add_argument("--glass-cells", nargs="*", default=[], help="table folders of p-spin cells")
-    p.add_argument(
-        "--sweeps",
-        type=_json_option("--sweeps"),
-        default={"members": {}},
-        help="JSON: the sweeps scored (members: experiment -> axis, family, variant; temperature_after)",
-    )
-    p.add_argument(
-        "--tti-mu",
-        type=float,
-        required=True,
-        help="t* grows with t_w when μ's 95%% interval is above this, not when it is below",
-    )
-    p.add_argument("--loss-within", type=float, required=True)
-    p.add_argument("--grad-rms-after", type=float, required=True)
-    p.add_argument(
-        "--underparametrized",
-        type=float,
-        nargs=2,
-        required=True,
-        metavar=("ALPHA_MAX", "ACCURACY_MAX"),
-        help="criterion of the underparametrized phase: α <= ALPHA_MAX and train accuracy < ACCURACY_MAX",
-    )
-    p.add_argument("--out-md", required=True)
-    p.add_argument("--out-csv", required=True)
-    p.set_defaults(func=cmd_scorecard)
 
     p = sub.add_parser("check-config", help=cmd_check_config.__doc__.splitlines()[0])
     p.add_argument(

@@ -140,9 +140,9 @@ class Lineage:
             )
         for scope in [None, *targets.datasets]:
             path = targets.scorecard_name(scope)
-            options = targets.scorecard_options(scope)
+            job = settings.scorecard(self.config, scope)
             self._add(
-                [f"{path}.md", f"{path}.csv"], "scorecard", options, targets.scorecard_inputs(scope)
+                [f"{path}.md", f"{path}.csv"], "scorecard", job, targets.scorecard_inputs(scope)
             )
 
     # --- what is on disk

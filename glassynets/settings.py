@@ -168,6 +168,33 @@ def with_cell(settings: dict[str, Any], **cell: Any) -> dict[str, Any]:
     return {**settings, "cell": cell}
 
 
+def scorecard_experiments(config: dict[str, Any], dataset: str | None = None) -> list[str]:
+    """The experiments a scorecard covers: every one, or those of one data set."""
+    chosen = config["experiments"].items()
+    return [name for name, exp in chosen if dataset in (None, exp["dataset"])]
+
+
+def scorecard(config: dict[str, Any], dataset: str | None = None) -> dict[str, Any]:
+    """Every setting of a scorecard job (all experiments, or one data set's): the ``scorecard``
+    thresholds, each experiment's role (which claims apply to its cells, glassynets.claims) and
+    the ``sweep`` section of each sweep's variant. Its cells are its inputs; each names its
+    experiment in its metadata."""
+    names = scorecard_experiments(config, dataset)
+    exps = config["experiments"]
+    return {
+        **config["scorecard"],
+        "roles": {name: exps[name]["role"] for name in names},
+        "sweeps": {name: exps[name]["sweep"] for name in names if "sweep" in exps[name]},
+    }
+
+
+def calibration(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings of an LJAT19 calibration (glassynets.calibration.calibrate): how the loss
+    floor is reached and after which step the gradient norm is averaged (``scorecard``)."""
+    card = config["scorecard"]
+    return {key: card[key] for key in ("loss_within", "grad_rms_after")}
+
+
 def as_json(settings: dict[str, Any]) -> str:
     """The settings as one shell-safe JSON string (sorted keys: the same settings, the same text)."""
     text = json.dumps(settings, sort_keys=True, separators=(",", ":"))

@@ -237,7 +237,7 @@ class Targets:
         return "results/scorecard" + (f"_{dataset}" if dataset else "")
 
     def scorecard_experiments(self, dataset: str | None = None) -> list[str]:
-        return [name for name, exp in self.experiments.items() if dataset in (None, exp["dataset"])]
+        return settings.scorecard_experiments(self.config, dataset)
 
     def scorecard_glass(self, dataset: str | None = None) -> list[str]:
         """p-spin cells of a scorecard: in the combined one and in the LJAT19 one (the offline half,
@@ -261,22 +261,15 @@ class Targets:
             + self.glass_table_files(self.scorecard_glass(dataset))
         )
 
-    def scorecard_options(self, dataset: str | None = None) -> str:
-        """The scorecard command's options: its cells (experiment=folder), glass cells, limits, criteria."""
-        card = self.config["scorecard"]
-        cells = " ".join(
-            f"{name}={d}"
-            for name in self.scorecard_experiments(dataset)
-            for d in self.cell_dirs(name)
-        )
-        chosen = settings.as_json(self.sweeps(self.scorecard_experiments(dataset)))
-        return (
-            " ".join(f"--limits {f}" for f in self.scorecard_limits(dataset)) + f" --cells {cells}"
-            f" --sweeps '{chosen}'"
-            f" --glass-cells {' '.join(self.scorecard_glass(dataset))} --tti-mu {card['tti_mu']}"
-            f" --loss-within {card['loss_within']} --grad-rms-after {card['grad_rms_after']}"
-            f" --underparametrized {card['underparametrized_alpha']} {card['underparametrized_accuracy']}"
-        )
+    def scorecard_in(self, dataset: str | None = None) -> str:
+        """The scorecard job's inputs (--in NAME=PATH): the limits, every network cell folder, the
+        p-spin and CK cell folders; its settings are glassynets.settings.scorecard's."""
+        cells = [d for name in self.scorecard_experiments(dataset) for d in self.cell_dirs(name)]
+        named = [("limits", f) for f in self.scorecard_limits(dataset)]
+        named += [("cells", d) for d in cells] + [
+            ("glass", d) for d in self.scorecard_glass(dataset)
+        ]
+        return " ".join(f"--in {name}={path}" for name, path in named)
 
     def targets(self, dataset: str | None = None) -> list[str]:
         """Figures (PDF and PNG) and scorecards: of one data set, or of everything (the combined

@@ -268,8 +268,8 @@ def test_sweep_figures_draw_every_variant_and_get_the_sweeps(paper):
     assert set(chosen["members"]) == {Path(d).parts[2] for d in cells}
     assert "sweeps" not in settings.figure(paper, "fig2")
     # the scorecard gets every sweep of its data set
-    card = json.loads(re.search(r"--sweeps '([^']*)'", targets.scorecard_options("ljat19"))[1])
-    assert len(card["members"]) == 21 and "fashion_batch_B10" not in card["members"]
+    card = settings.scorecard(targets.config, "ljat19")["sweeps"]
+    assert len(card) == 21 and "fashion_batch_B10" not in card
 
 
 #: What each figure drew when its registry entry named experiments (a sweep standing for its
@@ -398,10 +398,7 @@ def test_no_module_names_an_experiment(paper):
     the code (docstrings and comments aside) is the name of an experiment of the config."""
     raw = config.load_yaml(ROOT / "config.yaml")
     names = set(paper["experiments"]) | set(raw["experiments"])
-    # scorecard.py still names the experiments its claims are about (issue 29: claims by role)
-    for path in sorted((ROOT / "glassynets").glob("*.py")):
-        if path.name == "scorecard.py":
-            continue
+    for path in sorted((ROOT / "glassynets").rglob("*.py")):
         tree = ast.parse(path.read_text())
         docstrings = {
             id(node.body[0].value)

@@ -54,8 +54,10 @@ for dataset in [None, *TARGETS.datasets]:
         conda:
             "../../envs/glassynets.yaml"
         params:
-            options=TARGETS.scorecard_options(dataset),
+            settings=settings.as_json(settings.scorecard(config, dataset)),
+            inputs=TARGETS.scorecard_in(dataset),
             lineage=LINEAGE.of(f"{TARGETS.scorecard_name(dataset)}.md"),
         shell:
             "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
-            "scorecard {params.options} --out-md {output.md} --out-csv {output.csv}"
+            "scorecard --settings '{params.settings}' {params.inputs} "
+            "--out md={output.md} --out csv={output.csv}"
