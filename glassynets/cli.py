@@ -391,7 +391,7 @@ STAGES: dict[str, Stage] = {
         outputs=("table",),
     ),
     "figure": Stage(
-        "plots:figure",
+        "figures:figure",
         "Draw one figure of the registry (glassynets.figures) from cell table folders",
         ("cells*", "glass*", "limits?"),
         ("pdf",),

@@ -13,7 +13,12 @@ figure list and its row in docs/figures.md (tests/test_targets.py checks all fiv
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .cells import CellTables
+    from .jobs import Job
 
 
 @dataclass(frozen=True)
@@ -104,3 +109,65 @@ FIGURES: dict[str, Figure] = {
     "figN3": Figure("noise sweeps", (Select("noise", axis="temperature"),), "figN3", sweeps=True),
     "figN4": Figure("noise sweeps", NOISE_SWEEPS, "figN4", sweeps=True),
 }
+
+
+def draw(
+    name: str, cells: list[CellTables], out: str | Path, lineage: str | None = None, **options
+) -> None:
+    """Draw figure ``name`` of the registry (glassynets.figures) from its cells into ``out`` (.pdf
+    and .png) with ``options``, its drawing function's keyword arguments (settings.figure's, and
+    ``limits``); the PNG holds ``lineage`` (glassynets.lineage) as a text chunk, if given."""
+    from . import plots, scaling_plots, sweep_plots
+
+    if name not in FIGURES:
+        raise ValueError(
+            f"no figure {name!r} in the registry (glassynets.figures): {', '.join(FIGURES)}"
+        )
+    function = FIGURES[name].draw
+    found = [getattr(m, function, None) for m in (sweep_plots, scaling_plots)]
+    (next((f for f in found if f is not None), None) or getattr(plots, function))(
+        cells, out, **options
+    )
+    if lineage is not None:
+        _stamp(Path(out).with_suffix(".png"), lineage)
+
+
+def figure(job: Job) -> None:
+    """The figure stage: figure ``name`` of the registry with the job's settings
+    (glassynets.settings.figure) from the network cells' table folders (inputs ``cells``), the
+    p-spin cells' (``glass``) and the LJAT19 limits (``limits``, JSON), into output ``pdf`` and a
+    PNG beside it."""
+    import json
+
+    from .cells import load
+
+    options = dict(job.settings)
+    name = options.pop("name")
+    limits = job.optional_input("limits")
+    tables = [load(folder) for folder in job.input_list("cells") + job.input_list("glass")]
+    out = job.output("pdf")
+    draw(
+        name,
+        tables,
+        out,
+        lineage=job.lineage,
+        limits=json.loads(Path(limits).read_text()) if limits else None,
+        **options,
+    )
+    job.log(f"wrote {out} and its .png")
+
+
+def _stamp(png: Path, lineage: str) -> None:
+    """Add the lineage text chunk to a PNG (rewritten losslessly, atomically)."""
+    from PIL import Image, PngImagePlugin
+
+    from .jobs import LINEAGE_KEY as KEY
+    from .storage import replace_atomically
+
+    info = PngImagePlugin.PngInfo()
+    with Image.open(png) as image:
+        image.load()
+        for key, value in image.text.items():
+            info.add_text(key, value)
+        info.add_text(KEY, lineage)
+        replace_atomically(png, lambda tmp: image.save(tmp, format="png", pnginfo=info))

@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+#: Key of a job's lineage (glassynets.lineage) in what it writes: Parquet metadata, PNG text.
+LINEAGE_KEY = "lineage"
+
 
 def log(message: str) -> None:
     """A job's progress line, time-stamped (the job's log file under the workflow)."""
@@ -66,9 +69,7 @@ class Job:
 
     def meta(self, meta: dict[str, Any]) -> dict[str, Any]:
         """``meta`` with this job's lineage (glassynets.lineage), when the workflow gave one."""
-        from . import lineage
-
-        return {**meta, lineage.KEY: self.lineage} if self.lineage else meta
+        return {**meta, LINEAGE_KEY: self.lineage} if self.lineage else meta
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,13 @@ from typing import Any
 
 from . import paths, settings
 from .cells import CK_TABLES, HESSIAN_TABLES, METRICS_TABLES, TABLES
+from .jobs import LINEAGE_KEY
 from .targets import LIMITS_FILE, Targets
 
 #: Hex digits of an identity (64 bits: collisions are not a concern for a few thousand files).
 IDENTITY_CHARS = 16
 #: Key of the identity in Parquet metadata and in a figure PNG's text chunks.
-KEY = "lineage"
+KEY = LINEAGE_KEY
 #: The scorecard's Markdown ends with this line, holding its identity.
 SCORECARD_LINE = "<!-- glassynets lineage: {} -->"
 _SCORECARD_PATTERN = re.compile(r"<!-- glassynets lineage: ([0-9a-f]+) -->")

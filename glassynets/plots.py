@@ -19,9 +19,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .cells import CellTables, phases  # noqa: E402
-from .jobs import Job  # noqa: E402
+from .claims import MU_MNIST as PAPER_MU_MNIST  # noqa: E402
+from .claims import TITLES  # noqa: E402
 from .schedule import nearest_steps  # noqa: E402
-from .scorecard import PAPER_MU_MNIST, TITLES  # noqa: E402
 from .storage import replace_atomically  # noqa: E402
 
 plt.rcParams.update({"font.size": 9, "axes.titlesize": 9, "legend.fontsize": 7, "figure.dpi": 150})
@@ -726,63 +726,3 @@ def figB4(
     ax.legend(loc="upper left", fontsize=5.5, framealpha=0.8)
     ax.set_title("(d) t*($t_w$), ensemble mean; CK dashed")
     _save(fig, out)
-
-
-def draw(
-    name: str, cells: list[CellTables], out: str | Path, lineage: str | None = None, **options
-) -> None:
-    """Draw figure ``name`` of the registry (glassynets.figures) from its cells into ``out`` (.pdf
-    and .png) with ``options``, its drawing function's keyword arguments (settings.figure's, and
-    ``limits``); the PNG holds ``lineage`` (glassynets.lineage) as a text chunk, if given."""
-    from . import scaling_plots, sweep_plots
-    from .figures import FIGURES
-
-    if name not in FIGURES:
-        raise ValueError(
-            f"no figure {name!r} in the registry (glassynets.figures): {', '.join(FIGURES)}"
-        )
-    function = FIGURES[name].draw
-    found = [getattr(m, function, None) for m in (sweep_plots, scaling_plots)]
-    (next((f for f in found if f is not None), None) or globals()[function])(cells, out, **options)
-    if lineage is not None:
-        _stamp(Path(out).with_suffix(".png"), lineage)
-
-
-def figure(job: Job) -> None:
-    """The figure stage: figure ``name`` of the registry with the job's settings
-    (glassynets.settings.figure) from the network cells' table folders (inputs ``cells``), the
-    p-spin cells' (``glass``) and the LJAT19 limits (``limits``, JSON), into output ``pdf`` and a
-    PNG beside it."""
-    import json
-
-    from .cells import load
-
-    options = dict(job.settings)
-    name = options.pop("name")
-    limits = job.optional_input("limits")
-    tables = [load(folder) for folder in job.input_list("cells") + job.input_list("glass")]
-    out = job.output("pdf")
-    draw(
-        name,
-        tables,
-        out,
-        lineage=job.lineage,
-        limits=json.loads(Path(limits).read_text()) if limits else None,
-        **options,
-    )
-    job.log(f"wrote {out} and its .png")
-
-
-def _stamp(png: Path, lineage: str) -> None:
-    """Add the lineage text chunk to a PNG (rewritten losslessly, atomically)."""
-    from PIL import Image, PngImagePlugin
-
-    from .lineage import KEY
-
-    info = PngImagePlugin.PngInfo()
-    with Image.open(png) as image:
-        image.load()
-        for key, value in image.text.items():
-            info.add_text(key, value)
-        info.add_text(KEY, lineage)
-        replace_atomically(png, lambda tmp: image.save(tmp, format="png", pnginfo=info))

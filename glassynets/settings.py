@@ -138,7 +138,7 @@ def pspin_steps(pspin: dict[str, Any]) -> int:
 
 def figure(config: dict[str, Any], name: str, dataset: str | None = None) -> dict[str, Any]:
     """Every setting of the job drawing figure ``name`` (its version of one data set; None: the
-    papers' data sets), the keyword arguments of its drawing function (glassynets.plots.draw):
+    papers' data sets), the keyword arguments of its drawing function (glassynets.figures.draw):
     the t_w drawn (those of its first experiment; of the p-spin, in time units, where it draws
     p-spin cells), the accuracy that bounds the underparametrized phase, and, for the sweeps'
     figures, the sweeps drawn. Its cells are the job's inputs (Targets.figure_stage_inputs)."""
@@ -168,18 +168,14 @@ def with_cell(settings: dict[str, Any], **cell: Any) -> dict[str, Any]:
     return {**settings, "cell": cell}
 
 
-def scorecard_experiments(config: dict[str, Any], dataset: str | None = None) -> list[str]:
-    """The experiments a scorecard covers: every one, or those of one data set."""
-    chosen = config["experiments"].items()
-    return [name for name, exp in chosen if dataset in (None, exp["dataset"])]
-
-
 def scorecard(config: dict[str, Any], dataset: str | None = None) -> dict[str, Any]:
     """Every setting of a scorecard job (all experiments, or one data set's): the ``scorecard``
     thresholds, each experiment's role (which claims apply to its cells, glassynets.claims) and
     the ``sweep`` section of each sweep's variant. Its cells are its inputs; each names its
     experiment in its metadata."""
-    names = scorecard_experiments(config, dataset)
+    from .targets import Targets
+
+    names = Targets(config).scorecard_experiments(dataset)
     exps = config["experiments"]
     return {
         **config["scorecard"],

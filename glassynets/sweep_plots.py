@@ -15,8 +15,8 @@ import numpy as np
 
 from . import sweeps as sw
 from .cells import CellTables
+from .claims import TITLES
 from .plots import COLORS, _data_title, _save, _tstar_panel, ensemble, tidy
-from .scorecard import TITLES
 
 #: Training settings that tell a sweep's variants apart (besides the number of steps).
 DYNAMICS_KEYS = ("noise", "sampling", "lr", "batch_size", "temperature", "persistence")

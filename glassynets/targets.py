@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import paths, settings
+from . import paths
 from .cells import CK_TABLES, GLASS_TABLES, HESSIAN_TABLES, METRICS_TABLES, TABLES, seed_blocks
 from .figures import FIGURES, PAPER_DATASETS
 
@@ -208,7 +208,7 @@ class Targets:
         return files
 
     def figure_stage_inputs(self, name: str, dataset: str | None = None) -> dict[str, list[str]]:
-        """The figure stage's inputs by name (glassynets.plots.figure): the network cells' table
+        """The figure stage's inputs by name (glassynets.figures.figure): the network cells' table
         folders, the p-spin cells' and the LJAT19 limits file, each in the order drawn."""
         return {
             "cells": self.figure_cells(name, dataset),
@@ -237,7 +237,9 @@ class Targets:
         return "results/scorecard" + (f"_{dataset}" if dataset else "")
 
     def scorecard_experiments(self, dataset: str | None = None) -> list[str]:
-        return settings.scorecard_experiments(self.config, dataset)
+        """The experiments a scorecard covers: every one, or those of one data set."""
+        chosen = self.experiments.items()
+        return [name for name, exp in chosen if dataset in (None, exp["dataset"])]
 
     def scorecard_glass(self, dataset: str | None = None) -> list[str]:
         """p-spin cells of a scorecard: in the combined one and in the LJAT19 one (the offline half,
