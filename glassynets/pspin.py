@@ -335,7 +335,6 @@ def run_cell(
     settings it belongs to), so a killed job resumes at the next sample with the same bits."""
     from . import two_time
     from .schedule import log_steps
-    from .storage import replace_atomically
 
     steps = settings["steps"]
     record = log_steps(steps, settings["snapshots_per_decade"])
@@ -352,58 +351,96 @@ def run_cell(
     snapshots, energies, pairs = [], [], []
     for k in range(settings["samples"]):
         done = checkpoint_dir / f"sample{k}.npz" if checkpoint_dir else None
-        if done is not None and done.exists():
-            saved = np.load(done, allow_pickle=False)
-            if str(saved["identity"]) == identity:
-                log(f"sample {k}: resumed from {done}")
-                snapshots.append(saved["snapshots"])
-                energies.append(saved["energies"])
-                pairs.append([saved[name] for name in ("delta", "fourth", "overlap")])
-                continue
-            log(f"sample {k}: {done} belongs to other settings; simulating afresh")
-        start = time.perf_counter()
-        sim = simulate(
-            n,
-            temperature,
-            [k],
-            settings["replicas"],
-            settings["dt"],
-            steps,
-            record,
-            settings["seed"],
-            log=log,
-            dtype=getattr(torch, settings["dtype"]),
-            waiting_times=waiting_times,
-            lags=lags,
-            overlap_eps=settings["overlap_eps"],
-        )
-        log(
-            f"sample {k}: final energy per spin {sim.energies[-1].mean():.4f} ({time.perf_counter() - start:.1f} s)"
-        )
-        tt = sim.two_time
-        snapshots.append(sim.snapshots)
-        energies.append(sim.energies)
-        pairs.append([tt.delta, tt.fourth, tt.overlap])
-        if done is not None:
-            done.parent.mkdir(parents=True, exist_ok=True)
-            replace_atomically(
-                done,
-                lambda tmp: _save_npz(
-                    tmp,
-                    snapshots=sim.snapshots,
-                    energies=sim.energies,
-                    delta=tt.delta,
-                    fourth=tt.fourth,
-                    overlap=tt.overlap,
-                    identity=identity,
-                ),
-            )
+        sample = _resumed(done, identity, k, log)
+        if sample is None:
+            sample = _sample(n, temperature, k, settings, record, (waiting_times, lags), log)
+            if done is not None:
+                _keep(done, sample, identity)
+        snapshots.append(sample[0])
+        energies.append(sample[1])
+        pairs.append(sample[2])
     snaps = np.concatenate(snapshots, axis=1)
     runs = np.arange(snaps.shape[1])  # run = sample · replicas + replica
     merged = two_time.Recorder(waiting_times, lags, steps, settings["overlap_eps"], 0, 0).joined(
         pairs
     )
     return Simulation(snaps, np.concatenate(energies, axis=1), runs, record, {}, merged)
+
+
+#: One coupling sample of run_cell: snapshots [S, R, n], energies [S, R], [Δ, D, Q_ε] of its runs.
+_Sample = tuple[np.ndarray, np.ndarray, list[np.ndarray]]
+
+
+def _resumed(
+    done: Path | None, identity: str, k: int, log: Callable[[str], None]
+) -> _Sample | None:
+    """Sample ``k`` from its checkpoint ``done``, when there is one of these settings (``identity``)."""
+    if done is None or not done.exists():
+        return None
+    saved = np.load(done, allow_pickle=False)
+    if str(saved["identity"]) != identity:
+        log(f"sample {k}: {done} belongs to other settings; simulating afresh")
+        return None
+    log(f"sample {k}: resumed from {done}")
+    return (
+        saved["snapshots"],
+        saved["energies"],
+        [saved[name] for name in ("delta", "fourth", "overlap")],
+    )
+
+
+def _sample(
+    n: int,
+    temperature: float,
+    k: int,
+    settings: dict,
+    record: np.ndarray,
+    grid: tuple[np.ndarray, np.ndarray],
+    log: Callable[[str], None],
+) -> _Sample:
+    """Simulate coupling sample ``k`` of a cell, recording at ``record`` and on the two-time
+    ``grid`` (waiting times, lags; steps)."""
+    start = time.perf_counter()
+    sim = simulate(
+        n,
+        temperature,
+        [k],
+        settings["replicas"],
+        settings["dt"],
+        settings["steps"],
+        record,
+        settings["seed"],
+        log=log,
+        dtype=getattr(torch, settings["dtype"]),
+        waiting_times=grid[0],
+        lags=grid[1],
+        overlap_eps=settings["overlap_eps"],
+    )
+    log(
+        f"sample {k}: final energy per spin {sim.energies[-1].mean():.4f} ({time.perf_counter() - start:.1f} s)"
+    )
+    tt = sim.two_time
+    return sim.snapshots, sim.energies, [tt.delta, tt.fourth, tt.overlap]
+
+
+def _keep(done: Path, sample: _Sample, identity: str) -> None:
+    """Checkpoint a finished sample to ``done``, atomically, with the settings it belongs to."""
+    from .storage import replace_atomically
+
+    snapshots, energies, (delta, fourth, overlap) = sample
+    done.parent.mkdir(parents=True, exist_ok=True)
+    replace_atomically(
+        done,
+        lambda tmp: _save_npz(
+            tmp,
+            snapshots=snapshots,
+            energies=energies,
+            delta=delta,
+            fourth=fourth,
+            overlap=overlap,
+            identity=identity,
+        ),
+    )
 
 
 def _save_npz(path: Path, **arrays) -> None:
