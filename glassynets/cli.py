@@ -70,96 +70,6 @@ def _seed_range(text: str) -> tuple[int, ...]:
 # --- LJAT19 data -------------------------------------------------------------------------------
 
 
-def cmd_ljat19_dataset(args: argparse.Namespace) -> None:
-    """Write an LJAT19 table: regenerated from the physics, or the first n rows of a verified file."""
-    from . import data, ljat19, storage
-
-    if args.from_file:
-        frame = data.read_ljat19_published(args.from_file)
-        if args.n > len(frame):
-            raise data.DataError(
-                f"{args.from_file}: holds {len(frame)} samples, {args.n} requested"
-            )
-        frame = frame.iloc[: args.n] if args.n > 0 else frame
-        meta = {"source": "published", "file": str(args.from_file)}
-    else:
-        start = time.perf_counter()
-        geometry = ljat19.StartGeometry(
-            family=args.family,
-            low=args.low,
-            high=args.high,
-            size=args.size,
-            min_separation=args.min_separation,
-        )
-        frame, failed = _regenerate(args.n, args.seed, geometry)
-        meta = {
-            "source": "regenerated",
-            "seed": args.seed,
-            "failed_skipped": failed,
-            **ljat19.generator_params(geometry),
-        }
-        _log(
-            f"LJAT19: {args.n} samples in {time.perf_counter() - start:.1f} s; "
-            f"{failed} starts whose minimisation failed were skipped"
-        )
-    data.check_ljat19(frame, args.from_file or "the regenerated samples")
-    counts = np.bincount(frame["label"].to_numpy(), minlength=4)
-    _log(f"label counts (triangle, chain centred on 1, 2, 3): {counts.tolist()}")
-    storage.write(
-        args.out,
-        "ljat19",
-        {c: frame[c].to_numpy() for c in storage.SCHEMAS["ljat19"].names},
-        _meta(args, {**meta, "n": len(frame)}),
-    )
-
-
-def _regenerate(n: int, seed: int, geometry):
-    """The first n samples of the stream whose minimisation succeeded, and the number skipped.
-
-    Skipping keeps the prefix property (the N = 100 set is the start of the N = 1000 set);
-    failures are rare (see docs/ljat19.md), and more than 1% stops with an error.
-    """
-    from . import data, ljat19
-
-    margin = max(16, n // 100)
-    frame = ljat19.generate(n + margin, seed, geometry=geometry)
-    kept = np.flatnonzero(frame["label"].to_numpy() >= 0)
-    if len(kept) < n:
-        raise data.DataError(
-            f"{n + margin - len(kept)} of {n + margin} LJAT19 minimisations failed (seed {seed}); "
-            f"check ljat19.start ({geometry.params()})"
-        )
-    return frame.iloc[kept[:n]].reset_index(drop=True), int(kept[n - 1] + 1 - n)
-
-
-def cmd_ljat19_fetch(args: argparse.Namespace) -> None:
-    """Copy or download a published LJAT19 file and keep it only if its sha256 matches."""
-    from . import data
-
-    data.fetch_verified(
-        args.out,
-        [args.source],
-        data.sha256_check(args.sha256),
-        what=f"LJAT19 file {args.source}",
-        hint="Check ljat19.published in the config, or download the file by hand and give its path.",
-        retries=1,
-        log=_log,
-    )
-    _log(f"verified {args.source} -> {args.out}")
-
-
-def cmd_ljat19_limits(args: argparse.Namespace) -> None:
-    """Bayes accuracy ceiling and conditional-entropy floor of the label given the input features."""
-    from . import ljat19, storage
-
-    frame = storage.read_frame(args.sample, "ljat19")
-    frame = frame[frame["label"] >= 0]
-    limits = ljat19.bayes_limits(frame[args.features].to_numpy(), frame["label"].to_numpy())
-    limits = _meta(args, {**limits, "features": args.features, "sample": str(args.sample)})
-    _log(f"LJAT19 limits from {len(frame)} samples: {limits}")
-    storage.atomic_write_text(args.out, json.dumps(limits, indent=2) + "\n")
-
-
 def cmd_ljat19_calibrate(args: argparse.Namespace) -> None:
     """Score regenerated LJAT19 data against the paper's facts (docs/ljat19.md, calibration)."""
     from . import calibration, storage
@@ -187,69 +97,6 @@ def cmd_ljat19_calibrate(args: argparse.Namespace) -> None:
 
 
 # --- image data sets (MNIST, Fashion-MNIST) ---------------------------------------------------
-
-
-def cmd_images_fetch(args: argparse.Namespace) -> None:
-    """Copy one official file of an image data set from a local folder, or download it; verified."""
-    from . import images
-
-    out = Path(args.out)
-    images.fetch(
-        args.dataset,
-        out.name,
-        out.parent,
-        source_dir=args.source_dir,
-        mirrors=args.mirrors,
-        log=_log,
-    )
-
-
-def cmd_images_convert(args: argparse.Namespace) -> None:
-    """Check one split's two IDX files (checksums, magic numbers, sizes) and store it as an images table."""
-    from . import data, images, storage
-
-    for path in (args.images, args.labels):
-        if not Path(path).is_file():
-            raise data.DataError(
-                f"{path}: no such file; the workflow fetches it (snakemake --cores 1 {path}), "
-                "or give the path of the official file"
-            )
-        if (problem := images.verify(args.dataset, path)) is not None:
-            raise data.DataError(f"{path}: {problem}; delete it and run again to fetch it")
-    pixels, labels = images.read_split(args.images, args.labels)
-    _log(
-        f"{args.images}: {len(labels)} images, label counts {np.bincount(labels, minlength=10).tolist()}"
-    )
-    storage.write_images(
-        args.out,
-        labels,
-        pixels,
-        _meta(
-            args,
-            {"dataset": args.dataset, "source": [Path(args.images).name, Path(args.labels).name]},
-        ),
-    )
-
-
-def cmd_images_subset(args: argparse.Namespace) -> None:
-    """Draw a deterministic training subset of N images from a converted split."""
-    from . import images, storage
-
-    pixels, labels = storage.read_images(args.split)
-    stratified = args.subset == "stratified"
-    idx = images.subset_indices(labels, args.n, args.seed, stratified=stratified)
-    meta = {
-        **storage.metadata(args.split),
-        "split_file": str(args.split),
-        "n": args.n,
-        "subset": args.subset,
-        "subset_seed": args.seed,
-    }
-    _log(
-        f"{args.n} of {len(labels)} images ({args.subset}, seed {args.seed}); "
-        f"label counts {np.bincount(labels[idx], minlength=10).tolist()}"
-    )
-    storage.write_images(args.out, labels[idx], pixels[idx], _meta(args, meta))
 
 
 # --- training -----------------------------------------------------------------------------------
@@ -659,7 +506,42 @@ class Stage:
 
 
 #: Every workflow stage; each reads its settings from --settings and its files from --in/--out.
-STAGES: dict[str, Stage] = {}
+STAGES: dict[str, Stage] = {
+    "ljat19-dataset": Stage(
+        "datasets:ljat19_table",
+        "Write an LJAT19 table: regenerated from the physics, or the first n rows of a verified file",
+        inputs=("published?",),
+        outputs=("table",),
+    ),
+    "ljat19-fetch": Stage(
+        "datasets:ljat19_fetch",
+        "Copy or download a published LJAT19 file and keep it only if its sha256 matches",
+        outputs=("file",),
+    ),
+    "ljat19-limits": Stage(
+        "datasets:ljat19_limits",
+        "Bayes accuracy ceiling and conditional-entropy floor of LJAT19's label given its inputs",
+        inputs=("sample",),
+        outputs=("limits",),
+    ),
+    "images-fetch": Stage(
+        "datasets:images_fetch",
+        "Copy one official file of an image data set from a local folder, or download it; verified",
+        outputs=("file",),
+    ),
+    "images-convert": Stage(
+        "datasets:images_convert",
+        "Check one split's two IDX files and store it as an images table",
+        inputs=("images", "labels"),
+        outputs=("table",),
+    ),
+    "images-subset": Stage(
+        "datasets:images_subset",
+        "Draw a deterministic training subset of N images from a converted split",
+        inputs=("split",),
+        outputs=("table",),
+    ),
+}
 
 
 def _pairs(option: str, items: list[str] | None) -> dict[str, list[str]]:
@@ -742,7 +624,6 @@ def _add_stages(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import images, ljat19
     from .figures import FIGURES
 
     parser = argparse.ArgumentParser(prog="glassynets", description=__doc__.splitlines()[0])
@@ -763,38 +644,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_stages(sub)
 
-    p = sub.add_parser("ljat19-dataset", help=cmd_ljat19_dataset.__doc__)
-    p.add_argument(
-        "--n", type=int, required=True, help="number of samples (0 with --from-file: all of them)"
-    )
-    p.add_argument(
-        "--seed", type=int, default=1, help="seed of the sample stream (regenerated data)"
-    )
-    start = ljat19.DEFAULT_START
-    p.add_argument(
-        "--family", choices=ljat19.FAMILIES, default=start.family, help="starting-geometry family"
-    )
-    p.add_argument("--low", type=float, default=start.low, help="box: smallest distance (σ)")
-    p.add_argument("--high", type=float, default=start.high, help="box: largest distance (σ)")
-    p.add_argument("--size", type=float, default=start.size, help="cube side, ball radius (σ)")
-    p.add_argument(
-        "--min-separation",
-        type=float,
-        default=start.min_separation,
-        help="cube, ball: smallest pair distance kept (σ)",
-    )
-    p.add_argument(
-        "--from-file", help="take the samples from this verified published-format file instead"
-    )
-    p.add_argument("--out", required=True)
-    p.set_defaults(func=cmd_ljat19_dataset)
-
-    p = sub.add_parser("ljat19-fetch", help=cmd_ljat19_fetch.__doc__)
-    p.add_argument("--source", required=True, help="path or URL")
-    p.add_argument("--sha256", required=True)
-    p.add_argument("--out", required=True)
-    p.set_defaults(func=cmd_ljat19_fetch)
-
     p = sub.add_parser("ljat19-calibrate", help=cmd_ljat19_calibrate.__doc__)
     p.add_argument("--arch", nargs="+", help="metrics tables of the 1-, 2-, 3-layer ljat_arch nets")
     p.add_argument("--chain", nargs="*", help="metrics tables of h1, h1-1, h1-1-1 (ljat_chain)")
@@ -802,40 +651,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mu-summary", nargs="*", help="mu_summary tables of the ljat_arch cells")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_ljat19_calibrate)
-
-    p = sub.add_parser("ljat19-limits", help=cmd_ljat19_limits.__doc__)
-    p.add_argument("--sample", required=True, help="LJAT19 table to estimate from")
-    p.add_argument("--features", nargs="+", required=True, help="input distances (ljat19.features)")
-    p.add_argument("--out", required=True, help="JSON file")
-    p.set_defaults(func=cmd_ljat19_limits)
-
-    p = sub.add_parser("images-fetch", help=cmd_images_fetch.__doc__)
-    p.add_argument("--dataset", choices=sorted(images.IMAGE_SETS), required=True)
-    p.add_argument(
-        "--source-dir", help="folder that may already hold the file (nothing is downloaded then)"
-    )
-    p.add_argument(
-        "--mirrors",
-        nargs="*",
-        help="base URLs, tried in turn (default: the data set's official ones)",
-    )
-    p.add_argument("--out", required=True, help="destination; its name is the official file name")
-    p.set_defaults(func=cmd_images_fetch)
-
-    p = sub.add_parser("images-convert", help=cmd_images_convert.__doc__)
-    p.add_argument("--dataset", choices=sorted(images.IMAGE_SETS), required=True)
-    p.add_argument("--images", required=True, help="*-images-idx3-ubyte.gz")
-    p.add_argument("--labels", required=True, help="*-labels-idx1-ubyte.gz")
-    p.add_argument("--out", required=True, help="images table (Parquet)")
-    p.set_defaults(func=cmd_images_convert)
-
-    p = sub.add_parser("images-subset", help=cmd_images_subset.__doc__)
-    p.add_argument("--split", required=True, help="converted split (images table)")
-    p.add_argument("--n", type=int, required=True, help="subset size (the whole split: its size)")
-    p.add_argument("--subset", choices=["stratified", "random"], required=True)
-    p.add_argument("--seed", type=int, required=True, help="<dataset>.subset_seed")
-    p.add_argument("--out", required=True)
-    p.set_defaults(func=cmd_images_subset)
 
     p = sub.add_parser("train", help=cmd_train.__doc__)
     p.add_argument(

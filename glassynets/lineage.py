@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import settings
+from . import paths, settings
 from .cells import CK_TABLES, HESSIAN_TABLES, METRICS_TABLES, TABLES
 from .targets import LIMITS_FILE, Targets
 
@@ -31,7 +31,7 @@ KEY = "lineage"
 #: The scorecard's Markdown ends with this line, holding its identity.
 SCORECARD_LINE = "<!-- glassynets lineage: {} -->"
 _SCORECARD_PATTERN = re.compile(r"<!-- glassynets lineage: ([0-9a-f]+) -->")
-LIMITS_SAMPLE = "resources/ljat19/limits_sample.parquet"
+LIMITS_SAMPLE = paths.LJAT19_LIMITS_SAMPLE
 
 
 def identity(stage: str, job_settings: Any, inputs: Iterable[str] = ()) -> str:
@@ -69,9 +69,7 @@ class Lineage:
         ljat = config["ljat19"]
         if "ljat19" in datasets or self.targets.scorecard_limits():
             test = settings.ljat19_table(config, "test", ljat["test_seed"])
-            self._add(
-                ["resources/ljat19/test.parquet"], "ljat19", {"n": ljat["test_size"], **test}, []
-            )
+            self._add([paths.LJAT19_TEST], "ljat19", {"n": ljat["test_size"], **test}, [])
             limits = settings.ljat19_table(config, "test", ljat["limits_seed"])
             sample = {"n": ljat["limits_size"], **limits}
             self._add([LIMITS_SAMPLE], "ljat19", sample, [])
@@ -86,9 +84,11 @@ class Lineage:
                 image_set = exp["dataset"]
                 subset = settings.images_subset(config, image_set)
                 for split in {subset["train_split"], "t10k"}:
-                    split_file = f"resources/{image_set}/{split}.parquet"
+                    split_file = paths.IMAGES_SPLIT.format(image_set=image_set, image_split=split)
                     self._add([split_file], "images", [image_set, split], [])
-                split_file = f"resources/{image_set}/{subset['train_split']}.parquet"
+                split_file = paths.IMAGES_SPLIT.format(
+                    image_set=image_set, image_split=subset["train_split"]
+                )
                 self._add([files["train"]], "images_subset", {"n": n, **subset}, [split_file])
 
     def _networks(self) -> None:
@@ -104,11 +104,11 @@ class Lineage:
                     for files in zip(*blocks):
                         self._add(list(files), "train", [train, files[0]], data)
                     inputs = [f for kind in blocks for f in kind]
-                    cell = f"results/tables/{name}/N{n}/{arch}"
-                    tables = [f"{cell}/{t}.parquet" for t in (*TABLES, *METRICS_TABLES)]
+                    cell = paths.CELL.format(experiment=name, n=n, arch=arch)
+                    tables = paths.tables(cell, (*TABLES, *METRICS_TABLES))
                     self._add(tables, "aging", analysis, inputs)
                     if cell in targets.hessian_cells(name):
-                        spectra = [f"{cell}/{t}.parquet" for t in HESSIAN_TABLES]
+                        spectra = paths.tables(cell, HESSIAN_TABLES)
                         hessian = settings.hessian(self.config, name)
                         self._add(spectra, "hessian", hessian, blocks[0] + data)
 
@@ -118,17 +118,15 @@ class Lineage:
             return
         job, analysis = settings.pspin(self.config), settings.aging(pspin["analysis"], pspin["dt"])
         for cell in self.targets.glass_dirs():
-            runs = cell.replace("results/tables/", "results/runs/")
-            outputs = [f"{runs}/snapshots.parquet", f"{cell}/energy.parquet"]
-            self._add([*outputs, f"{runs}/two_time.parquet"], "pspin", [job, cell], [])
-            tables = [f"{cell}/{t}.parquet" for t in TABLES]
-            self._add(tables, "aging", analysis, [f"{runs}/two_time.parquet", outputs[0]])
+            two_time, snapshots = paths.tables(paths.runs_of(cell), ("two_time", "snapshots"))
+            outputs = [snapshots, paths.table(cell, "energy")]
+            self._add([*outputs, two_time], "pspin", [job, cell], [])
+            self._add(paths.tables(cell, TABLES), "aging", analysis, [two_time, snapshots])
         ck = settings.ck(self.config) if pspin["ck"] is not None else None
         for cell in self.targets.ck_dirs():
-            runs = cell.replace("results/tables/", "results/runs/")
-            self._add([f"{runs}/two_time.parquet", f"{cell}/energy.parquet"], "ck", [ck, cell], [])
-            tables = [f"{cell}/{t}.parquet" for t in CK_TABLES]
-            self._add(tables, "aging", analysis, [f"{runs}/two_time.parquet"])
+            two_time = paths.table(paths.runs_of(cell), "two_time")
+            self._add([two_time, paths.table(cell, "energy")], "ck", [ck, cell], [])
+            self._add(paths.tables(cell, CK_TABLES), "aging", analysis, [two_time])
 
     def _reports(self) -> None:
         targets = self.targets

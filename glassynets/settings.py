@@ -60,6 +60,24 @@ def ljat19_table(config: dict[str, Any], split: str, seed: int) -> dict[str, Any
     }
 
 
+def ljat19_dataset(config: dict[str, Any], split: str, seed: int, n: int) -> dict[str, Any]:
+    """The settings of an LJAT19 table job: its size ``n`` (0 with a published file: all of it)
+    and where it comes from (:func:`ljat19_table`)."""
+    return {"n": n, **ljat19_table(config, split, seed)}
+
+
+def ljat19_fetch(config: dict[str, Any], split: str) -> dict[str, Any]:
+    """Which published LJAT19 file to copy or download, and the sha256 it must have."""
+    published = config["ljat19"]["published"]
+    return {"source": published[split], "sha256": published[f"{split}_sha256"]}
+
+
+def image_source(config: dict[str, Any], image_set: str) -> dict[str, Any]:
+    """Where an image data set's official files are looked for: a local folder, then mirrors."""
+    chosen = config[image_set]
+    return {"dataset": image_set, "source_dir": chosen["source_dir"], "mirrors": chosen["mirrors"]}
+
+
 def images_subset(config: dict[str, Any], image_set: str) -> dict[str, Any]:
     """How an image data set's training sets are drawn from its training split."""
     chosen = config[image_set]

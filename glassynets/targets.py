@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import settings
+from . import paths, settings
 from .cells import CK_TABLES, GLASS_TABLES, HESSIAN_TABLES, METRICS_TABLES, TABLES, seed_blocks
 from .figures import FIGURES, PAPER_DATASETS
 
-LIMITS_FILE = "results/tables/ljat19_limits.json"
+LIMITS_FILE = paths.LJAT19_LIMITS
 
 
 class Targets:
@@ -51,7 +51,7 @@ class Targets:
         """Table folders of every (N, architecture) cell of an experiment."""
         exp = self.experiments[name]
         return [
-            f"results/tables/{name}/N{n}/{arch}"
+            paths.CELL.format(experiment=name, n=n, arch=arch)
             for n in exp["n_train"]
             for arch in exp["architectures"]
         ]
@@ -61,7 +61,7 @@ class Targets:
         if self.pspin is None:
             return []
         return [
-            f"results/tables/pspin/N{n}/T{t:g}"
+            paths.PSPIN_CELL.format(n=n, temperature=f"{t:g}")
             for n in self.pspin["n"]
             for t in self.pspin["temperatures"]
         ]
@@ -72,7 +72,7 @@ class Targets:
         if self.pspin is None or self.pspin["ck"] is None:
             return []
         return [
-            f"results/tables/pspin_ck/N{n}/T{t:g}"
+            paths.CK_CELL.format(size=n, temperature=f"{t:g}")
             for t in self.pspin["temperatures"]
             for n in ("inf", *self.pspin["n"])
         ]
@@ -80,17 +80,19 @@ class Targets:
     def data_files(self, experiment: str, n: int | str) -> dict[str, str]:
         """The training table (N rows) and the test table of an experiment's cells at N."""
         dataset = self.experiments[experiment]["dataset"]
-        test = "test" if dataset == "ljat19" else "t10k"
+        if dataset == "ljat19":
+            return {"train": paths.LJAT19_TRAIN.format(n=n), "test": paths.LJAT19_TEST}
         return {
-            "train": f"resources/{dataset}/train_N{n}.parquet",
-            "test": f"resources/{dataset}/{test}.parquet",
+            "train": paths.IMAGES_TRAIN.format(image_set=dataset, n=n),
+            "test": paths.IMAGES_SPLIT.format(image_set=dataset, image_split="t10k"),
         }
 
     def block_files(self, experiment: str, n: int | str, arch: str, kind: str) -> list[str]:
         """Files ``kind`` (snapshots, metrics, two_time) of every seed block of one cell."""
         exp = self.experiments[experiment]
+        cell = {"experiment": experiment, "n": n, "arch": arch}
         return [
-            f"results/runs/{experiment}/N{n}/{arch}/seeds{lo}-{hi}/{kind}.parquet"
+            paths.table(paths.RUN_BLOCK.format(**cell, first=lo, last=hi), kind)
             for lo, hi in seed_blocks(exp["seeds"], exp["seeds_per_job"])
         ]
 
@@ -107,15 +109,15 @@ class Targets:
 
     def hessian_files(self, names: list[str]) -> list[str]:
         return [
-            f"{d}/{t}.parquet"
+            f
             for name in names
             for d in self.hessian_cells(name)
-            for t in HESSIAN_TABLES
+            for f in paths.tables(d, HESSIAN_TABLES)
         ]
 
     @staticmethod
     def cell_table_files(dirs: list[str]) -> list[str]:
-        return [f"{d}/{table}.parquet" for d in dirs for table in (*TABLES, *METRICS_TABLES)]
+        return [f for d in dirs for f in paths.tables(d, (*TABLES, *METRICS_TABLES))]
 
     @staticmethod
     def glass_table_files(dirs: list[str]) -> list[str]:

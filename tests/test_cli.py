@@ -1,5 +1,6 @@
 """The command line as the workflow calls it: data files, verified fetches, and kill-and-resume."""
 
+import json
 import signal
 import subprocess
 import sys
@@ -10,42 +11,37 @@ import numpy as np
 import pytest
 
 from conftest import MNIST_FILES, aging_settings, job_settings, pspin_settings
-from glassynets import cli, data, storage
+from glassynets import cli, data, ljat19, storage
+
+
+def stage(name: str, settings: dict, inputs: dict | None = None, outputs: dict | None = None):
+    """A stage's command line (glassynets.jobs): --settings JSON, --in and --out NAME=PATH."""
+    files = [("--in", k, v) for k, v in (inputs or {}).items()]
+    files += [("--out", k, v) for k, v in (outputs or {}).items()]
+    return [
+        name,
+        "--settings",
+        json.dumps(settings),
+        *(x for o, k, v in files for x in (o, f"{k}={v}")),
+    ]
+
+
+def ljat19_table(n: int, seed: int, out) -> list[str]:
+    """`glassynets ljat19-dataset`: n regenerated samples of stream ``seed`` (default geometry)."""
+    chosen = {"n": n, "source": "regenerate", "seed": seed, **ljat19.DEFAULT_START.params()}
+    return stage("ljat19-dataset", chosen, outputs={"table": out})
 
 
 @pytest.fixture(scope="module")
 def ljat_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ljat")
-    assert (
-        cli.main(
-            ["ljat19-dataset", "--n", "300", "--seed", "1", "--out", str(folder / "train.parquet")]
-        )
-        == 0
-    )
-    assert (
-        cli.main(
-            ["ljat19-dataset", "--n", "200", "--seed", "2", "--out", str(folder / "test.parquet")]
-        )
-        == 0
-    )
+    assert cli.main(ljat19_table(300, 1, folder / "train.parquet")) == 0
+    assert cli.main(ljat19_table(200, 2, folder / "test.parquet")) == 0
     return folder
 
 
 def test_regenerated_sets_are_nested_prefixes(ljat_files, tmp_path):
-    assert (
-        cli.main(
-            [
-                "ljat19-dataset",
-                "--n",
-                "100",
-                "--seed",
-                "1",
-                "--out",
-                str(tmp_path / "small.parquet"),
-            ]
-        )
-        == 0
-    )
+    assert cli.main(ljat19_table(100, 1, tmp_path / "small.parquet")) == 0
     small = storage.read_frame(tmp_path / "small.parquet", "ljat19")
     big = storage.read_frame(ljat_files / "train.parquet", "ljat19")
     assert small.equals(big.iloc[:100])
@@ -84,20 +80,11 @@ def test_published_format_is_checked(tmp_path):
         data.read_ljat19_published(bad)
     good = tmp_path / "good.csv"
     good.write_text("r12,r13,r23,label\n1.1,1.2,1.3,0\n1.2,1.1,2.2,3\n")
-    assert (
-        cli.main(
-            [
-                "ljat19-dataset",
-                "--n",
-                "0",
-                "--from-file",
-                str(good),
-                "--out",
-                str(tmp_path / "g.parquet"),
-            ]
-        )
-        == 0
+    published = {"n": 0, "source": "published", "sha256": "unused: the file is verified upstream"}
+    command = stage(
+        "ljat19-dataset", published, {"published": good}, {"table": tmp_path / "g.parquet"}
     )
+    assert cli.main(command) == 0
     assert storage.read_frame(tmp_path / "g.parquet", "ljat19")["label"].tolist() == [0, 3]
 
 
@@ -208,62 +195,32 @@ def mnist_t10k(tmp_path_factory):
         )
     folder = tmp_path_factory.mktemp("mnist")
     for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
-        assert (
-            cli.main(
-                [
-                    "images-fetch",
-                    "--dataset",
-                    "mnist",
-                    "--source-dir",
-                    str(MNIST_FILES),
-                    "--mirrors",
-                    "--out",
-                    str(folder / "raw" / name),
-                ]
-            )
-            == 0
-        )
+        source = {"dataset": "mnist", "source_dir": str(MNIST_FILES), "mirrors": []}
+        assert cli.main(stage("images-fetch", source, outputs={"file": folder / "raw" / name})) == 0
+    raw = {
+        "images": folder / "raw/t10k-images-idx3-ubyte.gz",
+        "labels": folder / "raw/t10k-labels-idx1-ubyte.gz",
+    }
     assert (
         cli.main(
-            [
-                "images-convert",
-                "--dataset",
-                "mnist",
-                "--images",
-                str(folder / "raw/t10k-images-idx3-ubyte.gz"),
-                "--labels",
-                str(folder / "raw/t10k-labels-idx1-ubyte.gz"),
-                "--out",
-                str(folder / "t10k.parquet"),
-            ]
+            stage("images-convert", {"dataset": "mnist"}, raw, {"table": folder / "t10k.parquet"})
         )
         == 0
     )
     return folder
 
 
+def subset(split, n: int, out) -> list[str]:
+    """`glassynets images-subset`: a stratified subset of n images (seed 0) of a converted split."""
+    chosen = {"n": n, "train_split": "t10k", "subset": "stratified", "subset_seed": 0}
+    return stage("images-subset", chosen, {"split": split}, {"table": out})
+
+
 def test_mnist_convert_and_subset_on_the_real_test_files(mnist_t10k, tmp_path):
     pixels, labels = storage.read_images(mnist_t10k / "t10k.parquet")
     assert pixels.shape == (10000, 784) and np.bincount(labels).tolist()[:3] == [980, 1135, 1032]
     out = tmp_path / "train_N1000.parquet"
-    assert (
-        cli.main(
-            [
-                "images-subset",
-                "--split",
-                str(mnist_t10k / "t10k.parquet"),
-                "--n",
-                "1000",
-                "--subset",
-                "stratified",
-                "--seed",
-                "0",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    assert cli.main(subset(mnist_t10k / "t10k.parquet", 1000, out)) == 0
     sub_pixels, sub_labels = storage.read_images(out)
     assert sub_pixels.shape == (1000, 784)
     assert (
@@ -275,18 +232,9 @@ def test_mnist_convert_and_subset_on_the_real_test_files(mnist_t10k, tmp_path):
 def test_mnist_convert_refuses_a_file_with_the_wrong_md5(mnist_t10k, tmp_path, capsys):
     bad = tmp_path / "t10k-labels-idx1-ubyte.gz"
     bad.write_bytes((mnist_t10k / "raw/t10k-labels-idx1-ubyte.gz").read_bytes()[:-10])
+    raw = {"images": mnist_t10k / "raw/t10k-images-idx3-ubyte.gz", "labels": bad}
     code = cli.main(
-        [
-            "images-convert",
-            "--dataset",
-            "mnist",
-            "--images",
-            str(mnist_t10k / "raw/t10k-images-idx3-ubyte.gz"),
-            "--labels",
-            str(bad),
-            "--out",
-            str(tmp_path / "t.parquet"),
-        ]
+        stage("images-convert", {"dataset": "mnist"}, raw, {"table": tmp_path / "t.parquet"})
     )
     assert (
         code == 1 and "md5 is" in capsys.readouterr().err and not (tmp_path / "t.parquet").exists()
@@ -295,24 +243,7 @@ def test_mnist_convert_refuses_a_file_with_the_wrong_md5(mnist_t10k, tmp_path, c
 
 def test_train_on_real_mnist_images(mnist_t10k, tmp_path):
     split = str(mnist_t10k / "t10k.parquet")
-    assert (
-        cli.main(
-            [
-                "images-subset",
-                "--split",
-                split,
-                "--n",
-                "500",
-                "--subset",
-                "stratified",
-                "--seed",
-                "0",
-                "--out",
-                str(tmp_path / "train.parquet"),
-            ]
-        )
-        == 0
-    )
+    assert cli.main(subset(split, 500, tmp_path / "train.parquet")) == 0
     settings = job_settings(
         dataset="mnist", batch_size=50, steps=300, snapshots_per_decade=20, device="auto"
     )

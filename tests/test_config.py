@@ -16,6 +16,13 @@ def paper():
     return yaml.safe_load((ROOT / "config.yaml").read_text())
 
 
+def section(config: dict, *keys: str) -> dict:
+    """config[k1][k2]..., created empty where config.yaml leaves it to the schema's defaults."""
+    for key in keys:
+        config = config.setdefault(key, {})
+    return config
+
+
 def test_paper_config_is_valid_and_has_the_papers_settings():
     config = validate(paper(), SCHEMA)
     arch = config["experiments"]["ljat_arch"]
@@ -79,23 +86,28 @@ def test_defaults_are_filled_in():
             lambda c: c.update(dtype="half"),
             "'dtype' = 'half' is not allowed; choose one of ['float32', 'float64']",
         ),
-        (lambda c: c["scorecard"].update(grad_rms_after="1.0e4"), "write 1.0e+4"),
+        (lambda c: section(c, "scorecard").update(grad_rms_after="1.0e4"), "write 1.0e+4"),
         (
-            lambda c: c["ljat19"]["start"].update(family="box", low=2.0),
+            lambda c: section(c, "ljat19", "start").update(family="box", low=2.0),
             "'ljat19.start.low' = 2.0 must be below",
         ),
         (
-            lambda c: c["ljat19"]["start"].update(family="ball", size=1.0, min_separation=1.8),
+            lambda c: section(c, "ljat19", "start").update(
+                family="ball", size=1.0, min_separation=1.8
+            ),
             "'ljat19.start.min_separation' = 1.8 must be below 1.732",
         ),
-        (lambda c: c["ljat19"]["start"].update(family="sphere"), "'ljat19.start.family'"),
-        (lambda c: c["ljat19"].update(source="published"), "'ljat19.published.train' is empty"),
+        (lambda c: section(c, "ljat19", "start").update(family="sphere"), "'ljat19.start.family'"),
+        (
+            lambda c: section(c, "ljat19").update(source="published"),
+            "'ljat19.published.train' is empty",
+        ),
         (
             lambda c: c["experiments"].update({"bad-name": {}}),
             "name 'bad-name' under 'experiments' must match",
         ),
         (
-            lambda c: c["mnist"].update(train_split="t10k"),
+            lambda c: section(c, "mnist").update(train_split="t10k"),
             "'experiments.mnist_arch.n_train' holds 60000, more than the 10000 images of 'mnist.train_split' = 't10k'",
         ),
         (

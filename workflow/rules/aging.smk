@@ -9,10 +9,7 @@ rule aging:
         snapshots=block_files("snapshots"),
         metrics=block_files("metrics"),
     output:
-        expand(
-            "results/tables/{{experiment}}/N{{n}}/{{arch}}/{table}.parquet",
-            table=[*TABLES, *METRICS_TABLES],
-        ),
+        paths.tables(paths.CELL, [*TABLES, *METRICS_TABLES]),
     log:
         "results/logs/aging/{experiment}/N{n}/{arch}.log",
     conda:
@@ -23,8 +20,8 @@ rule aging:
         runtime=COSTS.aging_runtime_min,
     params:
         settings=aging_settings,
-        lineage=lineage("results/tables/{experiment}/N{n}/{arch}/msd.parquet"),
-        folder="results/tables/{experiment}/N{n}/{arch}",
+        lineage=lineage(paths.table(paths.CELL, "msd")),
+        folder=paths.CELL,
     shell:
         "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
         "aging --settings '{params.settings}' --two-time {input.two_time} "
@@ -33,11 +30,11 @@ rule aging:
 
 use rule aging as aging_pspin with:
     input:
-        two_time="results/runs/pspin/N{n}/T{temperature}/two_time.parquet",
-        snapshots="results/runs/pspin/N{n}/T{temperature}/snapshots.parquet",
+        two_time=paths.table(paths.PSPIN_RUN, "two_time"),
+        snapshots=paths.table(paths.PSPIN_RUN, "snapshots"),
         metrics=[],
     output:
-        expand("results/tables/pspin/N{{n}}/T{{temperature}}/{table}.parquet", table=TABLES),
+        paths.tables(paths.PSPIN_CELL, TABLES),
     log:
         "results/logs/aging/pspin/N{n}/T{temperature}.log",
     resources:
@@ -45,19 +42,17 @@ use rule aging as aging_pspin with:
         runtime=COSTS.pspin_aging_runtime_min,
     params:
         settings=settings.as_json(settings.aging(PSPIN["analysis"], PSPIN["dt"])) if PSPIN else "",
-        lineage=lineage("results/tables/pspin/N{n}/T{temperature}/msd.parquet"),
-        folder="results/tables/pspin/N{n}/T{temperature}",
+        lineage=lineage(paths.table(paths.PSPIN_CELL, "msd")),
+        folder=paths.PSPIN_CELL,
 
 
 use rule aging as aging_ck with:
     input:
-        two_time="results/runs/pspin_ck/N{size}/T{temperature}/two_time.parquet",
+        two_time=paths.table(paths.CK_RUN, "two_time"),
         snapshots=[],
         metrics=[],
     output:
-        expand(
-            "results/tables/pspin_ck/N{{size}}/T{{temperature}}/{table}.parquet", table=CK_TABLES
-        ),
+        paths.tables(paths.CK_CELL, CK_TABLES),
     log:
         "results/logs/aging/pspin_ck/N{size}/T{temperature}.log",
     wildcard_constraints:
@@ -67,5 +62,5 @@ use rule aging as aging_ck with:
         runtime=COSTS.ck_aging_runtime_min,
     params:
         settings=settings.as_json(settings.aging(PSPIN["analysis"], PSPIN["dt"])) if PSPIN else "",
-        lineage=lineage("results/tables/pspin_ck/N{size}/T{temperature}/msd.parquet"),
-        folder="results/tables/pspin_ck/N{size}/T{temperature}",
+        lineage=lineage(paths.table(paths.CK_CELL, "msd")),
+        folder=paths.CK_CELL,

@@ -6,7 +6,7 @@ import re
 import sys
 
 from glassynets import config as config_checks
-from glassynets import images, settings
+from glassynets import images, paths, settings
 from glassynets.cells import CK_TABLES, METRICS_TABLES, TABLES
 from glassynets.costs import Costs, ljat19_runtime_min, table_mem_mb, table_runtime_min
 from glassynets.lineage import Lineage, misplaced_folders, unreadable
@@ -72,12 +72,12 @@ def hessian_inputs(wildcards):
 
 def image_train_split(wildcards):
     split = config[wildcards.image_set]["train_split"]
-    return f"resources/{wildcards.image_set}/{split}.parquet"
+    return paths.IMAGES_SPLIT.format(image_set=wildcards.image_set, image_split=split)
 
 
 def published_file(split):
     """The verified copy of a published LJAT19 file, when the config asks for them."""
-    return [f"resources/ljat19/published/{split}.verified"] if PUBLISHED else []
+    return [paths.LJAT19_PUBLISHED.format(split=split)] if PUBLISHED else []
 
 
 # --- settings and options handed to jobs (tracked by Snakemake as params)
@@ -103,21 +103,16 @@ def hessian_settings(wildcards):
     return settings.as_json(settings.hessian(config, wildcards.experiment))
 
 
-def ljat19_source(split, seed):
-    """Where an LJAT19 table comes from, as options: a published file, or the generator."""
-    source = settings.ljat19_table(config, split, seed)
-    if source.pop("source") == "published":
-        return f"--from-file resources/ljat19/published/{split}.verified"
-    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in source.items())
+def ljat19_settings(split, seed, n=None):
+    """Params: an LJAT19 table job's settings (n None: the wildcard N)."""
+    return lambda w: settings.as_json(
+        settings.ljat19_dataset(config, split, seed, int(w.n) if n is None else n)
+    )
 
 
-def image_fetch_options(image_set):
-    """Where an image data set's files come from. Deliberately kept out of params: the bytes are
-    verified, so changing the folder or the mirrors must not refetch the files and retrain."""
-    chosen = config[image_set]
-    source = f"--source-dir {chosen['source_dir']}" if chosen["source_dir"] else ""
-    mirrors = f"--mirrors {' '.join(chosen['mirrors'])}" if chosen["mirrors"] is not None else ""
-    return f"--dataset {image_set} {source} {mirrors}"
+def published_input(split):
+    """The verified published LJAT19 file as a job's input option, when the config uses them."""
+    return " ".join(f"--in published={path}" for path in published_file(split))
 
 
 def inputs_readable(jobs):

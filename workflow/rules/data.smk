@@ -4,25 +4,24 @@
 
 rule ljat19_fetch_published:
     output:
-        "resources/ljat19/published/{split}.verified",
+        paths.LJAT19_PUBLISHED,
     log:
         "results/logs/ljat19_fetch_published/{split}.log",
     localrule: True
     conda:
         "../../envs/glassynets.yaml"
     params:
-        source=lambda w: LJAT["published"][w.split],
-        sha256=lambda w: LJAT["published"][f"{w.split}_sha256"],
+        settings=lambda w: settings.as_json(settings.ljat19_fetch(config, w.split)),
     shell:
         "exec glassynets --log {log} --stop-with-parent $PPID "
-        "ljat19-fetch --source {params.source} --sha256 {params.sha256} --out {output}"
+        "ljat19-fetch --settings '{params.settings}' --out file={output}"
 
 
 rule ljat19_train_set:
     input:
         published_file("train"),
     output:
-        "resources/ljat19/train_N{n}.parquet",
+        paths.LJAT19_TRAIN,
     log:
         "results/logs/ljat19_train_set/N{n}.log",
     conda:
@@ -32,18 +31,19 @@ rule ljat19_train_set:
         mem_mb=table_mem_mb(LJAT["limits_size"], 40),
         runtime=COSTS.ljat19_train_runtime_min,
     params:
-        source=ljat19_source("train", LJAT["train_seed"]),
-        lineage=lineage("resources/ljat19/train_N{n}.parquet"),
+        settings=ljat19_settings("train", LJAT["train_seed"]),
+        published=published_input("train"),
+        lineage=lineage(paths.LJAT19_TRAIN),
     shell:
         "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
-        "ljat19-dataset --n {wildcards.n} {params.source} --out {output}"
+        "ljat19-dataset --settings '{params.settings}' {params.published} --out table={output}"
 
 
 rule ljat19_test_set:
     input:
         published_file("test"),
     output:
-        "resources/ljat19/test.parquet",
+        paths.LJAT19_TEST,
     log:
         "results/logs/ljat19_test_set.log",
     conda:
@@ -53,19 +53,19 @@ rule ljat19_test_set:
         mem_mb=table_mem_mb(LJAT["test_size"], 40),
         runtime=ljat19_runtime_min(LJAT["test_size"]),
     params:
-        n=LJAT["test_size"],
-        source=ljat19_source("test", LJAT["test_seed"]),
-        lineage=lineage("resources/ljat19/test.parquet"),
+        settings=ljat19_settings("test", LJAT["test_seed"], LJAT["test_size"]),
+        published=published_input("test"),
+        lineage=lineage(paths.LJAT19_TEST),
     shell:
         "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
-        "ljat19-dataset --n {params.n} {params.source} --out {output}"
+        "ljat19-dataset --settings '{params.settings}' {params.published} --out table={output}"
 
 
 rule ljat19_limits_sample:
     input:
         published_file("test"),
     output:
-        "resources/ljat19/limits_sample.parquet",
+        paths.LJAT19_LIMITS_SAMPLE,
     log:
         "results/logs/ljat19_limits_sample.log",
     conda:
@@ -75,19 +75,22 @@ rule ljat19_limits_sample:
         mem_mb=table_mem_mb(LJAT["limits_size"], 40),
         runtime=ljat19_runtime_min(LJAT["limits_size"]),
     params:
-        n=0 if PUBLISHED else LJAT["limits_size"],  # 0: the whole published test file
-        source=ljat19_source("test", LJAT["limits_seed"]),
-        lineage=lineage("resources/ljat19/limits_sample.parquet"),
+        # n = 0: the whole published test file
+        settings=ljat19_settings(
+            "test", LJAT["limits_seed"], 0 if PUBLISHED else LJAT["limits_size"]
+        ),
+        published=published_input("test"),
+        lineage=lineage(paths.LJAT19_LIMITS_SAMPLE),
     shell:
         "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
-        "ljat19-dataset --n {params.n} {params.source} --out {output}"
+        "ljat19-dataset --settings '{params.settings}' {params.published} --out table={output}"
 
 
 rule ljat19_limits:
     input:
-        "resources/ljat19/limits_sample.parquet",
+        paths.LJAT19_LIMITS_SAMPLE,
     output:
-        "results/tables/ljat19_limits.json",
+        paths.LJAT19_LIMITS,
     log:
         "results/logs/ljat19_limits.log",
     conda:
@@ -97,11 +100,11 @@ rule ljat19_limits:
         mem_mb=table_mem_mb(LJAT["limits_size"], 40),
         runtime=table_runtime_min(LJAT["limits_size"], 40),
     params:
-        features=" ".join(LJAT["features"]),
-        lineage=lineage("results/tables/ljat19_limits.json"),
+        settings=settings.as_json({"features": LJAT["features"]}),
+        lineage=lineage(paths.LJAT19_LIMITS),
     shell:
         "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
-        "ljat19-limits --sample {input} --features {params.features} --out {output}"
+        "ljat19-limits --settings '{params.settings}' --in sample={input} --out limits={output}"
 
 
 # Image data sets (MNIST, Fashion-MNIST): the four official files, verified, converted once to
@@ -110,23 +113,30 @@ rule ljat19_limits:
 
 rule images_fetch:
     output:
-        "resources/{image_set}/raw/{image_file}",
+        paths.IMAGES_RAW,
     log:
         "results/logs/images_fetch/{image_set}/{image_file}.log",
     localrule: True  # runs where the network is (the login node of a cluster); retries each mirror itself
     run:
-        # run: rather than shell: so that the source options below (see image_fetch_options) are
-        # not part of the tracked command text; tee shows an offline user what is missing.
-        options = image_fetch_options(wildcards.image_set)
-        shell("glassynets images-fetch {options} --out {output} 2>&1 | tee {log}")
+        # run: rather than shell: so that where the files come from (a folder, mirrors) is not
+        # part of the tracked command text: the bytes are verified, so changing the folder or the
+        # mirrors must not refetch the files and retrain. tee shows an offline user what is missing.
+        source = settings.as_json(settings.image_source(config, wildcards.image_set))
+        shell(
+            "glassynets images-fetch --settings '{source}' --out file={output} 2>&1 | tee {log}"
+        )
 
 
 rule images_convert:
     input:
-        images="resources/{image_set}/raw/{image_split}-images-idx3-ubyte.gz",
-        labels="resources/{image_set}/raw/{image_split}-labels-idx1-ubyte.gz",
+        images=paths.IMAGES_RAW.format(
+            image_set="{image_set}", image_file="{image_split}-images-idx3-ubyte.gz"
+        ),
+        labels=paths.IMAGES_RAW.format(
+            image_set="{image_set}", image_file="{image_split}-labels-idx1-ubyte.gz"
+        ),
     output:
-        "resources/{image_set}/{image_split}.parquet",
+        paths.IMAGES_SPLIT,
     log:
         "results/logs/images_convert/{image_set}/{image_split}.log",
     conda:
@@ -136,18 +146,19 @@ rule images_convert:
         mem_mb=table_mem_mb(60000, 784),
         runtime=table_runtime_min(60000, 784),
     params:
-        lineage=lineage("resources/{image_set}/{image_split}.parquet"),
+        settings=lambda w: settings.as_json({"dataset": w.image_set}),
+        lineage=lineage(paths.IMAGES_SPLIT),
     shell:
         "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
-        "images-convert --dataset {wildcards.image_set} --images {input.images} "
-        "--labels {input.labels} --out {output}"
+        "images-convert --settings '{params.settings}' --in images={input.images} "
+        "--in labels={input.labels} --out table={output}"
 
 
 rule images_train_set:
     input:
         image_train_split,
     output:
-        "resources/{image_set}/train_N{n}.parquet",
+        paths.IMAGES_TRAIN,
     log:
         "results/logs/images_train_set/{image_set}/N{n}.log",
     conda:
@@ -157,10 +168,10 @@ rule images_train_set:
         mem_mb=table_mem_mb(60000, 784),
         runtime=table_runtime_min(60000, 784),
     params:
-        subset=lambda wildcards: config[wildcards.image_set]["subset"],
-        seed=lambda wildcards: config[wildcards.image_set]["subset_seed"],
-        lineage=lineage("resources/{image_set}/train_N{n}.parquet"),
+        settings=lambda w: settings.as_json(
+            {"n": int(w.n), **settings.images_subset(config, w.image_set)}
+        ),
+        lineage=lineage(paths.IMAGES_TRAIN),
     shell:
         "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
-        "images-subset --split {input} --n {wildcards.n} --subset {params.subset} "
-        "--seed {params.seed} --out {output}"
+        "images-subset --settings '{params.settings}' --in split={input} --out table={output}"

@@ -4,9 +4,9 @@
 
 rule pspin:
     output:
-        snapshots="results/runs/pspin/N{n}/T{temperature}/snapshots.parquet",
-        energy="results/tables/pspin/N{n}/T{temperature}/energy.parquet",
-        two_time="results/runs/pspin/N{n}/T{temperature}/two_time.parquet",
+        snapshots=paths.table(paths.PSPIN_RUN, "snapshots"),
+        energy=paths.table(paths.PSPIN_CELL, "energy"),
+        two_time=paths.table(paths.PSPIN_RUN, "two_time"),
     log:
         "results/logs/pspin/N{n}/T{temperature}.log",
     conda:
@@ -17,9 +17,9 @@ rule pspin:
         runtime=COSTS.pspin_runtime_min,
     params:
         settings=settings.as_json(settings.pspin(config)) if PSPIN else "",
-        lineage=lineage("results/runs/pspin/N{n}/T{temperature}/two_time.parquet"),
+        lineage=lineage(paths.table(paths.PSPIN_RUN, "two_time")),
         # Not an output: Snakemake deletes outputs of failed jobs, and a resume needs these files.
-        checkpoints="results/checkpoints/pspin/N{n}/T{temperature}",
+        checkpoints=paths.PSPIN_CHECKPOINT,
     shell:
         "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
         "pspin --settings '{params.settings}' --n {wildcards.n} --temperature {wildcards.temperature} "
@@ -31,8 +31,8 @@ rule pspin:
 # N = inf, or mapped to a simulated N; analysed by rule aging_ck like a one-run cell.
 rule ck:
     output:
-        two_time="results/runs/pspin_ck/N{size}/T{temperature}/two_time.parquet",
-        energy="results/tables/pspin_ck/N{size}/T{temperature}/energy.parquet",
+        two_time=paths.table(paths.CK_RUN, "two_time"),
+        energy=paths.table(paths.CK_CELL, "energy"),
     log:
         "results/logs/ck/N{size}/T{temperature}.log",
     wildcard_constraints:
@@ -45,7 +45,7 @@ rule ck:
         runtime=COSTS.ck_runtime_min,
     params:
         settings=settings.as_json(settings.ck(config)) if PSPIN and PSPIN["ck"] else "",
-        lineage=lineage("results/runs/pspin_ck/N{size}/T{temperature}/two_time.parquet"),
+        lineage=lineage(paths.table(paths.CK_RUN, "two_time")),
     shell:
         # numpy's BLAS does the work; its own threads on top of Snakemake's jobs oversubscribe
         "OPENBLAS_NUM_THREADS={threads} exec glassynets --log {log} --stop-with-parent $PPID "

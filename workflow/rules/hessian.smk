@@ -5,8 +5,8 @@ rule hessian:
     input:
         unpack(hessian_inputs),
     output:
-        eigenvalues="results/tables/{experiment}/N{n}/{arch}/hessian.parquet",
-        summary="results/tables/{experiment}/N{n}/{arch}/hessian_summary.parquet",
+        eigenvalues=paths.table(paths.CELL, "hessian"),
+        summary=paths.table(paths.CELL, "hessian_summary"),
     log:
         "results/logs/hessian/{experiment}/N{n}/{arch}.log",
     conda:
@@ -17,7 +17,7 @@ rule hessian:
         runtime=COSTS.hessian_runtime_min,
     params:
         settings=hessian_settings,
-        lineage=lineage("results/tables/{experiment}/N{n}/{arch}/hessian.parquet"),
+        lineage=lineage(paths.table(paths.CELL, "hessian")),
     shell:
         "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
         "hessian --settings '{params.settings}' --snapshots {input.snapshots} "

@@ -5,9 +5,9 @@ rule train:
     input:
         unpack(train_inputs),
     output:
-        snapshots="results/runs/{experiment}/N{n}/{arch}/seeds{first}-{last}/snapshots.parquet",
-        metrics="results/runs/{experiment}/N{n}/{arch}/seeds{first}-{last}/metrics.parquet",
-        two_time="results/runs/{experiment}/N{n}/{arch}/seeds{first}-{last}/two_time.parquet",
+        snapshots=paths.table(paths.RUN_BLOCK, "snapshots"),
+        metrics=paths.table(paths.RUN_BLOCK, "metrics"),
+        two_time=paths.table(paths.RUN_BLOCK, "two_time"),
     log:
         "results/logs/train/{experiment}/N{n}/{arch}/seeds{first}-{last}.log",
     conda:
@@ -19,11 +19,9 @@ rule train:
         gpu=COSTS.train_gpus,
     params:
         settings=train_settings,
-        lineage=lineage(
-            "results/runs/{experiment}/N{n}/{arch}/seeds{first}-{last}/two_time.parquet"
-        ),
+        lineage=lineage(paths.table(paths.RUN_BLOCK, "two_time")),
         # Not an output: Snakemake deletes outputs of failed jobs, and a resume needs this file.
-        checkpoint="results/checkpoints/{experiment}/N{n}/{arch}/seeds{first}-{last}.pt",
+        checkpoint=paths.CHECKPOINT,
         checkpoint_every_s=config["checkpoint_every_s"],
     shell:
         "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
