@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
 from . import scaling, two_time
+from .jobs import Job
 
 
 def pair_indices(n_steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -825,3 +827,52 @@ def _weight_hist_table(
         "count": counts.reshape(-1),
         "density": density.reshape(-1),
     }
+
+
+def aging_tables(job: Job) -> None:
+    """The aging stage: merge a cell's seed blocks and write every aging table into its folder.
+
+    Settings: an ``analysis`` section with t_w in steps (glassynets.settings.aging). Inputs
+    two_time (one table per seed block), snapshots (theirs, for the histograms; none for the CK
+    curves) and metrics (merged into the folder; none for a glass); output folder: the cell's
+    table folder (<kind>.parquet for each table of analyse_cell).
+    """
+    import pandas as pd
+
+    from . import storage
+
+    settings = job.settings
+    two_times, snapshot_files, metric_files = (
+        job.input_list(name) for name in ("two_time", "snapshots", "metrics")
+    )
+    if not two_times:
+        raise ValueError("aging: --in two_time=PATH is required, once per seed block")
+    blocks = [storage.read_two_time(p) for p in two_times]
+    snapshot_blocks = [storage.read_snapshots(p) for p in snapshot_files]
+    steps = snapshot_blocks[0][0] if snapshot_blocks else None  # none: the CK curves
+    if any(not np.array_equal(b[0], steps) for b in snapshot_blocks):
+        raise ValueError(
+            "seed blocks of one cell have different snapshot steps; retrain them with one config"
+        )
+    meta = storage.metadata(two_times[0])
+    meta.pop("overlap_eps", None)
+    meta["seeds"] = np.concatenate([np.unique(b[0]["seed"]) for b in blocks]).tolist()
+    meta.update(storage.provenance([*two_times, *snapshot_files, *metric_files], settings))
+    meta = job.meta(meta)
+    tables = analyse_cell(
+        blocks,
+        np.concatenate([b[2] for b in snapshot_blocks], axis=1) if snapshot_blocks else None,
+        steps,
+        int(meta["n_params"]),
+        float(meta.get("steps", 0)),
+        settings,
+        log=job.log,
+        exact=meta.get("theory") == "ck",
+    )
+    if metric_files:
+        metrics = pd.concat(
+            [storage.read_frame(p, "metrics") for p in metric_files], ignore_index=True
+        )
+        tables["metrics"] = {c: metrics[c].to_numpy() for c in metrics}
+    for kind, columns in tables.items():
+        storage.write(Path(job.output("folder")) / f"{kind}.parquet", kind, columns, meta)

@@ -178,45 +178,6 @@ def _train(args: argparse.Namespace) -> None:
 # --- aging analysis -----------------------------------------------------------------------------
 
 
-def cmd_aging(args: argparse.Namespace) -> None:
-    """Merge a cell's seed blocks; write Δ, D, Y and Q_ε from t = 1, t*(t_w), μ with its crossover and
-    full uncertainty, the Δ* scan, the late-time behaviour of Δ and the parameter histograms."""
-    import pandas as pd
-
-    from . import aging, storage
-
-    settings = _settings(args)
-    blocks = [storage.read_two_time(p) for p in args.two_time]
-    snapshot_blocks = [storage.read_snapshots(p) for p in args.snapshots]
-    steps = snapshot_blocks[0][0] if snapshot_blocks else None  # none: the CK curves
-    if any(not np.array_equal(b[0], steps) for b in snapshot_blocks):
-        raise ValueError(
-            "seed blocks of one cell have different snapshot steps; retrain them with one config"
-        )
-    meta = storage.metadata(args.two_time[0])
-    meta.pop("overlap_eps", None)
-    meta["seeds"] = np.concatenate([np.unique(b[0]["seed"]) for b in blocks]).tolist()
-    meta.update(storage.provenance([*args.two_time, *args.snapshots, *args.metrics], settings))
-    meta = _meta(args, meta)
-    tables = aging.analyse_cell(
-        blocks,
-        np.concatenate([b[2] for b in snapshot_blocks], axis=1) if snapshot_blocks else None,
-        steps,
-        int(meta["n_params"]),
-        float(meta.get("steps", 0)),
-        settings,
-        log=_log,
-        exact=meta.get("theory") == "ck",
-    )
-    if args.metrics:
-        metrics = pd.concat(
-            [storage.read_frame(p, "metrics") for p in args.metrics], ignore_index=True
-        )
-        tables["metrics"] = {c: metrics[c].to_numpy() for c in metrics}
-    for kind, columns in tables.items():
-        storage.write(Path(args.out) / f"{kind}.parquet", kind, columns, meta)
-
-
 def cmd_analyse(args: argparse.Namespace) -> None:
     """The aging analysis of any runs' two_time tables (glassynets.AgingRecorder's, or the
     workflow's): t*(t_w), μ with its total interval, crossover, residuals, aging class, the Δ*
@@ -249,130 +210,6 @@ def _yaml_value(text: str):
     import yaml
 
     return yaml.safe_load(text)
-
-
-# --- Hessian spectra ----------------------------------------------------------------------------
-
-
-def cmd_hessian(args: argparse.Namespace) -> None:
-    """Hessian spectra of the full-batch training loss at chosen snapshot steps of a cell's first runs."""
-    import torch
-
-    from . import hessian, storage, tensors
-
-    settings = _settings(args)
-    torch.set_num_threads(args.threads)
-    blocks = [storage.read_snapshots(p) for p in args.snapshots]
-    meta = _meta(
-        args,
-        {
-            **storage.metadata(args.snapshots[0]),
-            **storage.provenance([*args.snapshots, args.train, args.test], settings),
-        },
-    )
-    x, y = tensors.dataset_tensors(settings, args.train, meta["n_train"], torch.float64)
-    x_test, y_test = tensors.dataset_tensors(settings, args.test, None, torch.float64)
-    eigenvalues, summary = hessian.along_training(
-        blocks[0][0],
-        np.concatenate([b[1] for b in blocks]),
-        np.concatenate([b[2] for b in blocks], axis=1),
-        (x, y),
-        (x_test, y_test),
-        meta,
-        settings,
-        log=_log,
-    )
-    storage.write(args.out_eigenvalues, "hessian", eigenvalues, meta)
-    storage.write(args.out_summary, "hessian_summary", summary, meta)
-
-
-# --- the p-spin glass ---------------------------------------------------------------------------
-
-
-def cmd_pspin(args: argparse.Namespace) -> None:
-    """Quench the spherical p-spin (p = 3) and integrate its Langevin dynamics; write the spins as a
-    snapshots table (θ = s), the two-time observables and the energy per spin.
-
-    Each coupling sample is checkpointed to --checkpoint-dir when done (not a workflow output), so
-    a killed job resumes at the next sample; a sample depends only on (seed, sample), so the
-    result has the same bits either way."""
-    with _holding(args.checkpoint_dir):
-        _pspin(args)
-
-
-def _pspin(args: argparse.Namespace) -> None:
-    import torch
-
-    from . import pspin, storage
-
-    settings = _settings(args)
-    torch.set_num_threads(args.threads)
-    meta = {
-        "model": "pspin",
-        "experiment": "pspin",
-        "p": 3,
-        "n_spins": args.n,
-        "n_params": args.n,
-        "temperature": args.temperature,
-        "time": settings["steps"] * settings["dt"],
-        **settings,
-    }
-    meta.update(storage.provenance([], meta))
-    meta = _meta(args, meta)
-    checkpoints = Path(args.checkpoint_dir) if args.checkpoint_dir else None
-    cell = pspin.run_cell(args.n, args.temperature, settings, checkpoints, log=_log)
-    storage.write_snapshots(args.out_snapshots, cell.steps, cell.runs, cell.snapshots, meta)
-    storage.write_two_time(
-        args.out_two_time, cell.two_time.columns(cell.runs), cell.two_time.eps, meta
-    )
-    storage.write(
-        args.out_energy,
-        "energy",
-        {
-            "seed": np.tile(cell.runs, len(cell.steps)),
-            "step": np.repeat(cell.steps, len(cell.runs)),
-            "energy": cell.energies.reshape(-1),
-        },
-        meta,
-    )
-    if args.checkpoint_dir:
-        for done in Path(args.checkpoint_dir).glob("sample*.npz"):
-            done.unlink()
-    _log(
-        f"wrote {args.out_snapshots} and {args.out_energy}; mean final energy per spin {cell.energies[-1].mean():.4f}"
-    )
-
-
-def cmd_ck(args: argparse.Namespace) -> None:
-    """Integrate the exact n = ∞ dynamics of the p-spin (the CK equations) on a simulated cell's
-    two-time grid, at n = ∞ or mapped to N spins; write them as a two_time table of one run and
-    an energy table, for the same aging analysis."""
-    from . import ck, storage
-
-    settings = _settings(args)
-    n = None if args.n == "inf" else int(args.n)
-    cell = ck.run_cell(n, args.temperature, settings, log=_log)
-    meta = {
-        "model": "pspin",
-        "theory": "ck",
-        "experiment": "pspin_ck",
-        "p": 3,
-        "n_spins": n,
-        "n_params": n or 1,  # Δ is per spin; a network-sized Δ* is refused for the p-spin (config)
-        "temperature": args.temperature,
-        "time": settings["steps"] * settings["dt"],
-        **settings,
-        "ck_solution": cell.metadata,
-    }
-    meta.update(storage.provenance([], meta))
-    meta = _meta(args, meta)
-    storage.write_two_time(args.out_two_time, cell.two_time, settings["overlap_eps"], meta)
-    storage.write(args.out_energy, "energy", cell.energy, meta)
-    _log(
-        f"wrote {args.out_two_time} and {args.out_energy}: {len(cell.two_time['t_w'])} pairs, "
-        f"final energy per spin {cell.energy['energy'][-1]:.4f} "
-        f"({cell.metadata['seconds']:.0f} s, {cell.metadata['points']} stored times)"
-    )
 
 
 # --- figures and scorecard ----------------------------------------------------------------------
@@ -541,6 +378,31 @@ STAGES: dict[str, Stage] = {
         inputs=("split",),
         outputs=("table",),
     ),
+    "aging": Stage(
+        "aging:aging_tables",
+        "Merge a cell's seed blocks; write Δ, D, Y and Q_ε from t = 1, t*(t_w), μ with its crossover "
+        "and full uncertainty, the Δ* scan, the late-time behaviour of Δ and the parameter histograms",
+        inputs=("two_time*", "snapshots*", "metrics*"),
+        outputs=("folder",),
+    ),
+    "hessian": Stage(
+        "hessian:spectra",
+        "Hessian spectra of the full-batch training loss at chosen snapshot steps of a cell's first runs",
+        inputs=("snapshots*", "train", "test"),
+        outputs=("eigenvalues", "summary"),
+    ),
+    "pspin": Stage(
+        "pspin:simulate_cell",
+        "Quench the spherical p-spin (p = 3) and integrate its Langevin dynamics: spins, two-time "
+        "observables and energy per spin; finished samples are kept in --checkpoint (a folder)",
+        outputs=("snapshots", "two_time", "energy"),
+    ),
+    "ck": Stage(
+        "ck:solve_cell",
+        "Integrate the exact n = ∞ dynamics of the p-spin (the CK equations) on a simulated cell's "
+        "two-time grid, at n = ∞ or mapped to N spins: a two_time table of one run and an energy table",
+        outputs=("two_time", "energy"),
+    ),
 }
 
 
@@ -673,30 +535,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-two-time", required=True)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("aging", help=cmd_aging.__doc__)
-    p.add_argument(
-        "--settings",
-        required=True,
-        help="JSON: the analysis section, t_w in steps (glassynets.settings.aging)",
-    )
-    p.add_argument(
-        "--two-time", nargs="+", required=True, help="two_time tables of the seed blocks"
-    )
-    p.add_argument(
-        "--snapshots",
-        nargs="*",
-        default=[],
-        help="snapshots of the seed blocks (for the histograms); none for the CK curves",
-    )
-    p.add_argument(
-        "--metrics",
-        nargs="*",
-        default=[],
-        help="metrics files of the seed blocks (merged); none for a glass",
-    )
-    p.add_argument("--out", required=True, help="cell table folder")
-    p.set_defaults(func=cmd_aging)
-
     p = sub.add_parser("analyse", help=cmd_analyse.__doc__.splitlines()[0])
     p.add_argument("tables", nargs="+", help="two_time tables (RUN.parquet ...), one ensemble")
     p.add_argument("--out", required=True, help="folder for the tables, summary and figure")
@@ -716,49 +554,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="any other key of the schema's analysis section (YAML value), e.g. max_residual_dex=0.08",
     )
     p.set_defaults(func=cmd_analyse)
-
-    p = sub.add_parser("hessian", help=cmd_hessian.__doc__)
-    p.add_argument(
-        "--settings",
-        required=True,
-        help="JSON: the hessian section and the data set (glassynets.settings.hessian)",
-    )
-    p.add_argument(
-        "--snapshots", nargs="+", required=True, help="the cell's snapshot files (seed blocks)"
-    )
-    p.add_argument("--train", required=True, help="the training table the cell was trained on")
-    p.add_argument("--test", required=True, help="the test table")
-    p.add_argument("--threads", type=int, required=True)
-    p.add_argument("--out-eigenvalues", required=True)
-    p.add_argument("--out-summary", required=True)
-    p.set_defaults(func=cmd_hessian)
-
-    p = sub.add_parser("pspin", help=cmd_pspin.__doc__.splitlines()[0])
-    p.add_argument(
-        "--settings",
-        required=True,
-        help="JSON: the pspin section but its cells (glassynets.settings.pspin)",
-    )
-    p.add_argument("--n", type=int, required=True, help="number of spins N")
-    p.add_argument("--temperature", type=float, required=True)
-    p.add_argument("--threads", type=int, required=True)
-    p.add_argument(
-        "--checkpoint-dir", help="where finished samples are kept until the outputs are written"
-    )
-    p.add_argument("--out-snapshots", required=True)
-    p.add_argument("--out-energy", required=True)
-    p.add_argument("--out-two-time", required=True)
-    p.set_defaults(func=cmd_pspin)
-
-    p = sub.add_parser("ck", help=cmd_ck.__doc__.splitlines()[0])
-    p.add_argument(
-        "--settings", required=True, help="JSON: the CK job's settings (glassynets.settings.ck)"
-    )
-    p.add_argument("--n", required=True, help="'inf' (n = ∞) or the N the solution is mapped to")
-    p.add_argument("--temperature", type=float, required=True)
-    p.add_argument("--out-two-time", required=True)
-    p.add_argument("--out-energy", required=True)
-    p.set_defaults(func=cmd_ck)
 
     p = sub.add_parser("figure", help=cmd_figure.__doc__)
     p.add_argument("name", choices=FIGURES, help="a figure of the registry (glassynets.figures)")

@@ -33,6 +33,7 @@ import torch
 from torch.func import grad, jvp, vmap
 from torch.func import hessian as func_hessian
 
+from .jobs import Job
 from .nets import Architecture, activate, unflatten
 
 # Target size of the per-chunk float64 temporaries; chunks over data points are sized to it.
@@ -523,3 +524,46 @@ def _spectrum_at(
         f"λ in [{found.lambda_min:.3g}, {found.lambda_max:.3g}] ({time.perf_counter() - start:.1f} s)"
     )
     return eig, row
+
+
+def spectra(job: Job) -> None:
+    """The hessian stage: spectra of the full-batch training loss at chosen snapshot steps of a
+    cell's first runs.
+
+    Settings: the experiment's ``hessian`` section and how its data become tensors
+    (glassynets.settings.hessian). Inputs snapshots (the cell's seed blocks, in order), train (the
+    table the cell was trained on; its first n_train rows) and test; outputs eigenvalues and
+    summary (tables hessian and hessian_summary).
+    """
+    from . import storage, tensors
+
+    settings = job.settings
+    torch.set_num_threads(job.threads)
+    snapshot_files, train_file, test_file = (
+        job.input_list("snapshots"),
+        job.input("train"),
+        job.input("test"),
+    )
+    if not snapshot_files:
+        raise ValueError("hessian: --in snapshots=PATH is required, once per seed block")
+    blocks = [storage.read_snapshots(p) for p in snapshot_files]
+    meta = job.meta(
+        {
+            **storage.metadata(snapshot_files[0]),
+            **storage.provenance([*snapshot_files, train_file, test_file], settings),
+        }
+    )
+    x, y = tensors.dataset_tensors(settings, train_file, meta["n_train"], torch.float64)
+    x_test, y_test = tensors.dataset_tensors(settings, test_file, None, torch.float64)
+    eigenvalues, summary = along_training(
+        blocks[0][0],
+        np.concatenate([b[1] for b in blocks]),
+        np.concatenate([b[2] for b in blocks], axis=1),
+        (x, y),
+        (x_test, y_test),
+        meta,
+        settings,
+        log=job.log,
+    )
+    storage.write(job.output("eigenvalues"), "hessian", eigenvalues, meta)
+    storage.write(job.output("summary"), "hessian_summary", summary, meta)

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .jobs import Job
 from .two_time import Recorder
 
 T_DYNAMICAL = math.sqrt(3 / 8)
@@ -447,3 +448,52 @@ def _save_npz(path: Path, **arrays) -> None:
     """np.savez to exactly ``path`` (given a name, np.savez appends .npz when it is missing)."""
     with open(path, "wb") as f:
         np.savez(f, **arrays)
+
+
+def simulate_cell(job: Job) -> None:
+    """The pspin stage: quench the spherical p-spin (p = 3) and integrate its Langevin dynamics;
+    write the spins as a snapshots table (θ = s), the two-time observables and the energy per spin.
+
+    Settings: the pspin section but its cells (glassynets.settings.pspin); cell: n (spins N) and
+    temperature. Outputs snapshots, two_time, energy. Each coupling sample is checkpointed into
+    the folder job.checkpoint when done (not a workflow output), so a killed job resumes at the
+    next sample; a sample depends only on (seed, sample), so the result has the same bits either
+    way. The samples kept there are deleted once the outputs are written.
+    """
+    from . import storage
+
+    settings, n, temperature = job.settings, int(job.cell["n"]), float(job.cell["temperature"])
+    torch.set_num_threads(job.threads)
+    meta = {
+        "model": "pspin",
+        "experiment": "pspin",
+        "p": 3,
+        "n_spins": n,
+        "n_params": n,
+        "temperature": temperature,
+        "time": settings["steps"] * settings["dt"],
+        **settings,
+    }
+    meta.update(storage.provenance([], meta))
+    meta = job.meta(meta)
+    checkpoints = Path(job.checkpoint) if job.checkpoint else None
+    cell = run_cell(n, temperature, settings, checkpoints, log=job.log)
+    snapshots, two_time, energy = (job.output(name) for name in ("snapshots", "two_time", "energy"))
+    storage.write_snapshots(snapshots, cell.steps, cell.runs, cell.snapshots, meta)
+    storage.write_two_time(two_time, cell.two_time.columns(cell.runs), cell.two_time.eps, meta)
+    storage.write(
+        energy,
+        "energy",
+        {
+            "seed": np.tile(cell.runs, len(cell.steps)),
+            "step": np.repeat(cell.steps, len(cell.runs)),
+            "energy": cell.energies.reshape(-1),
+        },
+        meta,
+    )
+    if checkpoints is not None:
+        for done in checkpoints.glob("sample*.npz"):
+            done.unlink()
+    job.log(
+        f"wrote {snapshots} and {energy}; mean final energy per spin {cell.energies[-1].mean():.4f}"
+    )
