@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
 from . import scaling, two_time
+from .jobs import Job
 
 
 def pair_indices(n_steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -156,6 +158,21 @@ class FitRules:
     n_boot: int = 1000
     level: float = 0.95
 
+    @classmethod
+    def from_settings(cls, settings: dict) -> FitRules:
+        """The rules of an ``analysis`` section (t_w in steps, glassynets.settings.aging), whose
+        keys name them apart: fit_window, window_shift_dex, min_fit_points, min_fit_decades."""
+        return cls(
+            fit_tw=tuple(settings["fit_tw"]),
+            window=settings["fit_window"],
+            point_residual_dex=settings["point_residual_dex"],
+            max_residual_dex=settings["max_residual_dex"],
+            shift_dex=settings["window_shift_dex"],
+            min_points=settings["min_fit_points"],
+            min_decades=settings["min_fit_decades"],
+            n_boot=settings["n_boot"],
+        )
+
 
 def _bootstrap_counts(n_runs: int, n_boot: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
@@ -235,104 +252,29 @@ def estimate_mu(
     and crossover interval are the point itself; the systematic part (window, convention) stays.
     """
     waiting_times = np.asarray(waiting_times, float)
-    n_runs = delta.shape[0]
     curve = t_star(lags, delta.mean(axis=0), delta_star)
-    # bootstrap over runs: the noise of log10 t* per t_w (for the window rule), μ at the primary
-    # window and where the rule puts the crossover in each resample
-    counts = (
-        _bootstrap_counts(n_runs, rules.n_boot, seed)
-        if n_runs > 1 and rules.n_boot > 0
-        else np.zeros((0, n_runs))
-    )
-    curves = t_star(lags, np.tensordot(counts, delta, axes=(1, 0)) / n_runs, delta_star)  # [B, W]
-    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # t_w where no resample has a t*: NaN noise
-        noise = np.nanstd(np.log10(curves), axis=0) if len(curves) > 1 else None
+    counts, curves, noise = _bootstrap_curves(lags, delta, delta_star, rules, seed)
     start, end, last_break = fit_window(waiting_times, curve, rules, noise)
-    inside = (waiting_times >= rules.fit_tw[0]) & (waiting_times <= rules.fit_tw[1])
-    defined_inside = inside & np.isfinite(curve)
-    hinge = crossover(waiting_times[defined_inside], curve[defined_inside], rules.min_points)
-    summary = {
-        "delta_star": delta_star,
-        "window_rule": rules.window,
-        "hinge_log10_tw": hinge["log10_tw"],
-        "hinge_p": hinge["p_value"],
-        "slope_before": hinge["slope_before"],
-        "slope_after": hinge["slope_after"],
-        "n_tw": int(inside.sum()),
-        "n_tw_defined": int((inside & np.isfinite(curve)).sum()),
-    }
+    summary = _hinge_summary(waiting_times, curve, delta_star, rules)
     window = (start, end) if np.isfinite(start) else (np.inf, np.inf)
-
-    def fit(name, t, bounds):
-        mu, c, n, res = fit_power_law(waiting_times, t, bounds)
-        return {
-            "delta_star": delta_star,
-            "variant": name,
-            "mu": mu,
-            "ci_low": np.nan,
-            "ci_high": np.nan,
-            "intercept": c,
-            "tw_min": bounds[0],
-            "tw_max": bounds[1],
-            "n_points": n,
-            "residual_dex": res,
-            "n_boot": 0,
-            "primary": name == "primary",
-        }
-
-    shift = 10**rules.shift_dex
-    primary = fit("primary", curve, window)
-    fits = [
-        primary,
-        fit("window_start_earlier", curve, (window[0] / shift, window[1])),
-        fit("window_start_later", curve, (window[0] * shift, window[1])),
-        fit("window_end_earlier", curve, (window[0], window[1] / shift**2)),
-        fit("per_run_tstar", per_run_tstar(lags, delta, delta_star), window),
-    ]
+    fits = _window_fits(waiting_times, lags, delta, delta_star, curve, window, rules.shift_dex)
+    primary = fits[0]
     boot_mu = np.array([fit_power_law(waiting_times, c, window)[0] for c in curves])
     boot_break = np.array([fit_window(waiting_times, c, rules, noise)[2] for c in curves])
     alpha = (1 - rules.level) / 2
-
-    def interval(values):
-        values = values[np.isfinite(values)]
-        return (
-            (float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha)))
-            if len(values)
-            else (np.nan, np.nan)
-        )
-
     primary["ci_low"], primary["ci_high"] = (
-        (primary["mu"], primary["mu"]) if exact else interval(boot_mu)
+        (primary["mu"], primary["mu"]) if exact else _interval(boot_mu, alpha)
     )
     primary["n_boot"] = len(counts)
     # the interval of a crossover that the data themselves do not show would be a number without a claim
-    cross_low, cross_high = interval(boot_break) if np.isfinite(last_break) else (np.nan, np.nan)
+    cross_low, cross_high = (
+        _interval(boot_break, alpha) if np.isfinite(last_break) else (np.nan, np.nan)
+    )
     if exact:
         cross_low = cross_high = last_break
     mu = primary["mu"]
-    span = np.log10(end / start) if np.isfinite(start) and end > start else 0.0
-    # The t_w are grid values rounded to whole steps: seven intervals of a 10-per-decade grid span
-    # 0.6999982 decades from 125,893 to 630,957. A span is short only beyond that rounding.
-    rounding = np.log10((end + 0.5) / (start - 0.5)) - span if span > 0 and start > 0.5 else 0.0
-    if not np.isfinite(start):
-        status = f"undefined: t* is defined at fewer than {rules.min_points} t_w in fit_tw"
-    elif primary["n_points"] < rules.min_points or span + rounding < rules.min_decades:
-        status = (
-            f"undefined: the last regime holds {primary['n_points']} t_w spanning {span:.2f} decades, "
-            f"[{start:.3g}, {end:.3g}] (need {rules.min_points} over {rules.min_decades:g}; slope there {mu:.3f})"
-        )
-    elif primary["residual_dex"] > rules.max_residual_dex:
-        status = (
-            f"undefined: t*(t_w) on [{start:.3g}, {end:.3g}] is not one power law (RMS residual "
-            f"{primary['residual_dex']:.3f} dex > {rules.max_residual_dex:g}; slope there {mu:.3f})"
-        )
-    else:
-        status = "ok"
-    variants = np.array([f["mu"] for f in fits[1:]], dtype=float)
-    variants = variants[np.isfinite(variants)]
-    syst_low = float(max(0.0, mu - variants.min())) if len(variants) else 0.0
-    syst_high = float(max(0.0, variants.max() - mu)) if len(variants) else 0.0
+    status = _status(rules, start, end, primary)
+    syst_low, syst_high = _systematic(mu, fits[1:])
     stat_low, stat_high = primary["ci_low"], primary["ci_high"]
     sel = (waiting_times >= window[0]) & (waiting_times <= window[1]) & np.isfinite(curve)
     residuals = np.log10(curve[sel]) - (mu * np.log10(waiting_times[sel]) + primary["intercept"])
@@ -357,17 +299,154 @@ def estimate_mu(
         status=status,
     )
     if status != "ok":
-        for key in (
-            "mu",
-            "stat_low",
-            "stat_high",
-            "syst_low",
-            "syst_high",
-            "total_low",
-            "total_high",
-        ):
+        for key in _MU_INTERVAL:
             summary[key] = np.nan
     return summary, fits
+
+
+#: The keys of estimate_mu's summary that are NaN when μ is undefined.
+_MU_INTERVAL = ("mu", "stat_low", "stat_high", "syst_low", "syst_high", "total_low", "total_high")
+
+
+def _bootstrap_curves(
+    lags: np.ndarray, delta: np.ndarray, delta_star: float, rules: FitRules, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The bootstrap over runs of t*(t_w): resample counts [B, E], the resamples' t* [B, W] and
+    the noise of log10 t* per t_w [W] (None for fewer than two resamples), for the window rule,
+    μ at the primary window and where the rule puts the crossover in each resample."""
+    n_runs = delta.shape[0]
+    counts = (
+        _bootstrap_counts(n_runs, rules.n_boot, seed)
+        if n_runs > 1 and rules.n_boot > 0
+        else np.zeros((0, n_runs))
+    )
+    curves = t_star(lags, np.tensordot(counts, delta, axes=(1, 0)) / n_runs, delta_star)  # [B, W]
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # t_w where no resample has a t*: NaN noise
+        noise = np.nanstd(np.log10(curves), axis=0) if len(curves) > 1 else None
+    return counts, curves, noise
+
+
+def _hinge_summary(
+    waiting_times: np.ndarray, curve: np.ndarray, delta_star: float, rules: FitRules
+) -> dict:
+    """The first keys of estimate_mu's summary: Δ*, the rule and the two-segment fit over fit_tw."""
+    inside = (waiting_times >= rules.fit_tw[0]) & (waiting_times <= rules.fit_tw[1])
+    defined_inside = inside & np.isfinite(curve)
+    hinge = crossover(waiting_times[defined_inside], curve[defined_inside], rules.min_points)
+    return {
+        "delta_star": delta_star,
+        "window_rule": rules.window,
+        "hinge_log10_tw": hinge["log10_tw"],
+        "hinge_p": hinge["p_value"],
+        "slope_before": hinge["slope_before"],
+        "slope_after": hinge["slope_after"],
+        "n_tw": int(inside.sum()),
+        "n_tw_defined": int((inside & np.isfinite(curve)).sum()),
+    }
+
+
+def _fit_row(
+    waiting_times: np.ndarray,
+    delta_star: float,
+    name: str,
+    t: np.ndarray,
+    bounds: tuple[float, float],
+) -> dict:
+    """One 'mu' table row: the power law fitted to t* [W] over t_w in ``bounds``."""
+    mu, c, n, res = fit_power_law(waiting_times, t, bounds)
+    return {
+        "delta_star": delta_star,
+        "variant": name,
+        "mu": mu,
+        "ci_low": np.nan,
+        "ci_high": np.nan,
+        "intercept": c,
+        "tw_min": bounds[0],
+        "tw_max": bounds[1],
+        "n_points": n,
+        "residual_dex": res,
+        "n_boot": 0,
+        "primary": name == "primary",
+    }
+
+
+def _window_fits(
+    waiting_times: np.ndarray,
+    lags: np.ndarray,
+    delta: np.ndarray,
+    delta_star: float,
+    curve: np.ndarray,
+    window: tuple[float, float],
+    shift_dex: float,
+) -> list[dict]:
+    """The primary fit of t* [W] on ``window`` and its variants: the window's start moved by
+    ± shift_dex, its end brought in by 2× that, and the per-run convention of t*."""
+    shift = 10**shift_dex
+    return [
+        _fit_row(waiting_times, delta_star, "primary", curve, window),
+        _fit_row(
+            waiting_times, delta_star, "window_start_earlier", curve, (window[0] / shift, window[1])
+        ),
+        _fit_row(
+            waiting_times, delta_star, "window_start_later", curve, (window[0] * shift, window[1])
+        ),
+        _fit_row(
+            waiting_times,
+            delta_star,
+            "window_end_earlier",
+            curve,
+            (window[0], window[1] / shift**2),
+        ),
+        _fit_row(
+            waiting_times,
+            delta_star,
+            "per_run_tstar",
+            per_run_tstar(lags, delta, delta_star),
+            window,
+        ),
+    ]
+
+
+def _interval(values: np.ndarray, alpha: float) -> tuple[float, float]:
+    """The percentile interval [alpha, 1 − alpha] of the finite ``values``; NaNs if none."""
+    values = values[np.isfinite(values)]
+    return (
+        (float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha)))
+        if len(values)
+        else (np.nan, np.nan)
+    )
+
+
+def _status(rules: FitRules, start: float, end: float, primary: dict) -> str:
+    """ "ok", or why μ of the primary fit on [start, end] is undefined by ``rules``."""
+    mu = primary["mu"]
+    span = np.log10(end / start) if np.isfinite(start) and end > start else 0.0
+    # The t_w are grid values rounded to whole steps: seven intervals of a 10-per-decade grid span
+    # 0.6999982 decades from 125,893 to 630,957. A span is short only beyond that rounding.
+    rounding = np.log10((end + 0.5) / (start - 0.5)) - span if span > 0 and start > 0.5 else 0.0
+    if not np.isfinite(start):
+        return f"undefined: t* is defined at fewer than {rules.min_points} t_w in fit_tw"
+    if primary["n_points"] < rules.min_points or span + rounding < rules.min_decades:
+        return (
+            f"undefined: the last regime holds {primary['n_points']} t_w spanning {span:.2f} decades, "
+            f"[{start:.3g}, {end:.3g}] (need {rules.min_points} over {rules.min_decades:g}; slope there {mu:.3f})"
+        )
+    if primary["residual_dex"] > rules.max_residual_dex:
+        return (
+            f"undefined: t*(t_w) on [{start:.3g}, {end:.3g}] is not one power law (RMS residual "
+            f"{primary['residual_dex']:.3f} dex > {rules.max_residual_dex:g}; slope there {mu:.3f})"
+        )
+    return "ok"
+
+
+def _systematic(mu: float, variants: list[dict]) -> tuple[float, float]:
+    """The largest deviations (≥ 0) of the variants' μ below and above ``mu``."""
+    values = np.array([f["mu"] for f in variants], dtype=float)
+    values = values[np.isfinite(values)]
+    syst_low = float(max(0.0, mu - values.min())) if len(values) else 0.0
+    syst_high = float(max(0.0, values.max() - mu)) if len(values) else 0.0
+    return syst_low, syst_high
 
 
 def aging_verdict(summary: dict, tti_mu: float) -> tuple[str, str]:
@@ -591,13 +670,29 @@ def analyse_cell(
     exact: one deterministic curve (estimate_mu).
     """
     waiting_times, lags, seeds, delta, fourth, overlap, eps = merge_blocks(blocks)
-    n_runs = len(seeds)
-    log(f"{n_runs} runs, {len(waiting_times)} t_w × {len(lags)} lags from t = 1, P = {n_params}")
+    log(
+        f"{len(seeds)} runs, {len(waiting_times)} t_w × {len(lags)} lags from t = 1, P = {n_params}"
+    )
     msd, overlaps = ensemble_tables(waiting_times, lags, delta, fourth, overlap, eps)
     tables = {"msd": msd, "overlap": overlaps}
+    delta_star, scan_range = _delta_star(settings, n_params, log)
+    tables["tstar"] = _tstar_table(waiting_times, lags, seeds, delta, delta_star)
+    summary = _mu_tables(
+        tables, waiting_times, lags, delta, delta_star, scan_range, settings, exact, log
+    )
+    _collapse_tables(tables, waiting_times, lags, delta, summary, settings, log)
+    tables["msd_late"] = _late_table(msd, last_step, settings, log)
+    if snapshots is None:
+        return tables
+    tables["weight_hist"] = _weight_hist_table(snapshots, snapshot_steps, settings["hist_bins"])
+    return tables
 
-    # Δ* per parameter; given per network (a threshold on |Δθ|² = P·Δ), it is divided by P, which
-    # compares networks of very different widths at the same total distance travelled.
+
+def _delta_star(settings: dict, n_params: int, log) -> tuple[float, list[float]]:
+    """Δ* and the range of the Δ* scan, per parameter.
+
+    Given per network (a threshold on |Δθ|² = P·Δ), Δ* is divided by P, which compares networks
+    of very different widths at the same total distance travelled."""
     per = 1 / n_params if settings["delta_star_unit"] == "network" else 1.0
     delta_star, scan_range = (
         settings["delta_star"] * per,
@@ -607,26 +702,43 @@ def analyse_cell(
         log(
             f"Δ* = {settings['delta_star']:g} per network = {delta_star:.4g} per parameter (P = {n_params})"
         )
+    return delta_star, scan_range
+
+
+def _tstar_table(
+    waiting_times: np.ndarray,
+    lags: np.ndarray,
+    seeds: np.ndarray,
+    delta: np.ndarray,
+    delta_star: float,
+) -> dict[str, np.ndarray]:
+    """The 'tstar' table: t*(t_w) of the mean Δ (seed −1) and of every run."""
+    n_runs = len(seeds)
     curves = t_star(
         lags, np.concatenate([delta.mean(axis=0)[None], delta]), delta_star
     )  # row 0: the mean
-    tables["tstar"] = {
+    return {
         "seed": np.repeat(np.concatenate([[-1], seeds]), len(waiting_times)),
         "t_w": np.tile(waiting_times, n_runs + 1),
         "delta_star": np.full(curves.size, delta_star),
         "t_star": curves.reshape(-1),
     }
 
-    rules = FitRules(
-        fit_tw=tuple(settings["fit_tw"]),
-        window=settings["fit_window"],
-        point_residual_dex=settings["point_residual_dex"],
-        max_residual_dex=settings["max_residual_dex"],
-        shift_dex=settings["window_shift_dex"],
-        min_points=settings["min_fit_points"],
-        min_decades=settings["min_fit_decades"],
-        n_boot=settings["n_boot"],
-    )
+
+def _mu_tables(
+    tables: dict,
+    waiting_times: np.ndarray,
+    lags: np.ndarray,
+    delta: np.ndarray,
+    delta_star: float,
+    scan_range: list[float],
+    settings: dict,
+    exact: bool,
+    log,
+) -> dict:
+    """The 'mu' (every fit and the Δ* scan) and 'mu_summary' tables, into ``tables``; returns
+    the summary (estimate_mu)."""
+    rules = FitRules.from_settings(settings)
     summary, fits = estimate_mu(waiting_times, lags, delta, delta_star, rules, exact=exact)
     scan = np.geomspace(scan_range[0], scan_range[1], settings["scan_points"])
     fits += delta_star_scan(
@@ -647,8 +759,20 @@ def analyse_cell(
         f"[{summary['tw_min']:.3g}, {summary['tw_max']:.3g}], {summary['n_points']} points, "
         f"residual {summary['residual_dex']:.3f} dex; {summary['status']}"
     )
+    return summary
 
-    # the collapse over μ's window (the configured fit_tw where μ is undefined), then long lags
+
+def _collapse_tables(
+    tables: dict,
+    waiting_times: np.ndarray,
+    lags: np.ndarray,
+    delta: np.ndarray,
+    summary: dict,
+    settings: dict,
+    log,
+) -> None:
+    """The 'collapse' table, over μ's window (the configured fit_tw where μ is undefined), and
+    the 'long_lag' table, into ``tables``."""
     window = (summary["tw_min"], summary["tw_max"])
     if not np.isfinite(summary["mu"]):
         window = tuple(settings["fit_tw"])
@@ -671,30 +795,84 @@ def analyse_cell(
         f"long-lag fits at {len(tables['long_lag']['t_w'])} t_w"
     )
 
+
+def _late_table(msd: dict, last_step: float, settings: dict, log) -> dict:
+    """The 'msd_late' table: the late-time behaviour of the mean Δ (late_msd) at late_tw
+    (default: a hundredth of the run's last step)."""
     late_tw = settings["late_tw"] if settings["late_tw"] is not None else last_step / 100
     late = late_msd(
         msd["t_w"], msd["t"], msd["delta_mean"], late_tw, settings["diffusive_tolerance"]
     )
-    tables["msd_late"] = {
-        **{k: [v] for k, v in late.items()},
-        "diffusive": [bool(late["diffusive"])],
-        "tolerance": [settings["diffusive_tolerance"]],
-    }
     log(
         f"late Δ at t_w = {late['t_w']:g}: slope {late['slope']:.3f} over t in [{late['t_min']:g}, {late['t_max']:g}]"
         + (f", diffusive, D = {late['diffusion']:.3g} per step" if late["diffusive"] else "")
     )
+    return {
+        **{k: [v] for k, v in late.items()},
+        "diffusive": [bool(late["diffusive"])],
+        "tolerance": [settings["diffusive_tolerance"]],
+    }
 
-    if snapshots is None:
-        return tables
-    bins = settings["hist_bins"]
+
+def _weight_hist_table(
+    snapshots: np.ndarray, snapshot_steps: np.ndarray, bins: int
+) -> dict[str, np.ndarray]:
+    """The 'weight_hist' table: histograms of the parameters [S, E, P] at snapshot_steps [S]."""
     edges, counts = weight_histograms(snapshots, bins)
     density = counts / (counts.sum(axis=1, keepdims=True) * np.diff(edges))
-    tables["weight_hist"] = {
+    return {
         "step": np.repeat(snapshot_steps, bins),
         "bin_low": np.tile(edges[:-1], len(snapshot_steps)),
         "bin_high": np.tile(edges[1:], len(snapshot_steps)),
         "count": counts.reshape(-1),
         "density": density.reshape(-1),
     }
-    return tables
+
+
+def aging_tables(job: Job) -> None:
+    """The aging stage: merge a cell's seed blocks and write every aging table into its folder.
+
+    Settings: an ``analysis`` section with t_w in steps (glassynets.settings.aging). Inputs
+    two_time (one table per seed block), snapshots (theirs, for the histograms; none for the CK
+    curves) and metrics (merged into the folder; none for a glass); output folder: the cell's
+    table folder (<kind>.parquet for each table of analyse_cell).
+    """
+    import pandas as pd
+
+    from . import storage
+
+    settings = job.settings
+    two_times, snapshot_files, metric_files = (
+        job.input_list(name) for name in ("two_time", "snapshots", "metrics")
+    )
+    if not two_times:
+        raise ValueError("aging: --in two_time=PATH is required, once per seed block")
+    blocks = [storage.read_two_time(p) for p in two_times]
+    snapshot_blocks = [storage.read_snapshots(p) for p in snapshot_files]
+    steps = snapshot_blocks[0][0] if snapshot_blocks else None  # none: the CK curves
+    if any(not np.array_equal(b[0], steps) for b in snapshot_blocks):
+        raise ValueError(
+            "seed blocks of one cell have different snapshot steps; retrain them with one config"
+        )
+    meta = storage.metadata(two_times[0])
+    meta.pop("overlap_eps", None)
+    meta["seeds"] = np.concatenate([np.unique(b[0]["seed"]) for b in blocks]).tolist()
+    meta.update(storage.provenance([*two_times, *snapshot_files, *metric_files], settings))
+    meta = job.meta(meta)
+    tables = analyse_cell(
+        blocks,
+        np.concatenate([b[2] for b in snapshot_blocks], axis=1) if snapshot_blocks else None,
+        steps,
+        int(meta["n_params"]),
+        float(meta.get("steps", 0)),
+        settings,
+        log=job.log,
+        exact=meta.get("theory") == "ck",
+    )
+    if metric_files:
+        metrics = pd.concat(
+            [storage.read_frame(p, "metrics") for p in metric_files], ignore_index=True
+        )
+        tables["metrics"] = {c: metrics[c].to_numpy() for c in metrics}
+    for kind, columns in tables.items():
+        storage.write(Path(job.output("folder")) / f"{kind}.parquet", kind, columns, meta)

@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .jobs import Job
+
 P = 3
 
 
@@ -133,39 +135,11 @@ def integrate(
     energy = np.zeros(n + 1)
     C[0, 0] = R[0, 0] = 1.0
 
-    def rhs(i: int) -> tuple[np.ndarray, np.ndarray, float, float]:
-        """dC/dt, dR/dt at (t_i, t_j) for j = 0..i, and μ_i, e_i, from rows 0..i."""
-        c, r = C[i, : i + 1], R[i, : i + 1]
-        a = f2(c) * r  # f″(C(t_i, s)) R(t_i, s)
-        b = f1(c)  # f′(C(t_i, s))
-        w = np.ones(i + 1)
-        w[0] -= 0.5
-        w[i] -= 0.5
-        e = -h * np.dot(w, b * r)
-        m = T - P * e  # = T + ∫ (f′ + f″C) R, as f″(C) C = 2 f′(C) for p = 3
-        # ∫_0^{t_i} ds a(s) C(s, t_j): trapezoid over s = 0..i
-        i1 = h * ((w * a) @ C[: i + 1, : i + 1])
-        # ∫_0^{t_j} ds f′(C(t_i, s)) R(t_j, s): R lower triangular, half weights at s = 0 and s = j
-        rj = R[: i + 1, : i + 1]
-        i2 = h * (rj @ b - 0.5 * b[0] * rj[:, 0] - 0.5 * b * np.diagonal(rj))
-        # ∫_{t_j}^{t_i} ds a(s) R(s, t_j): half weights at s = j and s = i
-        i3 = h * (a @ rj - 0.5 * a * np.diagonal(rj) - 0.5 * a[i] * r)
-        return -m * c + i1 + i2, -m * r + i3, m, e
-
-    dc, dr, mu[0], energy[0] = rhs(0)
+    dc, dr, mu[0], energy[0] = _uniform_rhs(C, R, 0, h, T)
     started = reported = time.perf_counter()
     for i in range(n):
         k = i + 1
-        C[k, : i + 1] = C[i, : i + 1] + h * dc
-        R[k, : i + 1] = R[i, : i + 1] + h * dr
-        C[k, k] = R[k, k] = 1.0
-        C[: i + 1, k] = C[k, : i + 1]
-        for _ in range(corrections):
-            dc1, dr1, _, _ = rhs(k)
-            C[k, : i + 1] = C[i, : i + 1] + 0.5 * h * (dc + dc1[: i + 1])
-            R[k, : i + 1] = R[i, : i + 1] + 0.5 * h * (dr + dr1[: i + 1])
-            C[: i + 1, k] = C[k, : i + 1]
-        dc, dr, mu[k], energy[k] = rhs(k)
+        dc, dr, mu[k], energy[k] = _heun_step(C, R, i, h, T, dc, dr, corrections)
         if log is not None and time.perf_counter() - reported > 20:
             reported = time.perf_counter()
             log(f"CK T = {T:g}: t = {k * h:g} / {n * h:g} ({reported - started:.0f} s)")
@@ -186,6 +160,53 @@ def integrate(
             "seconds": time.perf_counter() - started,
         },
     )
+
+
+def _uniform_rhs(
+    C: np.ndarray, R: np.ndarray, i: int, h: float, T: float
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """dC/dt, dR/dt at (t_i, t_j) for j = 0..i, and μ_i, e_i, from rows 0..i of the uniform grid."""
+    c, r = C[i, : i + 1], R[i, : i + 1]
+    a = f2(c) * r  # f″(C(t_i, s)) R(t_i, s)
+    b = f1(c)  # f′(C(t_i, s))
+    w = np.ones(i + 1)
+    w[0] -= 0.5
+    w[i] -= 0.5
+    e = -h * np.dot(w, b * r)
+    m = T - P * e  # = T + ∫ (f′ + f″C) R, as f″(C) C = 2 f′(C) for p = 3
+    # ∫_0^{t_i} ds a(s) C(s, t_j): trapezoid over s = 0..i
+    i1 = h * ((w * a) @ C[: i + 1, : i + 1])
+    # ∫_0^{t_j} ds f′(C(t_i, s)) R(t_j, s): R lower triangular, half weights at s = 0 and s = j
+    rj = R[: i + 1, : i + 1]
+    i2 = h * (rj @ b - 0.5 * b[0] * rj[:, 0] - 0.5 * b * np.diagonal(rj))
+    # ∫_{t_j}^{t_i} ds a(s) R(s, t_j): half weights at s = j and s = i
+    i3 = h * (a @ rj - 0.5 * a * np.diagonal(rj) - 0.5 * a[i] * r)
+    return -m * c + i1 + i2, -m * r + i3, m, e
+
+
+def _heun_step(
+    C: np.ndarray,
+    R: np.ndarray,
+    i: int,
+    h: float,
+    T: float,
+    dc: np.ndarray,
+    dr: np.ndarray,
+    corrections: int,
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Row k = i + 1 of C and R (in place) from row i and its derivatives dc, dr: Euler, then
+    ``corrections`` Heun corrections; returns the derivatives, μ_k and e_k at the new row."""
+    k = i + 1
+    C[k, : i + 1] = C[i, : i + 1] + h * dc
+    R[k, : i + 1] = R[i, : i + 1] + h * dr
+    C[k, k] = R[k, k] = 1.0
+    C[: i + 1, k] = C[k, : i + 1]
+    for _ in range(corrections):
+        dc1, dr1, _, _ = _uniform_rhs(C, R, k, h, T)
+        C[k, : i + 1] = C[i, : i + 1] + 0.5 * h * (dc + dc1[: i + 1])
+        R[k, : i + 1] = R[i, : i + 1] + 0.5 * h * (dr + dr1[: i + 1])
+        C[: i + 1, k] = C[k, : i + 1]
+    return _uniform_rhs(C, R, k, h, T)
 
 
 def two_time_columns(
@@ -349,157 +370,36 @@ def integrate_decimated(
     grid times on either side of each t_w are never dropped, so the curves of old t_w keep their
     full resolution in the lag (``pair_C``).
     """
-    if temperature < 0 or h <= 0 or t_max <= 0:
-        raise ValueError(f"need T >= 0, h > 0, t_max > 0; got {temperature}, {h}, {t_max}")
-    if window < 2 or window % 2:
-        raise ValueError(f"window must be even and >= 2; got {window}")
-    n = int(round(t_max / h))
-    if n < 1:
-        raise ValueError(f"t_max = {t_max} is shorter than one step h = {h}")
+    n = _decimated_steps(temperature, t_max, h, window)
     T = float(temperature)
-    cap = 4 * window + 8
-    tau = np.zeros(cap)
-    level = np.zeros(cap, dtype=np.int64)
-    merged = np.zeros(cap, dtype=bool)  # interval k = [tau_k, tau_{k+1}] has been decimated
-    C = np.zeros((cap, cap))
-    Rs = np.zeros((cap, cap))  # symmetric extension: Rs[i, j] = R(max, min)
-    IC = np.zeros((cap, cap))  # IC[k, j] = ∫_{tau_k}^{tau_{k+1}} C(s, t_j) ds
-    IR = np.zeros((cap, cap))  # IR[k, j] = ∫ R(max(s, t_j), min(s, t_j)) ds over interval k
+    past = _StoredPast(T, h, window)
     mu = np.zeros(n + 1)
     energy = np.zeros(n + 1)
-    C[0, 0] = Rs[0, 0] = 1.0
-    level[0] = -1  # t = 0 is never dropped
-    M = 1
-    grid = np.zeros(cap, dtype=np.int64)  # grid[i]: the step of stored time i (tau = grid·h)
-    if pairs is None:
-        pairs = (np.zeros(0), np.zeros(0))
-    rows, cols, weights = _corners(h, n, *pairs)
-    protected = set(cols.reshape(-1).tolist())
-    corner = np.zeros(rows.shape)
-    wanted: dict[int, list[tuple[int, int]]] = {}  # row step -> [(flat corner index, column step)]
-    for flat, (r, c) in enumerate(zip(rows.reshape(-1).tolist(), cols.reshape(-1).tolist())):
-        wanted.setdefault(r, []).append((flat, c))
-
-    def record(r: int, M: int) -> None:
-        for flat, c in wanted.pop(r, ()):
-            pos = int(np.searchsorted(grid[:M], c))
-            corner.flat[flat] = C[M - 1, pos]
-
-    record(0, M)
-
-    def rhs(M: int) -> tuple[np.ndarray, np.ndarray, float, float]:
-        i = M - 1
-        c, r = C[i, :M], Rs[i, :M]
-        if M == 1:
-            return -T * c, -T * r, T, 0.0
-        a = f2(c) * r
-        b = f1(c)
-        w = np.diff(tau[:M])
-        fine = ~merged[: M - 1]
-        br = b * r
-        e = -np.sum(0.5 * w * (br[:-1] + br[1:]))
-        m = T - P * e
-        wf = np.where(fine, 0.5 * w, 0.0)
-        u = np.zeros(M)
-        u[:-1] += wf
-        u[1:] += wf
-        cm, rm = C[:M, :M], Rs[:M, :M]
-        icm, irm = IC[: M - 1, :M], IR[: M - 1, :M]
-        abar = np.where(fine, 0.0, 0.5 * (a[:-1] + a[1:]))
-        bbar = np.where(fine, 0.0, 0.5 * (b[:-1] + b[1:]))
-        i1 = (u * a) @ cm + abar @ icm
-        qa = wf[:, None] * (a[:-1, None] * rm[:-1] + a[1:, None] * rm[1:]) + abar[:, None] * irm
-        qb = wf[:, None] * (b[:-1, None] * rm[:-1] + b[1:, None] * rm[1:]) + bbar[:, None] * irm
-        ca, cb = np.cumsum(qa, axis=0), np.cumsum(qb, axis=0)
-        j = np.arange(1, M)
-        i2 = np.zeros(M)
-        i2[1:] = cb[j - 1, j]  # s < t_j
-        i3 = ca[-1].copy()
-        i3[1:] -= ca[j - 1, j]  # s > t_j
-        return -m * c + i1 + i2, -m * r + i3, m, e
-
-    def set_intervals(M: int) -> None:
-        k = M - 1
-        w = np.diff(tau[:M])
-        IC[k - 1, :M] = 0.5 * h * (C[k - 1, :M] + C[k, :M])
-        IR[k - 1, :M] = 0.5 * h * (Rs[k - 1, :M] + Rs[k, :M])
-        IC[:k, k] = 0.5 * w * (C[:k, k] + C[1 : k + 1, k])
-        IR[:k, k] = 0.5 * w * (Rs[:k, k] + Rs[1 : k + 1, k])
-
-    dc, dr, mu[0], energy[0] = rhs(1)
+    recorded = _PairRecorder(h, n, pairs)
+    recorded.record(0, past)
+    dc, dr, mu[0], energy[0] = past.rhs()
     started = reported = time.perf_counter()
     decimations = 0
     for step in range(n):
-        if M == cap:
-            new = 2 * cap
-            tau, level, merged, grid = (np.resize(x, new) for x in (tau, level, merged, grid))
-            grown = []
-            for x in (C, Rs, IC, IR):
-                y = np.zeros((new, new))
-                y[:cap, :cap] = x
-                grown.append(y)
-            C, Rs, IC, IR = grown
-            cap = new
-        i, k = M - 1, M
-        M += 1
-        tau[k] = (step + 1) * h
-        grid[k] = step + 1
-        level[k] = -1 if step + 1 in protected else 0
-        merged[i] = False
-        C[k, :k] = C[i, :k] + h * dc
-        Rs[k, :k] = Rs[i, :k] + h * dr
-        C[k, k] = Rs[k, k] = 1.0
-        C[:k, k] = C[k, :k]
-        Rs[:k, k] = Rs[k, :k]
-        set_intervals(M)
-        for _ in range(corrections):
-            dc1, dr1, _, _ = rhs(M)
-            C[k, :k] = C[i, :k] + 0.5 * h * (dc + dc1[:k])
-            Rs[k, :k] = Rs[i, :k] + 0.5 * h * (dr + dr1[:k])
-            C[:k, k] = C[k, :k]
-            Rs[:k, k] = Rs[k, :k]
-            set_intervals(M)
-        dc, dr, mu[step + 1], energy[step + 1] = rhs(M)
-        record(step + 1, M)
-        lev = 0
-        while True:
-            idx = np.nonzero(level[:M] == lev)[0]
-            if len(idx) <= 2 * window:
-                break
-            drop = idx[1:window:2]
-            for p in drop:  # never adjacent: the sums are independent
-                IC[p - 1, :M] += IC[p, :M]
-                IR[p - 1, :M] += IR[p, :M]
-                merged[p - 1] = True
-            level[idx[0:window:2]] = lev + 1
-            keep = np.ones(M, dtype=bool)
-            keep[drop] = False
-            m2 = int(keep.sum())
-            ki = keep[: M - 1]
-            for x in (C, Rs):
-                x[:m2, :m2] = x[:M, :M][np.ix_(keep, keep)]
-            for x in (IC, IR):
-                x[: m2 - 1, :m2] = x[: M - 1, :M][np.ix_(ki, keep)]
-            tau[:m2] = tau[:M][keep]
-            grid[:m2] = grid[:M][keep]
-            level[:m2] = level[:M][keep]
-            merged[: m2 - 1] = merged[: M - 1][ki]
-            dc, dr = dc[keep], dr[keep]
-            M = m2
-            decimations += 1
-            lev += 1
+        dc, dr, mu[step + 1], energy[step + 1] = past.advance(
+            step, dc, dr, step + 1 in recorded.protected, corrections
+        )
+        recorded.record(step + 1, past)
+        dc, dr, dropped = past.decimate(dc, dr)
+        decimations += dropped
         if log is not None and time.perf_counter() - reported > 20:
             reported = time.perf_counter()
             log(
-                f"CK T = {T:g}: t = {tau[M - 1]:g} / {n * h:g}, {M} points ({reported - started:.0f} s)"
+                f"CK T = {T:g}: t = {past.tau[past.M - 1]:g} / {n * h:g}, {past.M} points ({reported - started:.0f} s)"
             )
+    M = past.M
     return CKDecimated(
         T,
         h,
         window,
-        tau[:M].copy(),
-        C[:M, :M].copy(),
-        np.tril(Rs[:M, :M]),
+        past.tau[:M].copy(),
+        past.C[:M, :M].copy(),
+        np.tril(past.Rs[:M, :M]),
         np.arange(n + 1) * h,
         mu,
         energy,
@@ -514,8 +414,195 @@ def integrate_decimated(
             "decimations": decimations,
             "seconds": time.perf_counter() - started,
         },
-        (corner * weights).sum(axis=1),
+        recorded.values(),
     )
+
+
+def _decimated_steps(temperature: float, t_max: float, h: float, window: int) -> int:
+    """The number of steps of :func:`integrate_decimated`, once its arguments are checked."""
+    if temperature < 0 or h <= 0 or t_max <= 0:
+        raise ValueError(f"need T >= 0, h > 0, t_max > 0; got {temperature}, {h}, {t_max}")
+    if window < 2 or window % 2:
+        raise ValueError(f"window must be even and >= 2; got {window}")
+    n = int(round(t_max / h))
+    if n < 1:
+        raise ValueError(f"t_max = {t_max} is shorter than one step h = {h}")
+    return n
+
+
+class _StoredPast:
+    """The stored times of :func:`integrate_decimated` and C, R and their interval integrals
+    there: M points of capacity ``cap`` (doubled when full), stored time i at step grid[i]
+    (tau = grid·h) with its level (−1: never dropped)."""
+
+    def __init__(self, T: float, h: float, window: int):
+        self.T, self.h, self.window = T, h, window
+        self.cap = cap = 4 * window + 8
+        self.tau = np.zeros(cap)
+        self.level = np.zeros(cap, dtype=np.int64)
+        self.merged = np.zeros(cap, dtype=bool)  # interval k = [tau_k, tau_{k+1}] was decimated
+        self.C = np.zeros((cap, cap))
+        self.Rs = np.zeros((cap, cap))  # symmetric extension: Rs[i, j] = R(max, min)
+        self.IC = np.zeros((cap, cap))  # IC[k, j] = ∫_{tau_k}^{tau_{k+1}} C(s, t_j) ds
+        self.IR = np.zeros((cap, cap))  # IR[k, j] = ∫ R(max(s, t_j), min(s, t_j)) ds over k
+        self.C[0, 0] = self.Rs[0, 0] = 1.0
+        self.level[0] = -1  # t = 0 is never dropped
+        self.M = 1
+        self.grid = np.zeros(cap, dtype=np.int64)  # grid[i]: the step of stored time i
+
+    def rhs(self) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """dC/dt, dR/dt at (the last stored time, t_j) for every stored t_j, and μ, e there."""
+        M, T, tau, C, Rs = self.M, self.T, self.tau, self.C, self.Rs
+        i = M - 1
+        c, r = C[i, :M], Rs[i, :M]
+        if M == 1:
+            return -T * c, -T * r, T, 0.0
+        a = f2(c) * r
+        b = f1(c)
+        w = np.diff(tau[:M])
+        fine = ~self.merged[: M - 1]
+        br = b * r
+        e = -np.sum(0.5 * w * (br[:-1] + br[1:]))
+        m = T - P * e
+        wf = np.where(fine, 0.5 * w, 0.0)
+        u = np.zeros(M)
+        u[:-1] += wf
+        u[1:] += wf
+        cm, rm = C[:M, :M], Rs[:M, :M]
+        icm, irm = self.IC[: M - 1, :M], self.IR[: M - 1, :M]
+        abar = np.where(fine, 0.0, 0.5 * (a[:-1] + a[1:]))
+        bbar = np.where(fine, 0.0, 0.5 * (b[:-1] + b[1:]))
+        i1 = (u * a) @ cm + abar @ icm
+        qa = wf[:, None] * (a[:-1, None] * rm[:-1] + a[1:, None] * rm[1:]) + abar[:, None] * irm
+        qb = wf[:, None] * (b[:-1, None] * rm[:-1] + b[1:, None] * rm[1:]) + bbar[:, None] * irm
+        ca, cb = np.cumsum(qa, axis=0), np.cumsum(qb, axis=0)
+        j = np.arange(1, M)
+        i2 = np.zeros(M)
+        i2[1:] = cb[j - 1, j]  # s < t_j
+        i3 = ca[-1].copy()
+        i3[1:] -= ca[j - 1, j]  # s > t_j
+        return -m * c + i1 + i2, -m * r + i3, m, e
+
+    def set_intervals(self) -> None:
+        """The interval integrals of the last stored time's row and column (trapezoid)."""
+        M, h, C, Rs = self.M, self.h, self.C, self.Rs
+        k = M - 1
+        w = np.diff(self.tau[:M])
+        self.IC[k - 1, :M] = 0.5 * h * (C[k - 1, :M] + C[k, :M])
+        self.IR[k - 1, :M] = 0.5 * h * (Rs[k - 1, :M] + Rs[k, :M])
+        self.IC[:k, k] = 0.5 * w * (C[:k, k] + C[1 : k + 1, k])
+        self.IR[:k, k] = 0.5 * w * (Rs[:k, k] + Rs[1 : k + 1, k])
+
+    def grow(self) -> None:
+        """Double the capacity (the stored values are kept)."""
+        cap, new = self.cap, 2 * self.cap
+        self.tau, self.level, self.merged, self.grid = (
+            np.resize(x, new) for x in (self.tau, self.level, self.merged, self.grid)
+        )
+        grown = []
+        for x in (self.C, self.Rs, self.IC, self.IR):
+            y = np.zeros((new, new))
+            y[:cap, :cap] = x
+            grown.append(y)
+        self.C, self.Rs, self.IC, self.IR = grown
+        self.cap = new
+
+    def advance(
+        self, step: int, dc: np.ndarray, dr: np.ndarray, protected: bool, corrections: int
+    ) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """Store time (step + 1)·h: Euler from the last stored row and its derivatives dc, dr,
+        then ``corrections`` Heun corrections; returns the derivatives, μ and e there."""
+        if self.M == self.cap:
+            self.grow()
+        h = self.h
+        i, k = self.M - 1, self.M
+        self.M += 1
+        self.tau[k] = (step + 1) * h
+        self.grid[k] = step + 1
+        self.level[k] = -1 if protected else 0
+        self.merged[i] = False
+        C, Rs = self.C, self.Rs
+        C[k, :k] = C[i, :k] + h * dc
+        Rs[k, :k] = Rs[i, :k] + h * dr
+        C[k, k] = Rs[k, k] = 1.0
+        C[:k, k] = C[k, :k]
+        Rs[:k, k] = Rs[k, :k]
+        self.set_intervals()
+        for _ in range(corrections):
+            dc1, dr1, _, _ = self.rhs()
+            C[k, :k] = C[i, :k] + 0.5 * h * (dc + dc1[:k])
+            Rs[k, :k] = Rs[i, :k] + 0.5 * h * (dr + dr1[:k])
+            C[:k, k] = C[k, :k]
+            Rs[:k, k] = Rs[k, :k]
+            self.set_intervals()
+        return self.rhs()
+
+    def decimate(self, dc: np.ndarray, dr: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """Thin every level that holds more than 2·window points, from level 0 up; returns the
+        derivatives dc, dr at the points kept and the number of levels thinned."""
+        window, decimations, lev = self.window, 0, 0
+        while True:
+            idx = np.nonzero(self.level[: self.M] == lev)[0]
+            if len(idx) <= 2 * window:
+                break
+            keep = self._drop(idx, lev)
+            dc, dr = dc[keep], dr[keep]
+            decimations += 1
+            lev += 1
+        return dc, dr, decimations
+
+    def _drop(self, idx: np.ndarray, lev: int) -> np.ndarray:
+        """Drop every second one of the oldest ``window`` points ``idx`` of level ``lev`` (their
+        intervals merged into the one before) and move the rest up a level; returns the mask of
+        the points kept [M] (before the drop)."""
+        M, window = self.M, self.window
+        drop = idx[1:window:2]
+        for p in drop:  # never adjacent: the sums are independent
+            self.IC[p - 1, :M] += self.IC[p, :M]
+            self.IR[p - 1, :M] += self.IR[p, :M]
+            self.merged[p - 1] = True
+        self.level[idx[0:window:2]] = lev + 1
+        keep = np.ones(M, dtype=bool)
+        keep[drop] = False
+        m2 = int(keep.sum())
+        ki = keep[: M - 1]
+        for x in (self.C, self.Rs):
+            x[:m2, :m2] = x[:M, :M][np.ix_(keep, keep)]
+        for x in (self.IC, self.IR):
+            x[: m2 - 1, :m2] = x[: M - 1, :M][np.ix_(ki, keep)]
+        self.tau[:m2] = self.tau[:M][keep]
+        self.grid[:m2] = self.grid[:M][keep]
+        self.level[:m2] = self.level[:M][keep]
+        self.merged[: m2 - 1] = self.merged[: M - 1][ki]
+        self.M = m2
+        return keep
+
+
+class _PairRecorder:
+    """C(t_w + lag, t_w) at the ``pairs`` (t_w [K], lag [K]) of :func:`integrate_decimated`: the
+    four grid corners of each pair's bilinear interpolation, recorded as the run passes them."""
+
+    def __init__(self, h: float, n: int, pairs: tuple[Sequence[float], Sequence[float]] | None):
+        if pairs is None:
+            pairs = (np.zeros(0), np.zeros(0))
+        rows, cols, self.weights = _corners(h, n, *pairs)
+        self.protected = set(cols.reshape(-1).tolist())  # the steps never dropped
+        self.corner = np.zeros(rows.shape)
+        # row step -> [(flat corner index, column step)]
+        self.wanted: dict[int, list[tuple[int, int]]] = {}
+        for flat, (r, c) in enumerate(zip(rows.reshape(-1).tolist(), cols.reshape(-1).tolist())):
+            self.wanted.setdefault(r, []).append((flat, c))
+
+    def record(self, r: int, past: _StoredPast) -> None:
+        """The corners in row step ``r``, the last stored time of ``past``."""
+        M = past.M
+        for flat, c in self.wanted.pop(r, ()):
+            pos = int(np.searchsorted(past.grid[:M], c))
+            self.corner.flat[flat] = past.C[M - 1, pos]
+
+    def values(self) -> np.ndarray:
+        """C at the pairs [K]."""
+        return (self.corner * self.weights).sum(axis=1)
 
 
 @dataclass
@@ -573,4 +660,42 @@ def run_cell(
             "time_factor": r,
             "ck_temperature": temperature / r,
         },
+    )
+
+
+def solve_cell(job: Job) -> None:
+    """The ck stage: integrate the exact n = ∞ dynamics of the p-spin (the CK equations) on a
+    simulated cell's two-time grid, at n = ∞ or mapped to N spins; write them as a two_time table
+    of one run and an energy table, for the same aging analysis.
+
+    Settings: glassynets.settings.ck; cell: n ("inf", or the N the solution is mapped to) and
+    temperature. Outputs two_time and energy.
+    """
+    from . import storage
+
+    settings = job.settings
+    n = None if job.cell["n"] == "inf" else int(job.cell["n"])
+    temperature = float(job.cell["temperature"])
+    cell = run_cell(n, temperature, settings, log=job.log)
+    meta = {
+        "model": "pspin",
+        "theory": "ck",
+        "experiment": "pspin_ck",
+        "p": 3,
+        "n_spins": n,
+        "n_params": n or 1,  # Δ is per spin; a network-sized Δ* is refused for the p-spin (config)
+        "temperature": temperature,
+        "time": settings["steps"] * settings["dt"],
+        **settings,
+        "ck_solution": cell.metadata,
+    }
+    meta.update(storage.provenance([], meta))
+    meta = job.meta(meta)
+    two_time, energy = job.output("two_time"), job.output("energy")
+    storage.write_two_time(two_time, cell.two_time, settings["overlap_eps"], meta)
+    storage.write(energy, "energy", cell.energy, meta)
+    job.log(
+        f"wrote {two_time} and {energy}: {len(cell.two_time['t_w'])} pairs, "
+        f"final energy per spin {cell.energy['energy'][-1]:.4f} "
+        f"({cell.metadata['seconds']:.0f} s, {cell.metadata['points']} stored times)"
     )

@@ -1,360 +1,24 @@
-"""Command line of the pipeline: one subcommand per workflow step (``glassynets <step> --help``).
+"""Command line of the pipeline: a table of stages and of a user's tools (``glassynets --help``).
 
-Snakemake rules call these; every hyperparameter arrives as an option so that the rule's shell
-command (which Snakemake tracks) changes whenever a setting does.
+Every workflow job is ``glassynets <stage> --settings JSON --in NAME=PATH ... --out NAME=PATH ...``
+(the stage contract, :mod:`glassynets.jobs`): the settings come from the validated config
+(:mod:`glassynets.settings`), Snakemake tracks them, and the stage's function beside its science
+reads, computes and writes. The tools (check-config, check-results, describe, analyse) are for a
+user at the shell. This module parses; it holds no defaults and no policy.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
-import os
-import signal
+import importlib
 import sys
-import threading
-import time
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
-import numpy as np
+from . import jobs
+from .jobs import Stage
 
-
-def _log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def _json_object(option: str, text: str) -> dict:
-    """The value of a JSON option (--settings, --sweeps): a JSON object, else a ValueError naming it."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ValueError(
-            f"{option}: not a JSON object ({err}): give the settings themselves, e.g. "
-            """'{"lr": 0.05, ...}' as the workflow's rules do, not a file name"""
-        ) from None
-    if not isinstance(value, dict):
-        raise ValueError(f"{option}: expected a JSON object {{...}}, got {text[:60]!r}")
-    return value
-
-
-def _settings(args: argparse.Namespace) -> dict:
-    """The job's --settings, a JSON object (as glassynets.settings builds it)."""
-    return _json_object("--settings", args.settings)
-
-
-def _json_option(option: str):
-    """An argparse type: a JSON object, with _json_object's one-line error."""
-
-    def parse(text: str) -> dict:
-        try:
-            return _json_object(option, text)
-        except ValueError as err:
-            raise argparse.ArgumentTypeError(str(err)) from None
-
-    return parse
-
-
-def _meta(args: argparse.Namespace, meta: dict) -> dict:
-    """``meta`` with this job's lineage (glassynets.lineage), when the workflow gave one."""
-    from . import lineage
-
-    return {**meta, lineage.KEY: args.lineage} if args.lineage else meta
-
-
-# --- LJAT19 data -------------------------------------------------------------------------------
-
-
-# --- image data sets (MNIST, Fashion-MNIST) ---------------------------------------------------
-
-
-# --- resume files --------------------------------------------------------------------------------
-
-
-def _holding(path: str | None):
-    """The exclusive lock of a job's checkpoint (storage.exclusive_lock); nothing without one."""
-    from . import storage
-
-    return storage.exclusive_lock(path) if path else contextlib.nullcontext()
-
-
-# --- aging analysis -----------------------------------------------------------------------------
-
-
-def cmd_aging(args: argparse.Namespace) -> None:
-    """Merge a cell's seed blocks; write Δ, D, Y and Q_ε from t = 1, t*(t_w), μ with its crossover and
-    full uncertainty, the Δ* scan, the late-time behaviour of Δ and the parameter histograms."""
-    import pandas as pd
-
-    from . import aging, storage
-
-    settings = _settings(args)
-    blocks = [storage.read_two_time(p) for p in args.two_time]
-    snapshot_blocks = [storage.read_snapshots(p) for p in args.snapshots]
-    steps = snapshot_blocks[0][0] if snapshot_blocks else None  # none: the CK curves
-    if any(not np.array_equal(b[0], steps) for b in snapshot_blocks):
-        raise ValueError(
-            "seed blocks of one cell have different snapshot steps; retrain them with one config"
-        )
-    meta = storage.metadata(args.two_time[0])
-    meta.pop("overlap_eps", None)
-    meta["seeds"] = np.concatenate([np.unique(b[0]["seed"]) for b in blocks]).tolist()
-    meta.update(storage.provenance([*args.two_time, *args.snapshots, *args.metrics], settings))
-    meta = _meta(args, meta)
-    tables = aging.analyse_cell(
-        blocks,
-        np.concatenate([b[2] for b in snapshot_blocks], axis=1) if snapshot_blocks else None,
-        steps,
-        int(meta["n_params"]),
-        float(meta.get("steps", 0)),
-        settings,
-        log=_log,
-        exact=meta.get("theory") == "ck",
-    )
-    if args.metrics:
-        metrics = pd.concat(
-            [storage.read_frame(p, "metrics") for p in args.metrics], ignore_index=True
-        )
-        tables["metrics"] = {c: metrics[c].to_numpy() for c in metrics}
-    for kind, columns in tables.items():
-        storage.write(Path(args.out) / f"{kind}.parquet", kind, columns, meta)
-
-
-def cmd_analyse(args: argparse.Namespace) -> None:
-    """The aging analysis of any runs' two_time tables (glassynets.AgingRecorder's, or the
-    workflow's): t*(t_w), μ with its total interval, crossover, residuals, aging class, the Δ*
-    scan and the Fig 2-style figure; every option not given is the config schema's default."""
-    from . import runs
-
-    options = {}
-    for item in args.set or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"--set {item!r}: expected KEY=VALUE, e.g. --set n_boot=200")
-        options[key.strip()] = _yaml_value(value)
-    options.update(
-        fit_tw=args.fit_tw,
-        min_fit_points=args.min_fit_points,
-        min_fit_decades=args.min_fit_decades,
-        n_boot=args.n_boot,
-        plot_tw=args.plot_tw,
-        delta_star_scan=args.delta_star_scan,
-        fit_window=args.fit_window,
-    )
-    result = runs.analyse(
-        args.tables, args.out, args.delta_star, label=args.label, log=_log, **options
-    )
-    print(result.text())
-    _log(f"wrote the tables, summary.txt and {result.figure} (and its .png) into {args.out}")
-
-
-def _yaml_value(text: str):
-    import yaml
-
-    return yaml.safe_load(text)
-
-
-# --- Hessian spectra ----------------------------------------------------------------------------
-
-
-def cmd_hessian(args: argparse.Namespace) -> None:
-    """Hessian spectra of the full-batch training loss at chosen snapshot steps of a cell's first runs."""
-    import torch
-
-    from . import hessian, storage, tensors
-
-    settings = _settings(args)
-    torch.set_num_threads(args.threads)
-    blocks = [storage.read_snapshots(p) for p in args.snapshots]
-    meta = _meta(
-        args,
-        {
-            **storage.metadata(args.snapshots[0]),
-            **storage.provenance([*args.snapshots, args.train, args.test], settings),
-        },
-    )
-    x, y = tensors.dataset_tensors(settings, args.train, meta["n_train"], torch.float64)
-    x_test, y_test = tensors.dataset_tensors(settings, args.test, None, torch.float64)
-    eigenvalues, summary = hessian.along_training(
-        blocks[0][0],
-        np.concatenate([b[1] for b in blocks]),
-        np.concatenate([b[2] for b in blocks], axis=1),
-        (x, y),
-        (x_test, y_test),
-        meta,
-        settings,
-        log=_log,
-    )
-    storage.write(args.out_eigenvalues, "hessian", eigenvalues, meta)
-    storage.write(args.out_summary, "hessian_summary", summary, meta)
-
-
-# --- the p-spin glass ---------------------------------------------------------------------------
-
-
-def cmd_pspin(args: argparse.Namespace) -> None:
-    """Quench the spherical p-spin (p = 3) and integrate its Langevin dynamics; write the spins as a
-    snapshots table (θ = s), the two-time observables and the energy per spin.
-
-    Each coupling sample is checkpointed to --checkpoint-dir when done (not a workflow output), so
-    a killed job resumes at the next sample; a sample depends only on (seed, sample), so the
-    result has the same bits either way."""
-    with _holding(args.checkpoint_dir):
-        _pspin(args)
-
-
-def _pspin(args: argparse.Namespace) -> None:
-    import torch
-
-    from . import pspin, storage
-
-    settings = _settings(args)
-    torch.set_num_threads(args.threads)
-    meta = {
-        "model": "pspin",
-        "experiment": "pspin",
-        "p": 3,
-        "n_spins": args.n,
-        "n_params": args.n,
-        "temperature": args.temperature,
-        "time": settings["steps"] * settings["dt"],
-        **settings,
-    }
-    meta.update(storage.provenance([], meta))
-    meta = _meta(args, meta)
-    checkpoints = Path(args.checkpoint_dir) if args.checkpoint_dir else None
-    cell = pspin.run_cell(args.n, args.temperature, settings, checkpoints, log=_log)
-    storage.write_snapshots(args.out_snapshots, cell.steps, cell.runs, cell.snapshots, meta)
-    storage.write_two_time(
-        args.out_two_time, cell.two_time.columns(cell.runs), cell.two_time.eps, meta
-    )
-    storage.write(
-        args.out_energy,
-        "energy",
-        {
-            "seed": np.tile(cell.runs, len(cell.steps)),
-            "step": np.repeat(cell.steps, len(cell.runs)),
-            "energy": cell.energies.reshape(-1),
-        },
-        meta,
-    )
-    if args.checkpoint_dir:
-        for done in Path(args.checkpoint_dir).glob("sample*.npz"):
-            done.unlink()
-    _log(
-        f"wrote {args.out_snapshots} and {args.out_energy}; mean final energy per spin {cell.energies[-1].mean():.4f}"
-    )
-
-
-def cmd_ck(args: argparse.Namespace) -> None:
-    """Integrate the exact n = ∞ dynamics of the p-spin (the CK equations) on a simulated cell's
-    two-time grid, at n = ∞ or mapped to N spins; write them as a two_time table of one run and
-    an energy table, for the same aging analysis."""
-    from . import ck, storage
-
-    settings = _settings(args)
-    n = None if args.n == "inf" else int(args.n)
-    cell = ck.run_cell(n, args.temperature, settings, log=_log)
-    meta = {
-        "model": "pspin",
-        "theory": "ck",
-        "experiment": "pspin_ck",
-        "p": 3,
-        "n_spins": n,
-        "n_params": n or 1,  # Δ is per spin; a network-sized Δ* is refused for the p-spin (config)
-        "temperature": args.temperature,
-        "time": settings["steps"] * settings["dt"],
-        **settings,
-        "ck_solution": cell.metadata,
-    }
-    meta.update(storage.provenance([], meta))
-    meta = _meta(args, meta)
-    storage.write_two_time(args.out_two_time, cell.two_time, settings["overlap_eps"], meta)
-    storage.write(args.out_energy, "energy", cell.energy, meta)
-    _log(
-        f"wrote {args.out_two_time} and {args.out_energy}: {len(cell.two_time['t_w'])} pairs, "
-        f"final energy per spin {cell.energy['energy'][-1]:.4f} "
-        f"({cell.metadata['seconds']:.0f} s, {cell.metadata['points']} stored times)"
-    )
-
-
-# --- scorecard ----------------------------------------------------------------------------------
-
-
-def cmd_check_config(args: argparse.Namespace) -> None:
-    """Check config files as snakemake --configfile would merge them (later ones override earlier
-    ones): YAML syntax with file and line, then the schema; prints the experiments found."""
-    from . import config
-
-    checked = config.check_files(args.files, config.SCHEMA)
-    _log(f"{', '.join(args.files)}: valid; experiments {', '.join(checked['experiments'])}")
-
-
-def cmd_check_results(args: argparse.Namespace) -> None:
-    """Check every file the config's workflow makes against the config in force (its lineage): one
-    line per stale file; exit code 1 if any is stale or unreadable."""
-    from . import config, lineage
-
-    findings = lineage.check(
-        lineage.Lineage(config.check_files(args.files, config.SCHEMA)), Path(args.directory)
-    )
-    counts = {state: 0 for state in ("up-to-date", "stale", "unreadable", "missing")}
-    for finding in findings:
-        counts[finding.state] += 1
-        if finding.state in ("stale", "unreadable"):
-            print(f"{finding.state}: {finding.path}: {finding.detail}")
-    print(
-        f"check-results: {counts['up-to-date']} of {len(findings)} files up to date with "
-        f"{', '.join(args.files)}; {counts['stale']} stale, {counts['unreadable']} unreadable, "
-        f"{counts['missing']} not made yet"
-    )
-    if counts["stale"] or counts["unreadable"]:
-        raise ResultsError(
-            "results do not match the config: `snakemake --cores all` reruns what they came from "
-            "(a file read as unreadable: add --forcerun FILE)"
-        )
-
-
-class ResultsError(RuntimeError):
-    """Results on disk that the config in force would not make."""
-
-
-def cmd_describe(args: argparse.Namespace) -> None:
-    """Print what a Parquet file of the pipeline holds: its table kind, rows, every column's type,
-    unit and meaning, and its provenance."""
-    import pyarrow.parquet as pq
-
-    from . import storage
-
-    try:
-        schema, rows = pq.read_schema(args.file), pq.ParquetFile(args.file).metadata.num_rows
-    except Exception as err:  # pyarrow raises several kinds for a file that is not Parquet
-        raise ValueError(f"{args.file}: not a readable Parquet file ({err})") from err
-    kinds = [k for k, s in storage.SCHEMAS.items() if schema.names[: len(s.names)] == s.names]
-    print(f"{args.file}: {'/'.join(kinds) or 'unknown'} table, {rows} rows")
-    for field in schema:
-        doc = (field.metadata or {}).get(b"description", b"").decode() or storage.COLUMN_DOCS.get(
-            field.name, ""
-        )
-        print(f"  {field.name:20s} {str(field.type):28s} {doc}")
-    print(json.dumps(storage.metadata(args.file), indent=2, ensure_ascii=False))
-
-
-# --- the stage contract (glassynets.jobs) ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Stage:
-    """A workflow stage: its function and the names of its inputs and outputs ("name?": optional,
-    "name*": any number of files, in order)."""
-
-    target: str  # "module:function", the function taking a glassynets.jobs.Job
-    help: str
-    inputs: tuple[str, ...] = ()
-    outputs: tuple[str, ...] = ()
-
-
-#: Every workflow stage; each reads its settings from --settings and its files from --in/--out.
+#: Every workflow stage: its function, what it does, the names of its inputs and outputs.
 STAGES: dict[str, Stage] = {
     "ljat19-dataset": Stage(
         "datasets:ljat19_table",
@@ -414,286 +78,144 @@ STAGES: dict[str, Stage] = {
         ("limits?", "cells*", "glass*"),
         ("md", "csv"),
     ),
+    "aging": Stage(
+        "aging:aging_tables",
+        "Merge a cell's seed blocks; write Δ, D, Y and Q_ε from t = 1, t*(t_w), μ with its crossover "
+        "and full uncertainty, the Δ* scan, the late-time behaviour of Δ and the parameter histograms",
+        inputs=("two_time*", "snapshots*", "metrics*"),
+        outputs=("folder",),
+    ),
+    "hessian": Stage(
+        "hessian:spectra",
+        "Hessian spectra of the full-batch training loss at chosen snapshot steps of a cell's first runs",
+        inputs=("snapshots*", "train", "test"),
+        outputs=("eigenvalues", "summary"),
+    ),
+    "pspin": Stage(
+        "pspin:simulate_cell",
+        "Quench the spherical p-spin (p = 3) and integrate its Langevin dynamics: spins, two-time "
+        "observables and energy per spin; finished samples are kept in --checkpoint (a folder)",
+        outputs=("snapshots", "two_time", "energy"),
+    ),
+    "ck": Stage(
+        "ck:solve_cell",
+        "Integrate the exact n = ∞ dynamics of the p-spin (the CK equations) on a simulated cell's "
+        "two-time grid, at n = ∞ or mapped to N spins: a two_time table of one run and an energy table",
+        outputs=("two_time", "energy"),
+    ),
 }
 
 
-def _pairs(option: str, items: list[str] | None) -> dict[str, list[str]]:
-    """NAME=PATH items of a repeated option, by name, in the order given."""
-    out: dict[str, list[str]] = {}
-    for item in items or []:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            raise ValueError(f"{option} {item!r}: expected NAME=PATH, e.g. {option} train=PATH")
-        out.setdefault(name, []).append(path)
-    return out
+@dataclass(frozen=True)
+class Tool:
+    """A user's command: its function (taking the parsed arguments) and its arguments."""
+
+    target: str  # "module:function" of glassynets
+    help: str
+    arguments: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = ()
 
 
-def _check_names(stage: str, option: str, given: dict[str, list[str]], declared) -> None:
-    """Every name given is declared, and every required name is given once (many: "name*")."""
-    names = {d.rstrip("?*"): d[-1] if d[-1] in "?*" else "" for d in declared}
-    for name, paths in given.items():
-        if name not in names:
-            raise ValueError(
-                f"{stage}: unknown {option} {name}=...; it takes {', '.join(names) or 'none'}"
-            )
-        if len(paths) > 1 and names[name] != "*":
-            raise ValueError(f"{stage}: {option} {name}=... given {len(paths)} times, once wanted")
-    for name, kind in names.items():
-        if kind == "" and name not in given:
-            raise ValueError(f"{stage}: {option} {name}=PATH is required")
+def _arg(*flags: str, **options: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
+    return flags, options
 
 
-def run_stage(args: argparse.Namespace) -> None:
-    """Build the job of a stage from its command line and run the stage's function."""
-    import importlib
-
-    from .jobs import Job
-
-    stage = STAGES[args.command]
-    inputs, outputs = _pairs("--in", args.inputs), _pairs("--out", args.outputs)
-    _check_names(args.command, "--in", inputs, stage.inputs)
-    _check_names(args.command, "--out", outputs, stage.outputs)
-    module, _, function = stage.target.partition(":")
-    settings = _json_object("--settings", args.settings)
-    job = Job(
-        settings=settings,
-        cell=settings.pop("cell", {}),
-        inputs=inputs,
-        outputs={name: paths[0] for name, paths in outputs.items()},
-        lineage=args.lineage,
-        threads=args.threads,
-        checkpoint=args.checkpoint,
-        checkpoint_every_s=args.checkpoint_every_s,
-    )
-    with _holding(job.checkpoint):  # from before the inputs are read until the checkpoint is gone
-        getattr(importlib.import_module(f"glassynets.{module}"), function)(job)
-
-
-def _add_stages(sub) -> None:
-    for name, stage in STAGES.items():
-        p = sub.add_parser(name, help=stage.help, description=stage.help)
-        p.add_argument("--settings", required=True, help="the job's settings, a JSON object")
-        p.add_argument(
-            "--in",
-            dest="inputs",
-            action="append",
-            metavar="NAME=PATH",
-            help=f"an input file; names: {', '.join(stage.inputs) or 'none'}",
-        )
-        p.add_argument(
-            "--out",
-            dest="outputs",
-            action="append",
-            metavar="NAME=PATH",
-            help=f"an output file; names: {', '.join(stage.outputs) or 'none'}",
-        )
-        p.add_argument("--threads", type=int, default=1, help="torch threads")
-        p.add_argument("--checkpoint", help="resume file (kept only while the job is unfinished)")
-        p.add_argument("--checkpoint-every-s", type=float, default=600.0)
-        p.set_defaults(func=run_stage)
-
-
-# --- parser -------------------------------------------------------------------------------------
+CONFIGS = _arg(
+    "files", nargs="*", default=["config.yaml"], help="config.yaml, then --configfile files"
+)
+TOOLS: dict[str, Tool] = {
+    "check-config": Tool(
+        "config:check_command",
+        "Check config files as snakemake --configfile merges them: YAML, then the schema",
+        (CONFIGS,),
+    ),
+    "check-results": Tool(
+        "lineage:check_command",
+        "Check every file the config's workflow makes against the config in force (exit 1: stale)",
+        (CONFIGS, _arg("--directory", default=".", help="the workflow's working directory")),
+    ),
+    "describe": Tool(
+        "storage:describe_command",
+        "What a Parquet file of the pipeline holds: columns, units, meanings, provenance",
+        (_arg("file", help="a Parquet file written by the pipeline"),),
+    ),
+    "analyse": Tool(
+        "runs:analyse_command",
+        "The aging analysis of any runs' two_time tables (t*, μ, crossover, Δ* scan, figure)",
+        (
+            _arg("tables", nargs="+", help="two_time tables (RUN.parquet ...), one ensemble"),
+            _arg("--out", required=True, help="folder for the tables, summary and figure"),
+            _arg("--delta-star", type=float, help="Δ* defining t* (parameter²; default: schema)"),
+            _arg("--fit-tw", type=float, nargs=2, metavar=("MIN", "MAX"), help="t_w (steps)"),
+            _arg("--min-fit-points", type=int),
+            _arg("--min-fit-decades", type=float),
+            _arg("--fit-window", choices=["asymptotic", "fixed"]),
+            _arg("--n-boot", type=int, help="bootstrap replicates over runs"),
+            _arg("--plot-tw", type=float, nargs="+", help="t_w (steps) drawn in the Δ panel"),
+            _arg("--delta-star-scan", type=float, nargs=2, metavar=("MIN", "MAX")),
+            _arg("--label", help="the model's name in the figure (default: the tables' arch)"),
+            _arg("--set", action="append", metavar="KEY=VALUE", help="any other analysis key"),
+        ),
+    ),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
-
     parser = argparse.ArgumentParser(prog="glassynets", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--log",
-        help="write all output to this file; an error's one line goes to the console as well",
+        "--log", help="write all output here; an error's line goes to the console too"
     )
     parser.add_argument(
-        "--stop-with-parent",
-        type=int,
-        metavar="PID",
-        help="stop once process PID (the snakemake that started this job: $PPID) is no longer "
-        "this one's parent",
+        "--stop-with-parent", type=int, metavar="PID", help="stop once PID ($PPID) has gone"
     )
-    parser.add_argument(
-        "--lineage", help="identity of the outputs (glassynets.lineage), stored in each of them"
-    )
+    parser.add_argument("--lineage", help="identity of the outputs (glassynets.lineage)")
     sub = parser.add_subparsers(dest="command", required=True)
-    _add_stages(sub)
-
-    p = sub.add_parser("aging", help=cmd_aging.__doc__)
-    p.add_argument(
-        "--settings",
-        required=True,
-        help="JSON: the analysis section, t_w in steps (glassynets.settings.aging)",
-    )
-    p.add_argument(
-        "--two-time", nargs="+", required=True, help="two_time tables of the seed blocks"
-    )
-    p.add_argument(
-        "--snapshots",
-        nargs="*",
-        default=[],
-        help="snapshots of the seed blocks (for the histograms); none for the CK curves",
-    )
-    p.add_argument(
-        "--metrics",
-        nargs="*",
-        default=[],
-        help="metrics files of the seed blocks (merged); none for a glass",
-    )
-    p.add_argument("--out", required=True, help="cell table folder")
-    p.set_defaults(func=cmd_aging)
-
-    p = sub.add_parser("analyse", help=cmd_analyse.__doc__.splitlines()[0])
-    p.add_argument("tables", nargs="+", help="two_time tables (RUN.parquet ...), one ensemble")
-    p.add_argument("--out", required=True, help="folder for the tables, summary and figure")
-    p.add_argument("--delta-star", type=float, help="Δ* defining t* (parameter²; default: schema)")
-    p.add_argument("--fit-tw", type=float, nargs=2, metavar=("MIN", "MAX"), help="t_w (steps)")
-    p.add_argument("--min-fit-points", type=int)
-    p.add_argument("--min-fit-decades", type=float)
-    p.add_argument("--fit-window", choices=["asymptotic", "fixed"])
-    p.add_argument("--n-boot", type=int, help="bootstrap replicates over runs")
-    p.add_argument("--plot-tw", type=float, nargs="+", help="t_w (steps) drawn in the Δ panel")
-    p.add_argument("--delta-star-scan", type=float, nargs=2, metavar=("MIN", "MAX"))
-    p.add_argument("--label", help="the model's name in the figure (default: the tables' arch)")
-    p.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        help="any other key of the schema's analysis section (YAML value), e.g. max_residual_dex=0.08",
-    )
-    p.set_defaults(func=cmd_analyse)
-
-    p = sub.add_parser("hessian", help=cmd_hessian.__doc__)
-    p.add_argument(
-        "--settings",
-        required=True,
-        help="JSON: the hessian section and the data set (glassynets.settings.hessian)",
-    )
-    p.add_argument(
-        "--snapshots", nargs="+", required=True, help="the cell's snapshot files (seed blocks)"
-    )
-    p.add_argument("--train", required=True, help="the training table the cell was trained on")
-    p.add_argument("--test", required=True, help="the test table")
-    p.add_argument("--threads", type=int, required=True)
-    p.add_argument("--out-eigenvalues", required=True)
-    p.add_argument("--out-summary", required=True)
-    p.set_defaults(func=cmd_hessian)
-
-    p = sub.add_parser("pspin", help=cmd_pspin.__doc__.splitlines()[0])
-    p.add_argument(
-        "--settings",
-        required=True,
-        help="JSON: the pspin section but its cells (glassynets.settings.pspin)",
-    )
-    p.add_argument("--n", type=int, required=True, help="number of spins N")
-    p.add_argument("--temperature", type=float, required=True)
-    p.add_argument("--threads", type=int, required=True)
-    p.add_argument(
-        "--checkpoint-dir", help="where finished samples are kept until the outputs are written"
-    )
-    p.add_argument("--out-snapshots", required=True)
-    p.add_argument("--out-energy", required=True)
-    p.add_argument("--out-two-time", required=True)
-    p.set_defaults(func=cmd_pspin)
-
-    p = sub.add_parser("ck", help=cmd_ck.__doc__.splitlines()[0])
-    p.add_argument(
-        "--settings", required=True, help="JSON: the CK job's settings (glassynets.settings.ck)"
-    )
-    p.add_argument("--n", required=True, help="'inf' (n = ∞) or the N the solution is mapped to")
-    p.add_argument("--temperature", type=float, required=True)
-    p.add_argument("--out-two-time", required=True)
-    p.add_argument("--out-energy", required=True)
-    p.set_defaults(func=cmd_ck)
-
-    p = sub.add_parser("check-config", help=cmd_check_config.__doc__.splitlines()[0])
-    p.add_argument(
-        "files", nargs="+", help="config.yaml, then any --configfile files in the order given"
-    )
-    p.set_defaults(func=cmd_check_config)
-
-    p = sub.add_parser("check-results", help=cmd_check_results.__doc__.splitlines()[0])
-    p.add_argument(
-        "files",
-        nargs="*",
-        default=["config.yaml"],
-        help="config.yaml, then any --configfile files in the order given (default: config.yaml)",
-    )
-    p.add_argument(
-        "--directory", default=".", help="the workflow's working directory (snakemake --directory)"
-    )
-    p.set_defaults(func=cmd_check_results)
-
-    p = sub.add_parser("describe", help=cmd_describe.__doc__.splitlines()[0])
-    p.add_argument("file", help="a Parquet file written by the pipeline")
-    p.set_defaults(func=cmd_describe)
+    for name, stage in STAGES.items():
+        p = sub.add_parser(name, help=stage.help, description=stage.help)
+        p.add_argument("--settings", required=True, help="the job's settings, a JSON object")
+        names = {"--in": stage.inputs, "--out": stage.outputs}
+        for option, dest in (("--in", "inputs"), ("--out", "outputs")):
+            p.add_argument(option, dest=dest, action="append", metavar="NAME=PATH",
+                           help=f"names: {', '.join(names[option]) or 'none'}")  # fmt: skip
+        p.add_argument("--threads", type=int, default=1, help="torch threads")
+        p.add_argument("--checkpoint", help="resume file (kept only while the job is unfinished)")
+        p.add_argument("--checkpoint-every-s", type=float, default=600.0)
+    for name, tool in TOOLS.items():
+        p = sub.add_parser(name, help=tool.help, description=tool.help)
+        for flags, options in tool.arguments:
+            p.add_argument(*flags, **options)
     return parser
+
+
+def _run(args: argparse.Namespace) -> None:
+    if args.command in TOOLS:
+        module, _, function = TOOLS[args.command].target.partition(":")
+        getattr(importlib.import_module(f"glassynets.{module}"), function)(args)
+        return
+    stage = STAGES[args.command]
+    how = {"lineage": args.lineage, "threads": args.threads, "checkpoint": args.checkpoint}
+    job = stage.job(args.command, args.settings, args.inputs, args.outputs,
+                    checkpoint_every_s=args.checkpoint_every_s, **how)  # fmt: skip
+    stage.run(job)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    console = _redirect_output(args.log) if args.log else sys.stderr
-    # SIGTERM (Snakemake stopping its jobs, scancel, _stop_with_parent) unwinds like an error, so that
-    # locks and temporary files are cleaned up; checkpoints are written atomically.
-    signal.signal(signal.SIGTERM, _terminated)
+    console = jobs.redirect_output(args.log) if args.log else sys.stderr
+    jobs.stop_on_sigterm()
     if args.stop_with_parent is not None:
-        _stop_with_parent(args.stop_with_parent)
+        jobs.stop_with_parent(args.stop_with_parent)
     try:
-        args.func(args)
-    except (
-        ValueError,
-        RuntimeError,
-        OSError,
-    ) as err:  # OSError: disk full, read-only, missing folder (names the path)
-        _report(f"glassynets {args.command}: error: {err}", console, args.log)
+        _run(args)
+    except (ValueError, RuntimeError, OSError) as err:  # OSError: disk full, missing folder, ...
+        jobs.report(f"glassynets {args.command}: error: {err}", console, args.log)
         return 1
     except Exception as err:  # a bug: its traceback goes to the log, one line to the console
         where = f"; traceback in {args.log}" if args.log else ""
-        _report(f"glassynets {args.command}: {type(err).__name__}: {err}{where}", console, args.log)
+        jobs.report(
+            f"glassynets {args.command}: {type(err).__name__}: {err}{where}", console, args.log
+        )
         raise
     return 0
-
-
-def _redirect_output(log: str):
-    """Send everything this process writes (Python's and libraries' stdout and stderr) to ``log``;
-    returns the console's stderr, for the one line an error leaves there."""
-    console = os.fdopen(os.dup(2), "w")
-    Path(log).parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
-    return console
-
-
-def _report(line: str, console, log: str | None) -> None:
-    """An error's line in the log and, under the workflow, on the console too."""
-    print(line, file=sys.stderr, flush=True)
-    if log:
-        print(f"{line} (log: {log})", file=console, flush=True)
-
-
-def _terminated(signum: int, frame) -> None:
-    _log("stopped by SIGTERM")
-    sys.exit(128 + signum)
-
-
-#: Seconds between two looks at whether the process that started this one is still there.
-PARENT_POLL_S = 2.0
-
-
-def _stop_with_parent(parent: int) -> None:
-    """Stop this process (SIGTERM) once ``parent`` is no longer its parent: a job left behind by a
-    killed snakemake would otherwise go on writing its checkpoint and log beside the next run's.
-    (The PID comes from the shell that exec'd this process, so a parent that died even before
-    this process started is noticed too.)"""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_POLL_S)
-        _log(f"the process that started this job (PID {parent}) has gone: stopping")
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    threading.Thread(target=watch, name="stop-with-parent", daemon=True).start()
 
 
 if __name__ == "__main__":

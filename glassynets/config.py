@@ -109,7 +109,32 @@ def _looks_numeric(text: str) -> bool:
 
 
 def _check_cross_fields(config: dict[str, Any]) -> None:
-    lj = config["ljat19"]
+    """The rules that tie keys together, which the schema alone cannot state (in this order: the
+    first broken one is reported)."""
+    _check_ljat19(config["ljat19"])
+    _check_analysis_ranges(config)
+    _check_fit_windows(config)
+    for reserved in ("pspin", "pspin_ck"):
+        if reserved in config["experiments"]:
+            raise ConfigError(
+                f"'experiments.{reserved}': the name is reserved for the p-spin glass (its results/ "
+                "folders); rename the experiment"
+            )
+    if (
+        config["pspin"] is not None
+        and config["pspin"]["analysis"]["delta_star_unit"] != "parameter"
+    ):
+        raise ConfigError(
+            "'pspin.analysis.delta_star_unit' = 'network': Δ of the p-spin is per spin, and its n = ∞ "
+            "curves have no network size; use 'parameter'"
+        )
+    for name, exp in config["experiments"].items():
+        _check_experiment(config, name, exp)
+
+
+def _check_ljat19(lj: dict[str, Any]) -> None:
+    """The ``ljat19`` section: a starting geometry that can hold a triangle, and a published
+    source that names its files."""
     start = lj["start"]
     if start["family"] == "box" and start["low"] >= start["high"]:
         raise ConfigError(
@@ -132,6 +157,10 @@ def _check_cross_fields(config: dict[str, Any]) -> None:
                     f"'ljat19.published.{key}' is empty but 'ljat19.source' is 'published'; "
                     "give the file's path or URL and its sha256, or set source: regenerate"
                 )
+
+
+def _check_analysis_ranges(config: dict[str, Any]) -> None:
+    """Every analysis section's fit_tw and delta_star_scan run from a min to a larger max."""
     analyses = {
         f"experiments.{name}": exp["analysis"] for name, exp in config["experiments"].items()
     }
@@ -142,56 +171,42 @@ def _check_cross_fields(config: dict[str, Any]) -> None:
             lo, hi = analysis[key]
             if lo >= hi:
                 raise ConfigError(f"'{where}.analysis.{key}' = {[lo, hi]}: need min < max")
-    _check_fit_windows(config)
-    for reserved in ("pspin", "pspin_ck"):
-        if reserved in config["experiments"]:
-            raise ConfigError(
-                f"'experiments.{reserved}': the name is reserved for the p-spin glass (its results/ "
-                "folders); rename the experiment"
-            )
-    if (
-        config["pspin"] is not None
-        and config["pspin"]["analysis"]["delta_star_unit"] != "parameter"
+
+
+def _check_experiment(config: dict[str, Any], name: str, exp: dict[str, Any]) -> None:
+    """One experiment: its loss and outputs, Hessian section, dynamics, and sizes of N."""
+    if exp["output"] == "sigmoid" and exp["loss"] != "mse":
+        raise ConfigError(
+            f"'experiments.{name}.output' = 'sigmoid' needs 'loss: mse' (cross_entropy applies the softmax itself)"
+        )
+    if exp.get("hessian") is not None and (exp["loss"], exp["output"]) != (
+        "cross_entropy",
+        "linear",
     ):
         raise ConfigError(
-            "'pspin.analysis.delta_star_unit' = 'network': Δ of the p-spin is per spin, and its n = ∞ "
-            "curves have no network size; use 'parameter'"
+            f"'experiments.{name}.hessian': Hessian spectra are computed for the cross-entropy loss only, "
+            f"not for loss {exp['loss']!r} with {exp['output']} outputs; remove the hessian section"
         )
-    for name, exp in config["experiments"].items():
-        if exp["output"] == "sigmoid" and exp["loss"] != "mse":
-            raise ConfigError(
-                f"'experiments.{name}.output' = 'sigmoid' needs 'loss: mse' (cross_entropy applies the softmax itself)"
-            )
-        if exp.get("hessian") is not None and (exp["loss"], exp["output"]) != (
-            "cross_entropy",
-            "linear",
+    unknown = set((exp.get("hessian") or {}).get("architectures") or []) - set(exp["architectures"])
+    if unknown:
+        raise ConfigError(
+            f"'experiments.{name}.hessian.architectures' names {sorted(unknown)}, not among the "
+            f"experiment's architectures {exp['architectures']}"
+        )
+    _check_dynamics(name, exp)
+    for n in exp["n_train"]:
+        if (
+            exp["dataset"] in IMAGE_SETS
+            and n > SPLIT_SIZES[split := config[exp["dataset"]]["train_split"]]
         ):
             raise ConfigError(
-                f"'experiments.{name}.hessian': Hessian spectra are computed for the cross-entropy loss only, "
-                f"not for loss {exp['loss']!r} with {exp['output']} outputs; remove the hessian section"
+                f"'experiments.{name}.n_train' holds {n}, more than the {SPLIT_SIZES[split]} images of "
+                f"'{exp['dataset']}.train_split' = {split!r}"
             )
-        unknown = set((exp.get("hessian") or {}).get("architectures") or []) - set(
-            exp["architectures"]
-        )
-        if unknown:
+        if exp["batch_size"] > n:
             raise ConfigError(
-                f"'experiments.{name}.hessian.architectures' names {sorted(unknown)}, not among the "
-                f"experiment's architectures {exp['architectures']}"
+                f"'experiments.{name}.batch_size' = {exp['batch_size']} exceeds n_train = {n}"
             )
-        _check_dynamics(name, exp)
-        for n in exp["n_train"]:
-            if (
-                exp["dataset"] in IMAGE_SETS
-                and n > SPLIT_SIZES[split := config[exp["dataset"]]["train_split"]]
-            ):
-                raise ConfigError(
-                    f"'experiments.{name}.n_train' holds {n}, more than the {SPLIT_SIZES[split]} images of "
-                    f"'{exp['dataset']}.train_split' = {split!r}"
-                )
-            if exp["batch_size"] > n:
-                raise ConfigError(
-                    f"'experiments.{name}.batch_size' = {exp['batch_size']} exceeds n_train = {n}"
-                )
 
 
 def _check_dynamics(name: str, exp: dict[str, Any]) -> None:
@@ -359,3 +374,12 @@ def _variant_hint(config: dict[str, Any], where: Any) -> str:
     if "family" not in sweep:
         return ""
     return f" (experiment {path[1]} is variant {sweep['variant']} of 'experiments.{sweep['family']}.sweep')"
+
+
+def check_command(args) -> None:
+    """``glassynets check-config [CONFIG ...]``: the files as snakemake --configfile merges them
+    (later ones override earlier ones): YAML syntax with file and line, then the schema."""
+    checked = check_files(args.files, SCHEMA)
+    print(
+        f"{', '.join(map(str, args.files))}: valid; experiments {', '.join(checked['experiments'])}"
+    )

@@ -33,6 +33,7 @@ import torch
 from torch.func import grad, jvp, vmap
 from torch.func import hessian as func_hessian
 
+from .jobs import Job
 from .nets import Architecture, activate, unflatten
 
 # Target size of the per-chunk float64 temporaries; chunks over data points are sized to it.
@@ -94,29 +95,60 @@ def hessian(
     there the per-sample Hessians are nearly P x P and gain nothing).
     """
     theta, x, y = _check(theta, x, y, arch)
-    P, n = arch.n_params, x.shape[0]
+    P = arch.n_params
     if method == "auto":
         n0 = arch.layer_shapes[0][0] * arch.layer_shapes[0][1]
         method = "structured" if n0 > P - n0 else "hvp"
     if method == "hvp":
-        H = torch.empty(P, P, dtype=torch.float64)
-        op = hessian_operator(theta, x, y, arch, weight_decay, activation, chunk)
-        for c in range(0, P, 64):
-            E = torch.zeros(min(64, P - c), P, dtype=torch.float64)
-            E[:, c : c + 64].fill_diagonal_(1.0)  # basis vectors e_c ... e_c+63
-            H[c : c + 64] = op(E)
-        return (H + H.T) / 2  # HVPs are symmetric only up to rounding
+        return _hessian_by_hvp(theta, x, y, arch, weight_decay, activation, chunk)
     if method != "structured":
         raise ValueError(f"method must be 'structured' or 'hvp', got {method!r}")
-
     activate(theta[:0], activation)  # validate early
     h1, d1 = arch.layer_shapes[0]  # first layer W_0 [h1, d+1]
+    iu = torch.triu_indices(h1, h1)  # G[z,z] is symmetric: only pairs a <= b
+    sums = _structured_sums(theta, x, y, arch, activation, chunk, iu)
+    return _structured_assembly(*sums, iu, arch, x.shape[0], weight_decay)
+
+
+def _hessian_by_hvp(
+    theta: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    arch: Architecture,
+    weight_decay: float,
+    activation: str,
+    chunk: int | None,
+) -> torch.Tensor:
+    """The Hessian [P, P] from P Hessian-vector products in blocks of 64, symmetrised."""
+    P = arch.n_params
+    H = torch.empty(P, P, dtype=torch.float64)
+    op = hessian_operator(theta, x, y, arch, weight_decay, activation, chunk)
+    for c in range(0, P, 64):
+        E = torch.zeros(min(64, P - c), P, dtype=torch.float64)
+        E[:, c : c + 64].fill_diagonal_(1.0)  # basis vectors e_c ... e_c+63
+        H[c : c + 64] = op(E)
+    return (H + H.T) / 2  # HVPs are symmetric only up to rounding
+
+
+def _structured_sums(
+    theta: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    arch: Architecture,
+    activation: str,
+    chunk: int | None,
+    iu: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The sums over data points of the structured Hessian (module doc), chunked: A_zz
+    [d+1, pairs·(d+1)] = Σ_i G_i[a,b] x̃_ij x̃_ik as [j, (ab), k] over the pairs ``iu`` a <= b,
+    A_zr [d+1, h1·Q] = Σ_i G_i[a,q] x̃_ij as [j, (a q)], and H_rr [Q, Q] = Σ_i G_i[r,r]."""
+    P, n = arch.n_params, x.shape[0]
+    h1, d1 = arch.layer_shapes[0]
     n0 = h1 * d1
     Q = P - n0
     D = h1 + Q
     W0, rest = theta[:n0].view(h1, d1), theta[n0:]
     rest_arch = Architecture(h1, arch.hidden[1:], arch.n_out) if arch.hidden else None
-    iu = torch.triu_indices(h1, h1)  # G[z,z] is symmetric: only pairs a <= b
     npairs = iu.shape[1]
 
     def loss_i(w: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
@@ -129,10 +161,8 @@ def hessian(
         return torch.logsumexp(z, 0) - (z * onehot).sum()
 
     per_sample_hessian = vmap(func_hessian(loss_i))
-    A_zz = torch.zeros(
-        d1, npairs * d1, dtype=torch.float64
-    )  # Σ_i G_i[a,b] x̃_ij x̃_ik as [j, (ab), k]
-    A_zr = torch.zeros(d1, h1 * Q, dtype=torch.float64)  # Σ_i G_i[a,q] x̃_ij as [j, (a q)]
+    A_zz = torch.zeros(d1, npairs * d1, dtype=torch.float64)
+    A_zr = torch.zeros(d1, h1 * Q, dtype=torch.float64)
     H_rr = torch.zeros(Q, Q, dtype=torch.float64)
     onehots = torch.nn.functional.one_hot(y, arch.n_out).double()
     c = _chunk_size(chunk, n, npairs * d1 + 8 * D * D)
@@ -144,10 +174,26 @@ def hessian(
         A_zz.addmm_(xa.T, (g_pairs[:, :, None] * xa[:, None, :]).view(len(xa), -1))
         A_zr.addmm_(xa.T, G[:, :h1, h1:].reshape(len(xa), -1))
         H_rr += G[:, h1:, h1:].sum(0)
+    return A_zz, A_zr, H_rr
 
+
+def _structured_assembly(
+    A_zz: torch.Tensor,
+    A_zr: torch.Tensor,
+    H_rr: torch.Tensor,
+    iu: torch.Tensor,
+    arch: Architecture,
+    n: int,
+    weight_decay: float,
+) -> torch.Tensor:
+    """The Hessian [P, P] from the sums of :func:`_structured_sums` over n data points, + 2λ I."""
+    P = arch.n_params
+    h1, d1 = arch.layer_shapes[0]
+    n0 = h1 * d1
+    Q = P - n0
     H = torch.empty(P, P, dtype=torch.float64)
     H11 = H[:n0, :n0].view(h1, d1, h1, d1)
-    blocks = A_zz.view(d1, npairs, d1)
+    blocks = A_zz.view(d1, iu.shape[1], d1)
     for p, (a, b) in enumerate(iu.T.tolist()):
         blk = blocks[:, p]
         if a == b:  # symmetric up to the gemm's rounding: make it exact
@@ -393,14 +439,11 @@ def along_training(
     snapshots [S, E, P] at steps [S] of runs ``seeds`` [E]; train, test: (x [n, d] float64, y [n]);
     meta: the cell's training metadata (widths, weight_decay, activation).
     """
-    import time
-
     from .schedule import nearest_steps
     from .training import Objective
 
     arch = Architecture.from_widths(meta["widths"])
     data_term = Objective(arch, meta["activation"]).data_term  # cross-entropy, as spectrum's
-    (x, y), (x_test, y_test) = train, test
     chosen = nearest_steps(
         steps, [steps[-1] if w == "end" else float(w) for w in settings["steps"]]
     )
@@ -413,53 +456,114 @@ def along_training(
     eig_rows, summary = [], []
     for k, seed in picks:
         for step in chosen:
-            start = time.perf_counter()
             theta = torch.from_numpy(snapshots[np.searchsorted(steps, step), k].astype(np.float64))
-            found = spectrum(
-                theta,
-                x,
-                y,
-                arch,
-                meta["weight_decay"],
-                meta["activation"],
-                max_exact_params=settings["max_exact_params"],
-                n_probes=settings["n_probes"],
-                lanczos_steps=settings["lanczos_steps"],
-                seed=int(seed),
+            eig, row = _spectrum_at(
+                theta, seed, step, arch, data_term, train, test, meta, settings, log
             )
-            values = found.eigenvalues if found.eigenvalues is not None else found.ritz
-            weights = (
-                np.full(len(values), 1 / len(values))
-                if found.eigenvalues is not None
-                else found.weights
-            )
-            eig_rows.append(
-                (np.full(len(values), seed), np.full(len(values), step), values, weights)
-            )
-            losses = [
-                float(data_term(theta[None], xx, yy)[0][0]) for xx, yy in ((x, y), (x_test, y_test))
-            ]
-            summary.append(
-                {
-                    "seed": seed,
-                    "step": step,
-                    "exact": found.method == "exact",
-                    "n_params": arch.n_params,
-                    "trace": found.trace,
-                    "trace_stderr": found.trace_stderr,
-                    "frac_negative": found.frac_negative,
-                    "lambda_min": found.lambda_min,
-                    "lambda_max": found.lambda_max,
-                    "n_train": len(y),
-                    "train_loss": losses[0],
-                    "test_loss": losses[1],
-                }
-            )
-            log(
-                f"seed {seed} step {step}: {found.method}, trace {found.trace:.4g}, {found.frac_negative:.1%} negative, "
-                f"λ in [{found.lambda_min:.3g}, {found.lambda_max:.3g}] ({time.perf_counter() - start:.1f} s)"
-            )
+            eig_rows.append(eig)
+            summary.append(row)
     eigenvalues = dict(
         zip(("seed", "step", "eigenvalue", "weight"), (np.concatenate(c) for c in zip(*eig_rows)))
     )
     return eigenvalues, {c: [r[c] for r in summary] for c in summary[0]}
+
+
+def _spectrum_at(
+    theta: torch.Tensor,
+    seed,
+    step,
+    arch: Architecture,
+    data_term,
+    train: tuple,
+    test: tuple,
+    meta: dict,
+    settings: dict,
+    log,
+) -> tuple[tuple, dict]:
+    """The spectrum of run ``seed`` at ``step`` (θ [P]; the seed also seeds the stochastic
+    probes): its eigenvalue rows (seed, step, eigenvalue, weight) and its summary row, with the
+    train and test losses (data_term: training.Objective's cross-entropy)."""
+    import time
+
+    (x, y), (x_test, y_test) = train, test
+    start = time.perf_counter()
+    found = spectrum(
+        theta,
+        x,
+        y,
+        arch,
+        meta["weight_decay"],
+        meta["activation"],
+        max_exact_params=settings["max_exact_params"],
+        n_probes=settings["n_probes"],
+        lanczos_steps=settings["lanczos_steps"],
+        seed=int(seed),
+    )
+    values = found.eigenvalues if found.eigenvalues is not None else found.ritz
+    weights = (
+        np.full(len(values), 1 / len(values)) if found.eigenvalues is not None else found.weights
+    )
+    eig = (np.full(len(values), seed), np.full(len(values), step), values, weights)
+    losses = [float(data_term(theta[None], xx, yy)[0][0]) for xx, yy in ((x, y), (x_test, y_test))]
+    row = {
+        "seed": seed,
+        "step": step,
+        "exact": found.method == "exact",
+        "n_params": arch.n_params,
+        "trace": found.trace,
+        "trace_stderr": found.trace_stderr,
+        "frac_negative": found.frac_negative,
+        "lambda_min": found.lambda_min,
+        "lambda_max": found.lambda_max,
+        "n_train": len(y),
+        "train_loss": losses[0],
+        "test_loss": losses[1],
+    }
+    log(
+        f"seed {seed} step {step}: {found.method}, trace {found.trace:.4g}, {found.frac_negative:.1%} negative, "
+        f"λ in [{found.lambda_min:.3g}, {found.lambda_max:.3g}] ({time.perf_counter() - start:.1f} s)"
+    )
+    return eig, row
+
+
+def spectra(job: Job) -> None:
+    """The hessian stage: spectra of the full-batch training loss at chosen snapshot steps of a
+    cell's first runs.
+
+    Settings: the experiment's ``hessian`` section and how its data become tensors
+    (glassynets.settings.hessian). Inputs snapshots (the cell's seed blocks, in order), train (the
+    table the cell was trained on; its first n_train rows) and test; outputs eigenvalues and
+    summary (tables hessian and hessian_summary).
+    """
+    from . import storage, tensors
+
+    settings = job.settings
+    torch.set_num_threads(job.threads)
+    snapshot_files, train_file, test_file = (
+        job.input_list("snapshots"),
+        job.input("train"),
+        job.input("test"),
+    )
+    if not snapshot_files:
+        raise ValueError("hessian: --in snapshots=PATH is required, once per seed block")
+    blocks = [storage.read_snapshots(p) for p in snapshot_files]
+    meta = job.meta(
+        {
+            **storage.metadata(snapshot_files[0]),
+            **storage.provenance([*snapshot_files, train_file, test_file], settings),
+        }
+    )
+    x, y = tensors.dataset_tensors(settings, train_file, meta["n_train"], torch.float64)
+    x_test, y_test = tensors.dataset_tensors(settings, test_file, None, torch.float64)
+    eigenvalues, summary = along_training(
+        blocks[0][0],
+        np.concatenate([b[1] for b in blocks]),
+        np.concatenate([b[2] for b in blocks], axis=1),
+        (x, y),
+        (x_test, y_test),
+        meta,
+        settings,
+        log=job.log,
+    )
+    storage.write(job.output("eigenvalues"), "hessian", eigenvalues, meta)
+    storage.write(job.output("summary"), "hessian_summary", summary, meta)

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .jobs import Job
 from .two_time import Recorder
 
 T_DYNAMICAL = math.sqrt(3 / 8)
@@ -335,7 +336,6 @@ def run_cell(
     settings it belongs to), so a killed job resumes at the next sample with the same bits."""
     from . import two_time
     from .schedule import log_steps
-    from .storage import replace_atomically
 
     steps = settings["steps"]
     record = log_steps(steps, settings["snapshots_per_decade"])
@@ -352,52 +352,14 @@ def run_cell(
     snapshots, energies, pairs = [], [], []
     for k in range(settings["samples"]):
         done = checkpoint_dir / f"sample{k}.npz" if checkpoint_dir else None
-        if done is not None and done.exists():
-            saved = np.load(done, allow_pickle=False)
-            if str(saved["identity"]) == identity:
-                log(f"sample {k}: resumed from {done}")
-                snapshots.append(saved["snapshots"])
-                energies.append(saved["energies"])
-                pairs.append([saved[name] for name in ("delta", "fourth", "overlap")])
-                continue
-            log(f"sample {k}: {done} belongs to other settings; simulating afresh")
-        start = time.perf_counter()
-        sim = simulate(
-            n,
-            temperature,
-            [k],
-            settings["replicas"],
-            settings["dt"],
-            steps,
-            record,
-            settings["seed"],
-            log=log,
-            dtype=getattr(torch, settings["dtype"]),
-            waiting_times=waiting_times,
-            lags=lags,
-            overlap_eps=settings["overlap_eps"],
-        )
-        log(
-            f"sample {k}: final energy per spin {sim.energies[-1].mean():.4f} ({time.perf_counter() - start:.1f} s)"
-        )
-        tt = sim.two_time
-        snapshots.append(sim.snapshots)
-        energies.append(sim.energies)
-        pairs.append([tt.delta, tt.fourth, tt.overlap])
-        if done is not None:
-            done.parent.mkdir(parents=True, exist_ok=True)
-            replace_atomically(
-                done,
-                lambda tmp: _save_npz(
-                    tmp,
-                    snapshots=sim.snapshots,
-                    energies=sim.energies,
-                    delta=tt.delta,
-                    fourth=tt.fourth,
-                    overlap=tt.overlap,
-                    identity=identity,
-                ),
-            )
+        sample = _resumed(done, identity, k, log)
+        if sample is None:
+            sample = _sample(n, temperature, k, settings, record, (waiting_times, lags), log)
+            if done is not None:
+                _keep(done, sample, identity)
+        snapshots.append(sample[0])
+        energies.append(sample[1])
+        pairs.append(sample[2])
     snaps = np.concatenate(snapshots, axis=1)
     runs = np.arange(snaps.shape[1])  # run = sample · replicas + replica
     merged = two_time.Recorder(waiting_times, lags, steps, settings["overlap_eps"], 0, 0).joined(
@@ -406,7 +368,132 @@ def run_cell(
     return Simulation(snaps, np.concatenate(energies, axis=1), runs, record, {}, merged)
 
 
+#: One coupling sample of run_cell: snapshots [S, R, n], energies [S, R], [Δ, D, Q_ε] of its runs.
+_Sample = tuple[np.ndarray, np.ndarray, list[np.ndarray]]
+
+
+def _resumed(
+    done: Path | None, identity: str, k: int, log: Callable[[str], None]
+) -> _Sample | None:
+    """Sample ``k`` from its checkpoint ``done``, when there is one of these settings (``identity``)."""
+    if done is None or not done.exists():
+        return None
+    saved = np.load(done, allow_pickle=False)
+    if str(saved["identity"]) != identity:
+        log(f"sample {k}: {done} belongs to other settings; simulating afresh")
+        return None
+    log(f"sample {k}: resumed from {done}")
+    return (
+        saved["snapshots"],
+        saved["energies"],
+        [saved[name] for name in ("delta", "fourth", "overlap")],
+    )
+
+
+def _sample(
+    n: int,
+    temperature: float,
+    k: int,
+    settings: dict,
+    record: np.ndarray,
+    grid: tuple[np.ndarray, np.ndarray],
+    log: Callable[[str], None],
+) -> _Sample:
+    """Simulate coupling sample ``k`` of a cell, recording at ``record`` and on the two-time
+    ``grid`` (waiting times, lags; steps)."""
+    start = time.perf_counter()
+    sim = simulate(
+        n,
+        temperature,
+        [k],
+        settings["replicas"],
+        settings["dt"],
+        settings["steps"],
+        record,
+        settings["seed"],
+        log=log,
+        dtype=getattr(torch, settings["dtype"]),
+        waiting_times=grid[0],
+        lags=grid[1],
+        overlap_eps=settings["overlap_eps"],
+    )
+    log(
+        f"sample {k}: final energy per spin {sim.energies[-1].mean():.4f} ({time.perf_counter() - start:.1f} s)"
+    )
+    tt = sim.two_time
+    return sim.snapshots, sim.energies, [tt.delta, tt.fourth, tt.overlap]
+
+
+def _keep(done: Path, sample: _Sample, identity: str) -> None:
+    """Checkpoint a finished sample to ``done``, atomically, with the settings it belongs to."""
+    from .storage import replace_atomically
+
+    snapshots, energies, (delta, fourth, overlap) = sample
+    done.parent.mkdir(parents=True, exist_ok=True)
+    replace_atomically(
+        done,
+        lambda tmp: _save_npz(
+            tmp,
+            snapshots=snapshots,
+            energies=energies,
+            delta=delta,
+            fourth=fourth,
+            overlap=overlap,
+            identity=identity,
+        ),
+    )
+
+
 def _save_npz(path: Path, **arrays) -> None:
     """np.savez to exactly ``path`` (given a name, np.savez appends .npz when it is missing)."""
     with open(path, "wb") as f:
         np.savez(f, **arrays)
+
+
+def simulate_cell(job: Job) -> None:
+    """The pspin stage: quench the spherical p-spin (p = 3) and integrate its Langevin dynamics;
+    write the spins as a snapshots table (θ = s), the two-time observables and the energy per spin.
+
+    Settings: the pspin section but its cells (glassynets.settings.pspin); cell: n (spins N) and
+    temperature. Outputs snapshots, two_time, energy. Each coupling sample is checkpointed into
+    the folder job.checkpoint when done (not a workflow output), so a killed job resumes at the
+    next sample; a sample depends only on (seed, sample), so the result has the same bits either
+    way. The samples kept there are deleted once the outputs are written.
+    """
+    from . import storage
+
+    settings, n, temperature = job.settings, int(job.cell["n"]), float(job.cell["temperature"])
+    torch.set_num_threads(job.threads)
+    meta = {
+        "model": "pspin",
+        "experiment": "pspin",
+        "p": 3,
+        "n_spins": n,
+        "n_params": n,
+        "temperature": temperature,
+        "time": settings["steps"] * settings["dt"],
+        **settings,
+    }
+    meta.update(storage.provenance([], meta))
+    meta = job.meta(meta)
+    checkpoints = Path(job.checkpoint) if job.checkpoint else None
+    cell = run_cell(n, temperature, settings, checkpoints, log=job.log)
+    snapshots, two_time, energy = (job.output(name) for name in ("snapshots", "two_time", "energy"))
+    storage.write_snapshots(snapshots, cell.steps, cell.runs, cell.snapshots, meta)
+    storage.write_two_time(two_time, cell.two_time.columns(cell.runs), cell.two_time.eps, meta)
+    storage.write(
+        energy,
+        "energy",
+        {
+            "seed": np.tile(cell.runs, len(cell.steps)),
+            "step": np.repeat(cell.steps, len(cell.runs)),
+            "energy": cell.energies.reshape(-1),
+        },
+        meta,
+    )
+    if checkpoints is not None:
+        for done in checkpoints.glob("sample*.npz"):
+            done.unlink()
+    job.log(
+        f"wrote {snapshots} and {energy}; mean final energy per spin {cell.energies[-1].mean():.4f}"
+    )

@@ -143,3 +143,31 @@ def analyse(
     )
     storage.atomic_write_text(out / "summary.txt", f"{header}\n{result.text()}\n")
     return result
+
+
+def analyse_command(args) -> None:
+    """``glassynets analyse TABLES --out DIR [options]``: :func:`analyse` with the options given
+    (``--set KEY=VALUE`` for any other key of the schema's analysis section, a YAML value); every
+    option not given is the schema's default."""
+    import yaml
+
+    from .jobs import log
+
+    options = {}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE, e.g. --set n_boot=200")
+        options[key.strip()] = yaml.safe_load(value)
+    options.update(
+        fit_tw=args.fit_tw,
+        min_fit_points=args.min_fit_points,
+        min_fit_decades=args.min_fit_decades,
+        n_boot=args.n_boot,
+        plot_tw=args.plot_tw,
+        delta_star_scan=args.delta_star_scan,
+        fit_window=args.fit_window,
+    )
+    result = analyse(args.tables, args.out, args.delta_star, label=args.label, log=log, **options)
+    print(result.text())
+    log(f"wrote the tables, summary.txt and {result.figure} (and its .png) into {args.out}")

@@ -210,3 +210,33 @@ def test_crossover_finds_the_break_between_two_power_laws():
     assert cross["p_value"] < 1e-6
     line = aging.crossover(t_w, 10 ** (0.7 * x + np.random.default_rng(0).normal(0, 0.01, len(x))))
     assert line["p_value"] > 1e-3  # no break in one power law
+
+
+def test_fit_rules_from_settings_reads_the_analysis_keys():
+    """FitRules.from_settings: an analysis section's keys, renamed (window_shift_dex → shift_dex,
+    min_fit_points → min_points, ...); the level keeps its default."""
+    import json
+
+    from conftest import aging_settings
+
+    settings = json.loads(
+        aging_settings(
+            fit_tw=[20, 2000],
+            fit_window="fixed",
+            window_shift_dex=0.3,
+            min_fit_points=6,
+            min_fit_decades=0.8,
+            n_boot=40,
+        )
+    )
+    rules = aging.FitRules.from_settings(settings)
+    assert rules == aging.FitRules(
+        fit_tw=(20, 2000),
+        window="fixed",
+        point_residual_dex=settings["point_residual_dex"],
+        shift_dex=0.3,
+        min_points=6,
+        min_decades=0.8,
+        max_residual_dex=settings["max_residual_dex"],
+        n_boot=40,
+    )

@@ -288,18 +288,18 @@ def test_hessian_of_a_trained_cell(ljat_files, tmp_path):
                 "hessian",
                 "--settings",
                 settings,
-                "--snapshots",
-                str(out / "s.parquet"),
-                "--train",
-                str(ljat_files / "train.parquet"),
-                "--test",
-                str(ljat_files / "test.parquet"),
+                "--in",
+                f"snapshots={out / 's.parquet'}",
+                "--in",
+                f"train={ljat_files / 'train.parquet'}",
+                "--in",
+                f"test={ljat_files / 'test.parquet'}",
                 "--threads",
                 "1",
-                "--out-eigenvalues",
-                str(out / "h.parquet"),
-                "--out-summary",
-                str(out / "hs.parquet"),
+                "--out",
+                f"eigenvalues={out / 'h.parquet'}",
+                "--out",
+                f"summary={out / 'hs.parquet'}",
             ]
         )
         == 0
@@ -336,27 +336,24 @@ def _pspin_args(out, checkpoints, temperature="0.5"):
         overlap_eps=[0.1],
         analysis={"fit_tw": [1, 200]},
     )
+    cell = {"n": 24, "temperature": float(temperature)}  # the rule's wildcards
     return [
         sys.executable,
         "-m",
         "glassynets.cli",
         "pspin",
         "--settings",
-        settings,
-        "--n",
-        "24",
-        "--temperature",
-        temperature,
+        json.dumps({**json.loads(settings), "cell": cell}),
         "--threads",
         "1",
-        "--checkpoint-dir",
+        "--checkpoint",
         str(checkpoints),
-        "--out-snapshots",
-        str(out / "s.parquet"),
-        "--out-energy",
-        str(out / "e.parquet"),
-        "--out-two-time",
-        str(out / "tt.parquet"),
+        "--out",
+        f"snapshots={out / 's.parquet'}",
+        "--out",
+        f"energy={out / 'e.parquet'}",
+        "--out",
+        f"two_time={out / 'tt.parquet'}",
     ]
 
 
@@ -407,12 +404,12 @@ def test_a_killed_pspin_job_resumes_per_sample_to_the_same_bits(tmp_path):
                 "aging",
                 "--settings",
                 settings,
-                "--two-time",
-                str(killed / "tt.parquet"),
-                "--snapshots",
-                str(killed / "s.parquet"),
+                "--in",
+                f"two_time={killed / 'tt.parquet'}",
+                "--in",
+                f"snapshots={killed / 's.parquet'}",
                 "--out",
-                str(tables),
+                f"folder={tables}",
             ]
         )
         == 0
@@ -422,7 +419,7 @@ def test_a_killed_pspin_job_resumes_per_sample_to_the_same_bits(tmp_path):
 
 
 def test_aging_with_delta_star_per_network_divides_it_by_p(tmp_path):
-    """--delta-star-unit network: Δ* bounds |Δθ|² = P·Δ, so each cell uses Δ*/P per parameter."""
+    """delta_star_unit network: Δ* bounds |Δθ|² = P·Δ, so each cell uses Δ*/P per parameter."""
     from glassynets import two_time
     from glassynets.schedule import log_steps
 
@@ -443,16 +440,16 @@ def test_aging_with_delta_star_per_network_divides_it_by_p(tmp_path):
     )
     args = [
         "aging",
-        "--two-time",
-        str(tmp_path / "tt.parquet"),
-        "--snapshots",
-        str(tmp_path / "s.parquet"),
+        "--in",
+        f"two_time={tmp_path / 'tt.parquet'}",
+        "--in",
+        f"snapshots={tmp_path / 's.parquet'}",
     ]
     common = dict(
         fit_tw=[10, 500], plot_tw=[10], delta_star_scan=[0.2, 1], scan_points=3, n_boot=10
     )
     network = aging_settings(delta_star=0.5, delta_star_unit="network", **common)
-    assert cli.main([*args, "--settings", network, "--out", str(tmp_path / "net")]) == 0
+    assert cli.main([*args, "--settings", network, "--out", f"folder={tmp_path / 'net'}"]) == 0
     assert (
         cli.main(
             [
@@ -460,7 +457,7 @@ def test_aging_with_delta_star_per_network_divides_it_by_p(tmp_path):
                 "--settings",
                 aging_settings(delta_star=0.01, **common),
                 "--out",
-                str(tmp_path / "par"),
+                f"folder={tmp_path / 'par'}",
             ]
         )
         == 0

@@ -22,10 +22,10 @@ rule aging:
         settings=aging_settings,
         lineage=lineage(paths.table(paths.CELL, "msd")),
         folder=paths.CELL,
+        inputs=in_options("two_time", "snapshots", "metrics"),
     shell:
         "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
-        "aging --settings '{params.settings}' --two-time {input.two_time} "
-        "--snapshots {input.snapshots} --metrics {input.metrics} --out {params.folder}"
+        "aging --settings '{params.settings}' {params.inputs} --out folder={params.folder}"
 
 
 use rule aging as aging_pspin with:

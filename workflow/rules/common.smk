@@ -110,6 +110,31 @@ def hessian_settings(wildcards):
     return settings.as_json(settings.hessian(config, wildcards.experiment))
 
 
+def pspin_settings(wildcards):
+    cell = {"n": int(wildcards.n), "temperature": float(wildcards.temperature)}
+    return settings.as_json({**settings.pspin(config), "cell": cell})
+
+
+def ck_settings(wildcards):
+    size = wildcards.size  # "inf" (n = ∞) or the N the solution is mapped to
+    cell = {"n": size if size == "inf" else int(size), "temperature": float(wildcards.temperature)}
+    return settings.as_json({**settings.ck(config), "cell": cell})
+
+
+def in_options(*names):
+    """Params: the job's inputs ``names`` as stage options, --in NAME=PATH for each file, in order."""
+
+    def options(wildcards, input):
+        files = {name: getattr(input, name) for name in names}
+        return " ".join(
+            f"--in {name}={path}"
+            for name, paths in files.items()
+            for path in ([paths] if isinstance(paths, str) else paths)
+        )
+
+    return options
+
+
 def ljat19_settings(split, seed, n=None):
     """Params: an LJAT19 table job's settings (n None: the wildcard N)."""
     return lambda w: settings.as_json(

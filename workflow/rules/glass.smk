@@ -16,15 +16,14 @@ rule pspin:
         mem_mb=COSTS.pspin_mem_mb,
         runtime=COSTS.pspin_runtime_min,
     params:
-        settings=settings.as_json(settings.pspin(config)) if PSPIN else "",
+        settings=pspin_settings,
         lineage=lineage(paths.table(paths.PSPIN_RUN, "two_time")),
         # Not an output: Snakemake deletes outputs of failed jobs, and a resume needs these files.
         checkpoints=paths.PSPIN_CHECKPOINT,
     shell:
         "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
-        "pspin --settings '{params.settings}' --n {wildcards.n} --temperature {wildcards.temperature} "
-        "--threads {threads} --checkpoint-dir {params.checkpoints} "
-        "--out-snapshots {output.snapshots} --out-energy {output.energy} --out-two-time {output.two_time}"
+        "pspin --settings '{params.settings}' --threads {threads} --checkpoint {params.checkpoints} "
+        "--out snapshots={output.snapshots} --out energy={output.energy} --out two_time={output.two_time}"
 
 
 # Its exact n = ∞ dynamics (the Cugliandolo–Kurchan equations, glassynets.ck) on the same grid:
@@ -44,10 +43,10 @@ rule ck:
         mem_mb=COSTS.ck_mem_mb,
         runtime=COSTS.ck_runtime_min,
     params:
-        settings=settings.as_json(settings.ck(config)) if PSPIN and PSPIN["ck"] else "",
+        settings=ck_settings,
         lineage=lineage(paths.table(paths.CK_RUN, "two_time")),
     shell:
         # numpy's BLAS does the work; its own threads on top of Snakemake's jobs oversubscribe
         "OPENBLAS_NUM_THREADS={threads} exec glassynets --log {log} --stop-with-parent $PPID "
-        "--lineage {params.lineage} ck --settings '{params.settings}' --n {wildcards.size} "
-        "--temperature {wildcards.temperature} --out-two-time {output.two_time} --out-energy {output.energy}"
+        "--lineage {params.lineage} ck --settings '{params.settings}' "
+        "--out two_time={output.two_time} --out energy={output.energy}"

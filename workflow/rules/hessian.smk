@@ -18,8 +18,8 @@ rule hessian:
     params:
         settings=hessian_settings,
         lineage=lineage(paths.table(paths.CELL, "hessian")),
+        inputs=in_options("snapshots", "train", "test"),
     shell:
         "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
-        "hessian --settings '{params.settings}' --snapshots {input.snapshots} "
-        "--train {input.train} --test {input.test} --threads {threads} "
-        "--out-eigenvalues {output.eigenvalues} --out-summary {output.summary}"
+        "hessian --settings '{params.settings}' {params.inputs} --threads {threads} "
+        "--out eigenvalues={output.eigenvalues} --out summary={output.summary}"
