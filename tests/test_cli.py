@@ -502,8 +502,8 @@ def _random_walk_cell(tmp_path: Path) -> Path:
         n_boot=10,
     )  # fmt: skip
     cell = tmp_path / "cell"
-    args = ["aging", "--settings", analysis, "--two-time", str(tmp_path / "tt.parquet")]
-    assert cli.main([*args, "--snapshots", str(tmp_path / "s.parquet"), "--out", str(cell)]) == 0
+    files = {"two_time": tmp_path / "tt.parquet", "snapshots": tmp_path / "s.parquet"}
+    assert cli.main(stage("aging", json.loads(analysis), files, {"folder": cell})) == 0
     return cell
 
 
@@ -514,8 +514,8 @@ def test_the_figure_stage_draws_a_figure_from_its_settings_and_cells(tmp_path, c
     figure = {"name": "fig2", "plot_tw": [10.0, 100.0], "glass_plot_tw": []}
     figure["underparametrized_accuracy"] = 0.99
     out = tmp_path / "figures/fig2.pdf"
-    stage = ["figure", "--settings", json.dumps(figure), "--in", f"cells={cell}"]
-    assert cli.main(["--lineage", "abc123", *stage, "--out", f"pdf={out}"]) == 0
+    command = ["figure", "--settings", json.dumps(figure), "--in", f"cells={cell}"]
+    assert cli.main(["--lineage", "abc123", *command, "--out", f"pdf={out}"]) == 0
     assert out.stat().st_size > 0 and lineage.stored(out.with_suffix(".png")) == "abc123"
     # a figure the registry does not have, an input the stage does not take: one line each
     unknown = json.dumps({**figure, "name": "fig99"})
@@ -524,5 +524,5 @@ def test_the_figure_stage_draws_a_figure_from_its_settings_and_cells(tmp_path, c
         == 1
     )
     assert "no figure 'fig99' in the registry" in capsys.readouterr().err
-    assert cli.main([*stage, "--in", f"cell={cell}", "--out", f"pdf={out}"]) == 1
+    assert cli.main([*command, "--in", f"cell={cell}", "--out", f"pdf={out}"]) == 1
     assert "unknown --in cell=...; it takes cells, glass, limits" in capsys.readouterr().err
