@@ -19,91 +19,38 @@ from . import jobs
 from .jobs import Stage
 
 #: Every workflow stage: its function, what it does, the names of its inputs and outputs.
+# fmt: off
 STAGES: dict[str, Stage] = {
-    "ljat19-dataset": Stage(
-        "datasets:ljat19_table",
-        "Write an LJAT19 table: regenerated from the physics, or the first n rows of a verified file",
-        inputs=("published?",),
-        outputs=("table",),
-    ),
-    "ljat19-fetch": Stage(
-        "datasets:ljat19_fetch",
-        "Copy or download a published LJAT19 file and keep it only if its sha256 matches",
-        outputs=("file",),
-    ),
-    "ljat19-limits": Stage(
-        "datasets:ljat19_limits",
-        "Bayes accuracy ceiling and conditional-entropy floor of LJAT19's label given its inputs",
-        inputs=("sample",),
-        outputs=("limits",),
-    ),
-    "images-fetch": Stage(
-        "datasets:images_fetch",
-        "Copy one official file of an image data set from a local folder, or download it; verified",
-        outputs=("file",),
-    ),
-    "images-convert": Stage(
-        "datasets:images_convert",
-        "Check one split's two IDX files and store it as an images table",
-        inputs=("images", "labels"),
-        outputs=("table",),
-    ),
-    "images-subset": Stage(
-        "datasets:images_subset",
-        "Draw a deterministic training subset of N images from a converted split",
-        inputs=("split",),
-        outputs=("table",),
-    ),
-    "figure": Stage(
-        "figures:figure",
-        "Draw one figure of the registry (glassynets.figures) from cell table folders",
-        ("cells*", "glass*", "limits?"),
-        ("pdf",),
-    ),
-    "train": Stage(
-        "training.stage:train",
-        "Train one block of seeds of one cell: snapshots, metrics and two-time observables",
-        ("train", "test"),
-        ("snapshots", "metrics", "two_time"),
-    ),
-    "ljat19-calibrate": Stage(
-        "calibration:calibrate",
-        "Score LJAT19 training against the paper's facts (docs/ljat19.md)",
-        ("arch*", "chain*", "limits?", "mu_summary*"),
-        ("calibration",),
-    ),
-    "scorecard": Stage(
-        "scorecard.stage:scorecard",
-        "Write the paper-vs-reproduction scorecard (Markdown and CSV)",
-        ("limits?", "cells*", "glass*"),
-        ("md", "csv"),
-    ),
-    "aging": Stage(
-        "aging:aging_tables",
-        "Merge a cell's seed blocks; write Δ, D, Y and Q_ε from t = 1, t*(t_w), μ with its crossover "
-        "and full uncertainty, the Δ* scan, the late-time behaviour of Δ and the parameter histograms",
-        inputs=("two_time*", "snapshots*", "metrics*"),
-        outputs=("folder",),
-    ),
-    "hessian": Stage(
-        "hessian:spectra",
-        "Hessian spectra of the full-batch training loss at chosen snapshot steps of a cell's first runs",
-        inputs=("snapshots*", "train", "test"),
-        outputs=("eigenvalues", "summary"),
-    ),
-    "pspin": Stage(
-        "pspin:simulate_cell",
-        "Quench the spherical p-spin (p = 3) and integrate its Langevin dynamics: spins, two-time "
-        "observables and energy per spin; finished samples are kept in --checkpoint (a folder)",
-        outputs=("snapshots", "two_time", "energy"),
-    ),
-    "ck": Stage(
-        "ck:solve_cell",
-        "Integrate the exact n = ∞ dynamics of the p-spin (the CK equations) on a simulated cell's "
-        "two-time grid, at n = ∞ or mapped to N spins: a two_time table of one run and an energy table",
-        outputs=("two_time", "energy"),
-    ),
+    "ljat19-dataset": Stage("datasets:ljat19_table", ("published?",), ("table",),
+        "An LJAT19 table: regenerated from the physics, or the first n rows of a verified file"),
+    "ljat19-fetch": Stage("datasets:ljat19_fetch", (), ("file",),
+        "Copy or download a published LJAT19 file; kept only if its sha256 matches"),
+    "ljat19-limits": Stage("datasets:ljat19_limits", ("sample",), ("limits",),
+        "Bayes accuracy ceiling and conditional-entropy floor of LJAT19's label"),
+    "images-fetch": Stage("datasets:images_fetch", (), ("file",),
+        "One official file of an image data set, from a local folder or downloaded; verified"),
+    "images-convert": Stage("datasets:images_convert", ("images", "labels"), ("table",),
+        "Check one split's two IDX files and store it as an images table"),
+    "images-subset": Stage("datasets:images_subset", ("split",), ("table",),
+        "A deterministic training subset of N images of a converted split"),
+    "train": Stage("training.stage:train", ("train", "test"), ("snapshots", "metrics", "two_time"),
+        "Train one block of seeds of one cell: snapshots, metrics, two-time observables"),
+    "aging": Stage("aging:aging_tables", ("two_time*", "snapshots*", "metrics*"), ("folder",),
+        "A cell's aging tables: Δ, D, Q_ε, t*(t_w), μ with its uncertainty, Δ* scan, late times"),
+    "hessian": Stage("hessian:spectra", ("snapshots*", "train", "test"), ("eigenvalues", "summary"),
+        "Hessian spectra of the full-batch training loss at chosen snapshot steps"),
+    "pspin": Stage("pspin:simulate_cell", (), ("snapshots", "two_time", "energy"),
+        "Langevin dynamics of the spherical p-spin after a quench (--checkpoint: a folder)"),
+    "ck": Stage("ck:solve_cell", (), ("two_time", "energy"),
+        "The p-spin's exact n = ∞ dynamics (CK equations) on a simulated cell's two-time grid"),
+    "figure": Stage("figures:figure", ("cells*", "glass*", "limits?"), ("pdf",),
+        "One figure of the registry (glassynets.figures) from cell table folders"),
+    "scorecard": Stage("scorecard.stage:scorecard", ("limits?", "cells*", "glass*"), ("md", "csv"),
+        "The paper-vs-reproduction scorecard (Markdown and CSV)"),
+    "ljat19-calibrate": Stage("calibration:calibrate", ("arch*", "chain*", "limits?", "mu_summary*"),
+        ("calibration",), "Score LJAT19 training against the paper's facts (docs/ljat19.md)"),
 }
+# fmt: on
 
 
 @dataclass(frozen=True)

@@ -78,9 +78,9 @@ class Stage:
     "name*": any number of files, in order)."""
 
     target: str  # "module:function" of glassynets, the function taking a Job
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
     help: str
-    inputs: tuple[str, ...] = ()
-    outputs: tuple[str, ...] = ()
 
     def job(self, name: str, settings_json: str, inputs, outputs, **how: Any) -> Job:
         """The job of a command line: its settings (a JSON object), --in and --out NAME=PATH
