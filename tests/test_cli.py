@@ -420,24 +420,7 @@ def test_a_killed_pspin_job_resumes_per_sample_to_the_same_bits(tmp_path):
 
 def test_aging_with_delta_star_per_network_divides_it_by_p(tmp_path):
     """delta_star_unit network: Δ* bounds |Δθ|² = P·Δ, so each cell uses Δ*/P per parameter."""
-    from glassynets import two_time
-    from glassynets.schedule import log_steps
-
-    rng = np.random.default_rng(0)
-    walk = np.cumsum(rng.normal(scale=0.01, size=(1001, 3, 50)), axis=0).astype(np.float32)
-    steps = log_steps(1000, 10)
-    storage.write_snapshots(
-        tmp_path / "s.parquet", steps, np.arange(3), walk[steps], {"experiment": "t"}
-    )
-    recorder = two_time.Recorder(*two_time.grid(1000, 10, 20), 1000, [0.01], 3, 50)
-    for step in sorted(recorder.steps):
-        recorder.record(step, walk[step])
-    storage.write_two_time(
-        tmp_path / "tt.parquet",
-        recorder.columns(np.arange(3)),
-        recorder.eps,
-        {"experiment": "t", "n_params": 50, "steps": 1000},
-    )
+    _random_walks(tmp_path, 0, {"experiment": "t"}, {"experiment": "t", "n_params": 50})
     args = [
         "aging",
         "--in",
@@ -478,25 +461,28 @@ def test_aging_with_delta_star_per_network_divides_it_by_p(tmp_path):
     assert overlap["overlap_mean"].between(0, 1).all() and set(overlap["epsilon"]) == {0.01}
 
 
-def _random_walk_cell(tmp_path: Path) -> Path:
-    """The aging tables of a cell of 3 random walks of 50 parameters (arch h5), as the workflow
-    writes them."""
+def _random_walks(tmp_path: Path, seed: int, snapshot_meta: dict, meta: dict) -> None:
+    """Snapshots (s.parquet) and two-time observables (tt.parquet) of 3 random walks of 50
+    parameters over 1,000 steps, as a training job writes them."""
     from glassynets import two_time
     from glassynets.schedule import log_steps
 
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     walk = np.cumsum(rng.normal(scale=0.01, size=(1001, 3, 50)), axis=0).astype(np.float32)
-    steps, meta = log_steps(1000, 10), {"experiment": "t", "arch": "h5", "n_params": 50}
-    storage.write_snapshots(tmp_path / "s.parquet", steps, np.arange(3), walk[steps], meta)
+    steps = log_steps(1000, 10)
+    storage.write_snapshots(tmp_path / "s.parquet", steps, np.arange(3), walk[steps], snapshot_meta)
     recorder = two_time.Recorder(*two_time.grid(1000, 10, 20), 1000, [0.01], 3, 50)
     for step in sorted(recorder.steps):
         recorder.record(step, walk[step])
-    storage.write_two_time(
-        tmp_path / "tt.parquet",
-        recorder.columns(np.arange(3)),
-        recorder.eps,
-        {**meta, "steps": 1000},
-    )
+    columns = recorder.columns(np.arange(3))
+    storage.write_two_time(tmp_path / "tt.parquet", columns, recorder.eps, {**meta, "steps": 1000})
+
+
+def _random_walk_cell(tmp_path: Path) -> Path:
+    """The aging tables of a cell of 3 random walks of 50 parameters (arch h5), as the workflow
+    writes them."""
+    meta = {"experiment": "t", "arch": "h5", "n_params": 50}
+    _random_walks(tmp_path, 1, meta, meta)
     analysis = aging_settings(
         delta_star=0.01, fit_tw=[10, 500], plot_tw=[10], delta_star_scan=[0.2, 1], scan_points=3,
         n_boot=10,

@@ -27,6 +27,7 @@ CONFIG = {
     "pspin": None,
     "experiments": {
         "ljat_arch": {
+            "role": "architectures",  # drawn in Figs 1, 2 and scored: the files the tests check
             "dataset": "ljat19",
             "n_train": [200],
             "architectures": ["h5-5"],
