@@ -512,3 +512,29 @@ def test_the_figure_stage_draws_a_figure_from_its_settings_and_cells(tmp_path, c
     assert "no figure 'fig99' in the registry" in capsys.readouterr().err
     assert cli.main([*command, "--in", f"cell={cell}", "--out", f"pdf={out}"]) == 1
     assert "unknown --in cell=...; it takes cells, glass, limits" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        ([], "ljat19-limits: --in sample=PATH is required"),
+        (["--in", "sample=a", "--in", "sample=b"], "--in sample=... given 2 times, once wanted"),
+        (["--in", "sample"], "--in 'sample': expected NAME=PATH"),
+        (["--in", "samples=a"], "unknown --in samples=...; it takes sample"),
+    ],
+)
+def test_a_stage_names_what_is_wrong_with_its_files(files, message, tmp_path, capsys):
+    """The stage contract (glassynets.jobs): every --in/--out name checked against the stage's
+    table entry before anything is read, with one line naming the option and the name."""
+    out = ["--out", f"limits={tmp_path / 'limits.json'}"]
+    code = cli.main(["ljat19-limits", "--settings", '{"features": ["r12"]}', *files, *out])
+    assert code == 1 and message in capsys.readouterr().err
+    assert not (tmp_path / "limits.json").exists()
+
+
+def test_a_stage_refuses_settings_that_are_not_a_json_object(tmp_path, capsys):
+    out = ["--out", f"limits={tmp_path / 'limits.json'}", "--in", f"sample={tmp_path / 's'}"]
+    assert cli.main(["ljat19-limits", "--settings", "settings.json", *out]) == 1
+    assert "--settings: not a JSON object" in capsys.readouterr().err
+    assert cli.main(["ljat19-limits", "--settings", "[1, 2]", *out]) == 1
+    assert "--settings: expected a JSON object" in capsys.readouterr().err
