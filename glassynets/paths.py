@@ -29,6 +29,11 @@ PSPIN_CHECKPOINT = "results/checkpoints/pspin/N{n}/T{temperature}"  # folder; no
 CK_RUN = "results/runs/pspin_ck/N{size}/T{temperature}"  # folder
 CK_CELL = "results/tables/pspin_ck/N{size}/T{temperature}"  # folder
 
+# --- reports: figures (the papers' data sets; one data set's own versions) and scorecards
+FIGURE = "results/figures/{name}"  # .pdf and .png
+DATASET_FIGURE = "results/figures/{dataset}/{name}"  # .pdf and .png
+SCORECARD = "results/scorecard{suffix}"  # .md and .csv; suffix: "" or "_<dataset>"
+
 
 def table(folder: str, name: str) -> str:
     """The Parquet table ``name`` in a folder template or path."""

@@ -190,7 +190,10 @@ class Targets:
 
     @staticmethod
     def figure_path(name: str, dataset: str | None = None) -> str:
-        return f"results/figures/{name}" if dataset is None else f"results/figures/{dataset}/{name}"
+        """A figure's path without its suffix (.pdf, .png)."""
+        if dataset is None:
+            return paths.FIGURE.format(name=name)
+        return paths.DATASET_FIGURE.format(dataset=dataset, name=name)
 
     def figure_limits(self, name: str, dataset: str | None = None) -> list[str]:
         """The LJAT19 limits file a figure draws, if any."""
@@ -234,7 +237,7 @@ class Targets:
     @staticmethod
     def scorecard_name(dataset: str | None = None) -> str:
         """results/scorecard.md covers every experiment; results/scorecard_<dataset>.md one data set."""
-        return "results/scorecard" + (f"_{dataset}" if dataset else "")
+        return paths.SCORECARD.format(suffix=f"_{dataset}" if dataset else "")
 
     def scorecard_experiments(self, dataset: str | None = None) -> list[str]:
         """The experiments a scorecard covers: every one, or those of one data set."""

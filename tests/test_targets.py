@@ -413,3 +413,16 @@ def test_no_module_names_an_experiment(paper):
             if isinstance(node, ast.Constant) and id(node) not in docstrings
         }
         assert not names & named, f"{path.name} names {sorted(names & named)}"
+
+
+def test_the_rules_write_no_path_of_their_own():
+    """Every output path template is defined once (glassynets.paths): the rules name no results/
+    or resources/ path but their logs."""
+    rules = [ROOT / "Snakefile", *sorted((ROOT / "workflow/rules").glob("*.smk"))]
+    found = [
+        f"{path.name}: {literal}"
+        for path in rules
+        for literal in re.findall(r"[\"'](?:results|resources)/[^\"']*", path.read_text())
+        if not literal[1:].startswith("results/logs/")
+    ]
+    assert not found, found

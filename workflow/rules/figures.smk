@@ -17,7 +17,7 @@ for figure, variant in TARGETS.figure_variants():
                 category="Figures" if variant is None else f"Figures, {variant.upper()} only",
             ),
         log:
-            f"results/logs/figures/{TARGETS.figure_path(figure, variant).removeprefix('results/figures/')}.log",
+            f"results/logs/figures/{variant + '/' if variant else ''}{figure}.log",
         localrule: True
         conda:
             "../../envs/glassynets.yaml"
