@@ -1,5 +1,6 @@
-"""The figure registry: what every figure draws. The workflow (its rules and targets), the plots,
-the report captions (workflow/report/<name>.rst) and the tests all read it.
+"""The figure registry: what every figure draws, and the figure stage that draws one (:func:`figure`).
+The workflow (its rules and targets), the plots, the report captions
+(workflow/report/<name>.rst) and the tests all read the registry.
 
 A figure selects the experiments it draws by their role (config: ``experiments.<name>.role``)
 and data set, never by name: an experiment renamed in the config keeps its figures, and a new
