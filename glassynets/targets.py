@@ -195,6 +195,11 @@ class Targets:
             return paths.FIGURE.format(name=name)
         return paths.DATASET_FIGURE.format(dataset=dataset, name=name)
 
+    @staticmethod
+    def figure_log(name: str, dataset: str | None = None) -> str:
+        """The log of a figure's job: results/logs/figures/[<dataset>/]<name>.log."""
+        return f"results/logs/figures/{f'{dataset}/' if dataset else ''}{name}.log"
+
     def figure_limits(self, name: str, dataset: str | None = None) -> list[str]:
         """The LJAT19 limits file a figure draws, if any."""
         drawn = [self.experiments[e]["dataset"] for e in self.figure_experiments(name, dataset)]

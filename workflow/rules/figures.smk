@@ -17,7 +17,7 @@ for figure, variant in TARGETS.figure_variants():
                 category="Figures" if variant is None else f"Figures, {variant.upper()} only",
             ),
         log:
-            f"results/logs/figures/{variant + '/' if variant else ''}{figure}.log",
+            TARGETS.figure_log(figure, variant),
         localrule: True
         conda:
             "../../envs/glassynets.yaml"
