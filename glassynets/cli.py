@@ -139,9 +139,9 @@ def _run(args: argparse.Namespace) -> None:
         getattr(importlib.import_module(f"glassynets.{module}"), function)(args)
         return
     stage = STAGES[args.command]
-    how = {"lineage": args.lineage, "threads": args.threads, "checkpoint": args.checkpoint}
+    how = ("lineage", "threads", "checkpoint", "checkpoint_every_s")
     job = stage.job(args.command, args.settings, args.inputs, args.outputs,
-                    checkpoint_every_s=args.checkpoint_every_s, **how)  # fmt: skip
+                    **{key: getattr(args, key) for key in how})  # fmt: skip
     stage.run(job)
 
 

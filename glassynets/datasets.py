@@ -19,11 +19,11 @@ from .jobs import Job
 
 def ljat19_table(job: Job) -> None:
     """Write an LJAT19 table: regenerated from the physics, or the first n rows of the verified
-    published file (settings: glassynets.settings.ljat19_table with its size ``n``)."""
+    published file (settings: glassynets.settings.ljat19_dataset)."""
     chosen = dict(job.settings)
     n, source = chosen.pop("n"), chosen.pop("source")
-    published = job.optional_input("published")
-    if source == "published":
+    published = job.input("published") if source == "published" else None
+    if published:
         frame = data.read_ljat19_published(published)
         if n > len(frame):
             raise data.DataError(f"{published}: holds {len(frame)} samples, {n} requested")

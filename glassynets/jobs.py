@@ -106,6 +106,16 @@ class Stage:
             stage(job)
 
 
+def in_options(inputs: dict[str, str | list[str]]) -> str:
+    """A job's inputs as its command line gives them: --in NAME=PATH for each file, in order (the
+    workflow's rules build their commands with it)."""
+    return " ".join(
+        f"--in {name}={path}"
+        for name, paths in inputs.items()
+        for path in ([paths] if isinstance(paths, str) else paths)
+    )
+
+
 def json_object(option: str, text: str) -> dict:
     """The value of a JSON option (--settings): a JSON object, else a ValueError naming it."""
     try:

@@ -19,8 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .cells import CellTables, phases  # noqa: E402
-from .claims import MU_MNIST as PAPER_MU_MNIST  # noqa: E402
-from .claims import TITLES  # noqa: E402
+from .claims import MU_MNIST, TITLES  # noqa: E402
 from .schedule import nearest_steps  # noqa: E402
 from .storage import replace_atomically  # noqa: E402
 
@@ -31,7 +30,7 @@ BAND_FROM = 5
 
 def _paper_band(ax: plt.Axes) -> None:
     """The paper's MNIST exponent μ = 0.709 ± 0.017 as a grey band."""
-    mu, err = PAPER_MU_MNIST
+    mu, err = MU_MNIST
     ax.axhspan(
         mu - err, mu + err, color="grey", alpha=0.25, lw=0, label=f"paper (MNIST): {mu} ± {err}"
     )

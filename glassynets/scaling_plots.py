@@ -16,6 +16,11 @@ from .plots import _data_title, _save, _time_label, tidy
 COLUMNS = 3
 
 
+def _exponent(value: float) -> str:
+    """An exponent to two decimals; one within rounding of 0 has no sign."""
+    return f"{value:.2f}".replace("-0.00", "0.00")
+
+
 def _grid(n: int, height: float = 3.0):
     ncols = min(n, COLUMNS)
     nrows = -(-n // ncols)
@@ -59,13 +64,13 @@ def figC1(cells: list[CellTables], out: str | Path, **_) -> None:
                 ax.plot([], [], color=color, label=f"$t_w$ = {tidy(tw * cell.time_unit)}")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        shown_mu = f"{mu:.2f}".replace("-0.00", "0.00")  # a μ within rounding of 0 has no sign
-        ax.set_xlabel(f"t / $t_w^{{{shown_mu}}}$ ({_time_label(cell)}; {which})")
+        ax.set_xlabel(f"t / $t_w^{{{_exponent(mu)}}}$ ({_time_label(cell)}; {which})")
         ax.set_ylabel(r"$\Delta(t_w, t_w + t)$")
         verdict = {1.0: "agrees with μ", 0.0: "differs: μ depends on Δ*"}.get(c["agree"], "")
         at_mu = f"{c['spread_mu']:.3f}" if np.isfinite(c["spread_mu"]) else "(μ undefined)"
         best = (
-            f"μ_collapse {c['mu_collapse']:.2f} [{c['collapse_low']:.2f}, {c['collapse_high']:.2f}] {verdict}"
+            f"μ_collapse {_exponent(c['mu_collapse'])} "
+            f"[{_exponent(c['collapse_low'])}, {_exponent(c['collapse_high'])}] {verdict}"
             if np.isfinite(c["mu_collapse"])
             else "μ_collapse undefined"
         )

@@ -271,15 +271,16 @@ class Targets:
             + self.glass_table_files(self.scorecard_glass(dataset))
         )
 
-    def scorecard_in(self, dataset: str | None = None) -> str:
-        """The scorecard job's inputs (--in NAME=PATH): the limits, every network cell folder, the
-        p-spin and CK cell folders; its settings are glassynets.settings.scorecard's."""
+    def scorecard_stage_inputs(self, dataset: str | None = None) -> dict[str, list[str]]:
+        """The scorecard stage's inputs by name (glassynets.scorecard.stage): the LJAT19 limits,
+        every network cell folder, the p-spin and CK cell folders; its settings are
+        glassynets.settings.scorecard's."""
         cells = [d for name in self.scorecard_experiments(dataset) for d in self.cell_dirs(name)]
-        named = [("limits", f) for f in self.scorecard_limits(dataset)]
-        named += [("cells", d) for d in cells] + [
-            ("glass", d) for d in self.scorecard_glass(dataset)
-        ]
-        return " ".join(f"--in {name}={path}" for name, path in named)
+        return {
+            "limits": self.scorecard_limits(dataset),
+            "cells": cells,
+            "glass": self.scorecard_glass(dataset),
+        }
 
     def targets(self, dataset: str | None = None) -> list[str]:
         """Figures (PDF and PNG) and scorecards: of one data set, or of everything (the combined

@@ -14,8 +14,6 @@ claims measured), :mod:`.render` (Markdown and CSV), :mod:`.stage` (the workflow
 
 from __future__ import annotations
 
-from ..claims import MU_MNIST as PAPER_MU_MNIST  # noqa: F401  (figures read it here)
-from ..claims import TITLES  # noqa: F401
 from .cell_rows import COLUMNS  # noqa: F401
 from .criteria import Criteria, Experiment  # noqa: F401
 from .experiment_rows import build, sweeps_alpha  # noqa: F401

@@ -6,7 +6,7 @@ import re
 import sys
 
 from glassynets import config as config_checks
-from glassynets import images, paths, settings
+from glassynets import images, jobs, paths, settings
 from glassynets.cells import CK_TABLES, METRICS_TABLES, TABLES
 from glassynets.costs import Costs, ljat19_runtime_min, table_mem_mb, table_runtime_min
 from glassynets.lineage import Lineage, misplaced_folders, unreadable
@@ -112,27 +112,18 @@ def hessian_settings(wildcards):
 
 def pspin_settings(wildcards):
     cell = {"n": int(wildcards.n), "temperature": float(wildcards.temperature)}
-    return settings.as_json({**settings.pspin(config), "cell": cell})
+    return settings.as_json(settings.with_cell(settings.pspin(config), **cell))
 
 
 def ck_settings(wildcards):
     size = wildcards.size  # "inf" (n = ∞) or the N the solution is mapped to
     cell = {"n": size if size == "inf" else int(size), "temperature": float(wildcards.temperature)}
-    return settings.as_json({**settings.ck(config), "cell": cell})
+    return settings.as_json(settings.with_cell(settings.ck(config), **cell))
 
 
 def in_options(*names):
-    """Params: the job's inputs ``names`` as stage options, --in NAME=PATH for each file, in order."""
-
-    def options(wildcards, input):
-        files = {name: getattr(input, name) for name in names}
-        return " ".join(
-            f"--in {name}={path}"
-            for name, paths in files.items()
-            for path in ([paths] if isinstance(paths, str) else paths)
-        )
-
-    return options
+    """Params: the job's inputs ``names`` as stage options (--in NAME=PATH for each file)."""
+    return lambda wildcards, input: jobs.in_options({name: getattr(input, name) for name in names})
 
 
 def ljat19_settings(split, seed, n=None):
@@ -144,7 +135,7 @@ def ljat19_settings(split, seed, n=None):
 
 def published_input(split):
     """The verified published LJAT19 file as a job's input option, when the config uses them."""
-    return " ".join(f"--in published={path}" for path in published_file(split))
+    return jobs.in_options({"published": published_file(split)})
 
 
 def inputs_readable(jobs):

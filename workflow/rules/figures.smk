@@ -23,11 +23,7 @@ for figure, variant in TARGETS.figure_variants():
             "../../envs/glassynets.yaml"
         params:
             settings=settings.as_json(settings.figure(config, figure, variant)),
-            inputs=" ".join(
-                f"--in {name}={path}"
-                for name, paths in TARGETS.figure_stage_inputs(figure, variant).items()
-                for path in paths
-            ),
+            inputs=jobs.in_options(TARGETS.figure_stage_inputs(figure, variant)),
             lineage=LINEAGE.of(f"{TARGETS.figure_path(figure, variant)}.png"),
         shell:
             "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
@@ -55,7 +51,7 @@ for dataset in [None, *TARGETS.datasets]:
             "../../envs/glassynets.yaml"
         params:
             settings=settings.as_json(settings.scorecard(config, dataset)),
-            inputs=TARGETS.scorecard_in(dataset),
+            inputs=jobs.in_options(TARGETS.scorecard_stage_inputs(dataset)),
             lineage=LINEAGE.of(f"{TARGETS.scorecard_name(dataset)}.md"),
         shell:
             "exec glassynets --log {log} --stop-with-parent $PPID --lineage {params.lineage} "
